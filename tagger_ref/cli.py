@@ -1,0 +1,55 @@
+"""The ``tagger-ref`` command line.
+
+Each subcommand lives in its own module under ``tagger_ref.commands`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the parsed
+arguments and returning the exit status. Exit codes: 0 success, 1 a check found a mismatch,
+2 bad usage or bad input (one ``error: ...`` line on stderr, the traceback only with ``--debug``).
+"""
+import argparse
+import importlib
+import sys
+
+from .errors import TaggerError
+
+# Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = [
+    "trace",
+    "gradcheck",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
+def build_parser():
+    parser = _Parser(prog="tagger-ref", description="Reference implementation of Tagger (Greff et al., NIPS 2016).")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"tagger_ref.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or "--debug" in argv
+    try:
+        return args.func(args)
+    except TaggerError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Configuration of a Tagger model: one frozen dataclass and the paper's presets (spec section 2)."""
+import dataclasses
+import json
+import math
+import os
+import typing
+
+from .errors import ConfigError
+
+INPUT_TYPES = ("binary", "continuous")
+NORMS = ("batch", "layer")
+# "original": the authors' code (default). "paper": the paper's equations where computable
+# (errata E1, E2 with the exact (28), E3, E5's sum); "paper-eq29": the same with (29) for E2.
+SEMANTICS = ("original", "paper", "paper-eq29")
+DTYPES = ("float64", "float32")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggerConfig:
+    input_type: str = "binary"          # "binary" (Shapes, bit-flip noise) or "continuous" (TextureMNIST, Gaussian)
+    n_inputs: int = 400                 # N: 400 for Shapes (20x20), 784 for TextureMNIST (28x28)
+    n_groups: int = 4                   # K: 4 in all of the paper's experiments
+    n_iterations: int = 3               # T for training: 3 (Shapes, pretrain), 4 (supervised); Table 1 evaluates 5
+    encoder_proj: typing.Tuple[int, ...] = (2000, 1000, 500)  # Ladder sizes H_0..H_{L-1}, L >= 2
+    input_noise: float = 0.2            # beta (bit-flip probability) or sigma (Gaussian std), A.2
+    z_init: float = 0.26                # constant z_0, "the data mean": 0.26 Shapes, 0.5 TextureMNIST (A.4)
+    class_cost_x: float = 0.0           # weight of the classification cost (0.1 supervised TextureMNIST)
+    objects_per_sample: int = 1         # digits per image (TextureMNIST2: 2)
+    lr: float = 4e-4                    # Adam learning rate: 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
+    batch_size: int = 100               # B for training and evaluation (A.7: "a batch-size of 100")
+    num_epochs: int = 100               # 100 Shapes, 150 pretrain, 50 supervised
+    labeled_samples: typing.Optional[int] = None  # semi-supervised label budget (1000), None = all
+    norm: str = "batch"                 # "batch" (Tagger) or "layer" (Tagger*, this reference's definition)
+    semantics: str = "original"         # errata switch, spec section 7
+    seed: int = 10                      # 10 Shapes, 1 TextureMNIST
+    dtype: str = "float64"              # float64 (reference) or float32 (speed)
+
+    def __post_init__(self):
+        object.__setattr__(self, "encoder_proj", tuple(self.encoder_proj))
+        validate(self)
+
+    @property
+    def n_classes(self):
+        """C: classes of the classification head (top Ladder layer has C + 1 units, the last "no class")."""
+        return self.encoder_proj[-1] - 1 if self.class_cost_x > 0 else 0
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        d = dataclasses.asdict(self)
+        d["encoder_proj"] = list(self.encoder_proj)
+        return d
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TaggerConfig)}
+
+
+def _check_type(name, value):
+    """Type-check one field value as it would come from JSON."""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v):
+        return (is_int(v) or isinstance(v, float)) and not isinstance(v, bool)
+
+    if name in ("input_type", "norm", "semantics", "dtype"):
+        ok = isinstance(value, str)
+        want = "a string"
+    elif name == "encoder_proj":
+        ok = isinstance(value, (list, tuple)) and all(is_int(v) for v in value)
+        want = "a list of integers"
+    elif name == "labeled_samples":
+        ok = value is None or is_int(value)
+        want = "an integer or null"
+    elif name in ("n_inputs", "n_groups", "n_iterations", "objects_per_sample", "batch_size", "num_epochs", "seed"):
+        ok = is_int(value)
+        want = "an integer"
+    else:
+        ok = is_num(value)
+        want = "a number"
+    if not ok:
+        raise ConfigError(f"config field {name!r} must be {want}, got {value!r}")
+
+
+def validate(cfg):
+    """Check every field of ``cfg``; raise ConfigError naming the first bad one."""
+    for name in _FIELDS:
+        _check_type(name, getattr(cfg, name))
+
+    def bad(field, why):
+        raise ConfigError(f"config field {field!r} = {getattr(cfg, field)!r}: {why}")
+
+    if cfg.input_type not in INPUT_TYPES:
+        bad("input_type", f"must be one of {', '.join(INPUT_TYPES)}")
+    if cfg.norm not in NORMS:
+        bad("norm", f"must be one of {', '.join(NORMS)}")
+    if cfg.semantics not in SEMANTICS:
+        bad("semantics", f"must be one of {', '.join(SEMANTICS)}")
+    if cfg.dtype not in DTYPES:
+        bad("dtype", f"must be one of {', '.join(DTYPES)}")
+    if cfg.n_inputs < 1:
+        bad("n_inputs", "must be at least 1")
+    if cfg.n_groups < 1:
+        bad("n_groups", "must be at least 1")
+    if cfg.n_iterations < 1:
+        bad("n_iterations", "must be at least 1")
+    if len(cfg.encoder_proj) < 2:
+        bad("encoder_proj", "the Ladder needs at least two layers")
+    if any(h < 1 for h in cfg.encoder_proj):
+        bad("encoder_proj", "every layer needs at least one unit")
+    noise = cfg.input_noise
+    if not math.isfinite(noise):
+        bad("input_noise", "must be finite")
+    if cfg.input_type == "binary" and not 0 <= noise < 0.5:
+        bad("input_noise", "a bit-flip probability must lie in [0, 0.5) (at 0.5 the input carries no information)")
+    if cfg.input_type == "continuous" and noise < 0:
+        bad("input_noise", "a noise standard deviation cannot be negative")
+    if not math.isfinite(cfg.z_init):
+        bad("z_init", "must be finite")
+    if cfg.input_type == "binary" and not 0 <= cfg.z_init <= 1:
+        bad("z_init", "a binary model's z is a probability, so z_init must lie in [0, 1]")
+    if not (math.isfinite(cfg.class_cost_x) and cfg.class_cost_x >= 0):
+        bad("class_cost_x", "must be a finite number >= 0")
+    if cfg.class_cost_x > 0 and cfg.encoder_proj[-1] < 2:
+        bad("encoder_proj", "classification needs at least one class plus the 'no class' unit at the top")
+    if cfg.objects_per_sample < 1:
+        bad("objects_per_sample", "must be at least 1")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        bad("lr", "must be a finite number > 0")
+    if cfg.batch_size < 1:
+        bad("batch_size", "must be at least 1")
+    if cfg.num_epochs < 0:
+        bad("num_epochs", "cannot be negative")
+    if cfg.labeled_samples is not None and cfg.labeled_samples < 1:
+        bad("labeled_samples", "must be at least 1, or null for all")
+
+
+PRESETS = {
+    # The paper's Shapes model (section 3.1, Table 1 "Tagger").
+    "shapes": TaggerConfig(),
+    # TextureMNIST, unsupervised pretraining stage (section 3.3).
+    "texture-mnist-pretrain": TaggerConfig(
+        input_type="continuous", n_inputs=784, encoder_proj=(3000, 2000, 1000), input_noise=0.2,
+        z_init=0.5, objects_per_sample=2, lr=1e-3, num_epochs=150, labeled_samples=1000, seed=1),
+    # TextureMNIST, supervised stage: the Ladder grows by (500, 250, 11), 10 classes + "no class" (E13).
+    "texture-mnist-supervised": TaggerConfig(
+        input_type="continuous", n_inputs=784, n_iterations=4, encoder_proj=(3000, 2000, 1000, 500, 250, 11),
+        input_noise=0.18, z_init=0.5, class_cost_x=0.1, objects_per_sample=2, lr=2e-4, num_epochs=50,
+        labeled_samples=1000, seed=1),
+    # Small models for tests and checks: a few inputs, K=3, T=3, three small Ladder layers.
+    "tiny-binary": TaggerConfig(
+        n_inputs=6, n_groups=3, n_iterations=3, encoder_proj=(7, 5, 4), batch_size=4, num_epochs=1, seed=0),
+    "tiny-continuous": TaggerConfig(
+        input_type="continuous", n_inputs=6, n_groups=3, n_iterations=3, encoder_proj=(7, 5, 4),
+        z_init=0.5, batch_size=4, num_epochs=1, seed=0),
+    "tiny-classify": TaggerConfig(
+        input_type="continuous", n_inputs=6, n_groups=3, n_iterations=3, encoder_proj=(7, 5, 11),
+        z_init=0.5, class_cost_x=0.1, objects_per_sample=2, batch_size=4, num_epochs=1, seed=0),
+}
+
+
+def from_dict(d, source="config"):
+    """Build a config from a dict of field values: unknown fields are an error, missing ones take defaults."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source} must be a JSON object of config fields, got {type(d).__name__}")
+    unknown = sorted(set(d) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{source} has unknown field(s) {', '.join(map(repr, unknown))}; "
+                          f"known fields: {', '.join(_FIELDS)}")
+    for name, value in d.items():
+        _check_type(name, value)
+    return TaggerConfig(**d)
+
+
+def load_config(name_or_path):
+    """A config from a preset name or a JSON file of config fields."""
+    if isinstance(name_or_path, TaggerConfig):
+        return name_or_path
+    key = str(name_or_path)
+    if key in PRESETS:
+        return PRESETS[key]
+    if key.endswith(".json") or os.path.sep in key or os.path.exists(key):
+        if not os.path.isfile(key):
+            raise ConfigError(f"config file {key} does not exist")
+        try:
+            with open(key) as f:
+                d = json.load(f)
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file {key} cannot be read: {e}") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config file {key} is not valid JSON: {e}") from None
+        return from_dict(d, source=f"config file {key}")
+    raise ConfigError(f"unknown config {key!r}: not a preset ({', '.join(PRESETS)}) and not a JSON file")

@@ -1,0 +1,78 @@
+"""Atomic file writing and checked `.npz` reading.
+
+Every file tagger_ref writes goes to a temporary name in the destination folder and is renamed
+into place only once it is complete, so a failure or a kill never leaves a partial file under the
+final name, and an existing file is replaced only by a complete new one.
+"""
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy
+
+from .errors import OutputError, TaggerError
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.
+
+    ``suffix`` is appended to the temporary name (NumPy's ``savez`` adds ``.npz`` to names
+    without it, and matplotlib picks the format from the ending).
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part" + suffix, dir=folder)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_npz(path, arrays, compressed=False):
+    """Write a dict of arrays to ``path`` (a `.npz`) atomically."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        (numpy.savez_compressed if compressed else numpy.savez)(tmp, **{k: numpy.asarray(v) for k, v in arrays.items()})
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(text)
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    write_text(path, json.dumps(obj, indent=1) + "\n")
+
+
+def load_npz(path, error=TaggerError, what="file"):
+    """Read every array of a `.npz` into a dict, raising ``error`` with a clear message on failure."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise error(f"{what} {path} does not exist")
+    if os.path.isdir(path):
+        raise error(f"{what} {path} is a folder, not a .npz file")
+    try:
+        with numpy.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise error(f"{what} {path} is a single .npy array, not a .npz archive of named arrays")
+            return {k: data[k] for k in data.files}
+    except TaggerError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise error(f"{what} {path} is not a readable .npz archive (truncated or another format): {e}") from None

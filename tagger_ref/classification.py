@@ -1,0 +1,49 @@
+"""Classification with Tagger (section 3.3, Figure 3's y_g): per-group class outputs and the "no class" unit."""
+import numpy
+
+from .backend import np
+
+
+def class_probabilities(top, n_groups, n_classes):
+    """P(class) from the top Ladder layer (K*B, C+1), whose last unit is "no class".
+
+    pred_k = h^{L-1}_k[:C] per group, normalised jointly over groups and classes, then summed
+    over groups: P = sum_k pred_k / sum_{k,c} pred_{k,c}. Shape (B, C).
+    """
+    rows, _ = top.shape
+    pred = np.reshape(top[:, :n_classes], (n_groups, rows // n_groups, n_classes))  # (K, B, C)
+    pred = pred / np.sum(pred, axis=(0, 2), keepdims=True)
+    return np.sum(pred, axis=0)                                                      # (B, C)
+
+
+def class_targets(y, n_classes, dtype="float64"):
+    """Target distribution (B, C): the mean of the one-hot codes of the digits in each image,
+    e.g. (onehot(y_1) + onehot(y_2)) / 2, which puts 1.0 on the class if both digits agree."""
+    y = numpy.asarray(y).reshape(len(y), -1)
+    t = numpy.zeros((y.shape[0], n_classes), dtype=dtype)
+    for j in range(y.shape[1]):
+        t[numpy.arange(y.shape[0]), y[:, j]] += 1.0 / y.shape[1]
+    return t
+
+
+def class_cost(probs, targets):
+    """Categorical cross-entropy, batch mean of -sum_c target_c log P_c (natural log, no epsilon)."""
+    return np.mean(-np.sum(targets * np.log(probs), axis=1))
+
+
+def class_error(probs, y):
+    """Fraction of images misclassified. One digit: argmax. Two digits: the top-2 set must equal
+    the two targets; when both targets are one class, the top-1 must equal it."""
+    probs = numpy.asarray(probs)
+    y = numpy.asarray(y).reshape(len(probs), -1)
+    order = numpy.argsort(-probs, axis=1, kind="stable")
+    if y.shape[1] == 1:
+        return float(numpy.mean(order[:, 0] != y[:, 0]))
+    wrong = numpy.zeros(len(probs), dtype=bool)
+    for i in range(len(probs)):
+        a, b = y[i, 0], y[i, 1]
+        if a == b:
+            wrong[i] = order[i, 0] != a
+        else:
+            wrong[i] = set(order[i, :2].tolist()) != {a, b}
+    return float(numpy.mean(wrong))

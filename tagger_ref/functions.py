@@ -1,0 +1,60 @@
+"""Elementary functions of the spec's section 1, each with the numerical trick it needs named."""
+from .backend import np, getval
+
+# The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).
+NORM_EPS = 1e-10
+
+
+def sigmoid(a):
+    """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as (1 + tanh(a/2)) / 2 (no overflow)."""
+    return 0.5 * (np.tanh(0.5 * a) + 1.0)
+
+
+def relu(a):
+    """f(a) = max(a, 0), written as a * (a > 0) so that its gradient keeps a's dtype."""
+    return a * (a > 0)
+
+
+def softmax(a, axis):
+    """exp(a - max) / sum exp(a - max) along ``axis``.
+
+    Subtracting the maximum avoids overflow; the shift is taken as a constant for
+    differentiation (``getval``), which is exact because softmax is shift-invariant.
+    """
+    e = np.exp(a - getval(a).max(axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def logsumexp(a, axis):
+    """log sum exp(a) along ``axis``, shifted by the (constant) maximum for stability."""
+    shift = getval(a).max(axis=axis, keepdims=True)
+    return np.log(np.sum(np.exp(a - shift), axis=axis)) + np.squeeze(shift, axis=axis)
+
+
+def clip_eps(p, eps):
+    """Soft clip p * (1 - 2 eps) + eps: maps [0, 1] into [eps, 1 - eps], differentiable everywhere."""
+    return p * (1.0 - 2.0 * eps) + eps
+
+
+def bce(p, t):
+    """Binary cross-entropy -(t log p + (1 - t) log(1 - p)), elementwise."""
+    return -(t * np.log(p) + (1.0 - t) * np.log(1.0 - p))
+
+
+def pos(a):
+    """exp(asinh(a)): a smooth positive function (a + sqrt(a^2 + 1)), used for v_eff (errata E4)."""
+    return np.exp(np.arcsinh(a))
+
+
+def normalize(a, norm="batch"):
+    """(a - mean) / sqrt(var + 1e-10), over rows (``norm="batch"``) or features (``"layer"``).
+
+    ``a`` has shape (rows, features), rows being the K*B group-and-batch rows jointly.
+    The variance is the biased one. Batch norm is the original code's; layer norm (Tagger*)
+    is this reference's definition (spec section 4).
+    """
+    axis = 0 if norm == "batch" else -1
+    mean = np.mean(a, axis=axis, keepdims=True)
+    centred = a - mean
+    var = np.mean(centred * centred, axis=axis, keepdims=True)
+    return centred / np.sqrt(var + NORM_EPS)

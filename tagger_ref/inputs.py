@@ -1,0 +1,81 @@
+"""Model inputs (spec section 8): x, x_tilde, m0_logits and optional class targets y; checked files."""
+import numpy
+
+from .classification import class_targets  # noqa: F401  (re-exported for users building targets)
+from .corruption import corrupt, draw_mask_logits
+from .errors import InputError
+from .fileio import load_npz, save_npz
+
+INPUT_KEYS = ("x", "x_tilde", "m0_logits", "y")
+
+
+def make_inputs(config, x, rng, corrupted=True, n_groups=None, y=None):
+    """Inputs for one pass over clean data x (B, N): x_tilde (corrupted, or x itself for
+    evaluation) and m0_logits ~ N(0, 1) (8), both drawn from ``rng`` (corruption first)."""
+    x = numpy.asarray(x, dtype=config.dtype)
+    K = config.n_groups if n_groups is None else n_groups
+    x_tilde = corrupt(x, config.input_type, config.input_noise, rng) if corrupted else x.copy()
+    inputs = {"x": x, "x_tilde": x_tilde,
+              "m0_logits": draw_mask_logits(K, x.shape[0], x.shape[1], rng, config.dtype)}
+    if y is not None:
+        inputs["y"] = numpy.asarray(y, dtype=numpy.int64).reshape(x.shape[0], -1)
+    return inputs
+
+
+def check_inputs(inputs, config, source="inputs"):
+    """Raise InputError naming every problem: missing or extra keys, shapes, non-finite values,
+    non-binary values for a binary model, class targets out of range."""
+    problems = []
+    for key in ("x", "x_tilde", "m0_logits"):
+        if key not in inputs:
+            problems.append(f"missing {key}")
+    extra = sorted(k for k in inputs if k not in INPUT_KEYS)
+    if extra:
+        problems.append("unexpected " + ", ".join(extra))
+    if problems:
+        raise InputError(f"{source}: " + "; ".join(problems))
+    x, xt, m0 = (numpy.asarray(inputs[k]) for k in ("x", "x_tilde", "m0_logits"))
+    N = config.n_inputs
+    if x.ndim != 2 or x.shape[1] != N:
+        problems.append(f"x has shape {x.shape}, expected (B, {N})")
+    if xt.shape != x.shape:
+        problems.append(f"x_tilde has shape {xt.shape}, expected that of x {x.shape}")
+    if m0.ndim != 3 or m0.shape[1:] != x.shape or m0.shape[0] < 1:
+        problems.append(f"m0_logits has shape {m0.shape}, expected (K, {', '.join(map(str, x.shape))})")
+    for key, a in (("x", x), ("x_tilde", xt), ("m0_logits", m0)):
+        if not numpy.issubdtype(a.dtype, numpy.number) or numpy.issubdtype(a.dtype, numpy.complexfloating):
+            problems.append(f"{key} has dtype {a.dtype}, expected real numbers")
+        elif not numpy.all(numpy.isfinite(a)):
+            problems.append(f"{key} has {int(numpy.sum(~numpy.isfinite(a)))} NaN or infinite value(s)")
+        elif config.input_type == "binary" and key != "m0_logits" and not numpy.all((a == 0) | (a == 1)):
+            problems.append(f"{key} has values other than 0 and 1, but the model is binary")
+    if "y" in inputs:
+        y = numpy.asarray(inputs["y"])
+        B = x.shape[0] if x.ndim == 2 else None
+        if not numpy.issubdtype(y.dtype, numpy.integer):
+            problems.append(f"y has dtype {y.dtype}, expected integer class labels")
+        elif y.ndim != 2 or y.shape[0] != B:
+            problems.append(f"y has shape {y.shape}, expected (B={B}, objects)")
+        elif config.class_cost_x > 0 and (y.min() < 0 or y.max() >= config.n_classes):
+            problems.append(f"y has labels outside 0..{config.n_classes - 1}")
+    if problems:
+        raise InputError(f"{source}: " + "; ".join(problems))
+
+
+def prepare_inputs(inputs, config, source="inputs"):
+    """Check ``inputs`` and return them as arrays of the config's dtype (y as int64)."""
+    check_inputs(inputs, config, source)
+    out = {k: numpy.asarray(inputs[k], dtype=config.dtype) for k in ("x", "x_tilde", "m0_logits")}
+    if "y" in inputs:
+        out["y"] = numpy.asarray(inputs["y"], dtype=numpy.int64)
+    return out
+
+
+def load_inputs(path, config):
+    """Read and check an inputs `.npz`."""
+    return prepare_inputs(load_npz(path, InputError, what="inputs file"), config, source=f"inputs file {path}")
+
+
+def save_inputs(path, inputs):
+    """Write inputs (float64, y as int64) atomically."""
+    save_npz(path, {k: numpy.asarray(v, dtype="int64" if k == "y" else "float64") for k, v in inputs.items()})

@@ -1,0 +1,110 @@
+"""Tagger's forward pass: TAG iterations around the Ladder (Alg. 1-3, spec section 4).
+
+``forward`` is a pure function of the parameter dict, the config and the inputs
+(``x``, ``x_tilde``, ``m0_logits``, optionally ``y``). It returns every intermediate quantity
+under the trace keys of spec section 8, and ``total_cost``. Gradients come from autograd
+(``tagger_ref.gradients``). Groups and batch rows are handled as array axes, never by loops.
+"""
+from .backend import np
+from .classification import class_cost, class_probabilities, class_targets
+from .corruption import initial_masks, initial_z
+from .costs import cost_binary, cost_continuous, total_denoising_cost
+from .functions import pos
+from .heads import input_projection, m_head, m_logits, network_input, z_head
+from .ladder import ladder
+from .likelihood import continuous_total_variance, group_likelihood_binary, group_likelihood_continuous
+from .modelling_error import (delta_z_binary, delta_z_binary_paper, delta_z_continuous,
+                              delta_z_continuous_eq28, delta_z_continuous_eq29)
+
+# The logit given to a removed group before the last softmax (Figure 5, example E2): exp(-1e9)
+# is exactly zero in float32 and float64, so the other groups share its inputs.
+REMOVED_GROUP_LOGIT = -1e9
+
+
+def likelihood_and_error(z, m, x_tilde, config, s2=None):
+    """Steps 1-2 of an iteration: L(m) (5) and delta_z (4)/(28)-(31) from (z_i, m_i), per semantics."""
+    if config.input_type == "binary":
+        beta = config.input_noise
+        L_m = group_likelihood_binary(z, x_tilde, beta)
+        if config.semantics == "original":
+            return L_m, delta_z_binary(z, m, x_tilde, beta)
+        return L_m, delta_z_binary_paper(z, m, x_tilde, beta)
+    L_m = group_likelihood_continuous(z, x_tilde, s2)
+    if config.semantics == "original":
+        return L_m, delta_z_continuous(z, m, x_tilde)
+    if config.semantics == "paper":
+        return L_m, delta_z_continuous_eq28(z, m, x_tilde, s2)
+    return L_m, delta_z_continuous_eq29(z, m, x_tilde, s2)
+
+
+def forward(params, config, inputs, n_iterations=None, remove_group=None):
+    """Run T TAG iterations and return the trace dict (spec section 8, without gradients).
+
+    params: dict of named arrays (spec section 3); config: TaggerConfig; inputs: dict with
+    x (B, N) clean input, x_tilde (B, N) the input fed, m0_logits (K, B, N), optional y (B, objects).
+    n_iterations overrides config.n_iterations (evaluation uses 5); K is m0_logits.shape[0].
+    remove_group: a group index whose mask logits are set to a large negative number before the
+    softmax of the last iteration (Figure 5, group removal).
+    """
+    x, x_tilde, m0_logits = inputs["x"], inputs["x_tilde"], inputs["m0_logits"]
+    K, B, N = m0_logits.shape
+    T = config.n_iterations if n_iterations is None else n_iterations
+    n_layers = len(config.encoder_proj)
+    binary = config.input_type == "binary"
+    norm = config.norm
+
+    s2 = v_eff = None
+    if not binary:
+        v_eff = pos(params["v"])                                           # errata E4
+        s2 = continuous_total_variance(config.input_noise, v_eff, config.semantics)  # (20), E3
+
+    z = initial_z(x_tilde, K, config.z_init)                               # (K, B, N)
+    m = initial_masks(m0_logits)                                           # (K, B, N), (8)-(9)
+    z_logit = None
+    trace = {"z_0": z, "m_0": m}
+    costs = []
+    top = None
+    for i in range(T):
+        L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2)     # (K, B, N) each
+        z_in = z_logit if z_logit is not None else z                       # binary: logits from i = 1 on (E6)
+        h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm)  # (K*B, H_0)
+        zhat0, top = ladder(params, h, n_layers, not binary, norm)         # (K*B, H_0), (K*B, H_{L-1})
+        z_flat, z_logit_flat = z_head(params, zhat0, binary, norm)         # (K*B, N)
+        logits = np.reshape(m_logits(params, zhat0, norm), (K, B, N))
+        if remove_group is not None and i == T - 1:
+            removed = (np.arange(K) == remove_group)[:, None, None]        # (K, 1, 1)
+            logits = np.where(removed, REMOVED_GROUP_LOGIT, logits)
+        z = np.reshape(z_flat, (K, B, N))
+        m = m_head(logits)                                                 # (K, B, N), (3), (7)
+        if binary:
+            z_logit = np.reshape(z_logit_flat, (K, B, N))
+            cost = cost_binary(z, m, x)                                    # (2), E5
+        else:
+            cost = cost_continuous(z, m, x, v_eff)                         # (6), E5
+        costs.append(cost)
+        trace.update({
+            f"L_m_{i}": L_m, f"delta_z_{i}": delta_z,
+            f"h_{i}": np.reshape(h, (K, B, -1)),
+            f"ladder_top_{i}": np.reshape(top, (K, B, -1)),
+            f"zhat0_{i}": np.reshape(zhat0, (K, B, -1)),
+            f"z_{i + 1}": z, f"m_{i + 1}": m, f"cost_{i + 1}": cost,
+        })
+        if binary:
+            trace[f"z_logit_{i + 1}"] = z_logit
+
+    total = total_denoising_cost(costs, config.semantics)                 # (1), E5
+    y = inputs.get("y")
+    if y is not None and config.class_cost_x > 0 and T > 0:
+        C = config.n_classes
+        probs = class_probabilities(top, K, C)                             # (B, C), last iteration
+        ccost = class_cost(probs, class_targets(y, C, dtype=x.dtype))
+        trace["class_probs"] = probs
+        trace["class_cost"] = ccost
+        total = total + config.class_cost_x * ccost
+    trace["total_cost"] = total
+    return trace
+
+
+def total_cost(params, config, inputs, n_iterations=None):
+    """The training cost (spec section 4): denoising cost over iterations plus the weighted class cost."""
+    return forward(params, config, inputs, n_iterations)["total_cost"]

@@ -1,0 +1,28 @@
+"""Trace files (spec section 8): every intermediate of a forward pass and the gradients."""
+import numpy
+
+from .backend import to_numpy
+from .errors import TraceError
+from .fileio import load_npz, save_npz
+from .gradients import cost_and_grad
+from .model import forward
+
+
+def compute_trace(params, config, inputs, n_iterations=None):
+    """The trace dict of spec section 8: forward quantities and grad_<name> for every parameter,
+    as float64 NumPy arrays. ``params`` and ``inputs`` should come from prepare_params/prepare_inputs."""
+    trace = {k: to_numpy(v) for k, v in forward(params, config, inputs, n_iterations).items()}
+    _, grads = cost_and_grad(params, config, inputs, n_iterations)
+    for name, g in grads.items():
+        trace[f"grad_{name}"] = to_numpy(g)
+    return {k: numpy.asarray(v, dtype="float64") for k, v in trace.items()}
+
+
+def save_trace(path, trace):
+    """Write a trace `.npz` (float64) atomically."""
+    save_npz(path, {k: numpy.asarray(v, dtype="float64") for k, v in trace.items()})
+
+
+def load_trace(path):
+    """Read a trace `.npz` into a dict."""
+    return load_npz(path, TraceError, what="trace file")

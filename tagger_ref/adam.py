@@ -1,0 +1,41 @@
+"""Adam (Kingma and Ba, 2015), the optimiser of the paper (section 3.1), as a pure update.
+
+Parameters, gradients and the two moment estimates are dicts of named arrays; the state is
+``{"t": steps taken, "m": {name: first moment}, "v": {name: second moment}}``. Every update
+returns new dicts and leaves its arguments unchanged. Arithmetic stays in the parameters' dtype
+(the constants are Python floats, which do not promote float32).
+"""
+import numpy
+
+# The usual defaults (Kingma and Ba, Algorithm 1); the learning rate comes from the config.
+BETA1 = 0.9     # decay of the first moment estimate
+BETA2 = 0.999   # decay of the second moment estimate
+EPS = 1e-8      # added to sqrt(v_hat), so that a zero second moment does not divide by zero
+
+
+def adam_init(params):
+    """State before the first step: t = 0 and zero moments shaped like each parameter."""
+    return {"t": 0,
+            "m": {k: numpy.zeros_like(v) for k, v in params.items()},
+            "v": {k: numpy.zeros_like(v) for k, v in params.items()}}
+
+
+def adam_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
+    """One Adam step (Kingma and Ba, Algorithm 1). Returns ``(new_params, new_state)``.
+
+    t <- t + 1;  m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;
+    m_hat = m / (1 - beta1^t);  v_hat = v / (1 - beta2^t);
+    theta <- theta - lr m_hat / (sqrt(v_hat) + eps).
+    """
+    t = state["t"] + 1
+    correction1 = 1.0 - beta1 ** t                  # bias corrections of the zero-initialised moments
+    correction2 = 1.0 - beta2 ** t
+    new_params, new_m, new_v = {}, {}, {}
+    for name, theta in params.items():
+        g = grads[name]
+        m = beta1 * state["m"][name] + (1.0 - beta1) * g
+        v = beta2 * state["v"][name] + (1.0 - beta2) * (g * g)
+        step = lr * (m / correction1) / (numpy.sqrt(v / correction2) + eps)
+        new_params[name] = numpy.asarray(theta - step)  # an array also for the scalar parameters
+        new_m[name], new_v[name] = m, v
+    return new_params, {"t": t, "m": new_m, "v": new_v}

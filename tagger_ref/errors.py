@@ -35,5 +35,13 @@ class OutputError(TaggerError):
     """An output path that cannot be written."""
 
 
+class CheckpointError(TaggerError):
+    """A training checkpoint that is missing, unreadable, or made with another config or data set."""
+
+
+class TrainingError(TaggerError):
+    """Training that cannot go on, e.g. a non-finite cost or gradient."""
+
+
 class DeviceError(TaggerError):
     """An explicitly requested device (e.g. ``--device gpu``) that is not available."""

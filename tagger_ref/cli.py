@@ -15,6 +15,10 @@ from .errors import TaggerError
 COMMANDS = [
     "trace",
     "gradcheck",
+    "train",
+    "evaluate",
+    "figure",
+    "demo",
 ]
 
 

@@ -43,8 +43,9 @@ CONFIG = "config.json"
 PARAMS = "params.npz"
 # log.csv: epochs and steps completed; the epoch's mean training cost (the objective total_cost);
 # the validation denoising cost averaged over the T iterations and that of the last iteration;
-# wall-clock seconds of training so far (the only column that differs between identical runs).
-LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_cost", "valid_cost_last", "seconds")
+# wall-clock and CPU seconds (this process, all threads) of training so far: the only columns
+# that differ between identical runs.
+LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_cost", "valid_cost_last", "seconds", "cpu_seconds")
 VALID_STREAM = 1  # validation generator: default_rng([seed, VALID_STREAM])
 
 
@@ -61,6 +62,7 @@ class TrainState:
     cost_sum: float = 0.0        # sum of the training costs of the current epoch's batches
     log: dict = dataclasses.field(default_factory=lambda: {c: [] for c in LOG_COLUMNS})  # column -> values per epoch
     seconds: float = 0.0         # wall-clock seconds spent training, over all sessions
+    cpu_seconds: float = 0.0     # CPU seconds spent training (process time), over all sessions
 
 
 def new_state(config):
@@ -93,13 +95,25 @@ def check_data(features, config, source):
                         f"(a data file of another dataset?)")
 
 
+def load_split(path, split, config):
+    """One split of a dataset file (tagger_ref.datasets) checked against ``config``: its input
+    type and N must be the model's. Returns the Dataset (``.features`` (n, N), ``.mask`` (n, G, N))."""
+    from .datasets import load_dataset
+    data = load_dataset(path, split)
+    if data.input_type != config.input_type:
+        raise DataError(f"data file {path} holds {data.name} ({data.input_type} inputs), but the config's "
+                        f"model is {config.input_type}")
+    check_data(data.features, config, f"data file {path}, split {split!r}")
+    return data
+
+
 # ---------------------------------------------------------------------------------------------
 # checkpoints
 
 def save_checkpoint(path, state, config, data_id):
     """Write one `.npz`: ``param/<name>``, ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``, the
     counters ``epoch``, ``step``, ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
-    ``log/<column>`` arrays, ``seconds``, and JSON strings ``rng_json`` (the generator's
+    ``log/<column>`` arrays, ``seconds`` and ``cpu_seconds``, and JSON strings ``rng_json`` (the generator's
     ``bit_generator.state``), ``config_json`` and ``data_json``. Atomic (fileio.save_npz)."""
     arrays = {f"param/{k}": v for k, v in state.params.items()}
     arrays.update({f"adam/m/{k}": v for k, v in state.adam["m"].items()})
@@ -109,6 +123,7 @@ def save_checkpoint(path, state, config, data_id):
         "adam/t": numpy.int64(state.adam["t"]), "epoch": numpy.int64(state.epoch), "step": numpy.int64(state.step),
         "batch": numpy.int64(state.batch), "order": numpy.asarray(state.order, dtype=numpy.int64),
         "cost_sum": numpy.float64(state.cost_sum), "seconds": numpy.float64(state.seconds),
+        "cpu_seconds": numpy.float64(state.cpu_seconds),
         "rng_json": numpy.str_(json.dumps(state.rng.bit_generator.state)),
         "config_json": numpy.str_(json.dumps(config.to_dict())),
         "data_json": numpy.str_(json.dumps(data_id)),
@@ -131,7 +146,8 @@ def load_checkpoint(path):
                   "v": {k: raw[f"adam/v/{k}"] for k in names}},
             rng=rng, epoch=int(raw["epoch"]), step=int(raw["step"]), batch=int(raw["batch"]),
             order=raw["order"], cost_sum=float(raw["cost_sum"]),
-            log={c: raw[f"log/{c}"].tolist() for c in LOG_COLUMNS}, seconds=float(raw["seconds"]))
+            log={c: raw[f"log/{c}"].tolist() for c in LOG_COLUMNS}, seconds=float(raw["seconds"]),
+            cpu_seconds=float(raw["cpu_seconds"]))
         data_id = json.loads(str(raw["data_json"]))
     except KeyError as e:
         raise CheckpointError(f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref training checkpoint") from None
@@ -153,8 +169,8 @@ def log_csv(log):
     """The text of log.csv from the log columns."""
     lines = [",".join(LOG_COLUMNS)]
     for row in zip(*(log[c] for c in LOG_COLUMNS)):
-        epoch, step, train, valid, valid_last, seconds = row
-        lines.append(f"{int(epoch)},{int(step)},{train:.6f},{valid:.6f},{valid_last:.6f},{seconds:.1f}")
+        epoch, step, train, valid, valid_last, seconds, cpu_seconds = row
+        lines.append(f"{int(epoch)},{int(step)},{train:.6f},{valid:.6f},{valid_last:.6f},{seconds:.1f},{cpu_seconds:.1f}")
     return "\n".join(lines) + "\n"
 
 
@@ -242,12 +258,14 @@ def _checkpoint_step(path):
         return "unknown"
 
 
-def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, valid_images=None,
+def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max_cpu_seconds=None, valid_images=None,
           stop_requested=None, progress=False, echo=None):
     """Train (or continue) the run in ``run_dir`` until ``config.num_epochs`` epochs are done.
 
     train_x (n, N) and valid_x (n_valid, N) are clean images. ``max_seconds`` stops training
-    after the step that passes that many seconds of this session; ``stop_requested()`` (e.g.
+    after the step that passes that many wall-clock seconds of this session, ``max_cpu_seconds``
+    after the step that passes that many CPU seconds of this process (on a shared machine the
+    work that fits a time on an idle one); ``stop_requested()`` (e.g.
     from :func:`stop_signals`) returning a name stops it after the current step. Both write a
     checkpoint first, so ``resume=True`` continues where it stopped. ``valid_images`` limits
     validation to the first that many images. ``progress`` shows a tqdm bar with the epoch's
@@ -268,8 +286,12 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, val
     valid_x = numpy.asarray(valid_x)[:valid_images]
     train_x = numpy.asarray(train_x, dtype=config.dtype)
     n_batches = len(train_x) // B
-    started = time.monotonic()
-    seconds_before = state.seconds
+    started, cpu_started = time.monotonic(), time.process_time()
+    seconds_before, cpu_before = state.seconds, state.cpu_seconds
+
+    def clocks():
+        """(wall, CPU) seconds of training, over all sessions."""
+        return seconds_before + time.monotonic() - started, cpu_before + time.process_time() - cpu_started
     status = "done"
 
     bar = tqdm(total=config.num_epochs * n_batches, initial=min(state.step, config.num_epochs * n_batches),
@@ -291,18 +313,19 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, val
                 state.cost_sum += float(cost)
                 bar.update(1)
                 bar.set_postfix(cost=f"{state.cost_sum / state.batch:.4f}", refresh=False)
-                elapsed = time.monotonic() - started
                 stop = stop_requested() if stop_requested else None
-                if stop or (max_seconds is not None and elapsed >= max_seconds):
+                out_of_time = ((max_seconds is not None and time.monotonic() - started >= max_seconds) or
+                               (max_cpu_seconds is not None and time.process_time() - cpu_started >= max_cpu_seconds))
+                if stop or out_of_time:
                     status = stop or "time limit"
                     break
-            state.seconds = seconds_before + time.monotonic() - started
+            state.seconds, state.cpu_seconds = clocks()
             if state.batch == n_batches:                                    # the epoch is complete
                 valid = denoising_costs(state.params, config, valid_x, numpy.random.default_rng([config.seed, VALID_STREAM]),
                                         config.n_iterations)
                 state.epoch += 1
                 row = (state.epoch, state.step, state.cost_sum / n_batches, float(valid.mean()), float(valid[-1]),
-                       seconds_before + time.monotonic() - started)
+                       *clocks())
                 for column, value in zip(LOG_COLUMNS, row):
                     state.log[column].append(value)
                 state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0

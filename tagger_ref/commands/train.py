@@ -1,0 +1,83 @@
+"""tagger-ref train: train a model on a dataset file, with checkpoints that resume exactly."""
+import os
+
+from tqdm import tqdm
+
+from ..config import load_config
+from ..errors import CheckpointError, ConfigError
+from ..training import CHECKPOINT, load_checkpoint, load_split, stop_signals, train
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train a model (Adam, backpropagation through all iterations)",
+                       description="Train on the 'train' split of a dataset file, validating on its 'valid' split "
+                                   "after every epoch. RUN_DIR receives checkpoint.npz (after every epoch and on "
+                                   "SIGINT/SIGTERM), log.csv, config.json and params.npz. --resume continues a run "
+                                   "so that the result equals an uninterrupted one.")
+    p.add_argument("--config", help="a preset name (shapes, shapes-layernorm, shapes-quick, ...) or a JSON file; "
+                                    "with --resume, default: the checkpoint's")
+    p.add_argument("--data", required=True, metavar="FILE", help="dataset file (tagger-ref data ...)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
+    p.add_argument("--epochs", type=int, help="epochs in total (default: the config's num_epochs)")
+    p.add_argument("--seed", type=int, help="seed of the run's generator (default: the config's seed)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument("--max-minutes", type=float, metavar="M",
+                   help="stop after the step that passes M minutes of training (checkpointed; --resume continues)")
+    p.add_argument("--max-cpu-minutes", type=float, metavar="M",
+                   help="stop after the step that passes M minutes of this process's CPU time (all threads): on a "
+                        "shared machine, the work that M minutes give on an idle one")
+    p.add_argument("--valid-images", type=int, metavar="N", help="validate on the first N images (default: all)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="limit the BLAS threads (on a busy machine one thread per process can be much faster)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines are still printed)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    if args.config is None and not args.resume:
+        raise ConfigError("--config is required (a preset name or a JSON file), except with --resume")
+    config = load_config(args.config) if args.config is not None else None
+    for name in ("epochs", "valid_images", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "epochs" else 1):
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least {0 if name == 'epochs' else 1}, got {value}")
+    for name in ("max_minutes", "max_cpu_minutes"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if args.resume:                                      # defaults from the checkpoint being continued
+        path = os.path.join(args.out, CHECKPOINT)
+        if not os.path.isfile(path):
+            raise CheckpointError(f"--resume: {args.out} holds no {CHECKPOINT} to continue from")
+        stored = load_checkpoint(path)[1]
+        config = stored if config is None else config
+        config = config.replace(seed=stored.seed if args.seed is None else args.seed,
+                                num_epochs=stored.num_epochs if args.epochs is None else args.epochs)
+    else:
+        config = config.replace(seed=config.seed if args.seed is None else args.seed,
+                                num_epochs=config.num_epochs if args.epochs is None else args.epochs)
+    train_data = load_split(args.data, "train", config)
+    valid_data = load_split(args.data, "valid", config)
+    limit = None
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        limit = threadpool_limits(limits=args.threads, user_api="blas")
+    try:
+        with stop_signals() as stop_requested:
+            result = train(config, train_data.features, valid_data.features, args.out, resume=args.resume,
+                           max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
+                           max_cpu_seconds=None if args.max_cpu_minutes is None else 60.0 * args.max_cpu_minutes,
+                           valid_images=args.valid_images, stop_requested=stop_requested,
+                           progress=not args.no_progress, echo=tqdm.write)
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
+    where = f"{result['epoch']} epochs, {result['step']} steps; checkpoint {os.path.join(args.out, CHECKPOINT)}"
+    if result["status"] == "done":
+        print(f"training done: {where}")
+        return 0
+    if result["status"] == "time limit":
+        print(f"training stopped at the time limit: {where}; --resume continues")
+        return 0
+    print(f"training stopped by {result['status']}: {where}; --resume continues")
+    return 130 if result["status"] == "SIGINT" else 143

@@ -1,0 +1,64 @@
+"""tagger-ref figure: the paper's Shapes figures for a trained run, as PNG."""
+import os
+
+import numpy
+
+from .. import figures
+from ..errors import OutputError
+from ..evaluation import evaluate, table1_rows
+from ..training import load_run, load_split
+from .evaluate import check_iterations_groups
+
+NAMES = ("figure4", "convergence", "group-removal")
+
+
+def register(sub):
+    p = sub.add_parser("figure", help="Figure 4, convergence over iterations, group removal (PNG)",
+                       description="Draw figures for the latest checkpoint of RUN_DIR on a split of a dataset "
+                                   "file: figure4 (groupings, inference over iterations, generalisation examples "
+                                   "A: K=2, B: 4 shapes, C: 2 shapes), convergence (denoising cost and AMI against "
+                                   "the iteration), group-removal (the input re-explained without each group).")
+    p.add_argument("name", choices=NAMES + ("all",), help="which figure")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of tagger-ref train")
+    p.add_argument("--data", required=True, metavar="FILE", help="dataset file")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created if missing)")
+    p.add_argument("--split", default="test", help="split to draw from (default test)")
+    p.add_argument("--iterations", type=int, default=5, metavar="T", help="iterations (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial masks and drawn examples (default 0)")
+    p.add_argument("--table", metavar="FILE",
+                   help="convergence: plot this table1.csv instead of evaluating the split again")
+    p.set_defaults(func=run)
+
+
+def make_figures(names, config, params, data, out, n_iterations, seed, table_rows=None):
+    """Write the named figures into ``out``; returns their paths. ``table_rows`` (table1 rows)
+    spares the evaluation that convergence otherwise runs."""
+    paths = []
+    for name in names:
+        path = os.path.join(out, name.replace("-", "_") + ".png")
+        if name == "figure4":
+            figures.figure4(params, config, data.features, data.mask, path, n_iterations, seed)
+        elif name == "group-removal":
+            figures.group_removal(params, config, data.features, path, n_iterations, seed)
+        else:
+            if table_rows is None:
+                result = evaluate(params, config, data.features, data.mask, numpy.random.default_rng(seed), n_iterations)
+                table_rows = table1_rows(result)
+            figures.convergence(table_rows, path, title=f"{data.n_images} {data.split} images, K = {config.n_groups}")
+        paths.append(path)
+    return paths
+
+
+def run(args):
+    check_iterations_groups(args.iterations, None)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create folder {args.out}: {e.strerror}") from None
+    config, params = load_run(args.run_dir)
+    data = load_split(args.data, args.split, config)
+    rows = figures.read_table1(args.table) if args.table else None
+    names = NAMES if args.name == "all" else (args.name,)
+    for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows):
+        print(f"wrote {path}")
+    return 0

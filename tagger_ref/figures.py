@@ -1,0 +1,101 @@
+"""The paper's Shapes figures from a trained model: run the model on the examples (evaluation.infer)
+and draw them (plots). Each function writes one PNG atomically and returns its path.
+
+All examples are taken without looking at the results: the first batch of the split (B images,
+so that batch norm sees the batch size of training), of which the first ``n_examples`` are shown
+in descending AMI order, as the paper's Figure 4 does. The paper's hand-picked generalisation
+examples A-C are replaced by the image of median AMI in each case, so they are typical, not best.
+"""
+import csv
+
+import numpy
+
+from . import plots
+from .errors import DataError
+from .evaluation import ami_per_image, infer, predicted_labels, true_labels
+
+N_EXAMPLES = 7          # test images on the left of Figure 4, as in the paper
+N_REMOVAL_IMAGES = 4    # rows of the group-removal figure
+
+
+def _first_batch(config, features, mask=None):
+    B = min(config.batch_size, len(features))
+    return (features[:B], None if mask is None else mask[:B])
+
+
+def _median_index(scores):
+    """Index of the image whose score is the median (the lower middle one for an even count)."""
+    order = numpy.argsort(scores, kind="stable")
+    return int(order[(len(order) - 1) // 2])
+
+
+def _scored_run(params, config, x, mask, rng, n_iterations, n_groups=None):
+    """infer on clean x and the AMI of every image at the last iteration."""
+    res = infer(params, config, x, rng, n_iterations, n_groups)
+    labels, scored = true_labels(mask)
+    return res, ami_per_image(labels, scored, predicted_labels(res["m"][-1]))
+
+
+def generalisation_sets(config, seed, n_images):
+    """Shapes images with 4 and with 2 sprites (Figure 4's B and C): {"B": (features, mask), "C": ...},
+    or {} when the model is not a Shapes model. Drawn by data_gen.shapes from RandomState(seed)."""
+    if config.input_type != "binary" or config.n_inputs != 400:
+        return {}
+    from data_gen import shapes
+    sets = {}
+    for name, sprites in (("B", 4), ("C", 2)):
+        images = shapes.generate_images(numpy.random.RandomState(seed), n_images, n_sprites=sprites)
+        sets[name] = (images["features"], shapes.mask_from_groups(images["groups"], n_groups=sprites))
+    return sets
+
+
+def figure4(params, config, features, mask, path, n_iterations=5, seed=0, n_examples=N_EXAMPLES):
+    """Figure 4: test images with their groupings (AMI order), the inference of the first image
+    over iterations 0..T, and the generalisation examples A (K=2), B (4 shapes), C (2 shapes)."""
+    rng = numpy.random.default_rng(seed)
+    x, m_true = _first_batch(config, features, mask)
+    res, ami = _scored_run(params, config, x, m_true, rng, n_iterations)
+    shown = sorted(range(min(n_examples, len(x))), key=lambda b: -ami[b])
+    examples = [{"x": x[b], "z": res["z"][-1][:, b], "m": res["m"][-1][:, b], "label": f"AMI {ami[b]:.2f}"}
+                for b in shown]
+    cases = [("A: K=2", x, m_true, 2)]
+    cases += [(f"{name}: {'4' if name == 'B' else '2'} shapes", fx, fm, None)
+              for name, (fx, fm) in generalisation_sets(config, seed, len(x)).items()]
+    for label, fx, fm, K in cases:
+        r, a = _scored_run(params, config, fx, fm, rng, n_iterations, K)
+        b = _median_index(a)
+        examples.append({"x": fx[b], "z": r["z"][-1][:, b], "m": r["m"][-1][:, b], "label": f"{label}\nAMI {a[b]:.2f}"})
+    process = {"x": x[0], "z": res["z"][:, :, 0], "m": res["m"][:, :, 0]}
+    plots.save_png(plots.figure4(examples, process), path)
+    return path
+
+
+def group_removal(params, config, features, path, n_iterations=5, seed=0, n_images=N_REMOVAL_IMAGES):
+    """Group removal (E2): the first images of the split, normally and with each group removed in
+    the last iteration. Every pass draws the same initial masks (a fresh generator from ``seed``)."""
+    x, _ = _first_batch(config, features)
+    normal = infer(params, config, x, numpy.random.default_rng(seed), n_iterations)
+    removed = [infer(params, config, x, numpy.random.default_rng(seed), n_iterations, remove_group=g)
+               for g in range(config.n_groups)]
+    images = [{"x": x[b], "z": normal["z"][-1][:, b], "m": normal["m"][-1][:, b],
+               "removed": [(r["z"][-1][:, b], r["m"][-1][:, b]) for r in removed]}
+              for b in range(min(n_images, len(x)))]
+    plots.save_png(plots.group_removal(images), path)
+    return path
+
+
+def convergence(rows, path, title=None):
+    """Denoising cost and AMI against the iteration, from table1 rows."""
+    plots.save_png(plots.convergence(rows, title), path)
+    return path
+
+
+def read_table1(path):
+    """Rows of a table1.csv as dicts of numbers."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return [{"iteration": int(r["iteration"]), "denoising_cost": float(r["denoising_cost"]),
+                 "ami": float(r["ami"]), "ami_median": float(r["ami_median"])} for r in rows]
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise DataError(f"cannot read table {path}: {e}") from None

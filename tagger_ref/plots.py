@@ -1,0 +1,146 @@
+"""Figures from arrays (matplotlib, Agg canvas, no pyplot state): the paper's Figure 4 layout, the
+convergence over iterations, and group removal (Figure 5's example E2).
+
+Every function takes NumPy arrays, returns a ``matplotlib.figure.Figure``, and :func:`save_png`
+writes it atomically. Groups are colour-coded as in the authors' plots: a group's value ``v`` in
+[0, 1] paints ``1 - v (1 - colour)`` on white, and several groups multiply their paint, so a
+pixel owned by group k shows colour k and an empty pixel stays white.
+"""
+import math
+
+import numpy
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .fileio import atomic_path
+
+# Group colours (RGB in [0, 1]): blue, red, green, yellow, then more for K > 4.
+GROUP_COLOURS = numpy.array([
+    [0.12, 0.29, 0.80], [0.84, 0.15, 0.16], [0.17, 0.63, 0.17], [0.95, 0.70, 0.05],
+    [0.58, 0.40, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.50, 0.50, 0.50],
+])
+
+
+def image_shape(n_inputs):
+    """(height, width) of an image of N inputs: square when N is a square (20x20, 28x28), else one row."""
+    side = math.isqrt(n_inputs)
+    return (side, side) if side * side == n_inputs else (1, n_inputs)
+
+
+def group_colour(k):
+    return GROUP_COLOURS[k % len(GROUP_COLOURS)]
+
+
+def colourize(values, groups=None):
+    """RGB image (H, W, 3) of per-group values (K, H, W) in [0, 1], groups coloured by index
+    (``groups`` gives each row's group index, default 0..K-1)."""
+    values = numpy.clip(numpy.asarray(values, dtype=numpy.float64), 0.0, 1.0)
+    groups = range(len(values)) if groups is None else groups
+    rgb = numpy.ones(values.shape[1:] + (3,))
+    for v, k in zip(values, groups):
+        rgb *= 1.0 - v[..., None] * (1.0 - group_colour(k))
+    return rgb
+
+
+def _show(ax, img, title=None, ylabel=None, xlabel=None, edge=None):
+    if img.ndim == 2:
+        ax.imshow(img, cmap="Greys", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(img, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=9)
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=8)
+    if edge is not None:
+        for spine in ax.spines.values():
+            spine.set_edgecolor(edge)
+            spine.set_linewidth(2)
+
+
+def save_png(fig, path, dpi=100):
+    """Write ``fig`` as PNG to ``path`` atomically."""
+    FigureCanvasAgg(fig)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+
+
+def figure4(examples, process):
+    """The layout of the paper's Figure 4.
+
+    examples: list of dicts, one per row on the left: ``x`` (N,) the input, ``z`` and ``m``
+    (K, N) of the last iteration, ``label`` (e.g. the AMI, or "A: K=2"). The right column is the
+    grouping, colourised ``m_k z_k``.
+    process: dict ``x`` (N,), ``z`` and ``m`` (T+1, K, N): the inference over iterations 0..T of
+    one image on the right: a row of reconstructions, then per group its z and its m.
+    """
+    T1, K, N = process["z"].shape
+    shape = image_shape(N)
+    rows_right = 1 + 2 * K
+    fig = Figure(figsize=(1.2 * (2 + T1) + 0.8, 1.15 * max(len(examples), rows_right)))
+    outer = fig.add_gridspec(1, 2, width_ratios=[2, T1], wspace=0.15)
+    left = outer[0].subgridspec(len(examples), 2, hspace=0.25, wspace=0.05)
+    for r, ex in enumerate(examples):
+        k = len(ex["m"])
+        _show(fig.add_subplot(left[r, 0]), ex["x"].reshape(shape), ylabel=ex.get("label"),
+              title="input" if r == 0 else None)
+        _show(fig.add_subplot(left[r, 1]), colourize((ex["m"] * ex["z"]).reshape((k,) + shape)),
+              title="groups" if r == 0 else None)
+    right = outer[1].subgridspec(rows_right, T1, hspace=0.12, wspace=0.05)
+    for i in range(T1):
+        z, m = process["z"][i].reshape((K,) + shape), process["m"][i].reshape((K,) + shape)
+        _show(fig.add_subplot(right[0, i]), colourize(m * z), title=f"i={i}",
+              ylabel="reconst." if i == 0 else None)
+        for k in range(K):
+            _show(fig.add_subplot(right[1 + 2 * k, i]), colourize(z[k:k + 1], [k]),
+                  ylabel=f"$z_{k}$" if i == 0 else None, edge=group_colour(k))
+            _show(fig.add_subplot(right[2 + 2 * k, i]), colourize(m[k:k + 1], [k]),
+                  ylabel=f"$m_{k}$" if i == 0 else None, edge=group_colour(k))
+    return fig
+
+
+def convergence(rows, title=None):
+    """Denoising cost and AMI against the iteration, from table1 rows (dicts with ``iteration``,
+    ``denoising_cost``, ``ami``, ``ami_median``)."""
+    it = [r["iteration"] for r in rows]
+    fig = Figure(figsize=(8, 3.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(it, [r["denoising_cost"] for r in rows], "o-", color="C0")
+    ax1.set_xlabel("iteration")
+    ax1.set_ylabel("denoising cost (corrupted input)")
+    ax2.plot(it, [r["ami"] for r in rows], "o-", color="C1", label="mean")
+    ax2.plot(it, [r["ami_median"] for r in rows], "s--", color="C2", label="median")
+    ax2.set_xlabel("iteration")
+    ax2.set_ylabel("AMI (clean input)")
+    ax2.set_ylim(min(0.0, min(r["ami"] for r in rows)), 1.0)
+    ax2.legend(loc="lower right", fontsize=8)
+    for ax in (ax1, ax2):
+        ax.set_xticks(it)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def group_removal(images):
+    """Group removal (Figure 5, E2): one row per image. ``images``: list of dicts ``x`` (N,),
+    ``z``, ``m`` (K, N) of the normal last iteration, and ``removed``: list over the K groups of
+    (``z``, ``m``) (K, N) each, the last iteration when that group's mask logits were set to a
+    large negative number. Columns: input, grouping, then the input re-explained without each group."""
+    K, N = images[0]["m"].shape
+    shape = image_shape(N)
+    fig = Figure(figsize=(1.25 * (2 + K), 1.3 * len(images) + 0.3))
+    axes = fig.subplots(len(images), 2 + K, squeeze=False)
+    for r, im in enumerate(images):
+        first = r == 0
+        _show(axes[r, 0], im["x"].reshape(shape), title="input" if first else None)
+        _show(axes[r, 1], colourize((im["m"] * im["z"]).reshape((K,) + shape)), title="groups" if first else None)
+        for g, (z, m) in enumerate(im["removed"]):
+            _show(axes[r, 2 + g], colourize((m * z).reshape((K,) + shape)),
+                  title=f"without {g}" if first else None, edge=group_colour(g))
+    fig.subplots_adjust(left=0.03, right=0.97, top=0.9, bottom=0.03, wspace=0.08, hspace=0.12)
+    return fig

@@ -216,14 +216,25 @@ def render(bank, images, labels, plan, start, stop):
             "codes": part["codes"]}
 
 
-def check_source(digits):
-    """DataError unless ``digits`` (a :class:`data_gen.digits.DigitSource`) holds usable arrays."""
+def check_request(digits, n_digits, sizes):
+    """Return the checked sizes; DataError unless ``digits`` (a :class:`data_gen.digits.DigitSource`)
+    holds usable arrays, ``n_digits`` is 1 or 2, and there are enough digits for ``sizes``."""
+    sizes = check_sizes(sizes)
+    if n_digits not in (1, 2):
+        raise DataError(f"TextureMNIST has 1 or 2 digits per image, got {n_digits}")
     for split in ("train", "test"):
         images, labels = getattr(digits, f"{split}_images"), getattr(digits, f"{split}_labels")
         if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(labels) != len(images):
             raise DataError(f"{split} digits must be (n, 28, 28) with n labels, got {images.shape} and {len(labels)}")
         if images.size and (images.min() < 0 or images.max() > 1):
             raise DataError(f"{split} digit intensities must lie in [0, 1]")
+    n_train_digits, n_test_digits = len(digits.train_images), len(digits.test_images)
+    if sizes["train"] + sizes["valid"] > n_train_digits:
+        raise DataError(f"train + valid = {sizes['train'] + sizes['valid']} images need as many training digits;"
+                        f" the digit source has {n_train_digits}")
+    if sizes["test"] > n_test_digits:
+        raise DataError(f"test = {sizes['test']} images need as many test digits; the digit source has {n_test_digits}")
+    return sizes
 
 
 def generate_chunks(digits, n_digits, sizes=None, seed=None, random_top=False, chunk_size=5000):
@@ -235,23 +246,13 @@ def generate_chunks(digits, n_digits, sizes=None, seed=None, random_top=False, c
     training digits (valid follows train), test is composed from the test digits, so
     ``train + valid`` may not exceed the number of training digits (60,000 for MNIST).
     """
-    sizes = check_sizes(DEFAULT_SIZES if sizes is None else sizes)
-    if n_digits not in (1, 2):
-        raise DataError(f"TextureMNIST has 1 or 2 digits per image, got {n_digits}")
-    check_source(digits)
-    n_train_digits, n_test_digits = len(digits.train_images), len(digits.test_images)
-    if sizes["train"] + sizes["valid"] > n_train_digits:
-        raise DataError(f"train + valid = {sizes['train'] + sizes['valid']} images need as many training digits;"
-                        f" the digit source has {n_train_digits}")
-    if sizes["test"] > n_test_digits:
-        raise DataError(f"test = {sizes['test']} images need as many test digits; the digit source has {n_test_digits}")
+    sizes = check_request(digits, n_digits, DEFAULT_SIZES if sizes is None else sizes)
     s = seeds(seed)
     bank = texture_bank(numpy.random.RandomState(s["textures"]))
-    streams = (
-        (digits.train_images, digits.train_labels, s["train"], (("train", 0, sizes["train"]),
-                                                               ("valid", sizes["train"], sizes["train"] + sizes["valid"]))),
-        (digits.test_images, digits.test_labels, s["test"], (("test", 0, sizes["test"]),)),
-    )
+    train_splits = (("train", 0, sizes["train"]), ("valid", sizes["train"], sizes["train"] + sizes["valid"]))
+    test_splits = (("test", 0, sizes["test"]),)
+    streams = ((digits.train_images, digits.train_labels, s["train"], train_splits),
+               (digits.test_images, digits.test_labels, s["test"], test_splits))
     for images, labels, digit_seed, splits in streams:
         n_images = splits[-1][2]
         plan = plan_images(len(images), n_images, n_digits, numpy.random.RandomState(digit_seed),

@@ -121,6 +121,7 @@ def run_texture_mnist(args):
     texture_mnist.seeds(args.seed)                      # validates the seed
     check_out(args.out)
     source = digits.load_digits(args.mnist)
+    texture_mnist.check_request(source, args.digits, sizes)
     if source.name != digits.MNIST:
         print(f"note: no --mnist DIR given: using the offline stand-in, {source.name}; "
               "this is not the paper's dataset", file=sys.stderr)

@@ -44,9 +44,9 @@ def check_iterations_groups(iterations, groups):
 
 def run(args):
     check_iterations_groups(args.iterations, args.groups)
+    config, params = load_run(args.run_dir)
     out = args.out or os.path.join(args.run_dir, "table1.csv")
     check_output_file(out)
-    config, params = load_run(args.run_dir)
     data = load_split(args.data, args.split, config)
     result = evaluate(params, config, data.features, data.mask, numpy.random.default_rng(args.seed),
                       n_iterations=args.iterations, n_groups=args.groups)

@@ -1,0 +1,57 @@
+"""Figures: the colour coding, and every figure script smoke-run on a tiny trained Shapes run."""
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+
+from run_helpers import REPO, config_file, shapes_file
+from tagger_ref.cli import main
+from tagger_ref.plots import GROUP_COLOURS, colourize, image_shape
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_colourize_paints_owned_pixels_in_their_group_colour():
+    values = numpy.zeros((3, 1, 4))
+    values[0, 0, 0] = 1.0        # pixel 0 owned by group 0
+    values[2, 0, 1] = 1.0        # pixel 1 owned by group 2
+    values[1, 0, 2] = 0.5        # pixel 2 half in group 1
+    rgb = colourize(values)
+    numpy.testing.assert_allclose(rgb[0, 0], GROUP_COLOURS[0])
+    numpy.testing.assert_allclose(rgb[0, 1], GROUP_COLOURS[2])
+    numpy.testing.assert_allclose(rgb[0, 2], 1 - 0.5 * (1 - GROUP_COLOURS[1]))
+    numpy.testing.assert_allclose(rgb[0, 3], [1, 1, 1])                 # nobody's pixel stays white
+    assert image_shape(400) == (20, 20) and image_shape(784) == (28, 28) and image_shape(6) == (1, 6)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("figures"))
+    data, config = shapes_file(d), config_file(d)
+    run = os.path.join(d, "run")
+    assert main(["train", "--config", config, "--data", data, "--out", run, "--epochs", "1", "--no-progress"]) == 0
+    return data, run
+
+
+@pytest.mark.parametrize("script", ["figure4", "convergence", "group_removal"])
+def test_figure_scripts_write_pngs(tmp_path, trained, script):
+    data, run = trained
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = tmp_path / "figs"
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "figures", f"{script}.py"), run, "--data", data,
+                           "--out", str(out), "--iterations", "3"], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    png = out / f"{script}.png"
+    assert f"wrote {png}" in proc.stdout
+    assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5000
+    assert [p.name for p in out.iterdir()] == [png.name]                # no temporary files left behind
+
+
+def test_convergence_from_a_table_and_all_figures(tmp_path, trained):
+    data, run = trained
+    assert main(["evaluate", run, "--data", data, "--iterations", "4", "--out", str(tmp_path / "t.csv")]) == 0
+    assert main(["figure", "all", run, "--data", data, "--out", str(tmp_path / "all"), "--table",
+                 str(tmp_path / "t.csv")]) == 0
+    assert sorted(os.listdir(tmp_path / "all")) == ["convergence.png", "figure4.png", "group_removal.png"]

@@ -83,7 +83,11 @@ def test_errors_are_one_line(tmp_path, files):
     data, config = files
     wrong_n = config_file(str(tmp_path), TINY_SHAPES.replace(n_inputs=784), "n784.json")
     (tmp_path / "file").write_text("")
+    texture = str(tmp_path / "texture.npz")
+    assert main(["data", "texture-mnist", "--digits", "1", "--out", texture, "--train", "20", "--valid", "10",
+                 "--test", "10"]) == 0
     cases = [
+        (["train", "--config", config, "--data", texture, "--out", tmp_path / "a"], "holds texture-mnist1"),
         (["train", "--config", "no-such-preset", "--data", data, "--out", tmp_path / "a"], "unknown config"),
         (["train", "--config", wrong_n, "--data", data, "--out", tmp_path / "a"], "400 inputs"),
         (["train", "--config", config, "--data", tmp_path / "file", "--out", tmp_path / "a"], "data file"),

@@ -221,11 +221,14 @@ def prepare_run(run_dir, config, data_id, resume):
 @contextlib.contextmanager
 def stop_signals(signals=(signal.SIGINT, signal.SIGTERM)):
     """While active, SIGINT and SIGTERM only record their name; yields a function returning the
-    first one received (or None), which the training loop polls after every step."""
+    first one received (or None), which the training loop polls after every step. A second
+    signal aborts at once (KeyboardInterrupt); the last complete checkpoint stays in place."""
     received = []
 
     def handler(signum, frame):
         received.append(signal.Signals(signum).name)
+        if len(received) > 1:
+            raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, handler) for s in signals}
     try:

@@ -79,7 +79,7 @@ def test_evaluate_writes_table1_for_any_k_and_t(tmp_path, files, capsys):
     assert open(other).read() == open(again).read() and open(other).read().count("\n") == 4
 
 
-def test_errors_are_one_line(tmp_path, files):
+def test_errors_are_one_line(tmp_path, files, capsys):
     data, config = files
     wrong_n = config_file(str(tmp_path), TINY_SHAPES.replace(n_inputs=784), "n784.json")
     (tmp_path / "file").write_text("")
@@ -95,12 +95,14 @@ def test_errors_are_one_line(tmp_path, files):
         (["train", "--config", config, "--data", data, "--out", tmp_path / "none", "--resume"], "no checkpoint.npz"),
         (["evaluate", tmp_path / "none", "--data", data], "holds no checkpoint.npz"),
     ]
+    capsys.readouterr()
     for args, expected in cases:
-        status, out, err = run_cli(*args)
+        status = main(list(map(str, args)))
+        err = capsys.readouterr().err
         assert status == 2 and err.count("\n") == 1 and err.startswith("error: ") and expected in err, (args, err)
     run = str(tmp_path / "run")
     assert main(["train", "--config", config, "--data", data, "--out", run, "--epochs", "1", "--no-progress"]) == 0
     other = config_file(str(tmp_path), TINY_SHAPES.replace(lr=0.01), "lr.json")
-    status, _, err = run_cli("train", "--config", other, "--data", data, "--out", run, "--resume")
+    status, _, err = run_cli("train", "--config", other, "--data", data, "--out", run, "--resume")  # a real process
     assert status == 2 and "different config" in err and "lr: 0.001 in the checkpoint, 0.01 now" in err
     assert err.count("\n") == 1

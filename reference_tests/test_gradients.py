@@ -71,3 +71,12 @@ def test_kink_is_reported_not_failed():
 def test_derivative_identities():
     for name, (err, *_rest) in identity_errors(numpy.random.default_rng(7)).items():
         assert err < 1e-10, name
+
+
+def test_second_order_directional_derivative():
+    from tagger_ref.gradcheck import check_second_order
+    for preset in ("tiny-binary", "tiny-continuous"):
+        config, params, inputs = case(preset, seed=12)
+        c = check_second_order(lambda p: total_cost(p, config, inputs), params, numpy.random.default_rng(1))
+        assert c.status == "ok", c
+        assert abs(c.analytic) > 1e-6  # a real curvature was compared, not zero against zero

@@ -105,3 +105,24 @@ def check_gradient(cost64, params, grads, rng, elementwise=False, directions=2, 
                 d[idx] = 1.0
                 checks.append(judge(name, idx, float(g[idx]), along(d), dtype, atol))
     return checks
+
+
+def check_second_order(cost, params, rng, dtype="float64"):
+    """Second-order check along one random direction d through all parameters at once.
+
+    With phi(t) = cost(params + t d): autograd's phi''(0) (reverse over reverse mode) against the
+    Richardson-extrapolated central difference of autograd's own first derivative phi'(t).
+    Returns one Check named "second order".
+    """
+    from autograd import grad
+
+    dirs = {k: rng.standard_normal(numpy.shape(v)) for k, v in params.items()}
+    norm = numpy.sqrt(sum(float(numpy.sum(d * d)) for d in dirs.values()))
+    dirs = {k: d / norm for k, d in dirs.items()}
+
+    def phi(t):
+        return cost({k: params[k] + t * dirs[k] for k in params})
+
+    first = grad(phi)
+    second = float(grad(first)(0.0))
+    return judge("second order", (), second, lambda t: float(first(t)), dtype)

@@ -99,7 +99,7 @@ def _write(path, arrays, meta, compress):
 def _report(path, what, sizes, started):
     counts = ", ".join(f"{split} {n}" for split, n in sizes.items())
     megabytes = os.path.getsize(path) / 2**20
-    print(f"wrote {path}: {what}, {counts} ({megabytes:.0f} MB) in {time.perf_counter() - started:.1f} s")
+    print(f"wrote {path}: {what}, {counts} ({megabytes:.0f} MiB) in {time.perf_counter() - started:.1f} s")
 
 
 def run_shapes(args):

@@ -110,3 +110,12 @@ def test_bad_input_files(tmp_path, tiny_binary):
     c, _, i = case("tiny-classify")
     with pytest.raises(InputError, match="y has labels outside 0..9"):
         load_inputs(_write(tmp_path / "f.npz", dict(i, y=i["y"] + 10)), c)
+
+
+def test_written_files_get_the_usual_mode(tmp_path, tiny_binary):
+    import os
+    _, params, _ = tiny_binary
+    save_params(tmp_path / "p.npz", params)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "p.npz").stat().st_mode & 0o777 == 0o666 & ~umask

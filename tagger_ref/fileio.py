@@ -31,6 +31,10 @@ def atomic_path(path, suffix=""):
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror}") from None
     os.close(fd)
+    # mkstemp creates the file readable by its owner only; give it the usual mode (0666 less umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         with open(tmp, "rb+") as f:

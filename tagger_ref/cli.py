@@ -15,6 +15,8 @@ from .errors import TaggerError
 COMMANDS = [
     "trace",
     "gradcheck",
+    "compare",
+    "golden",
 ]
 
 

@@ -245,3 +245,12 @@ def test_cli_exit_codes(run_cli, tmp_path):
     assert code == 2 and "rtol" in err
     code, _, err = run_cli("compare", str(tmp_path / "ref.npz"))
     assert code == 2
+
+
+def test_a_wrong_epsilon_in_normalize_is_caught_at_h_0(monkeypatch):
+    """The defaults are tight enough to see 1e-12 instead of 1e-10 under the square root."""
+    import tagger_ref.functions
+    config, params, inputs, original = _computed_and_original("binary_public")
+    monkeypatch.setattr(tagger_ref.functions, "NORM_EPS", 1e-12)
+    report = compare_traces(original, compute_trace(params, config, inputs))
+    assert not report.ok and report.first_divergence.key == "h_0"

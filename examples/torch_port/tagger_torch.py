@@ -224,6 +224,7 @@ def main(argv):
         print("usage: python tagger_torch.py CONFIG.json PARAMS.npz INPUTS.npz TRACE_OUT.npz", file=sys.stderr)
         return 2
     config_path, params_path, inputs_path, out_path = argv
+    torch.set_num_threads(1)  # small models: threads cost more than they give, and vary the last digits
     model = Tagger.from_files(config_path, params_path)
     write_trace(model, load_inputs(inputs_path), out_path)
     print(f"wrote {out_path}")

@@ -63,3 +63,11 @@ def test_port_command_line_writes_a_trace_that_compare_accepts(port, tmp_path, m
     monkeypatch.setattr(cli, "COMMANDS", ["compare"])
     assert cli.main(["compare", os.path.join(folder, "trace.npz"), str(out)]) == 0
     assert "OK: all" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["binary_public", "continuous_public"])
+def test_port_reproduces_the_authors_traces(port, name):
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "golden_original", name)
+    model = port.Tagger.from_files(os.path.join(folder, "config.json"), os.path.join(folder, "params.npz"))
+    candidate = port.write_trace(model, port.load_inputs(os.path.join(folder, "inputs.npz")))
+    assert_traces_close(os.path.join(folder, "trace.npz"), candidate)

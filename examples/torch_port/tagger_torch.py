@@ -68,7 +68,8 @@ class Tagger(nn.Module):
         with open(config_path) as f:
             model = cls(json.load(f))
         with numpy.load(params_path) as data:
-            model.load_state_dict({k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64)) for k in data.files})
+            state = {k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64)) for k in data.files}
+        model.load_state_dict(state)
         return model
 
     # -- building blocks -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Model inputs (spec section 8): x, x_tilde, m0_logits and optional class targets y; checked files."""
 import numpy
 
+from .backend import asarray, asarray_like
 from .classification import class_targets  # noqa: F401  (re-exported for users building targets)
 from .corruption import corrupt, draw_mask_logits
 from .errors import InputError
@@ -11,14 +12,18 @@ INPUT_KEYS = ("x", "x_tilde", "m0_logits", "y")
 
 def make_inputs(config, x, rng, corrupted=True, n_groups=None, y=None):
     """Inputs for one pass over clean data x (B, N): x_tilde (corrupted, or x itself for
-    evaluation) and m0_logits ~ N(0, 1) (8), both drawn from ``rng`` (corruption first)."""
-    x = numpy.asarray(x, dtype=config.dtype)
+    evaluation) and m0_logits ~ N(0, 1) (8), both drawn from ``rng`` (corruption first).
+
+    Everything is on the active device (``backend``). ``rng`` is a NumPy Generator (draws made on
+    the host and copied: the same draws on every device) or ``backend.device_rng(rng)`` (drawn on
+    the device)."""
+    x = asarray(x, dtype=config.dtype)
     K = config.n_groups if n_groups is None else n_groups
     x_tilde = corrupt(x, config.input_type, config.input_noise, rng) if corrupted else x.copy()
-    inputs = {"x": x, "x_tilde": x_tilde,
-              "m0_logits": draw_mask_logits(K, x.shape[0], x.shape[1], rng, config.dtype)}
+    m0_logits = draw_mask_logits(K, x.shape[0], x.shape[1], rng, config.dtype)
+    inputs = {"x": x, "x_tilde": x_tilde, "m0_logits": asarray_like(m0_logits, x)}
     if y is not None:
-        inputs["y"] = numpy.asarray(y, dtype=numpy.int64).reshape(x.shape[0], -1)
+        inputs["y"] = asarray(y, dtype=numpy.int64).reshape(x.shape[0], -1)
     return inputs
 
 

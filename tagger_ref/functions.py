@@ -6,8 +6,9 @@ NORM_EPS = 1e-10
 
 
 def sigmoid(a):
-    """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as (1 + tanh(a/2)) / 2 (no overflow)."""
-    return 0.5 * (np.tanh(0.5 * a) + 1.0)
+    """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as exp(-log(1 + exp(-a))) with
+    logaddexp: no overflow for large |a|, and full relative accuracy in both tails."""
+    return np.exp(-np.logaddexp(0.0, -a))
 
 
 def relu(a):

@@ -1,0 +1,60 @@
+"""tagger-ref trace: compute a trace (spec section 8) and write it as .npz."""
+import os
+
+import numpy
+
+from ..fileio import write_json
+from ..inputs import load_inputs, prepare_inputs, save_inputs
+from ..params import load_params, prepare_params, save_params
+from ..random_case import random_inputs, random_params
+from ..trace import compute_trace, save_trace
+from .common import add_config_argument, check_output_file, config_from_args
+
+
+def register(sub):
+    p = sub.add_parser("trace", help="compute every intermediate tensor and gradient of one forward pass",
+                       description="Compute a trace: z, m, L(m), delta_z, Ladder activations, costs and "
+                                   "gradients of one pass (spec section 8), written as float64 .npz. "
+                                   "Without --params/--inputs they are drawn from --seed.")
+    add_config_argument(p)
+    p.add_argument("--params", help="parameter .npz (spec section 3 names); default: perturbed initial values from --seed")
+    p.add_argument("--inputs", help="inputs .npz with x, x_tilde, m0_logits [, y]; default: random from --seed")
+    p.add_argument("--out", required=True, help="trace .npz to write")
+    p.add_argument("--seed", type=int, default=0, help="seed of what is drawn (default 0)")
+    p.add_argument("--batch", type=int, help="batch size of drawn inputs (default: the config's batch_size)")
+    p.add_argument("--iterations", type=int, help="T (default: the config's n_iterations)")
+    p.add_argument("--save-inputs", metavar="DIR",
+                   help="also write DIR/config.json, DIR/params.npz, DIR/inputs.npz so that anyone can recompute the trace")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    config = config_from_args(args)
+    check_output_file(args.out)
+    if args.save_inputs and not os.path.isdir(args.save_inputs):
+        os.makedirs(args.save_inputs, exist_ok=True)
+    if args.batch is not None and args.batch < 1:
+        from ..errors import InputError
+        raise InputError(f"--batch must be at least 1, got {args.batch}")
+    if args.iterations is not None and args.iterations < 1:
+        from ..errors import ConfigError
+        raise ConfigError(f"--iterations must be at least 1, got {args.iterations}")
+    rng = numpy.random.default_rng(args.seed)
+    if args.params:
+        params = load_params(args.params, config)
+    else:
+        params = prepare_params(random_params(config, rng), config)
+    if args.inputs:
+        inputs = load_inputs(args.inputs, config)
+    else:
+        inputs = prepare_inputs(random_inputs(config, rng, args.batch), config)
+    trace = compute_trace(params, config, inputs, args.iterations)
+    save_trace(args.out, trace)
+    if args.save_inputs:
+        d = args.save_inputs
+        write_json(os.path.join(d, "config.json"), config.to_dict())
+        save_params(os.path.join(d, "params.npz"), params)
+        save_inputs(os.path.join(d, "inputs.npz"), inputs)
+        print(f"wrote {d}/config.json, params.npz, inputs.npz")
+    print(f"wrote {args.out}: {len(trace)} arrays, total_cost {float(trace['total_cost']):.12g}")
+    return 0

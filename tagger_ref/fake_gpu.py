@@ -12,6 +12,9 @@ hidden NumPy fallback:
 - ``view(dtype)`` takes only a dtype (CuPy has no object arrays), ``reshape`` no ``order=None``;
 - results stay arrays: a reduction to one value is a 0-d array, not a NumPy scalar.
 
+It is stricter than CuPy in one harmless way: a NumPy array is refused even where CuPy would
+read it as a shape.
+
 The module itself plays the part of ``cupy`` for ``tagger_ref.gpu.register_array_type``:
 ``zeros``, ``ones``, ``asarray`` and ``random.default_rng``. Results are computed by NumPy, so
 they equal NumPy's to the last bit, which lets the tests compare exactly.
@@ -123,6 +126,8 @@ class FakeGPUArray(NDArrayOperatorsMixin):
         if func not in _TRANSFERS:
             _refuse_host_arrays(args, func.__name__)
             _refuse_host_arrays(tuple(kwargs.values()), func.__name__)
+        if func is numpy.reshape and kwargs.get("order", "C") is None:
+            raise TypeError("object of type 'NoneType' has no len()")  # cupy.reshape hands order to the method
         return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
 
 

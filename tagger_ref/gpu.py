@@ -18,7 +18,7 @@ array runs in CuPy untouched. What autograd does *itself* needs telling:
    |---|---|---|
    | ``sum``, ``mean`` gradient (``repeat_to_match_shape``) | adds ``numpy.zeros(shape)`` | zeros of the device |
    | ``reshape`` gradient | passes ``order=None``, which CuPy's reshape rejects | no ``order`` |
-   | ``power`` gradient | exponent ``numpy.where(y, y - 1, 1)``: a NumPy 0-d array | a Python number |
+   | ``power`` gradient | exponent ``where(y, y - 1, 1)``: a NumPy 0-d array before autograd 1.9 | a Python number |
    | ``ArrayBox.__getitem__`` gradient (``untake``) | ``numpy.add.at``, a ufunc method CuPy does not take | ``A[idx] += g`` (basic indices) |
    | ``concatenate`` (forward) | ``.view(numpy.ndarray)`` on the result | the plain result |
 

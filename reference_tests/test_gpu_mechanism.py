@@ -220,3 +220,37 @@ def test_cli_device_gpu_without_cupy_fails_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("error: --device gpu requested but CuPy is not installed")
     assert not (tmp_path / "t.npz").exists()
     assert backend.device() == "cpu"
+
+
+# ----- the prepared device script -----
+
+def load_gpu_check():
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "gpu_check.py")
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_dry_run_passes_every_check(tmp_path, capsys):
+    import json
+    status = load_gpu_check().main(["--dry-run", "--out", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    lines = out.splitlines()
+    assert {line.split()[0] for line in lines} == {"device", "golden", "gradients", "values", "step", "epoch", "summary"}
+    assert not any(line.split()[1] == "FAIL" for line in lines)
+    assert json.loads((tmp_path / "r.json").read_text())["dry_run"] is True
+    assert backend.device() == "cpu"
+
+
+def test_gpu_check_without_cupy_says_so_and_exits_2(capsys):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    assert load_gpu_check().main([]) == 2
+    assert "CuPy is not installed" in capsys.readouterr().err

@@ -68,9 +68,10 @@ def load_npz(path, error=TaggerError, what="file"):
     if os.path.isdir(path):
         raise error(f"{what} {path} is a folder, not a .npz file")
     try:
-        with numpy.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise error(f"{what} {path} is a single .npy array, not a .npz archive of named arrays")
+        data = numpy.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):
+            raise error(f"{what} {path} is a single .npy array, not a .npz archive of named arrays")
+        with data:
             return {k: data[k] for k in data.files}
     except TaggerError:
         raise

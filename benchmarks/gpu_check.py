@@ -58,9 +58,9 @@ RTOL, ATOL_SCALE = 1e-9, 1e-10
 RTOL32, ATOL_SCALE32 = 1e-4, 1e-3
 
 FULL = dict(step_config="shapes", batch=100, cpu_steps=3, gpu_steps=20, warmup=2, epoch_images=50_000,
-            gradient_configs=("tiny-binary", "tiny-continuous", "tiny-classify"))
+            gradient_configs=("tiny-binary", "tiny-continuous", "tiny-classify"), directions=2)
 DRY = dict(step_config=None, batch=10, cpu_steps=1, gpu_steps=2, warmup=1, epoch_images=50,
-           gradient_configs=("tiny-classify",))
+           gradient_configs=("tiny-classify",), directions=1)
 
 
 # ----- the device, real or stand-in -----
@@ -221,7 +221,7 @@ def check_gradients(device, results, sizes):
         def cost64(p):
             return float(to_numpy(total_cost(to_device(p, "float64"), config, dev_inputs)))
 
-        checks = check_gradient(cost64, params, grads, numpy.random.default_rng(0), directions=2)
+        checks = check_gradient(cost64, params, grads, numpy.random.default_rng(0), directions=sizes["directions"])
         device.cpu()
         failed = [c for c in checks if c.status == "FAIL"]
         worst = max(checks, key=lambda c: c.rel_error)

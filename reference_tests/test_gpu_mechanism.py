@@ -4,7 +4,10 @@ FakeGPUArray (tagger_ref.fake_gpu) is registered exactly as cupy.ndarray is, and
 refuses (implicit host copies, NumPy arrays mixed in, ufunc methods, object views, reshape with
 order=None). The model's forward pass and every gradient run on it and must (a) stay on the
 device: every result is a FakeGPUArray, nothing fell back to NumPy, and (b) equal plain NumPy.
-The stand-in computes with NumPy, so (b) holds to the last bit; the tolerance is 1e-12.
+The stand-in computes with NumPy, so in float64 (b) holds to the last bit; the tolerance is 1e-12.
+In float32 the device rule for the gradient of a mean divides by a Python int and stays float32,
+where autograd's NumPy rule divides by a NumPy int64 and (NEP 50) computes that part in float64;
+so float32 results agree to float32 rounding, not to the bit.
 """
 import numpy
 import pytest
@@ -28,9 +31,13 @@ def on_fake(arrays):
     return {k: fake_gpu.asarray(v) for k, v in arrays.items()}
 
 
-def assert_same(device_value, host_value, what):
+def assert_same(device_value, host_value, what, float32=False):
     assert isinstance(device_value, FakeGPUArray), f"{what}: {type(device_value).__name__}, expected a device array"
-    numpy.testing.assert_allclose(to_numpy(device_value), host_value, rtol=TOL, atol=TOL, err_msg=what)
+    if float32:  # rounding of float32 (eps 6e-8) through T iterations and backpropagation
+        atol = 1e-5 * float(numpy.max(numpy.abs(host_value)))
+        numpy.testing.assert_allclose(to_numpy(device_value), host_value, rtol=1e-4, atol=atol, err_msg=what)
+    else:
+        numpy.testing.assert_allclose(to_numpy(device_value), host_value, rtol=TOL, atol=TOL, err_msg=what)
 
 
 VARIANTS = [
@@ -39,6 +46,7 @@ VARIANTS = [
     ("tiny-classify", {}),
     ("tiny-binary", {"norm": "layer", "semantics": "paper"}),
     ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"}),
+    ("tiny-binary", {"dtype": "float32"}),
 ]
 
 
@@ -50,14 +58,15 @@ def test_forward_and_gradients_on_device_equal_numpy(name, changes):
     dev_params, dev_inputs = on_fake(params), on_fake(inputs)
     dev = forward(dev_params, config, dev_inputs)
     dev_cost, dev_grads = cost_and_grad(dev_params, config, dev_inputs)
+    float32 = config.dtype == "float32"
     assert set(dev) == set(host)
     for key in host:
-        assert_same(dev[key], host[key], key)
-    assert_same(dev_cost, host_cost, "total_cost")
+        assert_same(dev[key], host[key], key, float32)
+    assert_same(dev_cost, host_cost, "total_cost", float32)
     assert set(dev_grads) == set(host_grads)
     for key in host_grads:
-        assert_same(dev_grads[key], host_grads[key], f"grad_{key}")
-        assert dev_grads[key].dtype == host_grads[key].dtype, key
+        assert_same(dev_grads[key], host_grads[key], f"grad_{key}", float32)
+        assert dev_grads[key].dtype == numpy.dtype(config.dtype), key
 
 
 def test_group_removal_and_more_iterations_on_device():
@@ -86,6 +95,7 @@ RULES = {
     "sum-negative-axis": lambda a: np.sum(a, axis=-1),
     "mean-all": lambda a: np.mean(a),
     "mean-axis-keepdims": lambda a: np.mean(a, axis=0, keepdims=True),
+    "mean-axes": lambda a: np.mean(a, axis=(0, 2)),
     "reshape": lambda a: np.reshape(np.tanh(a), (12, 5)),
     "power-scalar": lambda a: a ** 3,
     "power-zero": lambda a: a ** 0 + a,
@@ -100,6 +110,12 @@ RULES = {
 def test_replaced_rule_gives_numpy_gradient(name):
     host, device = host_and_device_grads(RULES[name], A)
     assert_same(device, host, name)
+
+
+def test_device_gradient_of_a_float32_mean_stays_float32():
+    a = A.astype("float32")
+    device = grad(lambda a: np.sum(np.tanh(np.mean(a, axis=0))))(fake_gpu.asarray(a))
+    assert device.dtype == numpy.float32
 
 
 def test_power_of_device_base_and_exponent():

@@ -16,11 +16,14 @@ array runs in CuPy untouched. What autograd does *itself* needs telling:
 
    | autograd function | what breaks on a device array | replaced by |
    |---|---|---|
-   | ``sum``, ``mean`` gradient (``repeat_to_match_shape``) | adds ``numpy.zeros(shape)`` | zeros of the device |
+   | ``sum``, ``mean`` gradient (``repeat_to_match_shape``) | adds ``numpy.zeros(shape)`` | zeros of the device (*) |
    | ``reshape`` gradient | passes ``order=None``, which CuPy's reshape rejects | no ``order`` |
    | ``power`` gradient | exponent ``where(y, y - 1, 1)``: a NumPy 0-d array before autograd 1.9 | a Python number |
    | ``ArrayBox.__getitem__`` gradient (``untake``) | ``numpy.add.at``, a ufunc method CuPy does not take | ``A[idx] += g`` (basic indices) |
    | ``concatenate`` (forward) | ``.view(numpy.ndarray)`` on the result | the plain result |
+
+   (*) The mean's count is a Python int, so a float32 gradient stays float32; autograd's NumPy
+   rule divides by a NumPy int64, which NumPy 2 (NEP 50) promotes to float64.
 
    A rule decides by the type of its forward result, so a NumPy value never sees the new rules.
    Functions the model does not use keep autograd's rules; one that builds a NumPy array fails
@@ -118,6 +121,7 @@ def _grad_sum(ans, x, axis=None, keepdims=False, dtype=None, **kwargs):
 
 
 def _grad_mean(ans, x, axis=None, keepdims=False, **kwargs):
+    """The gradient of a mean: spread back, divided by the count (a Python int: keeps float32)."""
     shape, x_dtype, xp = anp.shape(x), anp.result_type(x), _module_of(ans)
 
     def vjp(g):

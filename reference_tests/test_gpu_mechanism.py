@@ -175,6 +175,50 @@ def test_missing_gpu_is_one_clear_error():
     assert backend.device() == "cpu"
 
 
+def cupy_stand_in(device_count=1, broken=False):
+    """A module that answers what load_cupy asks of cupy, backed by the stand-in's arrays."""
+    import types
+
+    def count():
+        if broken:
+            raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected\nmore detail")
+        return device_count
+    cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=count),
+                                 Device=lambda: types.SimpleNamespace(synchronize=lambda: None))
+    return types.SimpleNamespace(ndarray=FakeGPUArray, empty=fake_gpu.zeros, zeros=fake_gpu.zeros,
+                                 ones=fake_gpu.ones, asarray=fake_gpu.asarray, random=fake_gpu.random, cuda=cuda)
+
+
+@pytest.mark.parametrize("module, message", [(None, "CuPy is not installed"),
+                                             (cupy_stand_in(broken=True), "no CUDA device found"),
+                                             (cupy_stand_in(device_count=0), "no CUDA device found")])
+def test_use_device_gpu_fails_in_one_line_without_a_usable_gpu(monkeypatch, module, message):
+    from tagger_ref.errors import DeviceError
+    monkeypatch.setitem(__import__("sys").modules, "cupy", module)
+    with pytest.raises(DeviceError, match=message) as error:
+        backend.use_device("gpu")
+    assert "\n" not in str(error.value)
+    assert backend.device() == "cpu"
+
+
+def test_cli_trace_on_device_gpu_equals_cpu(monkeypatch, tmp_path):
+    """The whole --device gpu path of the CLI (load_cupy, apply_device, compute_trace), with the
+    stand-in answering for cupy."""
+    from tagger_ref.cli import main
+    monkeypatch.setitem(__import__("sys").modules, "cupy", cupy_stand_in())
+    common = ["trace", "--config", "tiny-classify", "--seed", "4"]
+    try:
+        assert main(common + ["--out", str(tmp_path / "gpu.npz"), "--device", "gpu"]) == 0
+        assert backend.device() == "gpu" and backend.array_module().ndarray is FakeGPUArray
+    finally:
+        backend.use_device("cpu")
+    assert main(common + ["--out", str(tmp_path / "cpu.npz")]) == 0
+    with numpy.load(tmp_path / "gpu.npz") as gpu, numpy.load(tmp_path / "cpu.npz") as cpu:
+        assert set(gpu.files) == set(cpu.files)
+        for key in cpu.files:
+            numpy.testing.assert_allclose(gpu[key], cpu[key], rtol=TOL, atol=TOL, err_msg=key)
+
+
 def test_inputs_made_on_the_active_device():
     config = load_config("tiny-classify")
     x = numpy.random.default_rng(5).random((config.batch_size, config.n_inputs))

@@ -246,12 +246,19 @@ def load_cupy():
     try:
         import cupy
     except ImportError as e:
-        raise DeviceError(f"--device gpu requested but CuPy is not installed ({e}); {INSTALL_HINT}") from None
+        raise DeviceError(f"--device gpu requested but CuPy is not installed ({_first_line(e)}); {INSTALL_HINT}") from None
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError when there is no driver or no device
-        raise DeviceError(f"--device gpu requested but no CUDA device found ({type(e).__name__}: {e})") from None
+        raise DeviceError(f"--device gpu requested but no CUDA device found ({type(e).__name__}: {_first_line(e)})") from None
     if n < 1:
         raise DeviceError("--device gpu requested but no CUDA device found (CuPy sees 0 devices)")
-    register_array_type(cupy.ndarray, cupy)
+    for cls in {cupy.ndarray, type(cupy.empty(0))}:  # the same class, unless CuPy hands out a subclass
+        register_array_type(cls, cupy)
     return cupy
+
+
+def _first_line(error):
+    """The first line of an error's message (CuPy's import errors run over many lines)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -6,6 +6,7 @@
 Checks, one summary line each (status ok / FAIL / info):
 
   device     what runs: GPU, CuPy, CUDA, NumPy, autograd versions, CPU cores
+  cli        tagger-ref trace --device gpu against the same command on the CPU
   golden     every golden case (shipped ones, the authors' traces, and drawn small cases) traced
              on the GPU in float64 and compared with the CPU trace of the same run (and with the
              stored trace where there is one), key by key, with compare's float64 defaults
@@ -23,9 +24,9 @@ Exit status: 0 all checks passed, 1 a check failed, 2 no CuPy or no GPU (says wh
 On an H100 the whole run should take about 2-4 minutes, most of it CuPy compiling its kernels
 the first time they run and the CPU steps.
 
---dry-run runs everything on tagger_ref.fake_gpu (a NumPy-backed stand-in that refuses what
-CuPy refuses) with small sizes, to check this script and the device plumbing without a GPU; its
-times mean nothing.
+--dry-run puts tagger_ref.fake_gpu (a NumPy-backed stand-in that refuses what CuPy refuses) in the
+place of cupy and runs everything with small sizes, to check this script and the device plumbing
+without a GPU; its times mean nothing.
 """
 import argparse
 import json
@@ -65,25 +66,41 @@ DRY = dict(step_config=None, batch=10, cpu_steps=1, gpu_steps=2, warmup=1, epoch
 
 # ----- the device, real or stand-in -----
 
+_ABSENT = object()
+
+
 class Device:
-    """Switches between the CPU and the device under test (CuPy, or the stand-in)."""
+    """Switches between the CPU and the device under test. The dry run puts the stand-in in the
+    place of ``cupy`` (``sys.modules``, restored by ``close``), so that both runs take the same
+    path: ``use_device("gpu")``, ``--device gpu``."""
 
     def __init__(self, dry_run):
         self.dry_run = dry_run
         self.label = "stand-in" if dry_run else "GPU"
+        self._saved_cupy = sys.modules.get("cupy", _ABSENT)
         if dry_run:
-            fake_gpu.register()
-            self.name, self.xp = "fake", fake_gpu
-        else:
+            sys.modules["cupy"] = fake_gpu.cupy_module()
+        try:
             backend.use_device("gpu")  # DeviceError if CuPy or the GPU is missing
-            self.name, self.xp = "gpu", backend.array_module()
-            backend.use_device("cpu")
+        except DeviceError:
+            self.close()
+            raise
+        self.xp = backend.array_module()
+        backend.use_device("cpu")
 
     def gpu(self):
-        backend.use_array_module(self.name, self.xp)
+        backend.use_array_module("gpu", self.xp)
 
     def cpu(self):
         backend.use_device("cpu")
+
+    def close(self):
+        backend.use_device("cpu")
+        if self.dry_run:
+            if self._saved_cupy is _ABSENT:
+                sys.modules.pop("cupy", None)
+            else:
+                sys.modules["cupy"] = self._saved_cupy
 
     def describe(self):
         import autograd
@@ -232,6 +249,26 @@ def check_gradients(device, results, sizes):
                        case=name, worst=worst.rel_error)
 
 
+# ----- the command line -----
+
+def check_cli(device, results):
+    """tagger-ref trace --device gpu against the same command on the CPU."""
+    import contextlib
+    import io
+    import tempfile
+    from tagger_ref.cli import main as cli
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+        common = ["trace", "--config", "tiny-classify", "--seed", "4"]
+        status_gpu = cli(common + ["--out", os.path.join(folder, "gpu.npz"), "--device", "gpu"])
+        device.cpu()
+        status_cpu = cli(common + ["--out", os.path.join(folder, "cpu.npz")])
+        if status_gpu or status_cpu:
+            results.report("cli", False, f"tagger-ref trace exited {status_gpu} with --device gpu, {status_cpu} without")
+            return
+        ok, worst, key = compare(load_trace(os.path.join(folder, "cpu.npz")), load_trace(os.path.join(folder, "gpu.npz")))
+    results.report("cli", ok, f"tagger-ref trace --device gpu (float64) vs the CPU's: {_worst(worst, key)}")
+
+
 # ----- the Shapes model: values, step time, epoch time -----
 
 def shapes_config(sizes, dtype):
@@ -255,7 +292,7 @@ def check_values(device, results, sizes):
         device.cpu()
         ok, worst, key = compare(cpu, gpu, rtol, atol_scale)
         results.report("values", ok, f"shapes model, one batch, {device.label} {dtype} cost and gradients vs CPU float64: "
-                                     f"{_worst(worst, key)} (tolerance {atol_scale:g} of scale + {rtol:g} rel.)",
+                                     f"{_worst(worst, key)}; tolerance {atol_scale:g} of scale + {rtol:g} rel.",
                        dtype=dtype, worst=worst)
 
 
@@ -360,7 +397,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="run on the CPU stand-in with small sizes")
     parser.add_argument("--out", help="also write the results as JSON to this file")
-    parser.add_argument("--skip", default="", help="comma-separated checks to skip (golden,gradients,values,step,epoch)")
+    parser.add_argument("--skip", default="", help="comma-separated checks to skip (cli,golden,gradients,values,step,epoch)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     try:
@@ -368,11 +405,19 @@ def main(argv=None):
     except DeviceError as e:
         print(f"gpu_check: {e}", file=sys.stderr)
         return 2
+    try:
+        return run_checks(device, args, skip)
+    finally:
+        device.close()
+
+
+def run_checks(device, args, skip):
     sizes = DRY if args.dry_run else FULL
     results = Results()
     start = time.perf_counter()
     results.report("device", True, device.describe())
-    checks = [("golden", lambda: check_golden(device, results)),
+    checks = [("cli", lambda: check_cli(device, results)),
+              ("golden", lambda: check_golden(device, results)),
               ("gradients", lambda: check_gradients(device, results, sizes)),
               ("values", lambda: check_values(device, results, sizes))]
     for name, run in checks:

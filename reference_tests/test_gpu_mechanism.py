@@ -175,23 +175,19 @@ def test_missing_gpu_is_one_clear_error():
     assert backend.device() == "cpu"
 
 
-def cupy_stand_in(device_count=1, broken=False):
-    """A module that answers what load_cupy asks of cupy, backed by the stand-in's arrays."""
-    import types
+def broken_cupy():
+    """A cupy whose CUDA runtime finds no device (a machine without a driver)."""
+    module = fake_gpu.cupy_module()
 
-    def count():
-        if broken:
-            raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected\nmore detail")
-        return device_count
-    cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=count),
-                                 Device=lambda: types.SimpleNamespace(synchronize=lambda: None))
-    return types.SimpleNamespace(ndarray=FakeGPUArray, empty=fake_gpu.zeros, zeros=fake_gpu.zeros,
-                                 ones=fake_gpu.ones, asarray=fake_gpu.asarray, random=fake_gpu.random, cuda=cuda)
+    def no_device():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected\nmore detail")
+    module.cuda.runtime.getDeviceCount = no_device
+    return module
 
 
 @pytest.mark.parametrize("module, message", [(None, "CuPy is not installed"),
-                                             (cupy_stand_in(broken=True), "no CUDA device found"),
-                                             (cupy_stand_in(device_count=0), "no CUDA device found")])
+                                             (broken_cupy(), "no CUDA device found"),
+                                             (fake_gpu.cupy_module(device_count=0), "no CUDA device found")])
 def test_use_device_gpu_fails_in_one_line_without_a_usable_gpu(monkeypatch, module, message):
     from tagger_ref.errors import DeviceError
     monkeypatch.setitem(__import__("sys").modules, "cupy", module)
@@ -205,7 +201,7 @@ def test_cli_trace_on_device_gpu_equals_cpu(monkeypatch, tmp_path):
     """The whole --device gpu path of the CLI (load_cupy, apply_device, compute_trace), with the
     stand-in answering for cupy."""
     from tagger_ref.cli import main
-    monkeypatch.setitem(__import__("sys").modules, "cupy", cupy_stand_in())
+    monkeypatch.setitem(__import__("sys").modules, "cupy", fake_gpu.cupy_module())
     common = ["trace", "--config", "tiny-classify", "--seed", "4"]
     try:
         assert main(common + ["--out", str(tmp_path / "gpu.npz"), "--device", "gpu"]) == 0
@@ -300,7 +296,7 @@ def test_gpu_check_dry_run_passes_every_check(tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     lines = out.splitlines()
-    assert {line.split()[0] for line in lines} == {"device", "golden", "gradients", "values", "step", "epoch", "summary"}
+    assert {line.split()[0] for line in lines} == {"device", "cli", "golden", "gradients", "values", "step", "epoch", "summary"}
     assert not any(line.split()[1] == "FAIL" for line in lines)
     assert json.loads((tmp_path / "r.json").read_text())["dry_run"] is True
     assert backend.device() == "cpu"
@@ -314,3 +310,11 @@ def test_gpu_check_without_cupy_says_so_and_exits_2(capsys):
         pass
     assert load_gpu_check().main([]) == 2
     assert "CuPy is not installed" in capsys.readouterr().err
+
+
+def test_gpu_check_dry_run_leaves_no_stand_in_behind():
+    import sys
+    before = sys.modules.get("cupy")
+    load_gpu_check().main(["--dry-run", "--skip", "cli,golden,gradients,values,step,epoch"])
+    assert sys.modules.get("cupy") is before
+    assert backend.device() == "cpu"

@@ -16,7 +16,8 @@ It is stricter than CuPy in one harmless way: a NumPy array is refused even wher
 read it as a shape.
 
 The module itself plays the part of ``cupy`` for ``tagger_ref.gpu.register_array_type``:
-``zeros``, ``ones``, ``asarray`` and ``random.default_rng``. Results are computed by NumPy, so
+``zeros``, ``ones``, ``asarray`` and ``random.default_rng``; ``cupy_module()`` plays ``cupy`` as a
+whole, for ``backend.use_device("gpu")``. Results are computed by NumPy, so
 they equal NumPy's to the last bit, which lets the tests compare exactly.
 """
 import types
@@ -200,3 +201,14 @@ def register():
     from .gpu import register_array_type
     import sys
     register_array_type(FakeGPUArray, sys.modules[__name__])
+
+
+def cupy_module(device_count=1):
+    """A module that answers what tagger_ref asks of ``cupy``, backed by this stand-in: put it in
+    ``sys.modules["cupy"]`` and ``use_device("gpu")`` / ``--device gpu`` run on it, through the
+    same code as on a GPU. ``device_count`` 0 plays a machine without a GPU."""
+    device = types.SimpleNamespace(id=0, synchronize=lambda: None)
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: device_count)
+    return types.SimpleNamespace(__name__="cupy (tagger_ref.fake_gpu stand-in)", ndarray=FakeGPUArray,
+                                 empty=zeros, zeros=zeros, ones=ones, asarray=asarray, random=random,
+                                 cuda=types.SimpleNamespace(runtime=runtime, Device=lambda: device))

@@ -15,6 +15,7 @@ from .errors import TaggerError
 COMMANDS = [
     "trace",
     "gradcheck",
+    "data",
 ]
 
 

@@ -193,8 +193,9 @@ def golden_cases():
             d = os.path.join(original, name)
             if os.path.isfile(os.path.join(d, "trace.npz")):
                 config = load_config(os.path.join(d, "config.json"))
-                cases.append((f"authors-{name}", config, load_params(os.path.join(d, "params.npz"), config),
-                              load_inputs(os.path.join(d, "inputs.npz"), config), load_trace(os.path.join(d, "trace.npz"))))
+                params = load_params(os.path.join(d, "params.npz"), config)
+                inputs = load_inputs(os.path.join(d, "inputs.npz"), config)
+                cases.append((f"authors-{name}", config, params, inputs, load_trace(os.path.join(d, "trace.npz"))))
     for name, changes in [("tiny-binary", {}), ("tiny-continuous", {}), ("tiny-classify", {}),
                           ("tiny-binary", {"norm": "layer", "semantics": "paper"})]:
         config = PRESETS[name].replace(**changes)
@@ -243,7 +244,8 @@ def check_gradients(device, results, sizes):
         failed = [c for c in checks if c.status == "FAIL"]
         worst = max(checks, key=lambda c: c.rel_error)
         results.report("gradients", not failed,
-                       f"{name}: {len(checks)} directional derivatives on the {device.label} (float64) vs finite differences: "
+                       f"{name}: {len(checks)} directional derivatives on the {device.label} (float64) "
+                       "vs finite differences: "
                        f"worst rel. error {worst.rel_error:.1e} ({worst.name}), {len(failed)} failed"
                        + ("".join(f"; FAIL {c.name}: {c.analytic:.6g} vs {c.numeric:.6g}" for c in failed[:3])),
                        case=name, worst=worst.rel_error)
@@ -263,9 +265,11 @@ def check_cli(device, results):
         device.cpu()
         status_cpu = cli(common + ["--out", os.path.join(folder, "cpu.npz")])
         if status_gpu or status_cpu:
-            results.report("cli", False, f"tagger-ref trace exited {status_gpu} with --device gpu, {status_cpu} without")
+            results.report("cli", False,
+                           f"tagger-ref trace exited {status_gpu} with --device gpu, {status_cpu} without")
             return
-        ok, worst, key = compare(load_trace(os.path.join(folder, "cpu.npz")), load_trace(os.path.join(folder, "gpu.npz")))
+        cpu_trace, gpu_trace = (load_trace(os.path.join(folder, f)) for f in ("cpu.npz", "gpu.npz"))
+        ok, worst, key = compare(cpu_trace, gpu_trace)
     results.report("cli", ok, f"tagger-ref trace --device gpu (float64) vs the CPU's: {_worst(worst, key)}")
 
 
@@ -291,7 +295,8 @@ def check_values(device, results, sizes):
         gpu = dict({f"grad_{k}": to_numpy(v) for k, v in grads.items()}, total_cost=to_numpy(cost))
         device.cpu()
         ok, worst, key = compare(cpu, gpu, rtol, atol_scale)
-        results.report("values", ok, f"shapes model, one batch, {device.label} {dtype} cost and gradients vs CPU float64: "
+        results.report("values", ok, f"shapes model, one batch, {device.label} {dtype} cost and gradients "
+                                     "vs CPU float64: "
                                      f"{_worst(worst, key)}; tolerance {atol_scale:g} of scale + {rtol:g} rel.",
                        dtype=dtype, worst=worst)
 
@@ -361,7 +366,8 @@ def check_steps(device, results, sizes):
         ok = bool(numpy.isfinite(cost))
         label = device.label if where == "gpu" else "CPU"
         results.report("step", ok, f"{label} {dtype} ({draws} draws): {1e3 * seconds:.1f} ms per training step "
-                                   f"(mean of {n} after {sizes['warmup']} warm-up, {total:.1f} s in all); last cost {cost:.4f}",
+                                   f"(mean of {n} after {sizes['warmup']} warm-up, {total:.1f} s in all); "
+                                   f"last cost {cost:.4f}",
                        where=where, dtype=dtype, draws=draws, seconds_per_step=seconds)
     cpu64 = times[("cpu", "float64", "host")]
     results.report("step", None, "speed-up over CPU float64: " + ", ".join(
@@ -387,7 +393,8 @@ def check_epoch(device, results, sizes, times):
     epochs = PRESETS["shapes"].num_epochs
     cpu_epoch = times[("cpu", "float64", "host")] * n_batches
     results.report("epoch", bool(numpy.isfinite(cost)),
-                   f"shapes, {sizes['epoch_images']} images, {n_batches} steps, {device.label} float32: {seconds:.1f} s per epoch, "
+                   f"shapes, {sizes['epoch_images']} images, {n_batches} steps, {device.label} float32: "
+                   f"{seconds:.1f} s per epoch, "
                    f"{epochs} epochs ~ {epochs * seconds / 60:.1f} min (CPU float64 from its step time: "
                    f"{cpu_epoch / 60:.1f} min per epoch, {epochs * cpu_epoch / 3600:.1f} h); last cost {cost:.4f}",
                    seconds_per_epoch=seconds, steps=n_batches, cpu_seconds_per_epoch_estimate=cpu_epoch)
@@ -397,7 +404,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="run on the CPU stand-in with small sizes")
     parser.add_argument("--out", help="also write the results as JSON to this file")
-    parser.add_argument("--skip", default="", help="comma-separated checks to skip (cli,golden,gradients,values,step,epoch)")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated checks to skip (cli,golden,gradients,values,step,epoch)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     try:

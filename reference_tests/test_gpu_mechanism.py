@@ -18,7 +18,6 @@ from tagger_ref.backend import np, to_numpy
 from tagger_ref.config import load_config
 from tagger_ref.gradients import cost_and_grad
 from tagger_ref.model import forward
-from tagger_ref.random_case import random_case
 
 from conftest import case
 
@@ -50,7 +49,7 @@ VARIANTS = [
 ]
 
 
-@pytest.mark.parametrize("name, changes", VARIANTS, ids=[f"{n}{'-' + '-'.join(c.values()) if c else ''}" for n, c in VARIANTS])
+@pytest.mark.parametrize("name, changes", VARIANTS, ids=["-".join([n, *c.values()]) for n, c in VARIANTS])
 def test_forward_and_gradients_on_device_equal_numpy(name, changes):
     config, params, inputs = case(name, seed=3, **changes)
     host = forward(params, config, inputs)
@@ -296,7 +295,8 @@ def test_gpu_check_dry_run_passes_every_check(tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     lines = out.splitlines()
-    assert {line.split()[0] for line in lines} == {"device", "cli", "golden", "gradients", "values", "step", "epoch", "summary"}
+    checks = {"device", "cli", "golden", "gradients", "values", "step", "epoch", "summary"}
+    assert {line.split()[0] for line in lines} == checks
     assert not any(line.split()[1] == "FAIL" for line in lines)
     assert json.loads((tmp_path / "r.json").read_text())["dry_run"] is True
     assert backend.device() == "cpu"

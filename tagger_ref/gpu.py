@@ -16,10 +16,10 @@ array runs in CuPy untouched. What autograd does *itself* needs telling:
 
    | autograd function | what breaks on a device array | replaced by |
    |---|---|---|
-   | ``sum``, ``mean`` gradient (``repeat_to_match_shape``) | adds ``numpy.zeros(shape)`` | zeros of the device (*) |
+   | ``sum``, ``mean`` gradient | ``repeat_to_match_shape`` adds ``numpy.zeros`` | device zeros (*) |
    | ``reshape`` gradient | passes ``order=None``, which CuPy's reshape rejects | no ``order`` |
-   | ``power`` gradient | exponent ``where(y, y - 1, 1)``: a NumPy 0-d array before autograd 1.9 | a Python number |
-   | ``ArrayBox.__getitem__`` gradient (``untake``) | ``numpy.add.at``, a ufunc method CuPy does not take | ``A[idx] += g`` (basic indices) |
+   | ``power`` gradient | exponent ``where(y, y - 1, 1)``: NumPy 0-d (autograd < 1.9) | a Python number |
+   | ``ArrayBox.__getitem__`` gradient | ``untake`` uses ``numpy.add.at``, a ufunc method | ``A[idx] += g`` |
    | ``concatenate`` (forward) | ``.view(numpy.ndarray)`` on the result | the plain result |
 
    (*) The mean's count is a Python int, so a float32 gradient stays float32; autograd's NumPy
@@ -246,11 +246,13 @@ def load_cupy():
     try:
         import cupy
     except ImportError as e:
-        raise DeviceError(f"--device gpu requested but CuPy is not installed ({_first_line(e)}); {INSTALL_HINT}") from None
+        raise DeviceError(f"--device gpu requested but CuPy is not installed ({_first_line(e)}); "
+                          f"{INSTALL_HINT}") from None
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError when there is no driver or no device
-        raise DeviceError(f"--device gpu requested but no CUDA device found ({type(e).__name__}: {_first_line(e)})") from None
+        raise DeviceError("--device gpu requested but no CUDA device found "
+                          f"({type(e).__name__}: {_first_line(e)})") from None
     if n < 1:
         raise DeviceError("--device gpu requested but no CUDA device found (CuPy sees 0 devices)")
     for cls in {cupy.ndarray, type(cupy.empty(0))}:  # the same class, unless CuPy hands out a subclass

@@ -1,7 +1,7 @@
 """Classification with Tagger (section 3.3, Figure 3's y_g): per-group class outputs and the "no class" unit."""
 import numpy
 
-from .backend import np
+from .backend import np, to_numpy
 
 
 def class_probabilities(top, n_groups, n_classes):
@@ -18,12 +18,12 @@ def class_probabilities(top, n_groups, n_classes):
 
 def class_targets(y, n_classes, dtype="float64"):
     """Target distribution (B, C): the mean of the one-hot codes of the digits in each image,
-    e.g. (onehot(y_1) + onehot(y_2)) / 2, which puts 1.0 on the class if both digits agree."""
-    y = numpy.asarray(y).reshape(len(y), -1)
-    t = numpy.zeros((y.shape[0], n_classes), dtype=dtype)
-    for j in range(y.shape[1]):
-        t[numpy.arange(y.shape[0]), y[:, j]] += 1.0 / y.shape[1]
-    return t
+    e.g. (onehot(y_1) + onehot(y_2)) / 2, which puts 1.0 on the class if both digits agree.
+    On the device of y (class labels, (B,) or (B, objects))."""
+    y = numpy.asarray(y) if isinstance(y, (list, tuple)) else y
+    y = np.reshape(y, (len(y), -1))                                  # (B, objects)
+    onehot = y[:, :, None] == np.arange(n_classes, like=y)           # (B, objects, C)
+    return np.sum(onehot, axis=1).astype(dtype) / y.shape[1]         # (B, C)
 
 
 def class_cost(probs, targets):
@@ -34,8 +34,8 @@ def class_cost(probs, targets):
 def class_error(probs, y):
     """Fraction of images misclassified. One digit: argmax. Two digits: the top-2 set must equal
     the two targets; when both targets are one class, the top-1 must equal it."""
-    probs = numpy.asarray(probs)
-    y = numpy.asarray(y).reshape(len(probs), -1)
+    probs = to_numpy(probs)
+    y = to_numpy(y).reshape(len(probs), -1)
     order = numpy.argsort(-probs, axis=1, kind="stable")
     if y.shape[1] == 1:
         return float(numpy.mean(order[:, 0] != y[:, 0]))

@@ -5,7 +5,7 @@
 under the trace keys of spec section 8, and ``total_cost``. Gradients come from autograd
 (``tagger_ref.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
-from .backend import np
+from .backend import getval, np
 from .classification import class_cost, class_probabilities, class_targets
 from .corruption import initial_masks, initial_z
 from .costs import cost_binary, cost_continuous, total_denoising_cost
@@ -72,7 +72,7 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
         z_flat, z_logit_flat = z_head(params, zhat0, binary, norm)         # (K*B, N)
         logits = np.reshape(m_logits(params, zhat0, norm), (K, B, N))
         if remove_group is not None and i == T - 1:
-            removed = (np.arange(K) == remove_group)[:, None, None]        # (K, 1, 1)
+            removed = (np.arange(K, like=getval(m0_logits)) == remove_group)[:, None, None]  # (K, 1, 1)
             logits = np.where(removed, REMOVED_GROUP_LOGIT, logits)
         z = np.reshape(z_flat, (K, B, N))
         m = m_head(logits)                                                 # (K, B, N), (3), (7)

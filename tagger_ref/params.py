@@ -89,7 +89,7 @@ def check_params(params, config, source="parameters"):
         elif not numpy.all(numpy.isfinite(a)):
             problems.append(f"{name} has {int(numpy.sum(~numpy.isfinite(a)))} non-finite value(s)")
     if problems:
-        raise ParamFileError(f"{source} do not fit the config ({config.input_type}, N={config.n_inputs}, "
+        raise ParamFileError(f"{source} cannot be used with the config ({config.input_type}, N={config.n_inputs}, "
                              f"Ladder {list(config.encoder_proj)}): " + "; ".join(problems))
 
 

@@ -2,6 +2,7 @@
 import numpy
 
 from .backend import np
+from .functions import mean
 
 
 def class_probabilities(top, n_groups, n_classes):
@@ -28,7 +29,7 @@ def class_targets(y, n_classes, dtype="float64"):
 
 def class_cost(probs, targets):
     """Categorical cross-entropy, batch mean of -sum_c target_c log P_c (natural log, no epsilon)."""
-    return np.mean(-np.sum(targets * np.log(probs), axis=1))
+    return mean(-np.sum(targets * np.log(probs), axis=1))
 
 
 def class_error(probs, y):

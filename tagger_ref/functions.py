@@ -5,6 +5,20 @@ from .backend import np, getval
 NORM_EPS = 1e-10
 
 
+def mean(a, axis=None, keepdims=False):
+    """The arithmetic mean over ``axis`` (all elements when None), written sum(a) / n, n a Python int.
+
+    Bit for bit np.mean, which is the same sum divided by the count (in float32 too: the division
+    rounds once, as float32 / float32 or as float64 then float32, which agree). Written out so
+    that its gradient keeps a's dtype: autograd's derivative of np.mean divides by the count as a
+    NumPy int64 scalar, and under NumPy 2's promotion rules float32 / int64 is float64, so every
+    float32 cotangent behind a mean became float64 (cast back only at a matmul or at the
+    parameter dict, which hid it).
+    """
+    n = a.size if axis is None else a.shape[axis]
+    return np.sum(a, axis=axis, keepdims=keepdims) / n
+
+
 def sigmoid(a):
     """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as exp(-log(1 + exp(-a))) with
     logaddexp: no overflow for large |a|, and full relative accuracy in both tails."""
@@ -55,7 +69,6 @@ def normalize(a, norm="batch"):
     is this reference's definition (spec section 4).
     """
     axis = 0 if norm == "batch" else -1
-    mean = np.mean(a, axis=axis, keepdims=True)
-    centred = a - mean
-    var = np.mean(centred * centred, axis=axis, keepdims=True)
+    centred = a - mean(a, axis=axis, keepdims=True)
+    var = mean(centred * centred, axis=axis, keepdims=True)
     return centred / np.sqrt(var + NORM_EPS)

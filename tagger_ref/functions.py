@@ -46,6 +46,22 @@ def logsumexp(a, axis):
     return np.log(np.sum(np.exp(a - shift), axis=axis)) + np.squeeze(shift, axis=axis)
 
 
+def log_or_minus_inf(m):
+    """log m for m >= 0 (-inf at m == 0) with a finite gradient everywhere: a "safe log".
+
+    Plain log(m) has the same values, but its gradient 1/m is inf at m = 0, and the zero
+    cotangent that arrives there (a softmax gives a -inf entry the weight 0) makes 0 * inf = NaN.
+    Here the log is taken of m + [m == 0] (exactly m where m > 0, 1 where m == 0), and -inf is added
+    where m == 0 as a constant, so the gradient is 1/m where m > 0 and the cotangent itself (0)
+    where m == 0. That is exact for the model's gradients: m = softmax(logits) underflows to 0 only
+    where dm_k/dlogit_j = m_k (delta_kj - m_j) = 0 as well. (Not np.where around the log: autograd's
+    derivative of np.where fills with float64 zeros, which would turn float32 gradients float64.)
+    """
+    dead = getval(m) == 0                                                   # a constant mask
+    minus_inf_where_dead = np.where(dead, -np.inf, 0.0).astype(getval(m).dtype)
+    return np.log(m + dead) + minus_inf_where_dead
+
+
 def clip_eps(p, eps):
     """Soft clip p * (1 - 2 eps) + eps: maps [0, 1] into [eps, 1 - eps], differentiable everywhere."""
     return p * (1.0 - 2.0 * eps) + eps

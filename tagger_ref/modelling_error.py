@@ -1,6 +1,6 @@
 """The modelling error delta_z, eq. (4) and A.5: (21)-(31). Arrays over groups are (K, B, N)."""
 from .backend import np
-from .functions import softmax
+from .functions import log_or_minus_inf, softmax
 from .likelihood import binary_xi, continuous_group_nll, continuous_ztilde
 
 
@@ -30,8 +30,10 @@ def delta_z_continuous_eq28(z, m, x_tilde, s2):
 
     The posterior weights z_tilde_k m_k / sum_h z_tilde_h m_h are a softmax over groups of
     log z_tilde_k + log m_k (computed in the log domain so that small densities do not underflow).
+    A mask that underflowed to exactly 0 (saturated mask logits) takes log m = -inf, weight 0,
+    through a "safe log" (``log_or_minus_inf``) whose gradient there is 0 instead of 0 * inf = NaN.
     """
-    weights = softmax(-continuous_group_nll(z, x_tilde, s2) + np.log(m), axis=0)  # (K, B, N)
+    weights = softmax(-continuous_group_nll(z, x_tilde, s2) + log_or_minus_inf(m), axis=0)  # (K, B, N)
     return (x_tilde - z) / s2 * weights
 
 

@@ -4,20 +4,33 @@ from .functions import log_or_minus_inf, softmax
 from .likelihood import binary_xi, continuous_group_nll, continuous_ztilde
 
 
+def mixture_denominator(xi, x_tilde):
+    """xi - 1 + x_tilde, the denominator of (30)-(31): sum_h z_tilde_h m_h up to its sign (xi or xi - 1).
+
+    Evaluated as xi - (1 - x_tilde), without cancellation: for x_tilde in {0, 1} the bracket is
+    exactly 1 or 0, so the result is xi - 1 or xi itself, correctly rounded. The left-to-right
+    (xi - 1) + x_tilde rounds xi to a multiple of ulp(1) when x_tilde = 1: all of xi is lost when
+    xi < ulp(1) / 2 (a saturated z = 0 with a small beta: a division by zero), and in float32 a few
+    per cent of xi already at xi = beta = 1e-6. Its magnitude is at least beta for z in [0, 1].
+    """
+    return xi - (1.0 - x_tilde)
+
+
 def delta_z_binary(z, m, x_tilde, beta):
     """Exact derivative (30)-(31) of log sum_h z_tilde_h m_h with respect to z_k (original code, E1).
 
     xi = sum_h xi_h m_h with xi_h from (17); delta_z_k = (1 - 2 beta) m_k / (xi - 1 + x_tilde),
     valid for x_tilde in {0, 1}. Uses the unclipped xi (the likelihood L(m) uses the clipped one).
+    The denominator is evaluated as xi - (1 - x_tilde) (``mixture_denominator``).
     """
-    xi = np.sum(binary_xi(z, beta) * m, axis=0)          # (B, N)
-    return (1.0 - 2.0 * beta) * m / (xi - 1.0 + x_tilde)  # (K, B, N)
+    xi = np.sum(binary_xi(z, beta) * m, axis=0)                          # (B, N)
+    return (1.0 - 2.0 * beta) * m / mixture_denominator(xi, x_tilde)     # (K, B, N)
 
 
 def delta_z_binary_paper(z, m, x_tilde, beta):
     """The paper's closing line of A.5 (errata E1): m_k / (sum_h xi_h m_h - 1 + x_tilde), the factor (1 - 2 beta) dropped."""
-    xi = np.sum(binary_xi(z, beta) * m, axis=0)  # (B, N)
-    return m / (xi - 1.0 + x_tilde)              # (K, B, N)
+    xi = np.sum(binary_xi(z, beta) * m, axis=0)       # (B, N)
+    return m / mixture_denominator(xi, x_tilde)       # (K, B, N)
 
 
 def delta_z_continuous(z, m, x_tilde):

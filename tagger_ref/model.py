@@ -6,7 +6,7 @@ under the trace keys of spec section 8, and ``total_cost``. Gradients come from 
 (``tagger_ref.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
 from .backend import np
-from .classification import class_cost, class_probabilities, class_targets
+from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
 from .costs import cost_binary, cost_continuous, total_denoising_cost
 from .functions import pos
@@ -63,12 +63,12 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     z_logit = None
     trace = {"z_0": z, "m_0": m}
     costs = []
-    top = None
+    top = top_logits = None
     for i in range(T):
         L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2)     # (K, B, N) each
         z_in = z_logit if z_logit is not None else z                       # binary: logits from i = 1 on (E6)
         h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm)  # (K*B, H_0)
-        zhat0, top = ladder(params, h, n_layers, not binary, norm)         # (K*B, H_0), (K*B, H_{L-1})
+        zhat0, top, top_logits = ladder(params, h, n_layers, not binary, norm)  # (K*B, H_0), (K*B, H_{L-1}) x 2
         z_flat, z_logit_flat = z_head(params, zhat0, binary, norm)         # (K*B, N)
         logits = np.reshape(m_logits(params, zhat0, norm), (K, B, N))
         if remove_group is not None and i == T - 1:
@@ -96,9 +96,9 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     y = inputs.get("y")
     if y is not None and config.class_cost_x > 0 and T > 0:
         C = config.n_classes
-        probs = class_probabilities(top, K, C)                             # (B, C), last iteration
-        ccost = class_cost(probs, class_targets(y, C, dtype=x.dtype))
-        trace["class_probs"] = probs
+        log_probs = class_log_probabilities(top_logits, K, C)              # (B, C), last iteration
+        ccost = class_cost_log(log_probs, class_targets(y, C, dtype=x.dtype))
+        trace["class_probs"] = np.exp(log_probs)
         trace["class_cost"] = ccost
         total = total + config.class_cost_x * ccost
     trace["total_cost"] = total

@@ -46,6 +46,13 @@ def logsumexp(a, axis):
     return np.log(np.sum(np.exp(a - shift), axis=axis)) + np.squeeze(shift, axis=axis)
 
 
+def log_softmax(a, axis):
+    """log softmax(a) = a - logsumexp(a) along ``axis``: log m straight from the logits, finite
+    for finite logits, and a gradient that never divides by m (log(softmax(a)) divides by m,
+    which overflows where m is tiny but not 0, e.g. a float32 subnormal)."""
+    return a - np.expand_dims(logsumexp(a, axis), axis)
+
+
 def log_or_minus_inf(m):
     """log m for m >= 0 (-inf at m == 0) with a finite gradient everywhere: a "safe log".
 

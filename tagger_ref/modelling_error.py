@@ -38,15 +38,20 @@ def delta_z_continuous(z, m, x_tilde):
     return m * (x_tilde - z)
 
 
-def delta_z_continuous_eq28(z, m, x_tilde, s2):
+def delta_z_continuous_eq28(z, m, x_tilde, s2, log_m=None):
     """Eq. (28): (x_tilde - z_k) / (sigma^2 + v) * z_tilde_k m_k / sum_h z_tilde_h m_h, exact.
 
     The posterior weights z_tilde_k m_k / sum_h z_tilde_h m_h are a softmax over groups of
     log z_tilde_k + log m_k (computed in the log domain so that small densities do not underflow).
-    A mask that underflowed to exactly 0 (saturated mask logits) takes log m = -inf, weight 0,
-    through a "safe log" (``log_or_minus_inf``) whose gradient there is 0 instead of 0 * inf = NaN.
+    log_m: log m from the mask logits (``log_softmax``, as the model passes it), whose gradient
+    never divides by m: with saturated masks d log m / dm = 1/m overflows where m is subnormal.
+    Without it, log m is taken of m by a "safe log" (``log_or_minus_inf``): a mask that
+    underflowed to exactly 0 gets log m = -inf, weight 0, and the gradient 0 there instead of
+    0 * inf = NaN.
     """
-    weights = softmax(-continuous_group_nll(z, x_tilde, s2) + log_or_minus_inf(m), axis=0)  # (K, B, N)
+    if log_m is None:
+        log_m = log_or_minus_inf(m)
+    weights = softmax(-continuous_group_nll(z, x_tilde, s2) + log_m, axis=0)  # (K, B, N)
     return (x_tilde - z) / s2 * weights
 
 

@@ -9,7 +9,7 @@ from .backend import np
 from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
 from .costs import cost_binary, cost_continuous, total_denoising_cost
-from .functions import log_softmax, pos
+from .functions import log_softmax, pos, softmax
 from .heads import input_projection, m_head, m_logits, network_input, z_head
 from .ladder import ladder
 from .likelihood import continuous_total_variance, group_likelihood_binary, group_likelihood_continuous
@@ -103,7 +103,9 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
         C = config.n_classes
         log_probs = class_log_probabilities(top_logits, K, C)              # (B, C), last iteration
         ccost = class_cost_log(log_probs, class_targets(y, C, dtype=x.dtype))
-        trace["class_probs"] = np.exp(log_probs)
+        # exp(log P), normalised: log P carries an absolute error of ~eps * |top logits|, which
+        # exp alone would turn into a sum over classes off one by as much
+        trace["class_probs"] = softmax(log_probs, axis=-1)
         trace["class_cost"] = ccost
         total = total + config.class_cost_x * ccost
     trace["total_cost"] = total

@@ -63,6 +63,8 @@ def log_or_minus_inf(m):
     where m == 0. That is exact for the model's gradients: m = softmax(logits) underflows to 0 only
     where dm_k/dlogit_j = m_k (delta_kj - m_j) = 0 as well. (Not np.where around the log: autograd's
     derivative of np.where fills with float64 zeros, which would turn float32 gradients float64.)
+    For a subnormal m the gradient 1/m still overflows: where the logits are at hand, take
+    ``log_softmax`` of them instead (the model does).
     """
     dead = getval(m) == 0                                                   # a constant mask
     minus_inf_where_dead = np.where(dead, -np.inf, 0.0).astype(getval(m).dtype)

@@ -2,6 +2,7 @@
 import numpy
 
 from .backend import np, to_numpy
+from .functions import logsumexp, mean
 
 
 def class_probabilities(top, n_groups, n_classes):
@@ -9,11 +10,28 @@ def class_probabilities(top, n_groups, n_classes):
 
     pred_k = h^{L-1}_k[:C] per group, normalised jointly over groups and classes, then summed
     over groups: P = sum_k pred_k / sum_{k,c} pred_{k,c}. Shape (B, C).
+    The model uses the same quantity in the log domain, ``class_log_probabilities``.
     """
     rows, _ = top.shape
     pred = np.reshape(top[:, :n_classes], (n_groups, rows // n_groups, n_classes))  # (K, B, C)
     pred = pred / np.sum(pred, axis=(0, 2), keepdims=True)
     return np.sum(pred, axis=0)                                                      # (B, C)
+
+
+def class_log_probabilities(top_logits, n_groups, n_classes):
+    """log P(class), (B, C): ``class_probabilities`` in the log domain, from the top layer's logits a.
+
+    log pred_k = log softmax_F(a)[:C] = a[:C] - logsumexp_F(a); log P_c = logsumexp_k log pred_{k,c}
+    - logsumexp_{k,c} log pred_{k,c} (log-sum-exp twice). The same numbers as
+    log(class_probabilities(softmax_F(a))) to rounding, but finite when the top softmax saturates
+    (float32: logit differences of ~100): there the class units of h^{L-1} underflow to 0, and P
+    is 0, an infinite cost, or 0 / 0 where every group puts all its mass on "no class".
+    """
+    rows, _ = top_logits.shape
+    log_top = top_logits - logsumexp(top_logits, axis=-1)[:, None]                       # (K*B, C+1)
+    log_pred = np.reshape(log_top[:, :n_classes], (n_groups, rows // n_groups, n_classes))  # (K, B, C)
+    log_p = logsumexp(log_pred, axis=0)                                                  # (B, C)
+    return log_p - logsumexp(log_p, axis=-1)[:, None]                                    # (B, C)
 
 
 def class_targets(y, n_classes, dtype="float64"):
@@ -28,7 +46,12 @@ def class_targets(y, n_classes, dtype="float64"):
 
 def class_cost(probs, targets):
     """Categorical cross-entropy, batch mean of -sum_c target_c log P_c (natural log, no epsilon)."""
-    return np.mean(-np.sum(targets * np.log(probs), axis=1))
+    return mean(-np.sum(targets * np.log(probs), axis=1))
+
+
+def class_cost_log(log_probs, targets):
+    """``class_cost`` from log P (``class_log_probabilities``): batch mean of -sum_c target_c log P_c."""
+    return mean(-np.sum(targets * log_probs, axis=1))
 
 
 def class_error(probs, y):

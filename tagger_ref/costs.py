@@ -1,6 +1,6 @@
 """Denoising costs: the mixture prediction q(x), eqs. (2) and (6), and the cost over iterations (1)."""
 from .backend import np
-from .functions import bce, clip_eps, logsumexp
+from .functions import bce, clip_eps, logsumexp, mean
 from .likelihood import PROB_CLIP
 
 # Added inside log m in the continuous cost (original code), so that log m stays finite.
@@ -14,7 +14,7 @@ def mixture_binary(z, m):
 
 def cost_binary(z, m, x):
     """Binary denoising cost -log q(x), batch mean of the per-input mean: bce(clip_eps(q, 1e-4), x) (E5)."""
-    return np.mean(bce(clip_eps(mixture_binary(z, m), PROB_CLIP), x))
+    return mean(bce(clip_eps(mixture_binary(z, m), PROB_CLIP), x))
 
 
 def mixture_log_terms_continuous(z, m, x, v_eff):
@@ -25,7 +25,7 @@ def mixture_log_terms_continuous(z, m, x, v_eff):
 
 def cost_continuous(z, m, x, v_eff):
     """Continuous denoising cost -log q(x), eq. (6), via log-sum-exp over groups; batch and input mean."""
-    return np.mean(-logsumexp(mixture_log_terms_continuous(z, m, x, v_eff), axis=0))
+    return mean(-logsumexp(mixture_log_terms_continuous(z, m, x, v_eff), axis=0))
 
 
 def total_denoising_cost(costs, semantics="original"):

@@ -10,7 +10,7 @@ after split (train, valid, test, single), image after image, and per sprite
 ``randint(0, 3)`` (kind), ``randint(0, 20 - w + 1)`` (column offset x), ``randint(0, 20 - h + 1)``
 (row offset y). Because the bounds of x depend on the kind just drawn, and legacy ``randint`` draws
 by masked rejection sampling, the draws cannot be batched across sprites without changing the
-stream; they are made one by one (about a second for the default 80,000 images). Everything after
+stream; they are made one by one (one to two seconds for the default 80,000 images). Everything after
 the draws (painting, labels, masks) is vectorised.
 
 Shapes of the arrays, with ``n`` images, ``S`` sprites per image, ``G = 3`` mask channels,

@@ -234,7 +234,7 @@ def run_cli(monkeypatch, argv):
 
 def test_cli_writes_the_issue_keys(monkeypatch, tmp_path, capsys, small):
     out = tmp_path / "shapes.npz"
-    argv = ["data", "shapes", "--out", str(out), "--train", "1500", "--valid", "300", "--test", "300", "--single", "400"]
+    argv = ["data", "shapes", "--out", str(out)] + [f"--{split}={n}" for split, n in SMALL.items()]
     assert run_cli(monkeypatch, argv) == 0
     assert "wrote" in capsys.readouterr().out
     with numpy.load(out) as f:

@@ -308,7 +308,8 @@ def test_mnist_reader_takes_both_namings_compressed_or_not(tmp_path, dotted, com
     (lambda p: p.write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 5), "truncated"),
     (lambda p: p.write_bytes(b"\x01\x02\x03\x04" + b"\x00" * 20), "not an IDX file"),
     (lambda p: p.write_bytes(b"\x1f\x8b\x08\x00garbage"), "gzip"),
-    (lambda p: p.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"\x00" * 9)), "truncated"),
+    (lambda p: p.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"\x00" * 9)),
+     "truncated"),
     (lambda p: p.unlink(), "no train images file"),
 ])
 def test_mnist_reader_reports_the_broken_file(tmp_path, damage, message):
@@ -354,7 +355,8 @@ def test_real_mnist_is_read_and_composed():
     out = tm.generate(s, 2, sizes)
     p1, p2, t, _ = spec_stream(60000, 250, 2, 52698)
     d = train_and_valid(out)
-    numpy.testing.assert_array_equal(d["mask"][:, 2], numpy.stack([shifted(s.train_images[k], -2) for k in p1[:250]]).reshape(250, 784))
+    top = numpy.stack([shifted(s.train_images[k], -2) for k in p1[:250]])
+    numpy.testing.assert_array_equal(d["mask"][:, 2], top.reshape(250, 784))
     numpy.testing.assert_allclose(d["mask"].sum(axis=1), 1, atol=1e-6)
     assert not tm.metadata(s, 2, sizes, None, False)["released_recipe"]
     assert tm.metadata(s, 2, tm.DEFAULT_SIZES, None, False)["released_recipe"]
@@ -370,12 +372,13 @@ def run_cli(monkeypatch, argv):
 
 def test_cli_standin(monkeypatch, tmp_path, capsys):
     out = tmp_path / "t2.npz"
-    argv = ["data", "texture-mnist", "--digits", "2", "--out", str(out), "--train", "30", "--valid", "10", "--test", "10"]
+    argv = ["data", "texture-mnist", "--digits", "2", "--out", str(out), "--train=30", "--valid=10", "--test=10"]
     assert run_cli(monkeypatch, argv) == 0
     captured = capsys.readouterr()
     assert "wrote" in captured.out and "NOT MNIST" in captured.err
     with numpy.load(out) as f:
-        assert set(f.files) == {f"{s}_{k}" for s in SIZES for k in ("features", "mask", "targets", "codes")} | {"meta_json"}
+        keys = {f"{s}_{k}" for s in SIZES for k in ("features", "mask", "targets", "codes")}
+        assert set(f.files) == keys | {"meta_json"}
         assert f["train_features"].shape == (30, 784) and f["train_features"].dtype == numpy.float32
         assert f["valid_mask"].shape == (10, 3, 784) and f["test_targets"].dtype == numpy.int64
         assert f["test_codes"].shape == (10, 3)
@@ -408,3 +411,19 @@ def test_cli_bad_input_is_one_error_line_and_no_file(monkeypatch, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("error: ") and culprit in err and len(err.strip().splitlines()) == 1
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_full_default_sets_from_real_mnist():
+    s = digit_sources.load_digits(MNIST_DIR)
+    for n_digits in (1, 2):
+        out = tm.generate(s, n_digits)
+        assert {k: len(v["features"]) for k, v in out.items()} == tm.DEFAULT_SIZES
+        for d in out.values():
+            numpy.testing.assert_allclose(d["mask"].sum(axis=1), 1, atol=1e-6)
+            assert d["features"].min() >= 0 and d["features"].max() <= 1
+            assert d["targets"].min() >= 0 and d["targets"].max() <= 9
+        prefix = tm.generate(s, n_digits, {"train": 100, "valid": 0, "test": 0})
+        numpy.testing.assert_array_equal(prefix["train"]["features"], out["train"]["features"][:100])
+        assert tm.metadata(s, n_digits, tm.DEFAULT_SIZES, None, False)["released_recipe"]

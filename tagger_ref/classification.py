@@ -1,8 +1,8 @@
 """Classification with Tagger (section 3.3, Figure 3's y_g): per-group class outputs and the "no class" unit."""
 import numpy
 
-from .backend import np
-from .functions import mean
+from .backend import np, to_numpy
+from .functions import logsumexp, mean
 
 
 def class_probabilities(top, n_groups, n_classes):
@@ -10,6 +10,7 @@ def class_probabilities(top, n_groups, n_classes):
 
     pred_k = h^{L-1}_k[:C] per group, normalised jointly over groups and classes, then summed
     over groups: P = sum_k pred_k / sum_{k,c} pred_{k,c}. Shape (B, C).
+    The model uses the same quantity in the log domain, ``class_log_probabilities``.
     """
     rows, _ = top.shape
     pred = np.reshape(top[:, :n_classes], (n_groups, rows // n_groups, n_classes))  # (K, B, C)
@@ -17,14 +18,30 @@ def class_probabilities(top, n_groups, n_classes):
     return np.sum(pred, axis=0)                                                      # (B, C)
 
 
+def class_log_probabilities(top_logits, n_groups, n_classes):
+    """log P(class), (B, C): ``class_probabilities`` in the log domain, from the top layer's logits a.
+
+    log pred_k = log softmax_F(a)[:C] = a[:C] - logsumexp_F(a); log P_c = logsumexp_k log pred_{k,c}
+    - logsumexp_{k,c} log pred_{k,c} (log-sum-exp twice). The same numbers as
+    log(class_probabilities(softmax_F(a))) to rounding, but finite when the top softmax saturates
+    (float32: logit differences of ~100): there the class units of h^{L-1} underflow to 0, and P
+    is 0, an infinite cost, or 0 / 0 where every group puts all its mass on "no class".
+    """
+    rows, _ = top_logits.shape
+    log_top = top_logits - logsumexp(top_logits, axis=-1)[:, None]                       # (K*B, C+1)
+    log_pred = np.reshape(log_top[:, :n_classes], (n_groups, rows // n_groups, n_classes))  # (K, B, C)
+    log_p = logsumexp(log_pred, axis=0)                                                  # (B, C)
+    return log_p - logsumexp(log_p, axis=-1)[:, None]                                    # (B, C)
+
+
 def class_targets(y, n_classes, dtype="float64"):
     """Target distribution (B, C): the mean of the one-hot codes of the digits in each image,
-    e.g. (onehot(y_1) + onehot(y_2)) / 2, which puts 1.0 on the class if both digits agree."""
-    y = numpy.asarray(y).reshape(len(y), -1)
-    t = numpy.zeros((y.shape[0], n_classes), dtype=dtype)
-    for j in range(y.shape[1]):
-        t[numpy.arange(y.shape[0]), y[:, j]] += 1.0 / y.shape[1]
-    return t
+    e.g. (onehot(y_1) + onehot(y_2)) / 2, which puts 1.0 on the class if both digits agree.
+    On the device of y (class labels, (B,) or (B, objects))."""
+    y = numpy.asarray(y) if isinstance(y, (list, tuple)) else y
+    y = np.reshape(y, (len(y), -1))                                  # (B, objects)
+    onehot = y[:, :, None] == np.arange(n_classes, like=y)           # (B, objects, C)
+    return np.sum(onehot, axis=1).astype(dtype) / y.shape[1]         # (B, C)
 
 
 def class_cost(probs, targets):
@@ -32,11 +49,16 @@ def class_cost(probs, targets):
     return mean(-np.sum(targets * np.log(probs), axis=1))
 
 
+def class_cost_log(log_probs, targets):
+    """``class_cost`` from log P (``class_log_probabilities``): batch mean of -sum_c target_c log P_c."""
+    return mean(-np.sum(targets * log_probs, axis=1))
+
+
 def class_error(probs, y):
     """Fraction of images misclassified. One digit: argmax. Two digits: the top-2 set must equal
     the two targets; when both targets are one class, the top-1 must equal it."""
-    probs = numpy.asarray(probs)
-    y = numpy.asarray(y).reshape(len(probs), -1)
+    probs = to_numpy(probs)
+    y = to_numpy(y).reshape(len(probs), -1)
     order = numpy.argsort(-probs, axis=1, kind="stable")
     if y.shape[1] == 1:
         return float(numpy.mean(order[:, 0] != y[:, 0]))

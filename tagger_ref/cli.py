@@ -7,6 +7,7 @@ arguments and returning the exit status. Exit codes: 0 success, 1 a check found 
 """
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import TaggerError
@@ -16,6 +17,8 @@ COMMANDS = [
     "trace",
     "gradcheck",
     "data",
+    "compare",
+    "golden",
     "train",
     "evaluate",
     "figure",
@@ -55,6 +58,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `tagger-ref golden list | head`): stop quietly,
+        # pointing stdout at /dev/null so that the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

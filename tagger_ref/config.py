@@ -112,8 +112,9 @@ def validate(cfg):
     noise = cfg.input_noise
     if not math.isfinite(noise):
         bad("input_noise", "must be finite")
-    if cfg.input_type == "binary" and not 0 <= noise < 0.5:
-        bad("input_noise", "a bit-flip probability must lie in [0, 0.5) (at 0.5 the input carries no information)")
+    if cfg.input_type == "binary" and not 0 < noise < 0.5:
+        bad("input_noise", "a bit-flip probability must lie in (0, 0.5): at 0.5 the input carries no "
+                           "information, at 0 the exact delta_z (30)-(31) divides by zero")
     if cfg.input_type == "continuous" and noise < 0:
         bad("input_noise", "a noise standard deviation cannot be negative")
     if not math.isfinite(cfg.z_init):

@@ -1,12 +1,11 @@
 """Corruption of the input (A.2) and the random initial masks (8)-(9).
 
-The random draws are made here, from a ``numpy.random.Generator`` passed in, and then enter the
-forward pass as plain inputs (``x_tilde``, ``m0_logits``), so that a trace is reproducible from
-files alone.
+The random draws are made here, from a generator passed in, and then enter the forward pass as
+plain inputs (``x_tilde``, ``m0_logits``), so that a trace is reproducible from files alone. The
+generator is a ``numpy.random.Generator`` or one of the active device (``backend.device_rng``);
+draws are moved to the device of the data they corrupt.
 """
-import numpy
-
-from .backend import np
+from .backend import asarray_like, np
 from .functions import softmax
 
 
@@ -16,12 +15,11 @@ def bitflip(x, r):
 
 
 def corrupt(x, input_type, noise, rng):
-    """x_tilde from clean x (B, N): bit flips with probability beta, or x + sigma * eps (A.2)."""
-    x = numpy.asarray(x)
+    """x_tilde from clean x (B, N), an array: bit flips with probability beta, or x + sigma * eps (A.2)."""
     if input_type == "binary":
-        r = (rng.random(x.shape) < noise).astype(x.dtype)            # r ~ Bernoulli(beta), (B, N)
+        r = asarray_like(rng.random(x.shape) < noise, x).astype(x.dtype)            # r ~ Bernoulli(beta), (B, N)
         return bitflip(x, r)
-    return x + noise * rng.standard_normal(x.shape).astype(x.dtype)  # (B, N)
+    return x + noise * asarray_like(rng.standard_normal(x.shape), x).astype(x.dtype)  # (B, N)
 
 
 def draw_mask_logits(n_groups, batch, n_inputs, rng, dtype="float64"):
@@ -35,5 +33,5 @@ def initial_masks(m0_logits):
 
 
 def initial_z(x_tilde, n_groups, z_init):
-    """z_0 = E[x], the data mean, for every group and input (A.4); shape (K, B, N)."""
-    return np.zeros((n_groups,) + x_tilde.shape, dtype=x_tilde.dtype) + z_init
+    """z_0 = E[x], the data mean, for every group and input (A.4); shape (K, B, N), on x_tilde's device."""
+    return np.full_like(x_tilde, z_init, shape=(n_groups,) + x_tilde.shape)

@@ -31,6 +31,10 @@ def atomic_path(path, suffix=""):
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror}") from None
     os.close(fd)
+    # mkstemp creates the file readable by its owner only; give it the usual mode (0666 less umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -68,11 +72,16 @@ def load_npz(path, error=TaggerError, what="file"):
     if os.path.isdir(path):
         raise error(f"{what} {path} is a folder, not a .npz file")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise error(f"{what} {path} cannot be read: {e.strerror}") from None
+    if magic == b"\x93NUMPY":
+        raise error(f"{what} {path} is a single .npy array, not a .npz archive of named arrays")
+    if not magic.startswith(b"PK"):
+        raise error(f"{what} {path} is not a .npz archive (not a zip file)")
+    try:
         with numpy.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise error(f"{what} {path} is a single .npy array, not a .npz archive of named arrays")
             return {k: data[k] for k in data.files}
-    except TaggerError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise error(f"{what} {path} is not a readable .npz archive (truncated or another format): {e}") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+        raise error(f"{what} {path} is not a readable .npz archive (truncated or damaged): {e}") from None

@@ -5,6 +5,20 @@ from .backend import np, getval
 NORM_EPS = 1e-10
 
 
+def mean(a, axis=None, keepdims=False):
+    """The arithmetic mean over ``axis`` (all elements when None), written sum(a) / n, n a Python int.
+
+    Bit for bit np.mean, which is the same sum divided by the count (in float32 too: the division
+    rounds once, as float32 / float32 or as float64 then float32, which agree). Written out so
+    that its gradient keeps a's dtype: autograd's derivative of np.mean divides by the count as a
+    NumPy int64 scalar, and under NumPy 2's promotion rules float32 / int64 is float64, so every
+    float32 cotangent behind a mean became float64 (cast back only at a matmul or at the
+    parameter dict, which hid it).
+    """
+    n = a.size if axis is None else a.shape[axis]
+    return np.sum(a, axis=axis, keepdims=keepdims) / n
+
+
 def sigmoid(a):
     """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as exp(-log(1 + exp(-a))) with
     logaddexp: no overflow for large |a|, and full relative accuracy in both tails."""
@@ -30,6 +44,31 @@ def logsumexp(a, axis):
     """log sum exp(a) along ``axis``, shifted by the (constant) maximum for stability."""
     shift = getval(a).max(axis=axis, keepdims=True)
     return np.log(np.sum(np.exp(a - shift), axis=axis)) + np.squeeze(shift, axis=axis)
+
+
+def log_softmax(a, axis):
+    """log softmax(a) = a - logsumexp(a) along ``axis``: log m straight from the logits, finite
+    for finite logits, and a gradient that never divides by m (log(softmax(a)) divides by m,
+    which overflows where m is tiny but not 0, e.g. a float32 subnormal)."""
+    return a - np.expand_dims(logsumexp(a, axis), axis)
+
+
+def log_or_minus_inf(m):
+    """log m for m >= 0 (-inf at m == 0) with a finite gradient everywhere: a "safe log".
+
+    Plain log(m) has the same values, but its gradient 1/m is inf at m = 0, and the zero
+    cotangent that arrives there (a softmax gives a -inf entry the weight 0) makes 0 * inf = NaN.
+    Here the log is taken of m + [m == 0] (exactly m where m > 0, 1 where m == 0), and -inf is added
+    where m == 0 as a constant, so the gradient is 1/m where m > 0 and the cotangent itself (0)
+    where m == 0. That is exact for the model's gradients: m = softmax(logits) underflows to 0 only
+    where dm_k/dlogit_j = m_k (delta_kj - m_j) = 0 as well. (Not np.where around the log: autograd's
+    derivative of np.where fills with float64 zeros, which would turn float32 gradients float64.)
+    For a subnormal m the gradient 1/m still overflows: where the logits are at hand, take
+    ``log_softmax`` of them instead (the model does).
+    """
+    dead = getval(m) == 0                                                   # a constant mask
+    minus_inf_where_dead = np.where(dead, -np.inf, 0.0).astype(getval(m).dtype)
+    return np.log(m + dead) + minus_inf_where_dead
 
 
 def clip_eps(p, eps):

@@ -1,6 +1,7 @@
 """Model inputs (spec section 8): x, x_tilde, m0_logits and optional class targets y; checked files."""
 import numpy
 
+from .backend import asarray, asarray_like, to_numpy
 from .classification import class_targets  # noqa: F401  (re-exported for users building targets)
 from .corruption import corrupt, draw_mask_logits
 from .errors import InputError
@@ -11,14 +12,18 @@ INPUT_KEYS = ("x", "x_tilde", "m0_logits", "y")
 
 def make_inputs(config, x, rng, corrupted=True, n_groups=None, y=None):
     """Inputs for one pass over clean data x (B, N): x_tilde (corrupted, or x itself for
-    evaluation) and m0_logits ~ N(0, 1) (8), both drawn from ``rng`` (corruption first)."""
-    x = numpy.asarray(x, dtype=config.dtype)
+    evaluation) and m0_logits ~ N(0, 1) (8), both drawn from ``rng`` (corruption first).
+
+    Everything is on the active device (``backend``). ``rng`` is a NumPy Generator (draws made on
+    the host and copied: the same draws on every device) or ``backend.device_rng(rng)`` (drawn on
+    the device)."""
+    x = asarray(x, dtype=config.dtype)
     K = config.n_groups if n_groups is None else n_groups
     x_tilde = corrupt(x, config.input_type, config.input_noise, rng) if corrupted else x.copy()
-    inputs = {"x": x, "x_tilde": x_tilde,
-              "m0_logits": draw_mask_logits(K, x.shape[0], x.shape[1], rng, config.dtype)}
+    m0_logits = draw_mask_logits(K, x.shape[0], x.shape[1], rng, config.dtype)
+    inputs = {"x": x, "x_tilde": x_tilde, "m0_logits": asarray_like(m0_logits, x)}
     if y is not None:
-        inputs["y"] = numpy.asarray(y, dtype=numpy.int64).reshape(x.shape[0], -1)
+        inputs["y"] = asarray(y, dtype=numpy.int64).reshape(x.shape[0], -1)
     return inputs
 
 
@@ -34,7 +39,7 @@ def check_inputs(inputs, config, source="inputs"):
         problems.append("unexpected " + ", ".join(extra))
     if problems:
         raise InputError(f"{source}: " + "; ".join(problems))
-    x, xt, m0 = (numpy.asarray(inputs[k]) for k in ("x", "x_tilde", "m0_logits"))
+    x, xt, m0 = (to_numpy(inputs[k]) for k in ("x", "x_tilde", "m0_logits"))  # checked on the host
     N = config.n_inputs
     if x.ndim != 2 or x.shape[1] != N:
         problems.append(f"x has shape {x.shape}, expected (B, {N})")
@@ -50,7 +55,7 @@ def check_inputs(inputs, config, source="inputs"):
         elif config.input_type == "binary" and key != "m0_logits" and not numpy.all((a == 0) | (a == 1)):
             problems.append(f"{key} has values other than 0 and 1, but the model is binary")
     if "y" in inputs:
-        y = numpy.asarray(inputs["y"])
+        y = to_numpy(inputs["y"])
         B = x.shape[0] if x.ndim == 2 else None
         if not numpy.issubdtype(y.dtype, numpy.integer):
             problems.append(f"y has dtype {y.dtype}, expected integer class labels")
@@ -63,11 +68,11 @@ def check_inputs(inputs, config, source="inputs"):
 
 
 def prepare_inputs(inputs, config, source="inputs"):
-    """Check ``inputs`` and return them as arrays of the config's dtype (y as int64)."""
+    """Check ``inputs`` and return them as NumPy arrays of the config's dtype (y as int64), from any device."""
     check_inputs(inputs, config, source)
-    out = {k: numpy.asarray(inputs[k], dtype=config.dtype) for k in ("x", "x_tilde", "m0_logits")}
+    out = {k: numpy.asarray(to_numpy(inputs[k]), dtype=config.dtype) for k in ("x", "x_tilde", "m0_logits")}
     if "y" in inputs:
-        out["y"] = numpy.asarray(inputs["y"], dtype=numpy.int64)
+        out["y"] = numpy.asarray(to_numpy(inputs["y"]), dtype=numpy.int64)
     return out
 
 
@@ -78,4 +83,4 @@ def load_inputs(path, config):
 
 def save_inputs(path, inputs):
     """Write inputs (float64, y as int64) atomically."""
-    save_npz(path, {k: numpy.asarray(v, dtype="int64" if k == "y" else "float64") for k, v in inputs.items()})
+    save_npz(path, {k: numpy.asarray(to_numpy(v), dtype="int64" if k == "y" else "float64") for k, v in inputs.items()})

@@ -8,21 +8,24 @@ from .functions import normalize, relu, sigmoid, softmax
 
 
 def encoder(params, h, n_layers, norm="batch"):
-    """Clean encoder. Returns the laterals zl^0..zl^{L-1} and the top activation h^{L-1}.
+    """Clean encoder. Returns the laterals zl^0..zl^{L-1}, the top activation h^{L-1} and its logits.
 
     zl^0 = h; for l = 1..L-1: zl^l = normalize(h^{l-1} @ f_l_W) (the lateral is taken after
     normalisation, before the bias); h^l = relu(zl^l + f_l_b) below the top, and at the top
-    h^{L-1} = softmax_F((zl^{L-1} + f_{L-1}_b) * f_{L-1}_c).
+    h^{L-1} = softmax_F(a) with the logits a = (zl^{L-1} + f_{L-1}_b) * f_{L-1}_c (returned too:
+    the class probabilities are computed from them in the log domain, see classification).
     """
     laterals = [h]                                                  # zl^0 = h, (K*B, H_0)
+    logits = None
     for l in range(1, n_layers):
         zl = normalize(h @ params[f"f_{l}_W"], norm)                # (K*B, H_l)
         laterals.append(zl)
         if l < n_layers - 1:
             h = relu(zl + params[f"f_{l}_b"])                       # (K*B, H_l)
         else:
-            h = softmax((zl + params[f"f_{l}_b"]) * params[f"f_{l}_c"], axis=-1)  # (K*B, H_{L-1})
-    return laterals, h
+            logits = (zl + params[f"f_{l}_b"]) * params[f"f_{l}_c"]  # (K*B, H_{L-1})
+            h = softmax(logits, axis=-1)                             # (K*B, H_{L-1})
+    return laterals, h, logits
 
 
 def combinator(zl, u, a, continuous):
@@ -56,6 +59,6 @@ def decoder(params, laterals, top, n_layers, continuous, norm="batch"):
 
 
 def ladder(params, h, n_layers, continuous, norm="batch"):
-    """The whole Ladder: returns (zhat^0 (K*B, H_0), top activation h^{L-1} (K*B, H_{L-1}))."""
-    laterals, top = encoder(params, h, n_layers, norm)
-    return decoder(params, laterals, top, n_layers, continuous, norm), top
+    """The whole Ladder: returns zhat^0 (K*B, H_0), the top activation h^{L-1} and its logits (K*B, H_{L-1})."""
+    laterals, top, top_logits = encoder(params, h, n_layers, norm)
+    return decoder(params, laterals, top, n_layers, continuous, norm), top, top_logits

@@ -2,6 +2,8 @@
 
 Binary inputs: (11)-(18). Continuous inputs: (19)-(20). Arrays over groups are (K, B, N).
 """
+import math
+
 from .backend import np
 from .functions import bce, clip_eps, softmax
 
@@ -53,8 +55,12 @@ def continuous_group_nll(z, x_tilde, s2):
 
 
 def continuous_ztilde(z, x_tilde, s2):
-    """z_tilde_k = N(x_tilde; z_k, s2 I), the Gaussian density of (19)-(20) (with the minus sign, errata E9)."""
-    return np.exp(-continuous_group_nll(z, x_tilde, s2)) / np.sqrt(2.0 * np.pi)
+    """z_tilde_k = N(x_tilde; z_k, s2 I), the Gaussian density of (19)-(20) (with the minus sign, errata E9).
+
+    The constant sqrt(2 pi) is a Python float (``math.sqrt``), not a NumPy float64 scalar, which
+    under NumPy 2's promotion rules would turn float32 arrays into float64.
+    """
+    return np.exp(-continuous_group_nll(z, x_tilde, s2)) / math.sqrt(2.0 * math.pi)
 
 
 def group_likelihood_continuous(z, x_tilde, s2):

@@ -5,11 +5,11 @@
 under the trace keys of spec section 8, and ``total_cost``. Gradients come from autograd
 (``tagger_ref.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
-from .backend import np
-from .classification import class_cost, class_probabilities, class_targets
+from .backend import getval, np
+from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
 from .costs import cost_binary, cost_continuous, total_denoising_cost
-from .functions import pos
+from .functions import log_softmax, pos, softmax
 from .heads import input_projection, m_head, m_logits, network_input, z_head
 from .ladder import ladder
 from .likelihood import continuous_total_variance, group_likelihood_binary, group_likelihood_continuous
@@ -21,8 +21,11 @@ from .modelling_error import (delta_z_binary, delta_z_binary_paper, delta_z_cont
 REMOVED_GROUP_LOGIT = -1e9
 
 
-def likelihood_and_error(z, m, x_tilde, config, s2=None):
-    """Steps 1-2 of an iteration: L(m) (5) and delta_z (4)/(28)-(31) from (z_i, m_i), per semantics."""
+def likelihood_and_error(z, m, x_tilde, config, s2=None, mask_logits=None):
+    """Steps 1-2 of an iteration: L(m) (5) and delta_z (4)/(28)-(31) from (z_i, m_i), per semantics.
+
+    mask_logits: the logits of m (m = softmax_K(mask_logits)); (28) takes log m from them.
+    """
     if config.input_type == "binary":
         beta = config.input_noise
         L_m = group_likelihood_binary(z, x_tilde, beta)
@@ -33,7 +36,8 @@ def likelihood_and_error(z, m, x_tilde, config, s2=None):
     if config.semantics == "original":
         return L_m, delta_z_continuous(z, m, x_tilde)
     if config.semantics == "paper":
-        return L_m, delta_z_continuous_eq28(z, m, x_tilde, s2)
+        log_m = None if mask_logits is None else log_softmax(mask_logits, axis=0)
+        return L_m, delta_z_continuous_eq28(z, m, x_tilde, s2, log_m)
     return L_m, delta_z_continuous_eq29(z, m, x_tilde, s2)
 
 
@@ -60,19 +64,20 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
 
     z = initial_z(x_tilde, K, config.z_init)                               # (K, B, N)
     m = initial_masks(m0_logits)                                           # (K, B, N), (8)-(9)
+    logits = m0_logits                                                     # m's logits, (K, B, N)
     z_logit = None
     trace = {"z_0": z, "m_0": m}
     costs = []
-    top = None
+    top = top_logits = None
     for i in range(T):
-        L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2)     # (K, B, N) each
+        L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2, logits)  # (K, B, N) each
         z_in = z_logit if z_logit is not None else z                       # binary: logits from i = 1 on (E6)
         h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm)  # (K*B, H_0)
-        zhat0, top = ladder(params, h, n_layers, not binary, norm)         # (K*B, H_0), (K*B, H_{L-1})
+        zhat0, top, top_logits = ladder(params, h, n_layers, not binary, norm)  # (K*B, H_0), (K*B, H_{L-1}) x 2
         z_flat, z_logit_flat = z_head(params, zhat0, binary, norm)         # (K*B, N)
         logits = np.reshape(m_logits(params, zhat0, norm), (K, B, N))
         if remove_group is not None and i == T - 1:
-            removed = (np.arange(K) == remove_group)[:, None, None]        # (K, 1, 1)
+            removed = (np.arange(K, like=getval(m0_logits)) == remove_group)[:, None, None]  # (K, 1, 1)
             logits = np.where(removed, REMOVED_GROUP_LOGIT, logits)
         z = np.reshape(z_flat, (K, B, N))
         m = m_head(logits)                                                 # (K, B, N), (3), (7)
@@ -96,9 +101,11 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     y = inputs.get("y")
     if y is not None and config.class_cost_x > 0 and T > 0:
         C = config.n_classes
-        probs = class_probabilities(top, K, C)                             # (B, C), last iteration
-        ccost = class_cost(probs, class_targets(y, C, dtype=x.dtype))
-        trace["class_probs"] = probs
+        log_probs = class_log_probabilities(top_logits, K, C)              # (B, C), last iteration
+        ccost = class_cost_log(log_probs, class_targets(y, C, dtype=x.dtype))
+        # exp(log P), normalised: log P carries an absolute error of ~eps * |top logits|, which
+        # exp alone would turn into a sum over classes off one by as much
+        trace["class_probs"] = softmax(log_probs, axis=-1)
         trace["class_cost"] = ccost
         total = total + config.class_cost_x * ccost
     trace["total_cost"] = total

@@ -7,6 +7,7 @@ import math
 
 import numpy
 
+from .backend import to_numpy
 from .errors import ParamFileError
 from .fileio import load_npz, save_npz
 
@@ -80,7 +81,7 @@ def check_params(params, config, source="parameters"):
     for name, shape in shapes.items():
         if name not in params:
             continue
-        a = numpy.asarray(params[name])
+        a = to_numpy(params[name])  # checked on the host
         if a.shape != tuple(shape):
             problems.append(f"{name} has shape {a.shape}, expected {tuple(shape)}")
         elif not numpy.issubdtype(a.dtype, numpy.floating) and not numpy.issubdtype(a.dtype, numpy.integer):
@@ -88,14 +89,14 @@ def check_params(params, config, source="parameters"):
         elif not numpy.all(numpy.isfinite(a)):
             problems.append(f"{name} has {int(numpy.sum(~numpy.isfinite(a)))} non-finite value(s)")
     if problems:
-        raise ParamFileError(f"{source} do not fit the config ({config.input_type}, N={config.n_inputs}, "
+        raise ParamFileError(f"{source} cannot be used with the config ({config.input_type}, N={config.n_inputs}, "
                              f"Ladder {list(config.encoder_proj)}): " + "; ".join(problems))
 
 
 def prepare_params(params, config, source="parameters"):
-    """Check ``params`` and return them as arrays of the config's dtype, in spec order."""
+    """Check ``params`` and return them as NumPy arrays of the config's dtype, in spec order, from any device."""
     check_params(params, config, source)
-    return {k: numpy.asarray(params[k], dtype=config.dtype) for k in param_shapes(config)}
+    return {k: numpy.asarray(to_numpy(params[k]), dtype=config.dtype) for k in param_shapes(config)}
 
 
 def load_params(path, config):
@@ -106,4 +107,4 @@ def load_params(path, config):
 
 def save_params(path, params):
     """Write parameters as float64 `.npz` (the exchange format), atomically."""
-    save_npz(path, {k: numpy.asarray(v, dtype="float64") for k, v in params.items()})
+    save_npz(path, {k: numpy.asarray(to_numpy(v), dtype="float64") for k, v in params.items()})

@@ -32,7 +32,8 @@ def register(subparsers):
                        description="Write Shapes to a .npz. Defaults: the authors' split and random stream.")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="output file")
     p.add_argument("--seed", type=int, default=shapes.SEED,
-                   help=f"seed of the legacy RandomState (default {shapes.SEED}, the authors'; another seed gives other data)")
+                   help=f"seed of the legacy RandomState (default {shapes.SEED}, the authors'; "
+                        "another seed gives other data)")
     for split, size, _ in shapes.SPLITS:
         p.add_argument(f"--{split}", type=int, default=size, metavar="N", help=f"{split} images (default {size})")
     p.add_argument("--compress", action="store_true", help="zip-compress the .npz (smaller, slower to write)")
@@ -98,7 +99,7 @@ def _write(path, arrays, meta, compress):
 def _report(path, what, sizes, started):
     counts = ", ".join(f"{split} {n}" for split, n in sizes.items())
     megabytes = os.path.getsize(path) / 2**20
-    print(f"wrote {path}: {what}, {counts} ({megabytes:.0f} MB) in {time.perf_counter() - started:.1f} s")
+    print(f"wrote {path}: {what}, {counts} ({megabytes:.0f} MiB) in {time.perf_counter() - started:.1f} s")
 
 
 def run_shapes(args):

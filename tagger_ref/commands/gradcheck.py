@@ -1,7 +1,7 @@
 """tagger-ref gradcheck: autograd's gradients against finite differences, and the derivative identities."""
 import numpy
 
-from ..gradcheck import STEPS, check_gradient
+from ..gradcheck import STEPS, check_gradient, check_second_order
 from ..gradients import cost_and_grad
 from ..identities import identity_errors
 from ..inputs import prepare_inputs
@@ -28,6 +28,9 @@ def register(sub):
     p.add_argument("--directions", type=int, default=2, help="random directions per parameter (default 2)")
     p.add_argument("--elementwise", action="store_true", default=None,
                    help="check every element (default: only for the tiny presets)")
+    p.add_argument("--second-order", action="store_true",
+                   help="also check the second derivative along a random direction (autograd over autograd "
+                        "against differences of the first derivative)")
     p.set_defaults(func=run)
 
 
@@ -72,6 +75,13 @@ def run(args):
         failed += not ok
         print(f"identity {name}: worst rel {err:.2e} at {list(map(int, idx))} ({a:.6e} vs autograd {b:.6e})  "
               f"{'ok' if ok else 'FAIL'}")
+    if args.second_order:
+        c = check_second_order(lambda p: total_cost(p, config64, inputs64),
+                               {k: numpy.asarray(v, dtype="float64") for k, v in params.items()}, rng)
+        failed += c.status == "FAIL"
+        checks.append(c)
+        print(f"second derivative along a random direction: autograd {c.analytic:.10e}, "
+              f"differences {c.numeric:.10e}, rel {c.rel_error:.2e}  {c.status}")
     total = len(checks) + len(identities)
     print(f"\n{failed} of {total} checks FAILED" if failed else f"\nall {total} checks passed "
           f"({sum(c.status == 'kink' for c in checks)} at a ReLU kink, judged by one-sided differences)")

@@ -8,7 +8,7 @@ from ..inputs import load_inputs, prepare_inputs, save_inputs
 from ..params import load_params, prepare_params, save_params
 from ..random_case import random_inputs, random_params
 from ..trace import compute_trace, save_trace
-from .common import add_config_argument, check_output_file, config_from_args
+from .common import add_config_argument, add_device_argument, apply_device, check_output_file, config_from_args
 
 
 def register(sub):
@@ -25,11 +25,12 @@ def register(sub):
     p.add_argument("--iterations", type=int, help="T (default: the config's n_iterations)")
     p.add_argument("--save-inputs", metavar="DIR",
                    help="also write DIR/config.json, DIR/params.npz, DIR/inputs.npz so that anyone can recompute the trace")
+    add_device_argument(p, gpu_dtype="float64")  # a trace is the float64 exchange format
     p.set_defaults(func=run)
 
 
 def run(args):
-    config = config_from_args(args)
+    config = apply_device(args, config_from_args(args))
     check_output_file(args.out)
     if args.save_inputs and not os.path.isdir(args.save_inputs):
         os.makedirs(args.save_inputs, exist_ok=True)

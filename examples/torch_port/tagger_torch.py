@@ -1,0 +1,236 @@
+"""Tagger (Greff et al., NIPS 2016) in PyTorch, written from tagger_ref's specification alone.
+
+This is a second, independent implementation: it imports nothing of tagger_ref's maths, uses
+PyTorch's own building blocks (``F.batch_norm``, ``F.layer_norm``, ``F.binary_cross_entropy``,
+``torch.distributions.Normal``, ``torch.logsumexp``) and PyTorch's autograd for the gradients.
+It reads tagger_ref's files (config JSON, parameter and input ``.npz``) and writes a trace
+``.npz`` of the spec's section 8, so that ``tagger-ref compare`` can judge it.
+
+    python tagger_torch.py CONFIG.json PARAMS.npz INPUTS.npz TRACE_OUT.npz
+    tagger-ref compare REFERENCE_TRACE.npz TRACE_OUT.npz
+
+Shapes: K groups, B batch rows, N inputs, H_l Ladder layer sizes. Arrays over groups are
+(K, B, N); the network sees the K*B rows jointly, group-major (row k*B + b).
+"""
+import json
+import sys
+
+import numpy
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NORM_EPS = 1e-10    # under the square root of every normalisation
+PROB_CLIP = 1e-4    # soft clip p (1 - 2e) + e before a binary log-likelihood
+LOG_M_EPS = 1e-5    # inside log(m + 1e-5) in the continuous cost
+
+
+def parameter_shapes(cfg):
+    """Name -> shape of every parameter (spec section 3); matrices are (in, out), used as x @ W."""
+    N, H = cfg["n_inputs"], list(cfg["encoder_proj"])
+    L = len(H)
+    shapes = {"W": (4 * N, H[0]), "b": (H[0],), "z_u_W": (H[0], N), "c1": (N,), "b1": (N,),
+              "m_u_W": (H[0], N), "c2": ()}
+    if cfg["input_type"] == "continuous":
+        shapes["v"] = ()
+    for i in range(1, L):
+        shapes[f"f_{i}_W"] = (H[i - 1], H[i])
+        shapes[f"f_{i}_b"] = (H[i],)
+    shapes[f"f_{L - 1}_c"] = (H[-1],)
+    for i in range(L - 1):
+        shapes[f"g_{i}_W"] = (H[i + 1], H[i])
+    for i in range(L):
+        for j in range(1, 11):
+            shapes[f"g_{i}_a{j}"] = (H[i],)
+    return shapes
+
+
+class Tagger(nn.Module):
+    """The Tagger model: T iterations of (likelihood, modelling error, Ladder, heads).
+
+    Parameters are attributes named as in tagger_ref's files (``W``, ``f_1_W``, ``g_0_a3``, ...),
+    so ``load_state_dict`` takes a tagger_ref parameter file as it is.
+    """
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = dict(cfg)
+        self.binary = cfg["input_type"] == "binary"
+        self.n_layers = len(cfg["encoder_proj"])
+        self.noise = float(cfg["input_noise"])
+        self.norm = cfg.get("norm", "batch")
+        self.semantics = cfg.get("semantics", "original")
+        for name, shape in parameter_shapes(cfg).items():
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape, dtype=torch.float64)))
+
+    @classmethod
+    def from_files(cls, config_path, params_path):
+        with open(config_path) as f:
+            model = cls(json.load(f))
+        with numpy.load(params_path) as data:
+            state = {k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64)) for k in data.files}
+        model.load_state_dict(state)
+        return model
+
+    # -- building blocks -------------------------------------------------------------------
+    def normalize(self, a):
+        """(a - mean) / sqrt(var + 1e-10): over the K*B rows (batch norm) or each row's features (layer norm)."""
+        if self.norm == "batch":
+            return F.batch_norm(a, None, None, training=True, eps=NORM_EPS)
+        return F.layer_norm(a, a.shape[-1:], eps=NORM_EPS)
+
+    def v_eff(self):
+        return torch.exp(torch.asinh(self.v))
+
+    def likelihood_variance(self):
+        """Variance of x_tilde given a group: sigma^2 + v_eff^2 (code) or sigma^2 + v_eff (paper, E3)."""
+        v = self.v_eff()
+        return self.noise ** 2 + (v * v if self.semantics == "original" else v)
+
+    # -- one TAG iteration -----------------------------------------------------------------
+    def group_likelihood(self, z, x_tilde):
+        """L(m): softmax over groups of each group's log-likelihood of x_tilde, eq. (5)."""
+        if self.binary:
+            zeta = z * (1 - 2 * self.noise) + self.noise
+            p = zeta * (1 - 2 * PROB_CLIP) + PROB_CLIP
+            loglik = -F.binary_cross_entropy(p, x_tilde.expand_as(p), reduction="none")
+        else:
+            s2 = self.likelihood_variance()
+            loglik = -0.5 * torch.log(s2) - (z - x_tilde) ** 2 / (2 * s2)
+        return torch.softmax(loglik, dim=0)
+
+    def modelling_error(self, z, m, x_tilde):
+        """delta_z: (30)-(31) for binary inputs, (4) for continuous ones; the paper's variants on request."""
+        if self.binary:
+            zeta = z * (1 - 2 * self.noise) + self.noise
+            denom = (zeta * m).sum(0) - 1 + x_tilde
+            scale = (1 - 2 * self.noise) if self.semantics == "original" else 1.0
+            return scale * m / denom
+        if self.semantics == "original":
+            return m * (x_tilde - z)
+        s2 = self.likelihood_variance()
+        density = torch.distributions.Normal(z, torch.sqrt(s2)).log_prob(x_tilde).exp()
+        if self.semantics == "paper":      # eq. (28): the exact gradient
+            posterior = density * m / (density * m).sum(0, keepdim=True)
+            return (x_tilde - z) / s2 * posterior
+        return (x_tilde - z) * m * density  # eq. (29)
+
+    def ladder(self, h):
+        """Clean Ladder encoder and decoder; returns (zhat^0, top softmax)."""
+        L = self.n_layers
+        laterals = [h]
+        for l in range(1, L):
+            zl = self.normalize(h @ getattr(self, f"f_{l}_W"))
+            laterals.append(zl)
+            bias = getattr(self, f"f_{l}_b")
+            if l < L - 1:
+                h = F.relu(zl + bias)
+            else:
+                h = torch.softmax((zl + bias) * getattr(self, f"f_{l}_c"), dim=-1)
+        top = h
+        zhat = None
+        for l in reversed(range(L)):
+            u = top if l == L - 1 else zhat @ getattr(self, f"g_{l}_W")
+            u = self.normalize(u)
+            a = [getattr(self, f"g_{l}_a{j}") for j in range(1, 11)]
+            mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
+            gate = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
+            if not self.binary:
+                gate = torch.sigmoid(gate)
+            zhat = (laterals[l] - mu) * gate + mu
+        return zhat, top
+
+    def denoising_cost(self, z, m, x):
+        """-log q(x) of the mixture, mean over batch and inputs, eqs. (2) and (6)."""
+        if self.binary:
+            p = (m * z).sum(0) * (1 - 2 * PROB_CLIP) + PROB_CLIP
+            return F.binary_cross_entropy(p, x)
+        v = self.v_eff()
+        log_terms = -0.5 * (torch.log(v) + (x - z) ** 2 / v) + torch.log(m + LOG_M_EPS)
+        return -torch.logsumexp(log_terms, dim=0).mean()
+
+    def forward(self, x, x_tilde, m0_logits, y=None, n_iterations=None, record=None):
+        """Run the iterations and return the training cost; ``record`` (a dict) receives every
+        intermediate under the trace keys of the spec's section 8."""
+        K, B, N = m0_logits.shape
+        T = n_iterations or self.cfg["n_iterations"]
+        rec = record if record is not None else {}
+        z = torch.full((K, B, N), float(self.cfg["z_init"]), dtype=torch.float64)
+        m = torch.softmax(m0_logits, dim=0)
+        rec["z_0"], rec["m_0"] = z, m
+        z_logit = None
+        costs = []
+        for i in range(T):
+            L_m = self.group_likelihood(z, x_tilde)
+            delta_z = self.modelling_error(z, m, x_tilde)
+            z_in = z_logit if z_logit is not None else z
+            inputs = torch.cat([z_in, delta_z, m, L_m], dim=-1).reshape(K * B, 4 * N)
+            h = F.relu(self.normalize(inputs @ self.W) + self.b)
+            zhat0, top = self.ladder(h)
+            z_new = self.c1 * self.normalize(zhat0 @ self.z_u_W) + self.b1
+            m = torch.softmax((self.c2 * self.normalize(zhat0 @ self.m_u_W)).reshape(K, B, N), dim=0)
+            if self.binary:
+                z_logit = z_new.reshape(K, B, N)
+                z = torch.sigmoid(z_logit)
+                rec[f"z_logit_{i + 1}"] = z_logit
+            else:
+                z = z_new.reshape(K, B, N)
+            cost = self.denoising_cost(z, m, x)
+            costs.append(cost)
+            rec.update({f"L_m_{i}": L_m, f"delta_z_{i}": delta_z, f"h_{i}": h.reshape(K, B, -1),
+                        f"ladder_top_{i}": top.reshape(K, B, -1), f"zhat0_{i}": zhat0.reshape(K, B, -1),
+                        f"z_{i + 1}": z, f"m_{i + 1}": m, f"cost_{i + 1}": cost})
+        total = torch.stack(costs).sum()
+        if self.semantics == "original":
+            total = total / T
+        weight = float(self.cfg.get("class_cost_x", 0.0))
+        if y is not None and weight > 0:
+            C = self.cfg["encoder_proj"][-1] - 1
+            pred = top[:, :C].reshape(K, B, C)
+            pred = pred / pred.sum(dim=(0, 2), keepdim=True)
+            probs = pred.sum(0)
+            target = F.one_hot(y, C).to(torch.float64).mean(dim=1)      # (B, objects, C) -> (B, C)
+            class_cost = -(target * torch.log(probs)).sum(1).mean()
+            rec["class_probs"], rec["class_cost"] = probs, class_cost
+            total = total + weight * class_cost
+        rec["total_cost"] = total
+        return total
+
+
+def load_inputs(path):
+    """x, x_tilde, m0_logits (float64 tensors) and y (int64 or None) from an inputs `.npz`."""
+    with numpy.load(path) as data:
+        out = {k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64)) for k in ("x", "x_tilde", "m0_logits")}
+        out["y"] = torch.from_numpy(numpy.asarray(data["y"], dtype=numpy.int64)) if "y" in data.files else None
+    return out
+
+
+def write_trace(model, inputs, path=None):
+    """The trace dict (float64 NumPy arrays): every recorded intermediate and grad_<name> from
+    torch's autograd; written to ``path`` as `.npz` when given."""
+    model.zero_grad()
+    record = {}
+    total = model(inputs["x"], inputs["x_tilde"], inputs["m0_logits"], inputs.get("y"), record=record)
+    total.backward()
+    trace = {k: v.detach().numpy().astype(numpy.float64) for k, v in record.items()}
+    for name, p in model.named_parameters():
+        trace[f"grad_{name}"] = (p.grad if p.grad is not None else torch.zeros_like(p)).detach().numpy()
+    if path is not None:
+        numpy.savez(path, **trace)
+    return trace
+
+
+def main(argv):
+    if len(argv) != 4:
+        print("usage: python tagger_torch.py CONFIG.json PARAMS.npz INPUTS.npz TRACE_OUT.npz", file=sys.stderr)
+        return 2
+    config_path, params_path, inputs_path, out_path = argv
+    torch.set_num_threads(1)  # small models: threads cost more than they give, and vary the last digits
+    model = Tagger.from_files(config_path, params_path)
+    write_trace(model, load_inputs(inputs_path), out_path)
+    print(f"wrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

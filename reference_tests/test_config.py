@@ -1,0 +1,58 @@
+"""Configuration: presets, JSON files, and one clear error per kind of bad field."""
+import json
+
+import pytest
+
+from tagger_ref.config import PRESETS, TaggerConfig, load_config
+from tagger_ref.errors import ConfigError
+
+
+def test_presets_are_the_papers():
+    s = PRESETS["shapes"]
+    assert (s.input_type, s.n_inputs, s.n_groups, s.n_iterations, s.encoder_proj, s.input_noise, s.z_init,
+            s.lr, s.batch_size, s.norm, s.semantics) == ("binary", 400, 4, 3, (2000, 1000, 500), 0.2, 0.26,
+                                                         4e-4, 100, "batch", "original")
+    t = PRESETS["texture-mnist-supervised"]
+    assert t.encoder_proj == (3000, 2000, 1000, 500, 250, 11) and t.n_classes == 10 and t.input_noise == 0.18
+    assert PRESETS["tiny-classify"].encoder_proj[-1] == 11
+    assert TaggerConfig().dtype == "float64"
+
+
+def test_json_file(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"input_type": "continuous", "n_inputs": 9, "encoder_proj": [5, 4]}))
+    c = load_config(str(f))
+    assert c.n_inputs == 9 and c.encoder_proj == (5, 4) and c.n_groups == 4  # missing fields: defaults
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"n_grups": 3}, "unknown field.*'n_grups'"),
+    ({"n_groups": "4"}, "'n_groups' must be an integer"),
+    ({"n_groups": 0}, "'n_groups' = 0: must be at least 1"),
+    ({"n_iterations": 0}, "'n_iterations' = 0: must be at least 1"),
+    ({"encoder_proj": [10]}, "at least two layers"),
+    ({"input_noise": 0.5}, r"\(0, 0.5\)"),
+    ({"input_noise": 0.0}, r"\(0, 0.5\)"),
+    ({"input_type": "continuous", "input_noise": -0.1}, "cannot be negative"),
+    ({"norm": "group"}, "must be one of batch, layer"),
+    ({"semantics": "pepper"}, "must be one of original, paper, paper-eq29"),
+    ({"input_noise": True}, "must be a number"),
+])
+def test_bad_fields(tmp_path, fields, message):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(fields))
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(f))
+
+
+def test_unknown_preset_and_bad_json(tmp_path):
+    with pytest.raises(ConfigError, match="unknown config 'shapez'"):
+        load_config("shapez")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path / "missing.json"))
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_config(str(tmp_path / "bad.json"))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must be a JSON object"):
+        load_config(str(tmp_path / "list.json"))

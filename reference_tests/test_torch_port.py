@@ -1,0 +1,73 @@
+"""The PyTorch port in examples/torch_port, a second implementation written from the spec, must
+reproduce every shipped golden case at compare's float64 defaults (skipped without torch)."""
+import importlib.util
+import json
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tagger_ref import cli, golden  # noqa: E402
+from tagger_ref.compare import assert_traces_close, compare_traces  # noqa: E402
+from tagger_ref.golden_gen import CASES  # noqa: E402
+
+PORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "torch_port",
+                    "tagger_torch.py")
+
+
+@pytest.fixture(scope="module")
+def port():
+    # The cases are tiny: one thread is fastest (threads only contend on a busy 2-core CI
+    # machine) and makes the sums, and so the last digits, the same from run to run.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    spec = importlib.util.spec_from_file_location("tagger_torch", PORT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    torch.set_num_threads(threads)
+
+
+def port_trace(port, name, **config_changes):
+    folder = golden.case_dir(name)
+    model = port.Tagger.from_files(os.path.join(folder, "config.json"), os.path.join(folder, "params.npz"))
+    if config_changes:
+        with open(os.path.join(folder, "config.json")) as f:
+            config = dict(json.load(f), **config_changes)
+        state = model.state_dict()
+        model = port.Tagger(config)
+        model.load_state_dict(state)
+    return port.write_trace(model, port.load_inputs(os.path.join(folder, "inputs.npz")))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_port_reproduces_golden_case(port, name):
+    reference = golden.load_case(name)[3]
+    candidate = port_trace(port, name)
+    report = assert_traces_close(reference, candidate)
+    assert not report.extra, f"the port writes keys the reference lacks: {report.extra}"
+
+
+def test_port_with_other_semantics_is_caught_at_the_right_step(port):
+    """compare has teeth: the paper's delta_z (E1) in the port diverges first at delta_z_0."""
+    report = compare_traces(golden.load_case("binary-batch-original")[3],
+                            port_trace(port, "binary-batch-original", semantics="paper"))
+    assert not report.ok and report.first_divergence.key == "delta_z_0"
+
+
+def test_port_command_line_writes_a_trace_that_compare_accepts(port, tmp_path, monkeypatch, capsys):
+    folder = golden.case_dir("classify")
+    out = tmp_path / "torch_trace.npz"
+    assert port.main([os.path.join(folder, f) for f in ("config.json", "params.npz", "inputs.npz")] + [str(out)]) == 0
+    monkeypatch.setattr(cli, "COMMANDS", ["compare"])
+    assert cli.main(["compare", os.path.join(folder, "trace.npz"), str(out)]) == 0
+    assert "OK: all" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["binary_public", "continuous_public"])
+def test_port_reproduces_the_authors_traces(port, name):
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "golden_original", name)
+    model = port.Tagger.from_files(os.path.join(folder, "config.json"), os.path.join(folder, "params.npz"))
+    candidate = port.write_trace(model, port.load_inputs(os.path.join(folder, "inputs.npz")))
+    assert_traces_close(os.path.join(folder, "trace.npz"), candidate)

@@ -86,19 +86,6 @@ def pos(a):
     return np.exp(np.arcsinh(a))
 
 
-def mean(a, axis=None, keepdims=False):
-    """Arithmetic mean over ``axis`` (all elements if None), written sum / count with count a Python int.
-
-    Not ``np.mean``: autograd's gradient of ``np.mean`` divides by a NumPy int64 count, and under
-    NumPy 2's promotion rules (NEP 50) a float32 array divided by an int64 scalar is float64, so
-    every gradient behind a mean would silently become float64 (twice the memory, slower matrix
-    products). A Python int keeps the array's dtype. The value equals ``np.mean``'s: the same sum
-    divided by the same integer.
-    """
-    count = a.size if axis is None else a.shape[axis]
-    return np.sum(a, axis=axis, keepdims=keepdims) / count
-
-
 def normalize(a, norm="batch"):
     """(a - mean) / sqrt(var + 1e-10), over rows (``norm="batch"``) or features (``"layer"``).
 

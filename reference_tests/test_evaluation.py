@@ -95,17 +95,17 @@ def test_batch_slices_cover_everything_once():
     assert batch_slices(4, 4) == [slice(0, 4)]
 
 
-def layer_norm_model(**changes):
-    config = PRESETS["tiny-binary"].replace(norm="layer", **changes)
+def layer_norm_model(preset="tiny-binary", **changes):
+    config = PRESETS[preset].replace(norm="layer", **changes)
     rng = numpy.random.default_rng(5)
     return config, perturb_params(init_params(config, rng), rng)
 
 
 def test_denoising_cost_weights_a_short_last_batch():
-    # With one group and no noise the draws do not matter, and with layer norm every image is computed
+    # With one group and no noise (sigma = 0) the draws do not matter, and with layer norm every image is computed
     # on its own, so batches of 2, 2 and 1 image must give the mean over the 5 images of one batch.
-    config, params = layer_norm_model(input_noise=0.0)
-    x = (numpy.random.default_rng(0).random((5, config.n_inputs)) < 0.4).astype(float)
+    config, params = layer_norm_model("tiny-continuous", input_noise=0.0)
+    x = numpy.random.default_rng(0).random((5, config.n_inputs))
     rng = numpy.random.default_rng
     whole = denoising_costs(params, config, x, rng(1), 4, n_groups=1, batch_size=5)
     split = denoising_costs(params, config, x, rng(2), 4, n_groups=1, batch_size=2)

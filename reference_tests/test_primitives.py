@@ -1,0 +1,56 @@
+"""sigmoid and normalize are autograd primitives with hand-written derivatives (for speed): their
+values and derivatives against the plain formulas, differentiated by autograd, and scipy."""
+import numpy
+import pytest
+import scipy.special
+from autograd import elementwise_grad, make_vjp
+import autograd.numpy as anp
+
+from tagger_ref import functions
+
+
+def normalize_by_autograd(a, norm):
+    """The plain formula (a - mean) / sqrt(var + 1e-10), which autograd differentiates step by step."""
+    axis = 0 if norm == "batch" else -1
+    centred = a - anp.sum(a, axis=axis, keepdims=True) / a.shape[axis]
+    var = anp.sum(centred * centred, axis=axis, keepdims=True) / a.shape[axis]
+    return centred / anp.sqrt(var + 1e-10)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-11), ("float32", 2e-4)])
+def test_normalize_derivative_equals_autograds_chain(norm, dtype, rtol):
+    rng = numpy.random.default_rng(1)
+    a = (rng.standard_normal((12, 7)) * 3 + 1).astype(dtype)
+    a[:, 2] = 0.5                                   # a constant column: the 1e-10 floor decides the scale
+    a[4] = -2.0                                     # and a constant row (layer norm's case)
+    g = rng.standard_normal(a.shape).astype(dtype)
+    vjp, y = make_vjp(lambda t: functions.normalize(t, norm))(a)
+    vjp_ref, y_ref = make_vjp(lambda t: normalize_by_autograd(t, norm))(a.astype("float64"))
+    numpy.testing.assert_allclose(y, y_ref, rtol=rtol, atol=rtol)
+    da, da_ref = vjp(g), vjp_ref(g.astype("float64"))
+    scale = numpy.abs(da_ref).max()
+    numpy.testing.assert_allclose(da, da_ref, rtol=rtol, atol=rtol * scale)
+    assert y.dtype == da.dtype == numpy.dtype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sigmoid_values_and_derivative_in_both_tails(dtype):
+    a = numpy.array([-800, -100, -30, -3, -1e-8, 0, 1e-8, 2, 30, 100, 800], dtype=dtype)
+    g = functions.sigmoid(a)
+    d = elementwise_grad(functions.sigmoid)(a)
+    ref = scipy.special.expit(a.astype("float64"))
+    ref_d = ref * scipy.special.expit(-a.astype("float64"))       # g'(a) = g(a) g(-a)
+    tiny = numpy.finfo(dtype).tiny
+    rtol = 1e-15 if dtype == "float64" else 1e-6
+    keep = ref > tiny                                               # where the reference is a normal number
+    numpy.testing.assert_allclose(g[keep], ref[keep], rtol=rtol)
+    keep = ref_d > tiny
+    numpy.testing.assert_allclose(d[keep], ref_d[keep], rtol=4 * rtol)
+    assert numpy.all(numpy.isfinite(g)) and numpy.all(numpy.isfinite(d))
+    assert g.dtype == d.dtype == numpy.dtype(dtype)
+
+
+def test_sigmoid_of_scalars():
+    assert functions.sigmoid(0.0) == 0.5
+    assert functions.sigmoid(numpy.float32(-100.0)) == pytest.approx(scipy.special.expit(-100.0), rel=1e-6)

@@ -147,7 +147,7 @@ PRESETS = {
     # float32, a larger learning rate; --max-minutes 30 stops it where the time runs out.
     "shapes-quick": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=20, dtype="float32"),
     # tagger-ref demo: shapes-quick for a few minutes on a small training set.
-    "demo": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=3, dtype="float32"),
+    "demo": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=12, dtype="float32"),
     # TextureMNIST, unsupervised pretraining stage (section 3.3).
     "texture-mnist-pretrain": TaggerConfig(
         input_type="continuous", n_inputs=784, encoder_proj=(3000, 2000, 1000), input_noise=0.2,

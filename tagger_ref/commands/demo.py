@@ -9,7 +9,7 @@ import time
 
 from ..errors import ConfigError, OutputError
 
-DEFAULTS = {"train_images": 10000, "valid_images": 500, "test_images": 1000, "epochs": 3, "minutes": 3.0}
+DEFAULTS = {"train_images": 10000, "valid_images": 500, "test_images": 1000, "epochs": 12, "minutes": 3.0}
 
 
 def register(sub):

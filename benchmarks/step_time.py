@@ -1,0 +1,132 @@
+"""Time of one training step (forward and gradient) against the matrix products alone.
+
+    python benchmarks/step_time.py [--repeats R] [--threads N] [--batch B] [--ladder 2000,1000,500]
+
+Default: the paper's Shapes model (N=400, K=4, T=3, B=100, Ladder (2000, 1000, 500)), in float64
+and float32. For each dtype it prints
+
+- step: the median time of ``cost_and_grad`` (autograd forward and backward through all T
+  iterations);
+- bound: the median time of the same matrix products done alone in NumPy, on arrays of the same
+  shapes and dtype: per iteration the forward products, and in the backward the two products of
+  each (the gradient with respect to the left operand, ``G @ W.T``, and to the weight,
+  ``A.T @ G``), except for the left operand of the first iteration's input projection, which
+  depends on no parameter. No implementation of this design can do less than these products;
+- ratio step / bound (the target is at most 1.5), and the peak of the memory NumPy allocates
+  during one step (tracemalloc, measured in a separate untimed step).
+The gradients' dtype is checked too: a float32 step must produce float32 gradients.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tagger_ref.config import PRESETS  # noqa: E402
+from tagger_ref.gradients import cost_and_grad  # noqa: E402
+from tagger_ref.inputs import make_inputs  # noqa: E402
+from tagger_ref.params import init_params, perturb_params  # noqa: E402
+
+
+def matmul_shapes(config, batch):
+    """(m, k, n) of every product A (m, k) @ B (k, n) of one iteration's forward pass (spec section 4)."""
+    R, N, H = config.n_groups * batch, config.n_inputs, config.encoder_proj
+    L = len(H)
+    shapes = [(R, 4 * N, H[0])]                                    # step 4: inp @ W
+    shapes += [(R, H[l - 1], H[l]) for l in range(1, L)]           # step 5: encoder h @ f_l_W
+    shapes += [(R, H[l + 1], H[l]) for l in range(L - 2, -1, -1)]  # step 6: decoder zhat @ g_l_W
+    shapes += [(R, H[0], N), (R, H[0], N)]                         # step 7: heads z_u_W, m_u_W
+    return shapes
+
+
+def product_list(config, batch):
+    """Every product of one step as (left shape, right shape, transpose flags)."""
+    products = []
+    for i in range(config.n_iterations):
+        for j, (m, k, n) in enumerate(matmul_shapes(config, batch)):
+            products.append(((m, k), (k, n), False, False))         # forward  A @ B
+            products.append(((k, m), (m, n), True, False))          # backward A.T @ G  (weight gradient)
+            if not (i == 0 and j == 0):                             # the first input depends on no parameter
+                products.append(((m, n), (n, k), False, True))      # backward G @ B.T  (input gradient)
+    return products
+
+
+def time_products(products, dtype, repeats, rng):
+    """Median time of doing all the products once, each on preallocated random arrays."""
+    arrays = []
+    for (a_shape, b_shape, ta, tb) in products:
+        a = rng.standard_normal(a_shape[::-1] if ta else a_shape).astype(dtype)
+        b = rng.standard_normal(b_shape[::-1] if tb else b_shape).astype(dtype)
+        arrays.append((a.T if ta else a, b.T if tb else b))
+    for a, b in arrays:                                             # warm up
+        a @ b
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for a, b in arrays:
+            a @ b
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_step(config, batch, repeats, rng):
+    """Median time of cost_and_grad, the gradient dtypes, and the traced peak memory of one step."""
+    params = perturb_params(init_params(config, rng), rng, 0.1)
+    x = (rng.random((batch, config.n_inputs)) < 0.26).astype(config.dtype)
+    inputs = make_inputs(config, x, rng)
+    cost_and_grad(params, config, inputs)                            # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, grads = cost_and_grad(params, config, inputs)
+        times.append(time.perf_counter() - start)
+    dtypes = sorted({str(numpy.asarray(g).dtype) for g in grads.values()})
+    tracemalloc.start()
+    cost_and_grad(params, config, inputs)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return statistics.median(times), dtypes, peak
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=5, help="timed repetitions, median reported (default 5)")
+    p.add_argument("--threads", type=int, help="limit the BLAS threads (default: the library's choice)")
+    p.add_argument("--batch", type=int, default=100, help="B (default 100)")
+    p.add_argument("--ladder", default="2000,1000,500", help="Ladder sizes (default the paper's 2000,1000,500)")
+    p.add_argument("--dtypes", default="float64,float32", help="dtypes to time (default float64,float32)")
+    args = p.parse_args(argv)
+    from threadpoolctl import threadpool_info, threadpool_limits
+    if args.threads:
+        threadpool_limits(limits=args.threads, user_api="blas")
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    base = PRESETS["shapes"].replace(encoder_proj=tuple(int(h) for h in args.ladder.split(",")))
+    print(f"Shapes model: N={base.n_inputs}, K={base.n_groups}, T={base.n_iterations}, B={args.batch}, "
+          f"Ladder {base.encoder_proj}, norm {base.norm}; {os.cpu_count()} CPUs; BLAS: {', '.join(blas) or '?'}")
+    products = product_list(base, args.batch)
+    flop = 2 * sum(a[0] * a[1] * b[1] for a, b, _, _ in products)
+    print(f"{len(products)} matrix products per step, {flop / 1e9:.1f} GFLOP")
+    print(f"{'dtype':8s} {'step s':>8s} {'bound s':>8s} {'ratio':>6s} {'GFLOP/s':>8s} {'peak MB':>8s}  gradient dtypes")
+    ok = True
+    for dtype in args.dtypes.split(","):
+        config = base.replace(dtype=dtype)
+        rng = numpy.random.default_rng(0)
+        step, dtypes, peak = time_step(config, args.batch, args.repeats, rng)
+        bound = time_products(products, dtype, args.repeats, rng)
+        print(f"{dtype:8s} {step:8.3f} {bound:8.3f} {step / bound:6.2f} {flop / bound / 1e9:8.1f} "
+              f"{peak / 2**20:8.0f}  {', '.join(dtypes)}")
+        ok &= dtypes == [dtype]
+    if not ok:
+        print("error: gradients came back in another dtype than the parameters", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -267,9 +267,9 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
 
     train_x (n, N) and valid_x (n_valid, N) are clean images. ``max_seconds`` stops training
     after the step that passes that many wall-clock seconds of this session, ``max_cpu_seconds``
-    after the step that passes that many CPU seconds of this process (on a shared machine the
-    work that fits a time on an idle one); ``stop_requested()`` (e.g.
-    from :func:`stop_signals`) returning a name stops it after the current step. Both write a
+    after the step that passes that many CPU seconds of this process (on a shared machine, the
+    work that fits that time on an idle one); ``stop_requested()`` (e.g. from
+    :func:`stop_signals`) returning a name stops it after the current step. Each writes a
     checkpoint first, so ``resume=True`` continues where it stopped. ``valid_images`` limits
     validation to the first that many images. ``progress`` shows a tqdm bar with the epoch's
     running cost; ``echo`` (e.g. ``tqdm.write``) receives one line per epoch.
@@ -295,6 +295,7 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     def clocks():
         """(wall, CPU) seconds of training, over all sessions."""
         return seconds_before + time.monotonic() - started, cpu_before + time.process_time() - cpu_started
+
     status = "done"
 
     bar = tqdm(total=config.num_epochs * n_batches, initial=min(state.step, config.num_epochs * n_batches),

@@ -6,7 +6,9 @@
 Checks, one summary line each (status ok / FAIL / info):
 
   device     what runs: GPU, CuPy, CUDA, NumPy, autograd versions, CPU cores
-  cli        tagger-ref trace --device gpu against the same command on the CPU
+  cli        tagger-ref trace --device gpu against the same command on the CPU; then tagger-ref
+             train + evaluate --device gpu --dtype float64 (a tiny Shapes run, 2 steps) against
+             the same commands on the CPU: checkpoint and table1.csv
   golden     every golden case (shipped ones, the authors' traces, and drawn small cases) traced
              on the GPU in float64 and compared with the CPU trace of the same run (and with the
              stored trace where there is one), key by key, with compare's float64 defaults
@@ -271,6 +273,45 @@ def check_cli(device, results):
         cpu_trace, gpu_trace = (load_trace(os.path.join(folder, f)) for f in ("cpu.npz", "gpu.npz"))
         ok, worst, key = compare(cpu_trace, gpu_trace)
     results.report("cli", ok, f"tagger-ref trace --device gpu (float64) vs the CPU's: {_worst(worst, key)}")
+    check_cli_train(device, results)
+
+
+def check_cli_train(device, results):
+    """tagger-ref train and evaluate --device gpu --dtype float64 against the CPU: a tiny Shapes run
+    (20 images, 2 steps, the same host draws on both), its checkpoint and table1.csv."""
+    import contextlib
+    import io
+    import tempfile
+    from tagger_ref.cli import main as cli
+    config = PRESETS["shapes"].replace(n_groups=3, n_iterations=2, encoder_proj=(8, 6, 4), batch_size=10,
+                                       num_epochs=1, seed=0)
+    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        data, config_path = os.path.join(folder, "shapes.npz"), os.path.join(folder, "config.json")
+        with open(config_path, "w") as f:
+            json.dump(config.to_dict(), f)
+        device.cpu()
+        statuses = [cli(["data", "shapes", "--out", data, "--train", "20", "--valid", "10", "--test", "10",
+                         "--single", "0"])]
+        tables = {}
+        for where in ("gpu", "cpu"):
+            run = os.path.join(folder, where)
+            flags = ["--device", where, "--dtype", "float64"]
+            statuses.append(cli(["train", "--config", config_path, "--data", data, "--out", run, "--no-progress",
+                                 *flags]))
+            statuses.append(cli(["evaluate", run, "--data", data, "--iterations", "2", *flags]))
+            device.cpu()
+            if statuses[-1] or statuses[-2]:
+                break
+            with numpy.load(os.path.join(run, "checkpoint.npz")) as f:
+                tables[where] = {k: f[k] for k in f.files if k.startswith(("param/", "adam/m/", "adam/v/", "log/"))
+                                 and "seconds" not in k}
+            tables[where]["table1"] = numpy.loadtxt(os.path.join(run, "table1.csv"), delimiter=",", skiprows=1)
+    if any(statuses) or len(tables) < 2:
+        results.report("cli", False, f"tagger-ref data/train/evaluate exited {statuses} (gpu run first)")
+        return
+    ok, worst, key = compare(tables["cpu"], tables["gpu"])
+    results.report("cli", ok, f"tagger-ref train + evaluate --device gpu (float64) vs the CPU's: {_worst(worst, key)}")
 
 
 # ----- the Shapes model: values, step time, epoch time -----

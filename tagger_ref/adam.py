@@ -3,7 +3,8 @@
 Parameters, gradients and the two moment estimates are dicts of named arrays; the state is
 ``{"t": steps taken, "m": {name: first moment}, "v": {name: second moment}}``. Every update
 returns new dicts and leaves its arguments unchanged. Arithmetic stays in the parameters' dtype
-(the constants are Python floats, which do not promote float32).
+(the constants are Python floats, which do not promote float32), and on the arrays' device:
+NumPy's functions dispatch to CuPy arrays, whose results stay CuPy arrays.
 """
 import numpy
 
@@ -36,6 +37,8 @@ def adam_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
         m = beta1 * state["m"][name] + (1.0 - beta1) * g
         v = beta2 * state["v"][name] + (1.0 - beta2) * (g * g)
         step = lr * (m / correction1) / (numpy.sqrt(v / correction2) + eps)
-        new_params[name] = numpy.asarray(theta - step)  # an array also for the scalar parameters
+        new = theta - step
+        # an array also for the scalar parameters (NumPy gives a scalar); device arrays stay where they are
+        new_params[name] = numpy.asarray(new) if isinstance(new, (numpy.ndarray, numpy.generic, float)) else new
         new_m[name], new_v[name] = m, v
     return new_params, {"t": t, "m": new_m, "v": new_v}

@@ -16,6 +16,12 @@ checkpoint, so a resumed run draws what the uninterrupted run would have drawn a
 bit for bit. Validation draws from its own generator, seeded afresh every epoch from the run's
 seed, so every epoch is validated on the same corruption and the training stream is untouched.
 Each epoch takes ``n // B`` batches of a fresh permutation (a last partial batch is dropped).
+
+Training runs on the active device (``backend.use_device``): parameters and Adam's moments are
+moved there once (also on resume), each batch is copied there, and the draws are made on the
+host by the run's generator and copied over, so CPU and GPU runs draw the same numbers and the
+checkpoint's generator state is the whole story (docs/gpu.md, "Random draws"). Checkpoints,
+params.npz and log.csv are written from NumPy copies (``to_numpy``).
 """
 import contextlib
 import dataclasses
@@ -29,6 +35,7 @@ import numpy
 from tqdm import tqdm
 
 from .adam import adam_init, adam_update
+from .backend import to_device, to_numpy
 from .config import from_dict
 from .errors import CheckpointError, DataError, OutputError, TrainingError
 from .evaluation import denoising_costs
@@ -115,9 +122,9 @@ def save_checkpoint(path, state, config, data_id):
     counters ``epoch``, ``step``, ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
     ``log/<column>`` arrays, ``seconds`` and ``cpu_seconds``, and JSON strings ``rng_json`` (the generator's
     ``bit_generator.state``), ``config_json`` and ``data_json``. Atomic (fileio.save_npz)."""
-    arrays = {f"param/{k}": v for k, v in state.params.items()}
-    arrays.update({f"adam/m/{k}": v for k, v in state.adam["m"].items()})
-    arrays.update({f"adam/v/{k}": v for k, v in state.adam["v"].items()})
+    arrays = {f"param/{k}": to_numpy(v) for k, v in state.params.items()}
+    arrays.update({f"adam/m/{k}": to_numpy(v) for k, v in state.adam["m"].items()})
+    arrays.update({f"adam/v/{k}": to_numpy(v) for k, v in state.adam["v"].items()})
     arrays.update({f"log/{c}": numpy.asarray(state.log[c], dtype=numpy.float64) for c in LOG_COLUMNS})
     arrays.update({
         "adam/t": numpy.int64(state.adam["t"]), "epoch": numpy.int64(state.epoch), "step": numpy.int64(state.step),
@@ -273,6 +280,7 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     checkpoint first, so ``resume=True`` continues where it stopped. ``valid_images`` limits
     validation to the first that many images. ``progress`` shows a tqdm bar with the epoch's
     running cost; ``echo`` (e.g. ``tqdm.write``) receives one line per epoch.
+    Runs on the active device (``backend.use_device``); the returned and saved values are NumPy.
     Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
     """
     check_data(train_x, config, "training data")
@@ -286,6 +294,9 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     write_json(os.path.join(run_dir, CONFIG), config.to_dict())
     if not resume:
         save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
+    # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
+    state.params = to_device(state.params)
+    state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
     valid_x = numpy.asarray(valid_x)[:valid_images]
     train_x = numpy.asarray(train_x, dtype=config.dtype)
     n_batches = len(train_x) // B
@@ -314,7 +325,7 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
                 state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
                 state.step += 1
                 state.batch += 1
-                state.cost_sum += float(cost)
+                state.cost_sum += float(to_numpy(cost))
                 bar.update(1)
                 bar.set_postfix(cost=f"{state.cost_sum / state.batch:.4f}", refresh=False)
                 stop = stop_requested() if stop_requested else None

@@ -7,7 +7,9 @@ would run, called with the arguments printed before it.
 import os
 import time
 
+from ..backend import use_device
 from ..errors import ConfigError, OutputError
+from .common import add_device_argument
 
 DEFAULTS = {"train_images": 10000, "valid_images": 500, "test_images": 1000, "epochs": 12, "minutes": 3.0}
 
@@ -28,6 +30,7 @@ def register(sub):
     p.add_argument("--minutes", type=float, default=DEFAULTS["minutes"], metavar="M",
                    help=f"training time limit in minutes (default {DEFAULTS['minutes']:g})")
     p.add_argument("--config", default="demo", help="preset or JSON config to train (default demo)")
+    add_device_argument(p)  # handed to train, evaluate and figure
     p.set_defaults(func=run)
 
 
@@ -38,6 +41,8 @@ def run(args):
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not args.minutes > 0:
         raise ConfigError(f"--minutes must be positive, got {args.minutes}")
+    use_device(args.device)                              # fail in one line before any work if the GPU is missing
+    device = ["--device", args.device] + (["--dtype", args.dtype] if args.dtype else [])
     out = args.out
     run_dir, fig_dir, data = (os.path.join(out, d) for d in ("run", "figures", "shapes-demo.npz"))
     if os.path.exists(os.path.join(run_dir, "checkpoint.npz")):
@@ -50,9 +55,10 @@ def run(args):
         ["data", "shapes", "--out", data, "--train", str(args.train_images), "--valid", str(args.valid_images),
          "--test", str(args.test_images), "--single", "0"],
         ["train", "--config", args.config, "--data", data, "--out", run_dir, "--epochs", str(args.epochs),
-         "--max-minutes", f"{args.minutes:g}", "--no-progress"],
-        ["evaluate", run_dir, "--data", data, "--iterations", "5"],
-        ["figure", "all", run_dir, "--data", data, "--out", fig_dir, "--table", os.path.join(run_dir, "table1.csv")],
+         "--max-minutes", f"{args.minutes:g}", "--no-progress", *device],
+        ["evaluate", run_dir, "--data", data, "--iterations", "5", *device],
+        ["figure", "all", run_dir, "--data", data, "--out", fig_dir, "--table", os.path.join(run_dir, "table1.csv"),
+         *device],
     ]
     started = time.perf_counter()
     for argv in steps:

@@ -3,11 +3,12 @@ import os
 
 import numpy
 
+from ..backend import to_device
 from ..errors import ConfigError
 from ..evaluation import degenerate_images, evaluate, table1_rows
 from ..fileio import write_text
 from ..training import load_run, load_split
-from .common import check_output_file
+from .common import add_device_argument, apply_device, check_output_file
 
 TABLE1_COLUMNS = ("iteration", "denoising_cost", "ami", "ami_median")
 
@@ -25,6 +26,7 @@ def register(sub):
     p.add_argument("--groups", type=int, metavar="K", help="groups (default: the config's n_groups)")
     p.add_argument("--seed", type=int, default=0, help="seed of the corruption and initial masks (default 0)")
     p.add_argument("--out", metavar="FILE", help="table to write (default RUN_DIR/table1.csv)")
+    add_device_argument(p)
     p.set_defaults(func=run)
 
 
@@ -45,6 +47,8 @@ def check_iterations_groups(iterations, groups):
 def run(args):
     check_iterations_groups(args.iterations, args.groups)
     config, params = load_run(args.run_dir)
+    config = apply_device(args, config)
+    params = to_device(params, config.dtype)             # the forward passes run on the device; AMI on the host
     out = args.out or os.path.join(args.run_dir, "table1.csv")
     check_output_file(out)
     data = load_split(args.data, args.split, config)

@@ -4,9 +4,11 @@ import os
 import numpy
 
 from .. import figures
+from ..backend import to_device
 from ..errors import OutputError
 from ..evaluation import evaluate, table1_rows
 from ..training import load_run, load_split
+from .common import add_device_argument, apply_device
 from .evaluate import check_iterations_groups
 
 NAMES = ("figure4", "convergence", "group-removal")
@@ -27,6 +29,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the initial masks and drawn examples (default 0)")
     p.add_argument("--table", metavar="FILE",
                    help="convergence: plot this table1.csv instead of evaluating the split again")
+    add_device_argument(p)
     p.set_defaults(func=run)
 
 
@@ -56,6 +59,8 @@ def run(args):
     except OSError as e:
         raise OutputError(f"cannot create folder {args.out}: {e.strerror}") from None
     config, params = load_run(args.run_dir)
+    config = apply_device(args, config)
+    params = to_device(params, config.dtype)             # the model runs on the device; drawing on the host
     data = load_split(args.data, args.split, config)
     rows = figures.read_table1(args.table) if args.table else None
     names = NAMES if args.name == "all" else (args.name,)

@@ -6,6 +6,7 @@ from tqdm import tqdm
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..training import CHECKPOINT, load_checkpoint, load_split, stop_signals, train
+from .common import add_device_argument, apply_device
 
 
 def register(sub):
@@ -30,6 +31,7 @@ def register(sub):
     p.add_argument("--threads", type=int, metavar="N",
                    help="limit the BLAS threads (on a busy machine one thread per process can be much faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines are still printed)")
+    add_device_argument(p)  # with --resume and no --dtype: the run's dtype
     p.set_defaults(func=run)
 
 
@@ -56,6 +58,9 @@ def run(args):
     else:
         config = config.replace(seed=config.seed if args.seed is None else args.seed,
                                 num_epochs=config.num_epochs if args.epochs is None else args.epochs)
+    config = apply_device(args, config)
+    if args.resume and args.dtype is None:               # a resumed run keeps its dtype on any device
+        config = config.replace(dtype=stored.dtype)
     train_data = load_split(args.data, "train", config)
     valid_data = load_split(args.data, "valid", config)
     limit = None

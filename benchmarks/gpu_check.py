@@ -47,6 +47,7 @@ from tagger_ref import backend, fake_gpu  # noqa: E402
 from tagger_ref.backend import to_device, to_numpy  # noqa: E402
 from tagger_ref.config import PRESETS, load_config  # noqa: E402
 from tagger_ref.errors import DeviceError  # noqa: E402
+from tagger_ref.fileio import write_json  # noqa: E402
 from tagger_ref.gradcheck import check_gradient  # noqa: E402
 from tagger_ref.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.inputs import load_inputs, make_inputs, prepare_inputs  # noqa: E402
@@ -481,8 +482,7 @@ def run_checks(device, args, skip):
     n = results.passed + results.failed
     results.report("summary", results.failed == 0, f"{results.passed} of {n} checks passed in {total:.0f} s")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"lines": results.lines, "checks": results.data, "dry_run": args.dry_run}, f, indent=1)
+        write_json(args.out, {"lines": results.lines, "checks": results.data, "dry_run": args.dry_run})
     return 0 if results.failed == 0 else 1
 
 

@@ -19,6 +19,7 @@ Shapes of the arrays, with ``n`` images, ``S`` sprites per image, ``G = 3`` mask
 import numpy
 
 from . import GENERATOR_VERSION, check_sizes as _check_sizes
+from .chunks import concatenate_chunks
 
 HEIGHT = 20
 WIDTH = 20
@@ -150,15 +151,6 @@ def generate_chunks(sizes=None, seed=SEED, chunk_size=5000):
             yield split, generate_images(rng, 0, SPRITES_PER_IMAGE[split])
         for start in range(0, n, chunk_size):
             yield split, generate_images(rng, min(chunk_size, n - start), SPRITES_PER_IMAGE[split])
-
-
-def concatenate_chunks(chunks):
-    """Join the pieces of :func:`generate_chunks` into ``{split: {key: array}}``."""
-    parts = {}
-    for split, images in chunks:
-        parts.setdefault(split, []).append(images)
-    return {split: {key: numpy.concatenate([p[key] for p in pieces]) for key in pieces[0]}
-            for split, pieces in parts.items()}
 
 
 def generate(sizes=None, seed=SEED):

@@ -27,6 +27,7 @@ import numpy
 
 from . import GENERATOR_VERSION, check_sizes as _check_sizes
 from tagger_ref.errors import DataError
+from .chunks import concatenate_chunks
 
 IMAGE_SIZE = 28                          # S
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE       # N = 784
@@ -262,15 +263,6 @@ def generate_chunks(digits, n_digits, sizes=None, seed=None, random_top=False, c
                 yield split, render(bank, images, labels, plan, first, first)
             for start in range(first, stop, chunk_size):
                 yield split, render(bank, images, labels, plan, start, min(start + chunk_size, stop))
-
-
-def concatenate_chunks(chunks):
-    """Join the pieces of :func:`generate_chunks` into ``{split: {key: array}}``."""
-    parts = {}
-    for split, images in chunks:
-        parts.setdefault(split, []).append(images)
-    return {split: {key: numpy.concatenate([p[key] for p in pieces]) for key in pieces[0]}
-            for split, pieces in parts.items()}
 
 
 def generate(digits, n_digits, sizes=None, seed=None, random_top=False):

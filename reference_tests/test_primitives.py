@@ -54,3 +54,33 @@ def test_sigmoid_values_and_derivative_in_both_tails(dtype):
 def test_sigmoid_of_scalars():
     assert functions.sigmoid(0.0) == 0.5
     assert functions.sigmoid(numpy.float32(-100.0)) == pytest.approx(scipy.special.expit(-100.0), rel=1e-6)
+
+
+def combinator_by_autograd(zl, u, a, continuous):
+    """The combinator's formula from plain autograd operations (expit written as 1 / (1 + exp(-x)))."""
+    sig = lambda x: 1.0 / (1.0 + anp.exp(-x))  # noqa: E731
+    mu = a[0] * sig(a[1] * u + a[2]) + a[3] * u + a[4]
+    vg = a[5] * sig(a[6] * u + a[7]) + a[8] * u + a[9]
+    if continuous:
+        vg = sig(vg)
+    return (zl - mu) * vg + mu
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-11), ("float32", 1e-4)])
+def test_combinator_derivative_equals_autograds_chain(continuous, dtype, rtol):
+    from tagger_ref.ladder import combinator
+    rng = numpy.random.default_rng(3)
+    rows, H = 9, 5
+    zl, u, g = (rng.standard_normal((rows, H)).astype(dtype) for _ in range(3))
+    a = [rng.standard_normal(H).astype(dtype) for _ in range(10)]
+
+    def flat(f):  # a function of one tuple (zl, u, a1..a10), so that make_vjp gives all twelve cotangents
+        return lambda args: f(args[0], args[1], list(args[2:]), continuous)
+
+    vjp, y = make_vjp(flat(combinator))(tuple([zl, u] + a))
+    vjp_ref, y_ref = make_vjp(flat(combinator_by_autograd))(tuple(x.astype("float64") for x in [zl, u] + a))
+    numpy.testing.assert_allclose(y, y_ref, rtol=rtol, atol=rtol)
+    for got, ref, name in zip(vjp(g), vjp_ref(g.astype("float64")), ["zl", "u"] + [f"a{j}" for j in range(1, 11)]):
+        numpy.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * numpy.abs(ref).max(), err_msg=name)
+        assert got.dtype == numpy.dtype(dtype), name

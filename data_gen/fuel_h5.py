@@ -20,8 +20,6 @@ import numpy
 
 from tagger_ref.errors import DataError
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
 
 def _h5py():
     try:
@@ -33,12 +31,6 @@ def _h5py():
 
 def _text(value):
     return value.decode("utf8") if isinstance(value, bytes) else str(value)
-
-
-def is_hdf5(path):
-    """True if the file at ``path`` starts with the HDF5 signature."""
-    with open(path, "rb") as f:
-        return f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
 
 
 def _open(path):

@@ -24,7 +24,8 @@ import numpy
 from .config import TaggerConfig
 from .fileio import write_json
 from .inputs import make_inputs, prepare_inputs, save_inputs
-from .params import init_params, perturb_params, prepare_params, save_params
+from .params import prepare_params, save_params
+from .random_case import random_params
 from .trace import compute_trace, save_trace
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
@@ -86,7 +87,7 @@ def make_case(case):
     """(config, params, inputs, trace) of one golden case, all from its seed."""
     cfg = case.config
     rng = numpy.random.default_rng(case.seed)
-    params = prepare_params(perturb_params(init_params(cfg, rng), rng), cfg)
+    params = prepare_params(random_params(cfg, rng), cfg)
     B, N = cfg.batch_size, cfg.n_inputs
     if cfg.input_type == "binary":
         x = (rng.random((B, N)) < 0.3).astype("float64")       # sparse on-pixels, like Shapes

@@ -3,6 +3,7 @@ import os
 
 import numpy
 
+from ..errors import ConfigError, InputError, OutputError
 from ..fileio import write_json
 from ..inputs import load_inputs, prepare_inputs, save_inputs
 from ..params import load_params, prepare_params, save_params
@@ -32,14 +33,15 @@ def register(sub):
 def run(args):
     config = apply_device(args, config_from_args(args))
     check_output_file(args.out)
-    if args.save_inputs and not os.path.isdir(args.save_inputs):
-        os.makedirs(args.save_inputs, exist_ok=True)
     if args.batch is not None and args.batch < 1:
-        from ..errors import InputError
         raise InputError(f"--batch must be at least 1, got {args.batch}")
     if args.iterations is not None and args.iterations < 1:
-        from ..errors import ConfigError
         raise ConfigError(f"--iterations must be at least 1, got {args.iterations}")
+    if args.save_inputs:
+        try:
+            os.makedirs(args.save_inputs, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot create folder {args.save_inputs}: {e.strerror}") from None
     rng = numpy.random.default_rng(args.seed)
     if args.params:
         params = load_params(args.params, config)

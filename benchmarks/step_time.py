@@ -14,6 +14,11 @@ and float32. For each dtype it prints
   depends on no parameter. No implementation of this design can do less than these products;
 - ratio step / bound (the target is at most 1.5), and the peak of the memory NumPy allocates
   during one step (tracemalloc, measured in a separate untimed step).
+Each dtype is timed twice: with the C library's default allocator settings, then after
+``tagger_ref.memory.keep_freed_memory()``, which the ``tagger-ref`` command line (training
+included) calls at start, so the second row is the step time training gets. The default settings
+hand freed blocks back to the operating system, and each new array then pays a page fault per
+4 KiB page; the minor page faults of one step are printed (``faults``).
 The gradients' dtype is checked too: a float32 step must produce float32 gradients.
 """
 import argparse
@@ -25,11 +30,17 @@ import tracemalloc
 
 import numpy
 
+try:
+    import resource
+except ImportError:          # not on Windows: no page-fault count there
+    resource = None
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tagger_ref.config import PRESETS  # noqa: E402
 from tagger_ref.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.inputs import make_inputs  # noqa: E402
+from tagger_ref.memory import keep_freed_memory  # noqa: E402
 from tagger_ref.params import init_params, perturb_params  # noqa: E402
 
 
@@ -74,23 +85,31 @@ def time_products(products, dtype, repeats, rng):
     return statistics.median(times)
 
 
+def minor_faults():
+    """The process's minor page faults so far (0 where the platform does not count them)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
+
+
 def time_step(config, batch, repeats, rng):
-    """Median time of cost_and_grad, the gradient dtypes, and the traced peak memory of one step."""
+    """Median time of cost_and_grad, the gradient dtypes, the minor page faults of the last timed
+    step, and the traced peak memory of one step."""
     params = perturb_params(init_params(config, rng), rng, 0.1)
     x = (rng.random((batch, config.n_inputs)) < 0.26).astype(config.dtype)
     inputs = make_inputs(config, x, rng)
     cost_and_grad(params, config, inputs)                            # warm up
     times = []
     for _ in range(repeats):
+        faults = minor_faults()
         start = time.perf_counter()
         _, grads = cost_and_grad(params, config, inputs)
         times.append(time.perf_counter() - start)
+        faults = minor_faults() - faults
     dtypes = sorted({str(numpy.asarray(g).dtype) for g in grads.values()})
     tracemalloc.start()
     cost_and_grad(params, config, inputs)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return statistics.median(times), dtypes, peak
+    return statistics.median(times), dtypes, faults, peak
 
 
 def main(argv=None):
@@ -100,6 +119,9 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=100, help="B (default 100)")
     p.add_argument("--ladder", default="2000,1000,500", help="Ladder sizes (default the paper's 2000,1000,500)")
     p.add_argument("--dtypes", default="float64,float32", help="dtypes to time (default float64,float32)")
+    p.add_argument("--allocator", choices=["both", "kept"], default="both",
+                   help="both: time with the default allocator settings, then with freed memory kept "
+                        "(as tagger-ref runs); kept: only the latter (default both)")
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_info, threadpool_limits
     if args.threads:
@@ -112,16 +134,21 @@ def main(argv=None):
     products = product_list(base, args.batch)
     flop = 2 * sum(a[0] * a[1] * b[1] for a, b, _, _ in products)
     print(f"{len(products)} matrix products per step, {flop / 1e9:.1f} GFLOP")
-    print(f"{'dtype':8s} {'step s':>8s} {'bound s':>8s} {'ratio':>6s} {'GFLOP/s':>8s} {'peak MB':>8s}  gradient dtypes")
+    print(f"{'dtype':8s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'GFLOP/s':>8s} "
+          f"{'faults':>7s} {'peak MB':>7s}  gradient dtypes")
     ok = True
-    for dtype in args.dtypes.split(","):
-        config = base.replace(dtype=dtype)
-        rng = numpy.random.default_rng(0)
-        step, dtypes, peak = time_step(config, args.batch, args.repeats, rng)
-        bound = time_products(products, dtype, args.repeats, rng)
-        print(f"{dtype:8s} {step:8.3f} {bound:8.3f} {step / bound:6.2f} {flop / bound / 1e9:8.1f} "
-              f"{peak / 2**20:8.0f}  {', '.join(dtypes)}")
-        ok &= dtypes == [dtype]
+    settings = ["default", "kept"] if args.allocator == "both" else ["kept"]
+    for setting in settings:
+        if setting == "kept" and not keep_freed_memory():
+            print("(this C library is not glibc: the allocator settings are left as they are)")
+        for dtype in args.dtypes.split(","):
+            config = base.replace(dtype=dtype)
+            rng = numpy.random.default_rng(0)
+            step, dtypes, faults, peak = time_step(config, args.batch, args.repeats, rng)
+            bound = time_products(products, dtype, args.repeats, rng)
+            print(f"{dtype:8s} {setting:9s} {step:7.3f} {bound:7.3f} {step / bound:6.2f} {flop / bound / 1e9:8.1f} "
+                  f"{faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}")
+            ok &= dtypes == [dtype]
     if not ok:
         print("error: gradients came back in another dtype than the parameters", file=sys.stderr)
         return 1

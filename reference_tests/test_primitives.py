@@ -1,9 +1,9 @@
-"""sigmoid and normalize are autograd primitives with hand-written derivatives (for speed): their
+"""sigmoid, normalize and the combinator are autograd primitives with hand-written derivatives (for speed): their
 values and derivatives against the plain formulas, differentiated by autograd, and scipy."""
 import numpy
 import pytest
 import scipy.special
-from autograd import elementwise_grad, make_vjp
+from autograd import elementwise_grad, grad, make_vjp
 import autograd.numpy as anp
 
 from tagger_ref import functions
@@ -84,3 +84,44 @@ def test_combinator_derivative_equals_autograds_chain(continuous, dtype, rtol):
     for got, ref, name in zip(vjp(g), vjp_ref(g.astype("float64")), ["zl", "u"] + [f"a{j}" for j in range(1, 11)]):
         numpy.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * numpy.abs(ref).max(), err_msg=name)
         assert got.dtype == numpy.dtype(dtype), name
+
+
+def hessian_vector_product(f, x, v):
+    """d/de grad(f)(x + e v) at e = 0, by autograd through autograd: a second-order derivative."""
+    return grad(lambda y: anp.sum(grad(f)(y) * v))(x)
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_normalize_second_derivative_equals_autograds_chain(norm):
+    # The primitive's derivative reuses the scale computed from the values; differentiated again,
+    # it must trace the scale instead (a constant scale gives another Hessian).
+    rng = numpy.random.default_rng(5)
+    a, w, v = (rng.standard_normal((6, 4)) for _ in range(3))
+    cost = lambda f: lambda t: anp.sum(anp.sin(f(t, norm)) * w)  # noqa: E731  (a nonlinear cost)
+    got = hessian_vector_product(cost(functions.normalize), a, v)
+    ref = hessian_vector_product(cost(normalize_by_autograd), a, v)
+    numpy.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * numpy.abs(ref).max())
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_combinator_second_derivative_equals_autograds_chain(continuous):
+    from tagger_ref.ladder import combinator
+    rng = numpy.random.default_rng(6)
+    rows, H = 7, 3
+    args = [rng.standard_normal((rows, H)) for _ in range(2)] + [rng.standard_normal(H) for _ in range(10)]
+    w = rng.standard_normal((rows, H))
+    v = [rng.standard_normal(x.shape) for x in args]
+
+    def cost(f):  # nonlinear in zhat, a function of the flat vector of all twelve arguments
+        sizes = numpy.cumsum([x.size for x in args])[:-1]
+
+        def c(flat):
+            parts = [anp.reshape(p, x.shape) for p, x in zip(anp.split(flat, sizes), args)]
+            return anp.sum(anp.sin(f(parts[0], parts[1], parts[2:], continuous)) * w)
+        return c
+
+    x = numpy.concatenate([a.ravel() for a in args])
+    flat_v = numpy.concatenate([a.ravel() for a in v])
+    got = hessian_vector_product(cost(combinator), x, flat_v)
+    ref = hessian_vector_product(cost(combinator_by_autograd), x, flat_v)
+    numpy.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * numpy.abs(ref).max())

@@ -16,7 +16,7 @@ import contextlib
 
 import numpy as _numpy
 import autograd.numpy as np  # noqa: F401  (re-exported: the namespace of all maths modules)
-from autograd.tracer import getval  # noqa: F401  (the raw value behind a traced array)
+from autograd.tracer import getval, isbox  # noqa: F401  (the raw value behind a traced array; is it traced)
 
 from .errors import DeviceError
 

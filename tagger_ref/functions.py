@@ -1,7 +1,7 @@
 """Elementary functions of the spec's section 1, each with the numerical trick it needs named."""
 from autograd.extend import defvjp, primitive
 
-from .backend import np, getval
+from .backend import np, getval, isbox
 
 # The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).
 NORM_EPS = 1e-10
@@ -122,7 +122,6 @@ def _centred_and_scale(a, axis):
     return centred, np.sqrt(mean(centred * centred, axis=axis, keepdims=True) + NORM_EPS)
 
 
-@primitive
 def normalize(a, norm="batch"):
     """y = (a - mean) / sqrt(var + 1e-10), over rows (``norm="batch"``) or features (``"layer"``).
 
@@ -130,23 +129,34 @@ def normalize(a, norm="batch"):
     The variance is the biased one. Batch norm is the original code's; layer norm (Tagger*)
     is this reference's definition (spec section 4).
 
-    An autograd primitive with the usual closed-form derivative, in about half the time of
-    autograd's chain through the means and the square root (the normalisations are the largest
-    elementwise work of a step): da = (g - mean(g) - y mean(g y)) / s, with s = sqrt(var + 1e-10)
-    and the means over ``axis``; exact, the floor included (s^2 = mean(c^2) + 1e-10 gives
-    ds/dc = c / (n s)). reference_tests/test_primitives.py checks it against autograd's chain.
+    Differentiated by the primitive ``_normalized`` with the usual closed-form derivative, in
+    about half the time of autograd's chain through the means and the square root (the
+    normalisations are a large share of a step's elementwise work): da = (g - mean(g) - y mean(g y)) / s,
+    with s = sqrt(var + 1e-10) and the means over the axis; exact, the floor included
+    (s^2 = mean(c^2) + 1e-10 gives ds/dc = c / (n s)). The centred values and s are computed here
+    once, from the values, and handed to the primitive, whose derivative reuses s.
+    reference_tests/test_primitives.py checks value and derivative against autograd's chain.
     """
-    centred, scale = _centred_and_scale(a, 0 if norm == "batch" else -1)
+    centred, scale = _centred_and_scale(getval(a), 0 if norm == "batch" else -1)
+    return _normalized(a, norm=norm, centred=centred, scale=scale)
+
+
+@primitive
+def _normalized(a, norm, centred, scale):
+    """normalize(a) = centred / scale, given ``centred, scale = _centred_and_scale(a, axis)``."""
     return centred / scale
 
 
-def _normalize_vjp(y, a, norm="batch"):
+def _normalized_vjp(y, a, norm, centred, scale):
     axis = 0 if norm == "batch" else -1
+    if isbox(a):
+        # A derivative that is itself differentiated (a second order): s must be traced, not the
+        # constant computed from the values.
+        _, scale = _centred_and_scale(a, axis)
 
     def vjp(g):
-        _, scale = _centred_and_scale(a, axis)
         return (g - mean(g, axis=axis, keepdims=True) - y * mean(g * y, axis=axis, keepdims=True)) / scale
     return vjp
 
 
-defvjp(normalize, _normalize_vjp)
+defvjp(_normalized, _normalized_vjp)

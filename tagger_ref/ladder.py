@@ -5,7 +5,7 @@ layer l has H_l units. Parameter names are the original code's (spec section 3).
 """
 from autograd.extend import defvjp_argnums, primitive
 
-from .backend import np
+from .backend import getval, isbox, np
 from .functions import normalize, relu, sigmoid, softmax
 
 
@@ -36,34 +36,48 @@ def combinator(zl, u, a, continuous):
     mu = a1 sigmoid(a2 u + a3) + a4 u + a5;  vg = a6 sigmoid(a7 u + a8) + a9 u + a10;
     for continuous inputs Tagger adds a sigmoid on the gating variable, vg = sigmoid(vg) (A.6, E11);
     zhat = (zl - mu) vg + mu.  zl, u: (rows, H_l); a1..a10: (H_l,).
+
+    Differentiated by the primitive ``_combine``: the terms above are computed here once, from
+    the values (``combinator_terms``), and handed to it; its derivative reuses them.
     """
-    return _combine(zl, u, *a, continuous=continuous)
+    terms = combinator_terms(getval(u), [getval(a_j) for a_j in a], continuous)
+    return _combine(zl, u, *a, continuous=continuous, terms=terms)
 
 
-@primitive
-def _combine(zl, u, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, continuous=False):
-    """The combinator's formula (see ``combinator``), as one autograd primitive for speed.
-
-    Its derivative (``_combine_vjp``) is written out once for all twelve arguments, sharing the
-    intermediate terms, instead of autograd's chain through some twenty elementwise operations
-    and ten broadcast reductions; reference_tests/test_primitives.py checks it against that chain.
-    """
-    mu = a1 * sigmoid(a2 * u + a3) + a4 * u + a5
-    vg = a6 * sigmoid(a7 * u + a8) + a9 * u + a10
-    if continuous:
-        vg = sigmoid(vg)
-    return (zl - mu) * vg + mu
-
-
-def _combine_vjp(argnums, ans, args, kwargs):
-    zl, u, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = args
-    continuous = kwargs.get("continuous", False)
+def combinator_terms(u, a, continuous):
+    """The combinator's terms s1 = sigmoid(a2 u + a3), s2 = sigmoid(a7 u + a8), mu and vg (see ``combinator``)."""
+    a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = a
     s1 = sigmoid(a2 * u + a3)
     s2 = sigmoid(a7 * u + a8)
     mu = a1 * s1 + a4 * u + a5
     vg = a6 * s2 + a9 * u + a10
     if continuous:
         vg = sigmoid(vg)
+    return s1, s2, mu, vg
+
+
+@primitive
+def _combine(zl, u, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, continuous, terms):
+    """zhat = (zl - mu) vg + mu, given ``terms = combinator_terms(u, a1..a10, continuous)``.
+
+    One autograd primitive for speed: its derivative (``_combine_vjp``) is written out once for all
+    twelve arguments, sharing the terms, instead of autograd's chain through some twenty
+    elementwise operations and ten broadcast reductions; reference_tests/test_primitives.py
+    checks it against that chain, to first and second order.
+    """
+    _, _, mu, vg = terms
+    return (zl - mu) * vg + mu
+
+
+def _combine_vjp(argnums, ans, args, kwargs):
+    zl, u, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = args
+    continuous = kwargs["continuous"]
+    if any(isbox(x) for x in args):
+        # A derivative that is itself differentiated (a second order): the terms must be traced,
+        # not the constants computed from the values.
+        s1, s2, mu, vg = combinator_terms(u, args[2:], continuous)
+    else:
+        s1, s2, mu, vg = kwargs["terms"]
 
     def vjp(g):
         d_mu = g * (1.0 - vg)                          # d zhat / d mu = 1 - vg

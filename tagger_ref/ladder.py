@@ -89,16 +89,21 @@ def _combine_vjp(argnums, ans, args, kwargs):
         grads = {
             0: lambda: g * vg,
             1: lambda: t1 * a2 + d_mu * a4 + t2 * a7 + d_vg * a9,
-            2: lambda: np.sum(d_mu * s1, axis=0), 3: lambda: np.sum(t1 * u, axis=0),
-            4: lambda: np.sum(t1, axis=0), 5: lambda: np.sum(d_mu * u, axis=0), 6: lambda: np.sum(d_mu, axis=0),
-            7: lambda: np.sum(d_vg * s2, axis=0), 8: lambda: np.sum(t2 * u, axis=0),
-            9: lambda: np.sum(t2, axis=0), 10: lambda: np.sum(d_vg * u, axis=0), 11: lambda: np.sum(d_vg, axis=0),
+            2: lambda: _column_dot(d_mu, s1), 3: lambda: _column_dot(t1, u),
+            4: lambda: np.sum(t1, axis=0), 5: lambda: _column_dot(d_mu, u), 6: lambda: np.sum(d_mu, axis=0),
+            7: lambda: _column_dot(d_vg, s2), 8: lambda: _column_dot(t2, u),
+            9: lambda: np.sum(t2, axis=0), 10: lambda: _column_dot(d_vg, u), 11: lambda: np.sum(d_vg, axis=0),
         }
         return tuple(grads[i]() for i in argnums)
     return vjp
 
 
 defvjp_argnums(_combine, _combine_vjp)
+
+
+def _column_dot(x, y):
+    """sum(x * y, axis=0), the dot products of x's and y's columns, in one pass instead of two."""
+    return np.einsum("ij,ij->j", x, y)
 
 
 def decoder(params, laterals, top, n_layers, continuous, norm="batch"):

@@ -144,7 +144,8 @@ PRESETS = {
     # reference's definition, spec section 4).
     "shapes-layernorm": TaggerConfig(norm="layer"),
     # Shapes on two CPU cores in 30 minutes (results/shapes-quick): Tagger* with a smaller Ladder,
-    # float32, a larger learning rate; --max-minutes 30 stops it where the time runs out.
+    # float32, a larger learning rate; its 20 epochs took 23 minutes with two BLAS threads, and
+    # --max-minutes 30 stops it where the time runs out on a slower machine.
     "shapes-quick": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=20, dtype="float32"),
     # tagger-ref demo: shapes-quick for a few minutes on a small training set.
     "demo": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=12, dtype="float32"),

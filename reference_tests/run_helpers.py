@@ -5,14 +5,28 @@ import os
 import subprocess
 import sys
 
+import numpy
+
 from tagger_ref.cli import main
 from tagger_ref.config import TaggerConfig
+from tagger_ref.training import CHECKPOINT
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A Shapes model (N = 400) small enough for a step in milliseconds: K=3, T=2, Ladder (8, 6, 4).
 TINY_SHAPES = TaggerConfig(n_groups=3, n_iterations=2, encoder_proj=(8, 6, 4), norm="layer", lr=1e-3,
                            batch_size=10, num_epochs=2, seed=0)
+
+
+# The checkpoint entries that hold clock readings: the only ones that may differ between two
+# runs that must be equal.
+CLOCKS = {"seconds", "cpu_seconds", "log/seconds", "log/cpu_seconds"}
+
+
+def checkpoint_arrays(run_dir):
+    """Every entry of RUN_DIR's checkpoint, as arrays."""
+    with numpy.load(os.path.join(run_dir, CHECKPOINT)) as f:
+        return {k: f[k] for k in f.files}
 
 
 def shapes_file(folder, train=60, valid=20, test=30):

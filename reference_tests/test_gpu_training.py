@@ -12,7 +12,7 @@ import os
 import numpy
 import pytest
 
-from run_helpers import TINY_SHAPES, config_file, shapes_file
+from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, config_file, shapes_file
 from tagger_ref import backend, evaluation, fake_gpu, training
 from tagger_ref.cli import main
 from tagger_ref.config import PRESETS
@@ -23,7 +23,6 @@ fake_gpu.register()
 TOL = 1e-12
 FakeGPUArray = fake_gpu.FakeGPUArray
 TINY = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8, num_epochs=2, seed=4)   # 5 steps an epoch
-CLOCKS = {"seconds", "cpu_seconds", "log/seconds", "log/cpu_seconds"}
 
 
 def tiny_data(n=40, seed=1, N=16):
@@ -71,11 +70,6 @@ def fake_device(monkeypatch):
         yield seen
     finally:
         backend.use_array_module(*previous)
-
-
-def checkpoint_arrays(run_dir):
-    with numpy.load(os.path.join(run_dir, CHECKPOINT)) as f:
-        return {k: f[k] for k in f.files}
 
 
 def assert_close_runs(device_dir, cpu_dir):

@@ -7,11 +7,9 @@ import time
 import numpy
 import pytest
 
-from run_helpers import TINY_SHAPES, cli, config_file, run_cli, shapes_file
+from run_helpers import CLOCKS, TINY_SHAPES, cli, config_file, run_cli, shapes_file
 from tagger_ref.cli import main
 from tagger_ref.training import CHECKPOINT, load_checkpoint
-
-CLOCKS = {"seconds", "cpu_seconds", "log/seconds", "log/cpu_seconds"}
 
 
 @pytest.fixture(scope="module")

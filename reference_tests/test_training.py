@@ -1,10 +1,10 @@
 """Training: learning on tiny data, float32 kept in the gradients, bit-identical runs and resumes,
 time limits, non-finite costs and the clear errors of bad data, folders and resumes."""
-import os
 
 import numpy
 import pytest
 
+from run_helpers import CLOCKS, checkpoint_arrays
 from tagger_ref import training
 from tagger_ref.adam import adam_init, adam_update
 from tagger_ref.config import PRESETS
@@ -17,17 +17,11 @@ from tagger_ref.training import CHECKPOINT, load_checkpoint, train
 
 # 16 inputs, K=3, T=3, Ladder (7, 5, 4); 40 images in batches of 8: 5 steps an epoch.
 TINY = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8, num_epochs=3, seed=4)
-CLOCKS = {"seconds", "cpu_seconds", "log/seconds", "log/cpu_seconds"}   # the only entries that may differ
 
 
 def tiny_data(n=40, seed=1, N=16):
     x = (numpy.random.default_rng(seed).random((n, N)) < 0.3).astype(numpy.float32)
     return x, x[:10]
-
-
-def checkpoint_arrays(run_dir):
-    with numpy.load(os.path.join(run_dir, CHECKPOINT)) as f:
-        return {k: f[k] for k in f.files}
 
 
 def assert_same_run(a, b):

@@ -1,6 +1,7 @@
 """Time of one training step (forward and gradient) against the matrix products alone.
 
     python benchmarks/step_time.py [--repeats R] [--threads N] [--batch B] [--ladder 2000,1000,500]
+                                   [--dtypes float64,float32] [--allocator both|kept]
 
 Default: the paper's Shapes model (N=400, K=4, T=3, B=100, Ladder (2000, 1000, 500)), in float64
 and float32. For each dtype it prints
@@ -13,13 +14,14 @@ and float32. For each dtype it prints
   ``A.T @ G``), except for the left operand of the first iteration's input projection, which
   depends on no parameter. No implementation of this design can do less than these products;
 - ratio step / bound (the target is at most 1.5; steps and products are timed alternately and
-  the ratio is the median of the pairs' ratios, which a busy machine disturbs less), and the peak of the memory NumPy allocates
+  the ratio is the median of the pairs' ratios, which a busy machine disturbs less);
+- the minor page faults of one step (``faults``) and the peak of the memory NumPy allocates
   during one step (tracemalloc, measured in a separate untimed step).
 Each dtype is timed twice: with the C library's default allocator settings, then after
 ``tagger_ref.memory.keep_freed_memory()``, which the ``tagger-ref`` command line (training
 included) calls at start, so the second row is the step time training gets. The default settings
 hand freed blocks back to the operating system, and each new array then pays a page fault per
-4 KiB page; the minor page faults of one step are printed (``faults``).
+4 KiB page.
 The gradients' dtype is checked too: a float32 step must produce float32 gradients.
 """
 import argparse

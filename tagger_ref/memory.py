@@ -13,9 +13,9 @@ settings).
 to 32 MiB come from the heap (``M_MMAP_THRESHOLD``, the largest value every 64-bit glibc accepts)
 and up to 1 GiB of free memory at the top of the heap is kept (``M_TRIM_THRESHOLD``). The resident
 memory then stays near the step's peak instead of going up and down every step; nothing else
-changes, the numbers least of all. The ``tagger-ref`` command line calls it at start; programs
-using the Python API may call it themselves. Elsewhere than glibc (macOS, Windows, musl) it does
-nothing and returns False.
+changes, the numbers least of all. The ``tagger-ref`` command line calls it at start, and
+``training.train`` when it starts; other programs using the Python API may call it themselves.
+Elsewhere than glibc (macOS, Windows, musl) it does nothing and returns False.
 """
 import ctypes
 import ctypes.util

@@ -23,6 +23,7 @@ import zipfile
 import numpy
 
 from .errors import DataError
+from .fileio import read_head
 
 NAMES = ("shapes", "texture-mnist1", "texture-mnist2")
 INPUT_TYPES = {"shapes": "binary", "texture-mnist1": "continuous", "texture-mnist2": "continuous"}
@@ -61,15 +62,7 @@ class Dataset:
 
 def _file_format(path):
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise DataError(f"data file {path} does not exist")
-    if not os.path.isfile(path):
-        raise DataError(f"data file {path} is not a file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        raise DataError(f"cannot read data file {path}: {e.strerror}") from None
+    head = read_head(path, 8, DataError, what="data file")
     if head.startswith(_ZIP_SIGNATURE):
         return "npz"
     if head == _HDF5_SIGNATURE:

@@ -64,18 +64,27 @@ def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
-def load_npz(path, error=TaggerError, what="file"):
-    """Read every array of a `.npz` into a dict, raising ``error`` with a clear message on failure."""
+def read_head(path, n, error=TaggerError, what="file"):
+    """The first ``n`` bytes of the file ``path`` (to tell its format), raising ``error`` with a
+    clear message where it does not exist, is a folder or cannot be read."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise error(f"{what} {path} does not exist")
     if os.path.isdir(path):
-        raise error(f"{what} {path} is a folder, not a .npz file")
+        raise error(f"{what} {path} is a folder, not a file")
+    if not os.path.isfile(path):
+        raise error(f"{what} {path} is not a regular file")
     try:
         with open(path, "rb") as f:
-            magic = f.read(6)
+            return f.read(n)
     except OSError as e:
         raise error(f"{what} {path} cannot be read: {e.strerror}") from None
+
+
+def load_npz(path, error=TaggerError, what="file"):
+    """Read every array of a `.npz` into a dict, raising ``error`` with a clear message on failure."""
+    path = os.fspath(path)
+    magic = read_head(path, 6, error, what)
     if magic == b"\x93NUMPY":
         raise error(f"{what} {path} is a single .npy array, not a .npz archive of named arrays")
     if not magic.startswith(b"PK"):

@@ -26,7 +26,7 @@ Exit status: 0 all checks passed, 1 a check failed, 2 no CuPy or no GPU (says wh
 On an H100 the whole run should take about 2-4 minutes, most of it CuPy compiling its kernels
 the first time they run and the CPU steps.
 
---dry-run puts tagger_ref.fake_gpu (a NumPy-backed stand-in that refuses what CuPy refuses) in the
+--dry-run puts the tests' stand-in reference_tests/fake_gpu.py (a NumPy-backed stand-in that refuses what CuPy refuses) in the
 place of cupy and runs everything with small sizes, to check this script and the device plumbing
 without a GPU; its times mean nothing.
 """
@@ -43,15 +43,15 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if os.path.isfile(os.path.join(REPO, "tagger_ref", "__init__.py")):
     sys.path.insert(0, REPO)  # run from a checkout: check this checkout's code, installed or not
 
-from tagger_ref import backend, fake_gpu  # noqa: E402
+from tagger_ref import backend  # noqa: E402
 from tagger_ref.backend import to_device, to_numpy  # noqa: E402
 from tagger_ref.config import PRESETS, load_config  # noqa: E402
 from tagger_ref.errors import DeviceError  # noqa: E402
 from tagger_ref.fileio import write_json  # noqa: E402
 from tagger_ref.gradcheck import check_gradient  # noqa: E402
-from tagger_ref.gradients import cost_and_grad  # noqa: E402
+from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.inputs import load_inputs, make_inputs, prepare_inputs  # noqa: E402
-from tagger_ref.model import total_cost  # noqa: E402
+from tagger_ref.maths.model import total_cost  # noqa: E402
 from tagger_ref.params import load_params, prepare_params  # noqa: E402
 from tagger_ref.random_case import random_case, random_params  # noqa: E402
 from tagger_ref.trace import compute_trace, load_trace  # noqa: E402
@@ -72,6 +72,16 @@ DRY = dict(step_config=None, batch=10, cpu_steps=1, gpu_steps=2, warmup=1, epoch
 _ABSENT = object()
 
 
+def _stand_in():
+    """The tests' CuPy stand-in (a checkout's reference_tests/fake_gpu.py): for --dry-run only."""
+    sys.path.insert(0, os.path.join(REPO, "reference_tests"))
+    try:
+        import fake_gpu
+    except ImportError:
+        raise DeviceError("--dry-run needs the test stand-in reference_tests/fake_gpu.py of a checkout") from None
+    return fake_gpu
+
+
 class Device:
     """Switches between the CPU and the device under test. The dry run puts the stand-in in the
     place of ``cupy`` (``sys.modules``, restored by ``close``), so that both runs take the same
@@ -82,7 +92,7 @@ class Device:
         self.label = "stand-in" if dry_run else "GPU"
         self._saved_cupy = sys.modules.get("cupy", _ABSENT)
         if dry_run:
-            sys.modules["cupy"] = fake_gpu.cupy_module()
+            sys.modules["cupy"] = _stand_in().cupy_module()
         try:
             backend.use_device("gpu")  # DeviceError if CuPy or the GPU is missing
         except DeviceError:
@@ -110,7 +120,7 @@ class Device:
         versions = f"NumPy {numpy.__version__}, autograd {getattr(autograd, '__version__', _dist_version('autograd'))}"
         cpu = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
         if self.dry_run:
-            return f"stand-in tagger_ref.fake_gpu (no GPU; times are meaningless), {versions}, {cpu}"
+            return f"stand-in reference_tests/fake_gpu.py (no GPU; times are meaningless), {versions}, {cpu}"
         cupy = self.xp
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]

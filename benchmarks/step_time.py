@@ -41,14 +41,14 @@ except ImportError:          # not on Windows: no page-fault count there
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tagger_ref.config import PRESETS  # noqa: E402
-from tagger_ref.gradients import cost_and_grad  # noqa: E402
+from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.inputs import make_inputs  # noqa: E402
 from tagger_ref.memory import keep_freed_memory  # noqa: E402
 from tagger_ref.params import init_params, perturb_params  # noqa: E402
 
 
 def matmul_shapes(config, batch):
-    """(m, k, n) of every product A (m, k) @ B (k, n) of one iteration's forward pass (spec section 4)."""
+    """(m, k, n) of every product A (m, k) @ B (k, n) of one iteration's forward pass (docs/spec.md section 4)."""
     R, N, H = config.n_groups * batch, config.n_inputs, config.encoder_proj
     L = len(H)
     shapes = [(R, 4 * N, H[0])]                                    # step 4: inp @ W

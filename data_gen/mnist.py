@@ -13,7 +13,7 @@ import zlib
 
 import numpy
 
-from tagger_ref.errors import DataError
+from .errors import DataGenError
 
 # file role -> accepted names, first match wins (without and with ".gz")
 FILE_NAMES = {
@@ -37,13 +37,13 @@ _UBYTE = 0x08
 
 
 def find_file(folder, role):
-    """Path of the MNIST file ``role`` (a key of :data:`FILE_NAMES`) in ``folder``; DataError if absent."""
+    """Path of the MNIST file ``role`` (a key of :data:`FILE_NAMES`) in ``folder``; DataGenError if absent."""
     candidates = [name + ext for name in FILE_NAMES[role] for ext in ("", ".gz")]
     for name in candidates:
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             return path
-    raise DataError(f"MNIST folder {folder} has no {role.replace('_', ' ')} file (looked for {', '.join(candidates)})")
+    raise DataGenError(f"MNIST folder {folder} has no {role.replace('_', ' ')} file (looked for {', '.join(candidates)})")
 
 
 def read_bytes(path):
@@ -52,30 +52,30 @@ def read_bytes(path):
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
-        raise DataError(f"cannot read MNIST file {path}: {e.strerror}") from None
+        raise DataGenError(f"cannot read MNIST file {path}: {e.strerror}") from None
     if raw[:2] != _GZIP_MAGIC:
         return raw
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"MNIST file {path} is a corrupt or truncated gzip file: {e}") from None
+        raise DataGenError(f"MNIST file {path} is a corrupt or truncated gzip file: {e}") from None
 
 
 def parse_idx(data, path, ndim):
-    """Decode IDX bytes into a uint8 array with ``ndim`` dimensions; DataError on any inconsistency."""
+    """Decode IDX bytes into a uint8 array with ``ndim`` dimensions; DataGenError on any inconsistency."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise DataError(f"MNIST file {path} is not an IDX file (bad magic number)")
+        raise DataGenError(f"MNIST file {path} is not an IDX file (bad magic number)")
     if data[2] != _UBYTE:
-        raise DataError(f"MNIST file {path} holds IDX type 0x{data[2]:02x}, expected 0x08 (unsigned bytes)")
+        raise DataGenError(f"MNIST file {path} holds IDX type 0x{data[2]:02x}, expected 0x08 (unsigned bytes)")
     if data[3] != ndim:
-        raise DataError(f"MNIST file {path} has {data[3]} dimensions, expected {ndim}")
+        raise DataGenError(f"MNIST file {path} has {data[3]} dimensions, expected {ndim}")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DataError(f"MNIST file {path} is truncated (incomplete header)")
+        raise DataGenError(f"MNIST file {path} is truncated (incomplete header)")
     shape = tuple(int(d) for d in numpy.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     size = int(numpy.prod(shape, dtype=numpy.int64))
     if len(data) - header != size:
-        raise DataError(f"MNIST file {path} has {len(data) - header} data bytes, its header {shape} says {size}"
+        raise DataGenError(f"MNIST file {path} has {len(data) - header} data bytes, its header {shape} says {size}"
                         " (truncated or corrupt)")
     return numpy.frombuffer(data, dtype=numpy.uint8, offset=header).reshape(shape)
 
@@ -89,7 +89,7 @@ def load_mnist(folder):
     """
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
-        raise DataError(f"MNIST folder {folder} does not exist" if not os.path.exists(folder)
+        raise DataGenError(f"MNIST folder {folder} does not exist" if not os.path.exists(folder)
                         else f"MNIST path {folder} is not a folder")
     out = {}
     standard = True
@@ -99,14 +99,14 @@ def load_mnist(folder):
         standard &= hashlib.sha256(data).hexdigest() == STANDARD_SHA256[role]
         array = parse_idx(data, path, 3 if role.endswith("images") else 1)
         if role.endswith("images") and array.shape[1:] != (28, 28):
-            raise DataError(f"MNIST file {path} holds {array.shape[1]}x{array.shape[2]} images, expected 28x28")
+            raise DataGenError(f"MNIST file {path} holds {array.shape[1]}x{array.shape[2]} images, expected 28x28")
         if role.endswith("labels") and array.size and array.max() > 9:
-            raise DataError(f"MNIST file {path} holds label {array.max()}, expected digits 0..9")
+            raise DataGenError(f"MNIST file {path} holds label {array.max()}, expected digits 0..9")
         out[role] = array
     for split in ("train", "test"):
         n_images, n_labels = len(out[f"{split}_images"]), len(out[f"{split}_labels"])
         if n_images != n_labels:
-            raise DataError(f"MNIST folder {folder}: {n_images} {split} images but {n_labels} {split} labels")
+            raise DataGenError(f"MNIST folder {folder}: {n_images} {split} images but {n_labels} {split} labels")
     out["standard"] = bool(standard)
     return out
 

@@ -1,4 +1,4 @@
-"""Shapes: 20x20 binary images of three sprites, as the authors generated them (spec section 9).
+"""Shapes: 20x20 binary images of three sprites, as the authors generated them (docs/spec.md section 9).
 
 Each image holds ``S`` sprites (3; 1 in the ``single`` split), each chosen uniformly from a
 square and two triangles and placed uniformly at random fully inside the image. The image is the
@@ -43,7 +43,7 @@ def _bitmap(rows):
     return numpy.array([[c == "1" for c in row] for row in rows], dtype=bool)
 
 
-# The three sprites, in the order of the kind index that randint(0, 3) draws (spec section 9).
+# The three sprites, in the order of the kind index that randint(0, 3) draws (docs/spec.md section 9).
 SQUARE = _bitmap(["1111111", "1111111", "1100011", "1100011", "1100011", "1111111", "1111111"])  # 7x7
 TRIANGLE = _bitmap([
     "000001100000",
@@ -106,7 +106,7 @@ def render(kinds, rows, cols):
     """Paint placed sprites. Returns ``features`` (n, N) float32 in {0, 1} and ``groups`` (n, N) uint8.
 
     ``groups`` is 0 on background and on pixels covered by two or more sprites, else the index
-    ``1..S`` of the one sprite covering the pixel (spec section 9; the authors wrote later sprites
+    ``1..S`` of the one sprite covering the pixel (docs/spec.md section 9; the authors wrote later sprites
     over earlier ones and then cleared every pixel covered more than once, which is the same).
     """
     cover = _TABLE[kinds, rows, cols]                                   # (n, S, N) bool

@@ -1,6 +1,6 @@
 """TextureMNIST1 and TextureMNIST2 (the authors' Freq20-MNIST), as the authors generated them.
 
-The definition is ``spec/texture-mnist.md``. An image is a background texture with one or two
+The definition is `docs/spec.md section 9`. An image is a background texture with one or two
 digits painted over it, each digit filled with its own texture and used as an alpha mask:
 
     x = m_d * t_d + (1 - m_d) * ( ... (m_1 * t_1 + (1 - m_1) * t_0))
@@ -26,7 +26,7 @@ Shapes: ``n`` images, ``d`` digits, ``L = d + 1`` layers (background first), ``S
 import numpy
 
 from . import GENERATOR_VERSION, check_sizes as _check_sizes
-from tagger_ref.errors import DataError
+from .errors import DataGenError
 from .chunks import concatenate_chunks
 
 IMAGE_SIZE = 28                          # S
@@ -38,7 +38,7 @@ N_TEXTURES = len(FREQUENCY_ROWS) * len(FREQUENCY_COLUMNS)   # 20
 MAX_CROP = TEXTURE_SIZE - IMAGE_SIZE     # crop offsets 0..10 in each direction
 SHIFT = 2                                # TextureMNIST2: digits shifted 2 pixels left-up / right-down
 
-# The authors' seeds (spec/texture-mnist.md).
+# The authors' seeds (docs/spec.md section 9).
 AUTHORS_SEEDS = {"textures": 546298, "train": 52698, "test": 2938, "crops": 598}
 
 SPLIT_NAMES = ("train", "valid", "test")
@@ -46,7 +46,7 @@ DEFAULT_SIZES = {"train": 50000, "valid": 10000, "test": 10000}
 
 
 def check_sizes(sizes):
-    """Return ``sizes`` as a dict over :data:`SPLIT_NAMES` (missing splits get 0); DataError on bad values."""
+    """Return ``sizes`` as a dict over :data:`SPLIT_NAMES` (missing splits get 0); DataGenError on bad values."""
     return _check_sizes(sizes, SPLIT_NAMES, "TextureMNIST")
 
 
@@ -59,7 +59,7 @@ def seeds(seed=None):
     if seed is None:
         return dict(AUTHORS_SEEDS)
     if isinstance(seed, bool) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
-        raise DataError(f"TextureMNIST seed must be an integer >= 0 or None, got {seed!r}")
+        raise DataGenError(f"TextureMNIST seed must be an integer >= 0 or None, got {seed!r}")
     derived = numpy.random.SeedSequence(int(seed)).generate_state(4)
     return {name: int(s) for name, s in zip(("textures", "train", "test", "crops"), derived)}
 
@@ -111,7 +111,7 @@ def draw_layers(n_source, n_digits, rng, random_top=False):
         index = numpy.arange(n_source)[:, None]                    # (n, 1)
         return index, numpy.zeros_like(index), index
     if n_digits != 2:
-        raise DataError(f"TextureMNIST has 1 or 2 digits per image, got {n_digits}")
+        raise DataGenError(f"TextureMNIST has 1 or 2 digits per image, got {n_digits}")
     p1 = rng.permutation(n_source)                                 # (n,) shifted left and up
     p2 = rng.permutation(n_source)                                 # (n,) shifted right and down
     t = rng.binomial(1, 0.5, n_source)[:, None] == 1               # (n, 1)
@@ -218,23 +218,23 @@ def render(bank, images, labels, plan, start, stop):
 
 
 def check_request(digits, n_digits, sizes):
-    """Return the checked sizes; DataError unless ``digits`` (a :class:`data_gen.digits.DigitSource`)
+    """Return the checked sizes; DataGenError unless ``digits`` (a :class:`data_gen.digits.DigitSource`)
     holds usable arrays, ``n_digits`` is 1 or 2, and there are enough digits for ``sizes``."""
     sizes = check_sizes(sizes)
     if n_digits not in (1, 2):
-        raise DataError(f"TextureMNIST has 1 or 2 digits per image, got {n_digits}")
+        raise DataGenError(f"TextureMNIST has 1 or 2 digits per image, got {n_digits}")
     for split in ("train", "test"):
         images, labels = getattr(digits, f"{split}_images"), getattr(digits, f"{split}_labels")
         if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(labels) != len(images):
-            raise DataError(f"{split} digits must be (n, 28, 28) with n labels, got {images.shape} and {len(labels)}")
+            raise DataGenError(f"{split} digits must be (n, 28, 28) with n labels, got {images.shape} and {len(labels)}")
         if images.size and (images.min() < 0 or images.max() > 1):
-            raise DataError(f"{split} digit intensities must lie in [0, 1]")
+            raise DataGenError(f"{split} digit intensities must lie in [0, 1]")
     n_train_digits, n_test_digits = len(digits.train_images), len(digits.test_images)
     if sizes["train"] + sizes["valid"] > n_train_digits:
-        raise DataError(f"train + valid = {sizes['train'] + sizes['valid']} images need as many training digits;"
+        raise DataGenError(f"train + valid = {sizes['train'] + sizes['valid']} images need as many training digits;"
                         f" the digit source has {n_train_digits}")
     if sizes["test"] > n_test_digits:
-        raise DataError(f"test = {sizes['test']} images need as many test digits; the digit source has {n_test_digits}")
+        raise DataGenError(f"test = {sizes['test']} images need as many test digits; the digit source has {n_test_digits}")
     return sizes
 
 

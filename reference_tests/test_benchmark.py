@@ -11,7 +11,7 @@ from autograd.tracer import notrace_primitives, trace
 from run_helpers import REPO
 from tagger_ref.config import PRESETS
 from tagger_ref.inputs import make_inputs
-from tagger_ref.model import total_cost
+from tagger_ref.maths.model import total_cost
 from tagger_ref.params import init_params
 
 

@@ -249,8 +249,8 @@ def test_cli_exit_codes(run_cli, tmp_path):
 
 def test_a_wrong_epsilon_in_normalize_is_caught_at_h_0(monkeypatch):
     """The defaults are tight enough to see 1e-12 instead of 1e-10 under the square root."""
-    import tagger_ref.functions
+    import tagger_ref.maths.functions
     config, params, inputs, original = _computed_and_original("binary_public")
-    monkeypatch.setattr(tagger_ref.functions, "NORM_EPS", 1e-12)
+    monkeypatch.setattr(tagger_ref.maths.functions, "NORM_EPS", 1e-12)
     report = compare_traces(original, compute_trace(params, config, inputs))
     assert not report.ok and report.first_divergence.key == "h_0"

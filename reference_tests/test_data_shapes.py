@@ -1,4 +1,4 @@
-"""Shapes (spec section 9): sprites, composition, masks, the authors' random stream, sizes, the CLI.
+"""Shapes (docs/spec.md section 9): sprites, composition, masks, the authors' random stream, sizes, the CLI.
 
 The oracles are written from the spec's text, independently of data_gen.shapes: the sprites from
 its bit strings, the images by a slicing loop, the stream by decoding MT19937's raw 32-bit output
@@ -12,9 +12,9 @@ import pytest
 
 from data_gen import shapes
 from tagger_ref import cli
-from tagger_ref.errors import DataError
+from data_gen.errors import DataGenError
 
-# spec section 9, verbatim
+# docs/spec.md section 9, verbatim
 SPEC_SQUARE = ["1111111", "1111111", "1100011", "1100011", "1100011", "1111111", "1111111"]
 SPEC_TRIANGLE = ["000001100000", "000011110000", "000111111000", "001110011100",
                  "011100001110", "111111111111", "111111111111"]
@@ -210,8 +210,8 @@ def test_same_seed_same_arrays_other_seed_other_arrays(small):
 
 
 @pytest.mark.parametrize("sizes", [{"train": -1}, {"train": 1.5}, {"bogus": 3}])
-def test_bad_sizes_are_data_errors(sizes):
-    with pytest.raises(DataError):
+def test_bad_sizes_are_data_gen_errors(sizes):
+    with pytest.raises(DataGenError):
         shapes.generate(sizes)
 
 

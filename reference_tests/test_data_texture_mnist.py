@@ -1,4 +1,4 @@
-"""TextureMNIST1/2 (spec/texture-mnist.md): texture bank, crops, shifts, stacking order (E14),
+"""TextureMNIST1/2 (docs/spec.md section 9): texture bank, crops, shifts, stacking order (E14),
 compositing, masks, the authors' random streams, digit sources, the CLI.
 
 The oracles are written from texture-mnist.md: the bank from the closed form of a single Fourier
@@ -18,7 +18,7 @@ import pytest
 from data_gen import digits as digit_sources
 from data_gen import mnist, standin_digits, texture_mnist as tm
 from tagger_ref import cli
-from tagger_ref.errors import DataError
+from data_gen.errors import DataGenError
 
 MNIST_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="no MNIST at ../shared/data/mnist")
@@ -266,9 +266,9 @@ def test_same_seed_same_arrays_other_seed_other_arrays(source, two):
     {"sizes": {"train": -1}},
     {"seed": -3},
 ])
-def test_bad_arguments_are_data_errors(source, kwargs):
+def test_bad_arguments_are_data_gen_errors(source, kwargs):
     kwargs = {"n_digits": 2, **kwargs}
-    with pytest.raises(DataError):
+    with pytest.raises(DataGenError):
         tm.generate(source, **kwargs)
 
 
@@ -315,16 +315,16 @@ def test_mnist_reader_takes_both_namings_compressed_or_not(tmp_path, dotted, com
 def test_mnist_reader_reports_the_broken_file(tmp_path, damage, message):
     fake_mnist(tmp_path, compress=False)
     damage(tmp_path / "train-images-idx3-ubyte")
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(DataGenError, match=message):
         mnist.load_mnist(tmp_path)
 
 
 def test_mnist_reader_missing_folder_and_mismatched_counts(tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataGenError, match="does not exist"):
         mnist.load_mnist(tmp_path / "nowhere")
     fake_mnist(tmp_path, compress=False)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", numpy.zeros(4), False)
-    with pytest.raises(DataError, match="3 test images but 4 test labels"):
+    with pytest.raises(DataGenError, match="3 test images but 4 test labels"):
         mnist.load_mnist(tmp_path)
 
 

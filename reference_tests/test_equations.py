@@ -7,8 +7,8 @@ import scipy.stats
 from autograd import elementwise_grad
 from autograd.scipy.stats import norm as anorm
 
-from tagger_ref import classification, costs, functions, heads, ladder, likelihood, modelling_error
-from tagger_ref.corruption import bitflip, corrupt, initial_masks
+from tagger_ref.maths import classification, costs, functions, heads, ladder, likelihood, modelling_error
+from tagger_ref.maths.corruption import bitflip, corrupt, initial_masks
 
 RNG = numpy.random.default_rng(1234)
 K, B, N = 3, 4, 5

@@ -2,7 +2,7 @@
 import numpy
 import pytest
 
-from tagger_ref.model import forward
+from tagger_ref.maths.model import forward
 
 from conftest import case
 

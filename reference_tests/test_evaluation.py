@@ -1,4 +1,4 @@
-"""Evaluation (spec section 5): scored pixels, AMI against a hand computation and an independent
+"""Evaluation (docs/spec.md section 5): scored pixels, AMI against a hand computation and an independent
 implementation, degenerate images, and the denoising cost over batches."""
 import math
 

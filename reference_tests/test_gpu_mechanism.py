@@ -1,6 +1,6 @@
 """The GPU mechanism (tagger_ref.gpu) checked on the CPU through a CuPy stand-in.
 
-FakeGPUArray (tagger_ref.fake_gpu) is registered exactly as cupy.ndarray is, and refuses what CuPy
+FakeGPUArray (reference_tests/fake_gpu.py) is registered exactly as cupy.ndarray is, and refuses what CuPy
 refuses (implicit host copies, NumPy arrays mixed in, ufunc methods, object views, reshape with
 order=None). The model's forward pass and every gradient run on it and must (a) stay on the
 device: every result is a FakeGPUArray, nothing fell back to NumPy, and (b) equal plain NumPy.
@@ -13,11 +13,12 @@ import numpy
 import pytest
 from autograd import grad
 
-from tagger_ref import backend, fake_gpu
+import fake_gpu
+from tagger_ref import backend
 from tagger_ref.backend import np, to_numpy
 from tagger_ref.config import load_config
-from tagger_ref.gradients import cost_and_grad
-from tagger_ref.model import forward
+from tagger_ref.maths.gradients import cost_and_grad
+from tagger_ref.maths.model import forward
 
 from conftest import case
 

@@ -1,5 +1,5 @@
 """Training, resuming and evaluating on the GPU path, checked on the CPU through the CuPy stand-in
-(tagger_ref.fake_gpu; see test_gpu_mechanism.py).
+(reference_tests/fake_gpu.py; see test_gpu_mechanism.py).
 
 Every step must run on the device (the inputs of cost_and_grad, the gradients and the parameters
 and moments Adam returns are all stand-in arrays: nothing fell back to NumPy), and since the
@@ -13,7 +13,8 @@ import numpy
 import pytest
 
 from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, config_file, shapes_file
-from tagger_ref import backend, evaluation, fake_gpu, training
+import fake_gpu
+from tagger_ref import backend, evaluation, training
 from tagger_ref.cli import main
 from tagger_ref.config import PRESETS
 from tagger_ref.params import init_params, perturb_params

@@ -3,8 +3,8 @@ import numpy
 import pytest
 
 from tagger_ref.gradcheck import check_gradient, judge
-from tagger_ref.gradients import cost_and_grad
-from tagger_ref.model import total_cost
+from tagger_ref.maths.gradients import cost_and_grad
+from tagger_ref.maths.model import total_cost
 from tagger_ref.identities import identity_errors
 
 from conftest import case

@@ -1,7 +1,7 @@
 """Group removal (Figure 5, example E2): the removed group's mask is zero at the last iteration."""
 import numpy
 
-from tagger_ref.model import forward
+from tagger_ref.maths.model import forward
 
 from conftest import case
 

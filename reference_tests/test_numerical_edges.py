@@ -30,10 +30,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from autograd import grad
 
-from tagger_ref import classification, functions, modelling_error
+from tagger_ref.maths import classification, functions, modelling_error
 from tagger_ref.config import SEMANTICS
-from tagger_ref.gradients import cost_and_grad
-from tagger_ref.model import forward, total_cost
+from tagger_ref.maths.gradients import cost_and_grad
+from tagger_ref.maths.model import forward, total_cost
 
 from conftest import case
 

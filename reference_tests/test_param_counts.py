@@ -1,4 +1,4 @@
-"""Exact parameter counts of the paper's models, computed by hand from spec section 3."""
+"""Exact parameter counts of the paper's models, computed by hand from docs/spec.md section 3."""
 from tagger_ref.config import PRESETS
 from tagger_ref.params import count_params, init_params, param_shapes
 

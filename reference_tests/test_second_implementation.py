@@ -1,11 +1,11 @@
 """A second, differently structured computation: explicit loops over groups, rows and pixels with
-scalar math, written from spec section 4 alone. It must agree with the vectorised trace."""
+scalar math, written from docs/spec.md section 4 alone. It must agree with the vectorised trace."""
 import math
 
 import numpy
 import pytest
 
-from tagger_ref.model import forward
+from tagger_ref.maths.model import forward
 
 from conftest import case
 

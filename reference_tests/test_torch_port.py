@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from tagger_ref import cli, golden  # noqa: E402
 from tagger_ref.compare import assert_traces_close, compare_traces  # noqa: E402
-from tagger_ref.golden_gen import CASES  # noqa: E402
+from tagger_ref.golden import CASES  # noqa: E402
 
 PORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "torch_port",
                     "tagger_torch.py")

@@ -9,9 +9,9 @@ from tagger_ref import training
 from tagger_ref.adam import adam_init, adam_update
 from tagger_ref.config import PRESETS
 from tagger_ref.errors import CheckpointError, DataError, OutputError, TrainingError
-from tagger_ref.gradients import cost_and_grad
+from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.inputs import make_inputs
-from tagger_ref.model import forward
+from tagger_ref.maths.model import forward
 from tagger_ref.params import init_params, perturb_params
 from tagger_ref.training import CHECKPOINT, load_checkpoint, train
 

@@ -55,7 +55,7 @@ def use_device(name):
 def use_array_module(name, xp):
     """Make ``xp`` the active array module under the device name ``name``.
 
-    For stand-in devices (``tagger_ref.fake_gpu`` checks the GPU plumbing on a CPU); ``xp`` must
+    For stand-in devices (``reference_tests/fake_gpu.py`` checks the GPU plumbing on a CPU); ``xp`` must
     already be registered with ``tagger_ref.gpu.register_array_type`` unless it is NumPy.
     """
     global _DEVICE, _XP

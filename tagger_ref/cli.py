@@ -10,6 +10,8 @@ import importlib
 import os
 import sys
 
+from data_gen.errors import DataGenError
+
 from .errors import TaggerError
 from .memory import keep_freed_memory
 
@@ -52,7 +54,7 @@ def main(argv=None):
     keep_freed_memory()  # fresh pages for every temporary cost about a fifth of a training step
     try:
         return args.func(args)
-    except TaggerError as e:
+    except (TaggerError, DataGenError) as e:   # data_gen stands alone, with its own error type
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)

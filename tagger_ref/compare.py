@@ -1,4 +1,4 @@
-"""Comparing a candidate trace with a reference trace, key by key (spec section 8).
+"""Comparing a candidate trace with a reference trace, key by key (docs/spec.md section 8).
 
 This is the oracle in use: someone with their own Tagger writes a trace of the same config,
 parameters and inputs, and compares it with ours. For every key of the reference the candidate
@@ -46,7 +46,7 @@ MAX_LINES = 20  # keys listed per kind of problem in a report (all with verbose)
 # summation order.
 FLOAT32 = {"rtol": 1e-4, "atol": 0.0, "atol_scale": 1e-3}
 
-# Keys of one TAG iteration i, in the order they are computed (spec section 4, steps 1-8).
+# Keys of one TAG iteration i, in the order they are computed (docs/spec.md section 4, steps 1-8).
 # The suffix of each key is the iteration index, or i + 1 for the iteration's results.
 _ITERATION_STEPS = (
     ("L_m", 0, "step 1, group likelihood L(m)"),

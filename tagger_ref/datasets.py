@@ -6,7 +6,7 @@ optional h5py). The format is told by the file's first bytes, not its name. Ever
 missing file, another format, a missing split, arrays of the wrong shape or range, another dataset
 than expected) is a :class:`~tagger_ref.errors.DataError` naming the file.
 
-Arrays of a split with ``n`` images, ``N`` pixels, ``G`` ground-truth masks (spec sections 5, 9):
+Arrays of a split with ``n`` images, ``N`` pixels, ``G`` ground-truth masks (docs/spec.md sections 5, 9):
 
 | dataset | N | G | input_type | extra |
 |---|---|---|---|---|
@@ -38,7 +38,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 class Dataset:
     name: str                       # "shapes", "texture-mnist1" or "texture-mnist2"
     split: str                      # "train", "valid", "test" (or "single" for Shapes)
-    input_type: str                 # "binary" (Shapes) or "continuous" (TextureMNIST), spec section 2
+    input_type: str                 # "binary" (Shapes) or "continuous" (TextureMNIST), docs/spec.md section 2
     features: numpy.ndarray         # (n, N) float32: the clean inputs x, in {0, 1} or [0, 1]
     mask: numpy.ndarray             # (n, G, N) float32: ground-truth soft masks, summing to 1 over G
     groups: typing.Optional[numpy.ndarray] = None    # (n, N) uint8, Shapes: 0 unscored, else sprite 1..3
@@ -122,7 +122,7 @@ class _Npz:
 def dataset_kind(path):
     """The dataset a file holds: ``"shapes"``, ``"texture-mnist1"`` or ``"texture-mnist2"``."""
     if _file_format(path) == "hdf5":
-        from data_gen import fuel_h5
+        from . import fuel_h5
         return _name(*fuel_h5.kind(path), path)
     npz = _Npz(path)
     npz.close()
@@ -132,7 +132,7 @@ def dataset_kind(path):
 def dataset_splits(path):
     """The split names a file holds, in its order."""
     if _file_format(path) == "hdf5":
-        from data_gen import fuel_h5
+        from . import fuel_h5
         return fuel_h5.splits(path)
     npz = _Npz(path)
     npz.close()
@@ -183,7 +183,7 @@ def load_dataset(path, split, expect=None):
     if expect is not None and expect not in NAMES + ("texture-mnist",):
         raise DataError(f"unknown dataset {expect!r} (known: {', '.join(NAMES + ('texture-mnist',))})")
     if _file_format(path) == "hdf5":
-        from data_gen import fuel_h5
+        from . import fuel_h5
         dataset, digits, arrays = fuel_h5.read_split(path, split)
         name = _name(dataset, digits, path)
         meta = {"dataset": dataset, "digits": digits, "format": "authors' Fuel HDF5", "file": os.path.basename(path)}

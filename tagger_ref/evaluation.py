@@ -1,6 +1,6 @@
-"""Evaluation of a trained model (spec section 5, the paper's Table 1): denoising cost and AMI per iteration.
+"""Evaluation of a trained model (docs/spec.md section 5, the paper's Table 1): denoising cost and AMI per iteration.
 
-- Denoising cost of iteration i: ``cost_i`` of spec section 4 on *corrupted* input, averaged over
+- Denoising cost of iteration i: ``cost_i`` of docs/spec.md section 4 on *corrupted* input, averaged over
   images (every image has N inputs, so this is the mean over all inputs of the set).
 - AMI of iteration i, per image, on *clean* input: the true label of a pixel is the argmax over the
   ground-truth mask channels; only pixels whose mask maximum exceeds 0.9 are scored (this drops
@@ -23,9 +23,9 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from .backend import to_numpy
 from .inputs import make_inputs
-from .model import forward
+from .maths.model import forward
 
-SCORED_THRESHOLD = 0.9   # a pixel is scored when its ground-truth mask maximum exceeds this (spec section 5)
+SCORED_THRESHOLD = 0.9   # a pixel is scored when its ground-truth mask maximum exceeds this (docs/spec.md section 5)
 AMI_AVERAGE = "max"      # scikit-learn's normaliser of 2016 (errata E10); its default became "arithmetic" in 0.22
 
 

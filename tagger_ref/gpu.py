@@ -30,7 +30,7 @@ array runs in CuPy untouched. What autograd does *itself* needs telling:
    loudly on a GPU (CuPy refuses to mix host and device arrays), it never falls back silently.
 
 ``register_array_type(cls, xp)`` does all three for an array class and its array module (``cupy``).
-The tests register a NumPy-backed stand-in (``tagger_ref.fake_gpu``) through the same function and
+The tests register a NumPy-backed stand-in (``reference_tests/fake_gpu.py``) through the same function and
 check the model's forward pass and every gradient against plain NumPy, so the mechanism is
 exercised on any CPU. ``load_cupy`` imports CuPy for ``backend.use_device("gpu")``.
 """

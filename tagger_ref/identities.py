@@ -8,8 +8,8 @@ import numpy
 from autograd import elementwise_grad
 
 from .backend import np
-from .likelihood import binary_ztilde, continuous_ztilde
-from .modelling_error import delta_z_binary, delta_z_continuous_eq28
+from .maths.likelihood import binary_ztilde, continuous_ztilde
+from .maths.modelling_error import delta_z_binary, delta_z_continuous_eq28
 
 
 def log_q_tilde_binary(z, m, x_tilde, beta):

@@ -1,9 +1,9 @@
-"""Model inputs (spec section 8): x, x_tilde, m0_logits and optional class targets y; checked files."""
+"""Model inputs (docs/spec.md section 8): x, x_tilde, m0_logits and optional class targets y; checked files."""
 import numpy
 
 from .backend import asarray, asarray_like, to_numpy
-from .classification import class_targets  # noqa: F401  (re-exported for users building targets)
-from .corruption import corrupt, draw_mask_logits
+from .maths.classification import class_targets  # noqa: F401  (re-exported for users building targets)
+from .maths.corruption import corrupt, draw_mask_logits
 from .errors import InputError
 from .fileio import load_npz, save_npz
 

@@ -1,4 +1,4 @@
-"""Parameters: names and shapes (spec section 3), initialisation, checked files.
+"""Parameters: names and shapes (docs/spec.md section 3), initialisation, checked files.
 
 Names are the original code's, matrices are (in, out) and used as ``x @ W``, so a parameter
 file in the authors' format loads without renaming.
@@ -57,7 +57,7 @@ def init_params(config, rng):
 def perturb_params(params, rng, scale=0.3):
     """Initial values plus scale * N(0, 1) on every vector and scalar (matrices get a relative
     perturbation): at the exact initial values a binary model's Ladder output is identically
-    zero, so traces for comparing implementations use perturbed parameters (spec section 4)."""
+    zero, so traces for comparing implementations use perturbed parameters (docs/spec.md section 4)."""
     out = {}
     for name, value in params.items():
         noise = rng.standard_normal(value.shape)

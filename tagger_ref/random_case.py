@@ -6,7 +6,7 @@ from .params import init_params, perturb_params
 
 
 def random_params(config, rng, scale=0.3):
-    """Initial parameters (spec section 3) perturbed by ``scale`` (see perturb_params)."""
+    """Initial parameters (docs/spec.md section 3) perturbed by ``scale`` (see perturb_params)."""
     return perturb_params(init_params(config, rng), rng, scale)
 
 

@@ -1,15 +1,15 @@
-"""Trace files (spec section 8): every intermediate of a forward pass and the gradients."""
+"""Trace files (docs/spec.md section 8): every intermediate of a forward pass and the gradients."""
 import numpy
 
 from .backend import to_device, to_numpy
 from .errors import TraceError
 from .fileio import load_npz, save_npz
-from .gradients import cost_and_grad
-from .model import forward
+from .maths.gradients import cost_and_grad
+from .maths.model import forward
 
 
 def compute_trace(params, config, inputs, n_iterations=None):
-    """The trace dict of spec section 8: forward quantities and grad_<name> for every parameter,
+    """The trace dict of docs/spec.md section 8: forward quantities and grad_<name> for every parameter,
     as float64 NumPy arrays. ``params`` and ``inputs`` should come from prepare_params/prepare_inputs;
     the computation runs on the active device (``backend.use_device``) in ``config.dtype``."""
     params, inputs = to_device(params, config.dtype), to_device(inputs, config.dtype)

@@ -6,7 +6,7 @@ One run lives in a folder:
   replaced atomically at the start, after every epoch, and when training stops early;
 - ``log.csv``: one row per epoch (see :data:`LOG_COLUMNS`), rewritten from the checkpoint;
 - ``config.json``: the run's config (the preset with the run's seed and epoch count);
-- ``params.npz``: the parameters in the float64 exchange format (spec section 8), written when
+- ``params.npz``: the parameters in the float64 exchange format (docs/spec.md section 8), written when
   training stops.
 
 Randomness comes from one ``numpy.random.Generator`` seeded with the run's seed, in this order:
@@ -40,9 +40,9 @@ from .config import from_dict
 from .errors import CheckpointError, DataError, OutputError, TrainingError
 from .evaluation import denoising_costs
 from .fileio import load_npz, save_npz, write_json, write_text
-from .gradients import cost_and_grad
+from .maths.fused import fast_derivatives
+from .maths.gradients import cost_and_grad
 from .inputs import make_inputs
-from .memory import keep_freed_memory
 from .params import init_params, param_shapes, save_params
 
 CHECKPOINT = "checkpoint.npz"
@@ -282,11 +282,11 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     validation to the first that many images. ``progress`` shows a tqdm bar with the epoch's
     running cost; ``echo`` (e.g. ``tqdm.write``) receives one line per epoch.
     Runs on the active device (``backend.use_device``); the returned and saved values are NumPy.
-    Calls ``memory.keep_freed_memory()`` (process-wide; see there): without it a step on the CPU
-    spends up to a fifth of its time in page faults.
+    Gradients take the fast path (``maths.fused``), the one place where it is switched on. The
+    command line also keeps freed memory in the process (``memory.keep_freed_memory``), which saves
+    up to a fifth of a CPU step; from Python, call it yourself if you want that (it is process-wide).
     Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
     """
-    keep_freed_memory()
     check_data(train_x, config, "training data")
     check_data(valid_x, config, "validation data")
     B = config.batch_size
@@ -324,7 +324,8 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
             while state.batch < n_batches:
                 rows = state.order[state.batch * B:(state.batch + 1) * B]
                 inputs = make_inputs(config, train_x[rows], state.rng)
-                cost, grads = cost_and_grad(state.params, config, inputs)
+                with fast_derivatives():   # the hand-written derivatives of maths/fused.py
+                    cost, grads = cost_and_grad(state.params, config, inputs)
                 _check_finite(cost, grads, state, checkpoint_path)
                 state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
                 state.step += 1

@@ -4,7 +4,7 @@ This is a second, independent implementation: it imports nothing of tagger_ref's
 PyTorch's own building blocks (``F.batch_norm``, ``F.layer_norm``, ``F.binary_cross_entropy``,
 ``torch.distributions.Normal``, ``torch.logsumexp``) and PyTorch's autograd for the gradients.
 It reads tagger_ref's files (config JSON, parameter and input ``.npz``) and writes a trace
-``.npz`` of the spec's section 8, so that ``tagger-ref compare`` can judge it.
+``.npz`` of docs/spec.md section 8, so that ``tagger-ref compare`` can judge it.
 
     python tagger_torch.py CONFIG.json PARAMS.npz INPUTS.npz TRACE_OUT.npz
     tagger-ref compare REFERENCE_TRACE.npz TRACE_OUT.npz
@@ -26,7 +26,7 @@ LOG_M_EPS = 1e-5    # inside log(m + 1e-5) in the continuous cost
 
 
 def parameter_shapes(cfg):
-    """Name -> shape of every parameter (spec section 3); matrices are (in, out), used as x @ W."""
+    """Name -> shape of every parameter (docs/spec.md section 3); matrices are (in, out), used as x @ W."""
     N, H = cfg["n_inputs"], list(cfg["encoder_proj"])
     L = len(H)
     shapes = {"W": (4 * N, H[0]), "b": (H[0],), "z_u_W": (H[0], N), "c1": (N,), "b1": (N,),
@@ -151,7 +151,7 @@ class Tagger(nn.Module):
 
     def forward(self, x, x_tilde, m0_logits, y=None, n_iterations=None, record=None):
         """Run the iterations and return the training cost; ``record`` (a dict) receives every
-        intermediate under the trace keys of the spec's section 8."""
+        intermediate under the trace keys of docs/spec.md section 8."""
         K, B, N = m0_logits.shape
         T = n_iterations or self.cfg["n_iterations"]
         rec = record if record is not None else {}

@@ -11,7 +11,7 @@ from ..fileio import load_npz
 def register(subparsers):
     p = subparsers.add_parser(
         "compare", help="compare a candidate trace with a reference trace, key by key",
-        description="Compare every key of a reference trace (spec section 8) with a candidate trace: present, "
+        description="Compare every key of a reference trace (docs/spec.md section 8) with a candidate trace: present, "
                     "same shape, and every element within "
                     "atol + atol_scale * max|reference of the key| + rtol * |reference|. "
                     "Reports per key the largest absolute and relative error, the elements out of tolerance and "

@@ -28,7 +28,7 @@ def register(subparsers):
     sub = parser.add_subparsers(dest="data_command", metavar="DATASET", parser_class=type(parser))
     sub.required = True
 
-    p = sub.add_parser("shapes", help="Shapes: 20x20 binary images of three sprites (spec section 9)",
+    p = sub.add_parser("shapes", help="Shapes: 20x20 binary images of three sprites (docs/spec.md section 9)",
                        description="Write Shapes to a .npz. Defaults: the authors' split and random stream.")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="output file")
     p.add_argument("--seed", type=int, default=shapes.SEED,

@@ -17,7 +17,7 @@ def register(sub):
     p = sub.add_parser("evaluate", help="Table 1: denoising cost and AMI per iteration of a trained run",
                        description="Evaluate the latest checkpoint of RUN_DIR on a split of a dataset file: per "
                                    "iteration 1..T the denoising cost on corrupted input and the AMI on clean input "
-                                   "(spec section 5: scored pixels, scikit-learn's AMI with average_method='max', "
+                                   "(docs/spec.md section 5: scored pixels, scikit-learn's AMI with average_method='max', "
                                    "mean and median over images). Prints the table and writes table1.csv.")
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of tagger-ref train")
     p.add_argument("--data", required=True, metavar="FILE", help="dataset file")

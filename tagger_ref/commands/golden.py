@@ -8,7 +8,7 @@ from ..errors import OutputError
 def register(subparsers):
     p = subparsers.add_parser(
         "golden", help="list or export the golden cases shipped with the package",
-        description="Golden cases are small (config, params, inputs, trace) sets in the format of spec section 8. "
+        description="Golden cases are small (config, params, inputs, trace) sets in the format of docs/spec.md section 8. "
                     "Run your implementation on a case's config.json, params.npz and inputs.npz, write your "
                     "trace, and check it with `tagger-ref compare trace.npz YOUR_TRACE.npz`.")
     sub = p.add_subparsers(dest="golden_command", metavar="ACTION")

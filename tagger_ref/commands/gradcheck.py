@@ -2,10 +2,10 @@
 import numpy
 
 from ..gradcheck import STEPS, check_gradient, check_second_order
-from ..gradients import cost_and_grad
+from ..maths.gradients import cost_and_grad
 from ..identities import identity_errors
 from ..inputs import prepare_inputs
-from ..model import total_cost
+from ..maths.model import total_cost
 from ..params import prepare_params
 from ..random_case import random_inputs, random_params
 from .common import add_config_argument, config_from_args

@@ -1,4 +1,4 @@
-"""tagger-ref trace: compute a trace (spec section 8) and write it as .npz."""
+"""tagger-ref trace: compute a trace (docs/spec.md section 8) and write it as .npz."""
 import os
 
 import numpy
@@ -15,10 +15,10 @@ from .common import add_config_argument, add_device_argument, apply_device, chec
 def register(sub):
     p = sub.add_parser("trace", help="compute every intermediate tensor and gradient of one forward pass",
                        description="Compute a trace: z, m, L(m), delta_z, Ladder activations, costs and "
-                                   "gradients of one pass (spec section 8), written as float64 .npz. "
+                                   "gradients of one pass (docs/spec.md section 8), written as float64 .npz. "
                                    "Without --params/--inputs they are drawn from --seed.")
     add_config_argument(p)
-    p.add_argument("--params", help="parameter .npz (spec section 3 names); default: perturbed initial values from --seed")
+    p.add_argument("--params", help="parameter .npz (docs/spec.md section 3 names); default: perturbed initial values from --seed")
     p.add_argument("--inputs", help="inputs .npz with x, x_tilde, m0_logits [, y]; default: random from --seed")
     p.add_argument("--out", required=True, help="trace .npz to write")
     p.add_argument("--seed", type=int, default=0, help="seed of what is drawn (default 0)")

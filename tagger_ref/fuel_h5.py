@@ -18,7 +18,7 @@ import os
 
 import numpy
 
-from tagger_ref.errors import DataError
+from .errors import DataError
 
 
 def _h5py():

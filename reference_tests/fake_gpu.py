@@ -198,7 +198,7 @@ random = types.SimpleNamespace(default_rng=FakeGenerator)
 
 def register():
     """Register FakeGPUArray with autograd, as tagger_ref.gpu.load_cupy registers cupy.ndarray."""
-    from .gpu import register_array_type
+    from tagger_ref.gpu import register_array_type
     import sys
     register_array_type(FakeGPUArray, sys.modules[__name__])
 
@@ -209,6 +209,6 @@ def cupy_module(device_count=1):
     same code as on a GPU. ``device_count`` 0 plays a machine without a GPU."""
     device = types.SimpleNamespace(id=0, synchronize=lambda: None)
     runtime = types.SimpleNamespace(getDeviceCount=lambda: device_count)
-    return types.SimpleNamespace(__name__="cupy (tagger_ref.fake_gpu stand-in)", ndarray=FakeGPUArray,
+    return types.SimpleNamespace(__name__="cupy (reference_tests/fake_gpu.py stand-in)", ndarray=FakeGPUArray,
                                  empty=zeros, zeros=zeros, ones=ones, asarray=asarray, random=random,
                                  cuda=types.SimpleNamespace(runtime=runtime, Device=lambda: device))

@@ -1,8 +1,6 @@
-"""Elementary functions of the spec's section 1, each with the numerical trick it needs named."""
-import numpy as _numpy
-from autograd.extend import defvjp, primitive
-
-from .backend import np, getval, isbox
+"""Elementary functions (docs/spec.md section 1), each with the numerical trick it needs named."""
+from ..backend import getval, np
+from . import fused
 
 # The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).
 NORM_EPS = 1e-10
@@ -22,32 +20,16 @@ def mean(a, axis=None, keepdims=False):
     return np.sum(a, axis=axis, keepdims=keepdims) / n
 
 
-@primitive
 def sigmoid(a):
-    """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as written.
+    """Logistic sigmoid g(a) = 1 / (1 + exp(-a)), computed as exp(-logaddexp(0, -a)).
 
-    Both tails keep full relative accuracy: for a >> 0, exp(-a) is tiny and 1 + exp(-a) rounds
-    correctly; for a << 0, exp(-a) is large but exact to rounding, and so is its reciprocal.
-    Where exp(-a) overflows (a < -709 in float64, a < -88.7 in float32) the result is 0, the true
-    value being below the smallest normal number; the overflow is expected and not reported.
-
-    An autograd primitive with the derivative g'(a) = g(a) g(-a), g(-a) computed the same way,
-    so the derivative keeps full relative accuracy too (g(a) (1 - g(a)) loses it where g(a) is
-    near 1). A primitive for speed: built from differentiable pieces as exp(-logaddexp(0, -a)),
-    its forward and backward passes took about a sixth of a training step of the Shapes model;
-    this takes a small fraction of that.
+    logaddexp(0, -a) = log(1 + exp(-a)) never overflows, so g and autograd's derivative of this
+    expression are finite in both tails (the formula as written gives 0 * inf = NaN in the
+    derivative where exp(-a) overflows). Fast path: ``fused.sigmoid``.
     """
-    with _numpy.errstate(over="ignore"):                          # exp(-a) = inf gives g = 0
-        return 1.0 / (1.0 + np.exp(-a))
-
-
-def _sigmoid_vjp(g_a, a):
-    def vjp(cotangent):
-        return cotangent * g_a * sigmoid(-a)                       # g'(a) = g(a) g(-a)
-    return vjp
-
-
-defvjp(sigmoid, _sigmoid_vjp)
+    if fused.active():
+        return fused.sigmoid(a)
+    return np.exp(-np.logaddexp(0.0, -a))
 
 
 def relu(a):
@@ -120,38 +102,11 @@ def _centred_and_scale(a, axis):
 def normalize(a, norm="batch"):
     """y = (a - mean) / sqrt(var + 1e-10), over rows (``norm="batch"``) or features (``"layer"``).
 
-    ``a`` has shape (rows, features), rows being the K*B group-and-batch rows jointly.
-    The variance is the biased one. Batch norm is the original code's; layer norm (Tagger*)
-    is this reference's definition (spec section 4).
-
-    Differentiated by the primitive ``_normalized`` with the usual closed-form derivative, in
-    about half the time of autograd's chain through the means and the square root (the
-    normalisations are a large share of a step's elementwise work): da = (g - mean(g) - y mean(g y)) / s,
-    with s = sqrt(var + 1e-10) and the means over the axis; exact, the floor included
-    (s^2 = mean(c^2) + 1e-10 gives ds/dc = c / (n s)). The centred values and s are computed here
-    once, from the values, and handed to the primitive, whose derivative reuses s.
-    reference_tests/test_primitives.py checks value and derivative against autograd's chain.
+    ``a`` has shape (rows, features), rows being the K*B group-and-batch rows jointly; the
+    variance is the biased one. Batch norm is the original code's; layer norm (Tagger*) is this
+    reference's definition (docs/spec.md section 4). Fast path: ``fused.normalize``.
     """
-    centred, scale = _centred_and_scale(getval(a), 0 if norm == "batch" else -1)
-    return _normalized(a, norm=norm, centred=centred, scale=scale)
-
-
-@primitive
-def _normalized(a, norm, centred, scale):
-    """normalize(a) = centred / scale, given ``centred, scale = _centred_and_scale(a, axis)``."""
+    if fused.active():
+        return fused.normalize(a, norm)
+    centred, scale = _centred_and_scale(a, 0 if norm == "batch" else -1)
     return centred / scale
-
-
-def _normalized_vjp(y, a, norm, centred, scale):
-    axis = 0 if norm == "batch" else -1
-    if isbox(a):
-        # A derivative that is itself differentiated (a second order): s must be traced, not the
-        # constant computed from the values.
-        _, scale = _centred_and_scale(a, axis)
-
-    def vjp(g):
-        return (g - mean(g, axis=axis, keepdims=True) - y * mean(g * y, axis=axis, keepdims=True)) / scale
-    return vjp
-
-
-defvjp(_normalized, _normalized_vjp)

@@ -1,11 +1,11 @@
-"""Tagger's forward pass: TAG iterations around the Ladder (Alg. 1-3, spec section 4).
+"""Tagger's forward pass: TAG iterations around the Ladder (Alg. 1-3, docs/spec.md section 4).
 
 ``forward`` is a pure function of the parameter dict, the config and the inputs
 (``x``, ``x_tilde``, ``m0_logits``, optionally ``y``). It returns every intermediate quantity
-under the trace keys of spec section 8, and ``total_cost``. Gradients come from autograd
-(``tagger_ref.gradients``). Groups and batch rows are handled as array axes, never by loops.
+under the trace keys of docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
+(``tagger_ref.maths.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
-from .backend import getval, np
+from ..backend import getval, np
 from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
 from .costs import cost_binary, cost_continuous, total_denoising_cost
@@ -42,9 +42,9 @@ def likelihood_and_error(z, m, x_tilde, config, s2=None, mask_logits=None):
 
 
 def forward(params, config, inputs, n_iterations=None, remove_group=None):
-    """Run T TAG iterations and return the trace dict (spec section 8, without gradients).
+    """Run T TAG iterations and return the trace dict (docs/spec.md section 8, without gradients).
 
-    params: dict of named arrays (spec section 3); config: TaggerConfig; inputs: dict with
+    params: dict of named arrays (docs/spec.md section 3); config: TaggerConfig; inputs: dict with
     x (B, N) clean input, x_tilde (B, N) the input fed, m0_logits (K, B, N), optional y (B, objects).
     n_iterations overrides config.n_iterations (evaluation uses 5); K is m0_logits.shape[0].
     remove_group: a group index whose mask logits are set to a large negative number before the
@@ -113,5 +113,5 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
 
 
 def total_cost(params, config, inputs, n_iterations=None):
-    """The training cost (spec section 4): denoising cost over iterations plus the weighted class cost."""
+    """The training cost (docs/spec.md section 4): denoising cost over iterations plus the weighted class cost."""
     return forward(params, config, inputs, n_iterations)["total_cost"]

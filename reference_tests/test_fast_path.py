@@ -1,12 +1,14 @@
-"""sigmoid, normalize and the combinator are autograd primitives with hand-written derivatives (for speed): their
-values and derivatives against the plain formulas, differentiated by autograd, and scipy."""
+"""The fast path (maths/fused.py): sigmoid, normalize and the combinator as autograd primitives with hand-written
+derivatives, against the plain formulas differentiated by autograd (written out again here) and scipy."""
 import numpy
 import pytest
 import scipy.special
 from autograd import elementwise_grad, grad, make_vjp
 import autograd.numpy as anp
 
-from tagger_ref import functions
+from tagger_ref import golden
+from tagger_ref.maths import fused
+from tagger_ref.maths.gradients import cost_and_grad
 
 
 def normalize_by_autograd(a, norm):
@@ -25,7 +27,7 @@ def test_normalize_derivative_equals_autograds_chain(norm, dtype, rtol):
     a[:, 2] = 0.5                                   # a constant column: the 1e-10 floor decides the scale
     a[4] = -2.0                                     # and a constant row (layer norm's case)
     g = rng.standard_normal(a.shape).astype(dtype)
-    vjp, y = make_vjp(lambda t: functions.normalize(t, norm))(a)
+    vjp, y = make_vjp(lambda t: fused.normalize(t, norm))(a)
     vjp_ref, y_ref = make_vjp(lambda t: normalize_by_autograd(t, norm))(a.astype("float64"))
     numpy.testing.assert_allclose(y, y_ref, rtol=rtol, atol=rtol)
     da, da_ref = vjp(g), vjp_ref(g.astype("float64"))
@@ -37,8 +39,8 @@ def test_normalize_derivative_equals_autograds_chain(norm, dtype, rtol):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_sigmoid_values_and_derivative_in_both_tails(dtype):
     a = numpy.array([-800, -100, -30, -3, -1e-8, 0, 1e-8, 2, 30, 100, 800], dtype=dtype)
-    g = functions.sigmoid(a)
-    d = elementwise_grad(functions.sigmoid)(a)
+    g = fused.sigmoid(a)
+    d = elementwise_grad(fused.sigmoid)(a)
     ref = scipy.special.expit(a.astype("float64"))
     ref_d = ref * scipy.special.expit(-a.astype("float64"))       # g'(a) = g(a) g(-a)
     tiny = numpy.finfo(dtype).tiny
@@ -52,8 +54,8 @@ def test_sigmoid_values_and_derivative_in_both_tails(dtype):
 
 
 def test_sigmoid_of_scalars():
-    assert functions.sigmoid(0.0) == 0.5
-    assert functions.sigmoid(numpy.float32(-100.0)) == pytest.approx(scipy.special.expit(-100.0), rel=1e-6)
+    assert fused.sigmoid(0.0) == 0.5
+    assert fused.sigmoid(numpy.float32(-100.0)) == pytest.approx(scipy.special.expit(-100.0), rel=1e-6)
 
 
 def combinator_by_autograd(zl, u, a, continuous):
@@ -69,7 +71,7 @@ def combinator_by_autograd(zl, u, a, continuous):
 @pytest.mark.parametrize("continuous", [False, True])
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-11), ("float32", 1e-4)])
 def test_combinator_derivative_equals_autograds_chain(continuous, dtype, rtol):
-    from tagger_ref.ladder import combinator
+    from tagger_ref.maths.fused import combinator
     rng = numpy.random.default_rng(3)
     rows, H = 9, 5
     zl, u, g = (rng.standard_normal((rows, H)).astype(dtype) for _ in range(3))
@@ -98,14 +100,14 @@ def test_normalize_second_derivative_equals_autograds_chain(norm):
     rng = numpy.random.default_rng(5)
     a, w, v = (rng.standard_normal((6, 4)) for _ in range(3))
     cost = lambda f: lambda t: anp.sum(anp.sin(f(t, norm)) * w)  # noqa: E731  (a nonlinear cost)
-    got = hessian_vector_product(cost(functions.normalize), a, v)
+    got = hessian_vector_product(cost(fused.normalize), a, v)
     ref = hessian_vector_product(cost(normalize_by_autograd), a, v)
     numpy.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * numpy.abs(ref).max())
 
 
 @pytest.mark.parametrize("continuous", [False, True])
 def test_combinator_second_derivative_equals_autograds_chain(continuous):
-    from tagger_ref.ladder import combinator
+    from tagger_ref.maths.fused import combinator
     rng = numpy.random.default_rng(6)
     rows, H = 7, 3
     args = [rng.standard_normal((rows, H)) for _ in range(2)] + [rng.standard_normal(H) for _ in range(10)]
@@ -125,3 +127,64 @@ def test_combinator_second_derivative_equals_autograds_chain(continuous):
     got = hessian_vector_product(cost(combinator), x, flat_v)
     ref = hessian_vector_product(cost(combinator_by_autograd), x, flat_v)
     numpy.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * numpy.abs(ref).max())
+
+
+# ---------------------------------------------------------------- the two paths of the whole model
+
+@pytest.mark.parametrize("name", golden.list_cases())
+def test_fast_and_reference_paths_agree_on_every_golden_case(name):
+    """Cost and every gradient, float64: the fast path within 1e-12 of the key's largest magnitude
+    of the reference path (autograd through the plain formulas)."""
+    config, params, inputs, _ = golden.load_case(name)
+    assert not fused.active()                                   # the reference path is the default
+    cost, grads = cost_and_grad(params, config, inputs)
+    with fused.fast_derivatives():
+        assert fused.active()
+        fast_cost, fast_grads = cost_and_grad(params, config, inputs)
+    assert not fused.active()
+    assert abs(fast_cost - cost) <= 1e-12 * abs(cost)
+    assert fast_grads.keys() == grads.keys()
+    for key in grads:
+        scale = numpy.abs(grads[key]).max()
+        assert numpy.abs(fast_grads[key] - grads[key]).max() <= 1e-12 * max(scale, 1e-300), key
+
+
+def test_the_paths_differ_in_how_they_are_differentiated():
+    """The switch really swaps the derivative: autograd's graph of the reference path has no fused primitive,
+    the fast path's has them (so the agreement above compares two computations, not one)."""
+    config, params, inputs, _ = golden.load_case("continuous-batch-original")
+    used = []
+    originals = {f: getattr(fused, f) for f in ("_normalized", "_combine", "sigmoid")}
+    for name, f in originals.items():
+        def spy(*args, _f=f, _name=name, **kwargs):
+            used.append(_name)
+            return _f(*args, **kwargs)
+        setattr(fused, name, spy)
+    try:
+        cost_and_grad(params, config, inputs)
+        assert used == []
+        with fused.fast_derivatives():
+            cost_and_grad(params, config, inputs)
+        assert {"_normalized", "_combine", "sigmoid"} <= set(used)
+    finally:
+        for name, f in originals.items():
+            setattr(fused, name, f)
+
+
+def test_training_steps_take_the_fast_path(tmp_path, monkeypatch):
+    """training.train switches the fast path on for its gradient, and only there."""
+    from tagger_ref import training
+    from tagger_ref.config import PRESETS
+    seen = []
+    real = training.cost_and_grad
+
+    def recording(*args, **kwargs):
+        seen.append(fused.active())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "cost_and_grad", recording)
+    config = PRESETS["tiny-binary"].replace(num_epochs=1)
+    rng = numpy.random.default_rng(0)
+    x = (rng.random((8, config.n_inputs)) < 0.3).astype(float)
+    training.train(config, x, x[:4], str(tmp_path / "run"))
+    assert seen and all(seen) and not fused.active()

@@ -55,3 +55,31 @@ def test_convergence_from_a_table_and_all_figures(tmp_path, trained):
     assert main(["figure", "all", run, "--data", data, "--out", str(tmp_path / "all"), "--table",
                  str(tmp_path / "t.csv")]) == 0
     assert sorted(os.listdir(tmp_path / "all")) == ["convergence.png", "figure4.png", "group_removal.png"]
+
+
+def test_table1_beside_the_paper(tmp_path, trained):
+    """figure table1 on an evaluated tiny run: the Markdown has the paper's three rows and this run's
+    numbers read back from its table1.csv, and the PNG is written."""
+    data, run = trained
+    assert main(["evaluate", run, "--data", data, "--iterations", "5"]) == 0
+    with open(os.path.join(run, "table1.csv")) as f:
+        last = f.read().strip().splitlines()[-1].split(",")          # iteration 5: cost, ami, ami_median
+    out = tmp_path / "t1"
+    assert main(["figure", "table1", run, "--out", str(out)]) == 0
+    md = (out / "table1.md").read_text()
+    method = "Tagger*" if '"norm": "layer"' in open(os.path.join(run, "config.json")).read() else "Tagger"
+    assert "| RC | 0.61 ± 0.005 | - |" in md and "| Tagger | 0.79 ± 0.034 |" in md and "| Tagger* | 0.97 ± 0.009 |" in md
+    ours = [line for line in md.splitlines()[2:] if f"| {os.path.basename(run)} |" in line]   # below the header
+    assert len(ours) == 1 and ours[0].startswith(f"| {method} |")
+    assert f"{float(last[2]):.3f} / {float(last[3]):.3f}" in ours[0] and f"/ {float(last[1]):.3f} |" in ours[0]
+    assert (out / "table1.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_table1_of_an_unevaluated_run_is_one_error(tmp_path, trained, capsys):
+    _, run = trained
+    empty = tmp_path / "never-evaluated"
+    empty.mkdir()
+    (empty / "config.json").write_text('{"norm": "batch"}')
+    assert main(["figure", "table1", run, str(empty), "--out", str(tmp_path / "o")]) == 2
+    assert "holds no table1.csv: run tagger-ref evaluate on it first" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()                                  # nothing written

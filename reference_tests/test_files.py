@@ -6,6 +6,7 @@ import pytest
 
 from tagger_ref.errors import InputError, ParamFileError, TraceError
 from tagger_ref.inputs import load_inputs, save_inputs
+from tagger_ref.maths.model import forward
 from tagger_ref.params import load_params, save_params
 from tagger_ref.trace import compute_trace, load_trace, save_trace
 
@@ -110,6 +111,31 @@ def test_bad_input_files(tmp_path, tiny_binary):
     c, _, i = case("tiny-classify")
     with pytest.raises(InputError, match="y has labels outside 0..9"):
         load_inputs(_write(tmp_path / "f.npz", dict(i, y=i["y"] + 10)), c)
+
+
+def test_inputs_file_with_another_number_of_groups_is_an_error(tmp_path, tiny_binary):
+    """A config with K = 3 and m0_logits of 2 groups: an error naming both, not a silent K = 2 run."""
+    config, _, inputs = tiny_binary
+    assert config.n_groups == 3
+    path = _write(tmp_path / "k2.npz", dict(inputs, m0_logits=inputs["m0_logits"][:2]))
+    with pytest.raises(InputError, match="m0_logits has 2 groups, but the config has n_groups = 3"):
+        load_inputs(path, config)
+    assert load_inputs(path, config, n_groups=2)["m0_logits"].shape[0] == 2   # asked for explicitly: fine
+
+
+def test_forward_checks_its_arguments_at_entry(tiny_binary):
+    """Wrong widths and T = 0 fail with a message naming the culprit, not a broadcast error deep inside."""
+    config, params, inputs = tiny_binary
+    with pytest.raises(InputError, match=r"n_iterations must be an integer >= 1, got 0"):
+        forward(params, config, inputs, n_iterations=0)
+    with pytest.raises(InputError, match=r"x has shape \(4, 5\), expected \(B, N=6\)"):
+        forward(params, config, dict(inputs, x=inputs["x"][:, :5]))
+    with pytest.raises(InputError, match=r"x_tilde has shape \(4, 5\)"):
+        forward(params, config, dict(inputs, x_tilde=inputs["x_tilde"][:, :5]))
+    with pytest.raises(InputError, match=r"m0_logits has shape \(3, 4, 5\), expected \(K, 4, 6\)"):
+        forward(params, config, dict(inputs, m0_logits=inputs["m0_logits"][:, :, :5]))
+    with pytest.raises(InputError, match="remove_group = 3, but there are K = 3 groups"):
+        forward(params, config, inputs, remove_group=3)
 
 
 def test_written_files_get_the_usual_mode(tmp_path, tiny_binary):

@@ -7,12 +7,15 @@ in descending AMI order, as the paper's Figure 4 does. The paper's hand-picked g
 examples A-C are replaced by the image of median AMI in each case, so they are typical, not best.
 """
 import csv
+import json
+import os
 
 import numpy
 
 from . import plots
 from .errors import DataError
 from .evaluation import ami_per_image, infer, predicted_labels, true_labels
+from .fileio import write_text
 
 N_EXAMPLES = 7          # test images on the left of Figure 4, as in the paper
 N_REMOVAL_IMAGES = 4    # rows of the group-removal figure
@@ -99,3 +102,62 @@ def read_table1(path):
                  "ami": float(r["ami"]), "ami_median": float(r["ami_median"])} for r in rows]
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise DataError(f"cannot read table {path}: {e}") from None
+
+
+# Table 1 of the paper (median over 20 seeds, 100 epochs on a GPU): AMI (b) and, at iterations 3 and 5,
+# the denoising cost and AMI (a). Tagger uses batch norm, Tagger* layer norm; RC is Greff et al. 2015.
+PAPER_TABLE1 = {
+    "RC": {"ami": (0.61, 0.005)},
+    "Tagger": {"ami": (0.79, 0.034), "iterations": {3: (0.063, 0.77), 5: (0.063, 0.79)}},
+    "Tagger*": {"ami": (0.97, 0.009), "iterations": {3: (0.057, 0.95), 5: (0.054, 0.97)}},
+}
+
+
+def read_run_table1(run_dir):
+    """(method, rows) of a run folder evaluated by ``tagger-ref evaluate``: method "Tagger" for batch
+    norm, "Tagger*" for layer norm (from its config.json), rows from its table1.csv."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            norm = json.load(f)["norm"]
+    except (OSError, ValueError, KeyError) as e:
+        raise DataError(f"{run_dir}: cannot read the run's config.json ({e})") from None
+    path = os.path.join(run_dir, "table1.csv")
+    if not os.path.isfile(path):
+        raise DataError(f"{run_dir} holds no table1.csv: run tagger-ref evaluate on it first")
+    return ("Tagger*" if norm == "layer" else "Tagger"), read_table1(path)
+
+
+def table1_markdown(runs):
+    """Table 1 (b) with our runs beside the paper: ``runs`` is a list of (label, method, rows)."""
+    lines = ["| method | AMI, paper (iteration 5, median of 20 seeds) | run | AMI, ours (iteration 5: mean / median "
+             "over images) | denoising cost at iteration 5, paper / ours |",
+             "|---|---|---|---|---|"]
+    for method, paper in PAPER_TABLE1.items():
+        mean, spread = paper["ami"]
+        ours = [r for r in runs if r[1] == method]
+        paper_cost = paper.get("iterations", {}).get(5, (None,))[0]
+        if not ours:
+            lines.append(f"| {method} | {mean:.2f} ± {spread:.3f} | - | - | "
+                         f"{'-' if paper_cost is None else f'{paper_cost:.3f} / -'} |")
+        for label, _, rows in ours:
+            row = _iteration(rows, 5)
+            it = "" if row["iteration"] == 5 else f" (iteration {row['iteration']})"
+            lines.append(f"| {method} | {mean:.2f} ± {spread:.3f} | {label} | {row['ami']:.3f} / {row['ami_median']:.3f}"
+                         f"{it} | {'-' if paper_cost is None else f'{paper_cost:.3f}'} / {row['denoising_cost']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _iteration(rows, i):
+    """The row of iteration i, or the last one when the table stops earlier."""
+    match = [r for r in rows if r["iteration"] == i]
+    return match[0] if match else rows[-1]
+
+
+def table1_comparison(run_dirs, out):
+    """Write ``table1.md`` and ``table1.png`` (AMI against the iteration, the paper's values marked)
+    into ``out`` for the evaluated runs in ``run_dirs``; returns the two paths."""
+    runs = [(os.path.basename(os.path.normpath(d)),) + read_run_table1(d) for d in run_dirs]
+    md_path, png_path = os.path.join(out, "table1.md"), os.path.join(out, "table1.png")
+    write_text(md_path, table1_markdown(runs))
+    plots.save_png(plots.table1(runs, PAPER_TABLE1), png_path)
+    return md_path, png_path

@@ -76,9 +76,15 @@ def prepare_inputs(inputs, config, source="inputs"):
     return out
 
 
-def load_inputs(path, config):
-    """Read and check an inputs `.npz`."""
-    return prepare_inputs(load_npz(path, InputError, what="inputs file"), config, source=f"inputs file {path}")
+def load_inputs(path, config, n_groups=None):
+    """Read and check an inputs `.npz`; its m0_logits must have ``n_groups`` groups (default: the config's K)."""
+    source = f"inputs file {path}"
+    inputs = prepare_inputs(load_npz(path, InputError, what="inputs file"), config, source=source)
+    K = config.n_groups if n_groups is None else n_groups
+    if inputs["m0_logits"].shape[0] != K:
+        raise InputError(f"{source}: m0_logits has {inputs['m0_logits'].shape[0]} groups, but the config has "
+                         f"n_groups = {K}")
+    return inputs
 
 
 def save_inputs(path, inputs):

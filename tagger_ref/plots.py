@@ -144,3 +144,27 @@ def group_removal(images):
                   title=f"without {g}" if first else None, edge=group_colour(g))
     fig.subplots_adjust(left=0.03, right=0.97, top=0.9, bottom=0.03, wspace=0.08, hspace=0.12)
     return fig
+
+
+def table1(runs, paper):
+    """AMI (mean over images) against the iteration for each run (label, method, rows), with the
+    paper's AMI of the same method at iterations 3 and 5 as open markers and RC as a dashed line."""
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    colours = {"Tagger": "C0", "Tagger*": "C1"}
+    for label, method, rows in runs:
+        colour = colours.get(method, "C2")
+        ax.plot([r["iteration"] for r in rows], [r["ami"] for r in rows], "o-", color=colour,
+                label=f"{label} ({method}, ours)")
+    for method, colour in colours.items():
+        its = paper[method]["iterations"]
+        ax.plot(list(its), [v[1] for v in its.values()], "D", mfc="none", color=colour, ms=8,
+                label=f"{method}, paper")
+    ax.axhline(paper["RC"]["ami"][0], ls="--", color="grey", label="RC, paper")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("AMI (clean input)")
+    ax.set_ylim(0.0, 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,11 +1,11 @@
-"""tagger-ref figure: the paper's Shapes figures for a trained run, as PNG."""
+"""tagger-ref figure: the paper's Shapes figures for a trained run, as PNG; Table 1 beside the paper's."""
 import os
 
 import numpy
 
 from .. import figures
 from ..backend import to_device
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 from ..evaluation import evaluate, table1_rows
 from ..training import load_run, load_split
 from .common import add_device_argument, apply_device
@@ -15,14 +15,17 @@ NAMES = ("figure4", "convergence", "group-removal")
 
 
 def register(sub):
-    p = sub.add_parser("figure", help="Figure 4, convergence over iterations, group removal (PNG)",
+    p = sub.add_parser("figure", help="Figure 4, convergence over iterations, group removal (PNG); Table 1",
                        description="Draw figures for the latest checkpoint of RUN_DIR on a split of a dataset "
                                    "file: figure4 (groupings, inference over iterations, generalisation examples "
                                    "A: K=2, B: 4 shapes, C: 2 shapes), convergence (denoising cost and AMI against "
-                                   "the iteration), group-removal (the input re-explained without each group).")
-    p.add_argument("name", choices=NAMES + ("all",), help="which figure")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of tagger-ref train")
-    p.add_argument("--data", required=True, metavar="FILE", help="dataset file")
+                                   "the iteration), group-removal (the input re-explained without each group); "
+                                   "table1: Table 1 (b) of evaluated runs beside the paper's (table1.md, table1.png; "
+                                   "any number of RUN_DIRs, no --data).")
+    p.add_argument("name", choices=NAMES + ("all", "table1"), help="which figure")
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
+                   help="run folder of tagger-ref train (table1: one or more, each evaluated)")
+    p.add_argument("--data", metavar="FILE", help="dataset file (all figures but table1)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created if missing)")
     p.add_argument("--split", default="test", help="split to draw from (default test)")
     p.add_argument("--iterations", type=int, default=5, metavar="T", help="iterations (default 5)")
@@ -54,11 +57,20 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 
 def run(args):
     check_iterations_groups(args.iterations, None)
+    if args.name != "table1" and (len(args.run_dir) != 1 or args.data is None):
+        raise ConfigError(f"figure {args.name} takes one RUN_DIR and --data FILE")
+    if args.name == "table1":
+        for run_dir in args.run_dir:            # every run checked before anything is written
+            figures.read_run_table1(run_dir)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create folder {args.out}: {e.strerror}") from None
-    config, params = load_run(args.run_dir)
+    if args.name == "table1":
+        for path in figures.table1_comparison(args.run_dir, args.out):
+            print(f"wrote {path}")
+        return 0
+    config, params = load_run(args.run_dir[0])
     config = apply_device(args, config)
     params = to_device(params, config.dtype)             # the model runs on the device; drawing on the host
     data = load_split(args.data, args.split, config)

@@ -5,7 +5,10 @@
 under the trace keys of docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
 (``tagger_ref.maths.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
+import numpy
+
 from ..backend import getval, np
+from ..errors import InputError
 from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
 from .costs import cost_binary, cost_continuous, total_denoising_cost
@@ -41,6 +44,22 @@ def likelihood_and_error(z, m, x_tilde, config, s2=None, mask_logits=None):
     return L_m, delta_z_continuous_eq29(z, m, x_tilde, s2)
 
 
+def _check_entry(config, x, x_tilde, m0_logits, T, remove_group):
+    """Shapes and T at the entry of ``forward``: InputError naming the first mismatch."""
+    N = config.n_inputs
+    if isinstance(T, bool) or not isinstance(T, (int, numpy.integer)) or T < 1:
+        raise InputError(f"n_iterations must be an integer >= 1, got {T!r}")
+    if numpy.ndim(x) != 2 or numpy.shape(x)[1] != N:
+        raise InputError(f"x has shape {numpy.shape(x)}, expected (B, N={N}) for this config")
+    if numpy.shape(x_tilde) != numpy.shape(x):
+        raise InputError(f"x_tilde has shape {numpy.shape(x_tilde)}, expected that of x {numpy.shape(x)}")
+    if numpy.ndim(m0_logits) != 3 or numpy.shape(m0_logits)[1:] != numpy.shape(x):
+        raise InputError(f"m0_logits has shape {numpy.shape(m0_logits)}, expected (K, {', '.join(map(str, numpy.shape(x)))})")
+    K = numpy.shape(m0_logits)[0]
+    if remove_group is not None and not 0 <= remove_group < K:
+        raise InputError(f"remove_group = {remove_group!r}, but there are K = {K} groups")
+
+
 def forward(params, config, inputs, n_iterations=None, remove_group=None):
     """Run T TAG iterations and return the trace dict (docs/spec.md section 8, without gradients).
 
@@ -51,8 +70,9 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     softmax of the last iteration (Figure 5, group removal).
     """
     x, x_tilde, m0_logits = inputs["x"], inputs["x_tilde"], inputs["m0_logits"]
-    K, B, N = m0_logits.shape
     T = config.n_iterations if n_iterations is None else n_iterations
+    _check_entry(config, x, x_tilde, m0_logits, T, remove_group)
+    K, B, N = m0_logits.shape
     n_layers = len(config.encoder_proj)
     binary = config.input_type == "binary"
     norm = config.norm

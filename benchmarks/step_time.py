@@ -1,10 +1,12 @@
 """Time of one training step (forward and gradient) against the matrix products alone.
 
     python benchmarks/step_time.py [--repeats R] [--threads N] [--batch B] [--ladder 2000,1000,500]
-                                   [--dtypes float64,float32] [--allocator both|kept]
+                                   [--dtypes float64,float32] [--allocator both|kept] [--paths fast,reference]
 
 Default: the paper's Shapes model (N=400, K=4, T=3, B=100, Ladder (2000, 1000, 500)), in float64
-and float32. For each dtype it prints
+and float32, on both derivative paths: ``fast`` (the hand-written derivatives of
+tagger_ref/maths/fused.py, as training runs) and ``reference`` (autograd through the plain formulas,
+as trace, gradcheck and the tests run). For each dtype and path it prints
 
 - step: the median time of ``cost_and_grad`` (autograd forward and backward through all T
   iterations);
@@ -41,6 +43,7 @@ except ImportError:          # not on Windows: no page-fault count there
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tagger_ref.config import PRESETS  # noqa: E402
+from tagger_ref.maths.fused import fast_derivatives  # noqa: E402
 from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.inputs import make_inputs  # noqa: E402
 from tagger_ref.memory import keep_freed_memory  # noqa: E402
@@ -95,7 +98,7 @@ def seconds(f):
     return time.perf_counter() - start
 
 
-def time_step_and_bound(config, products, batch, repeats, rng):
+def time_step_and_bound(config, products, batch, repeats, rng, fast=True):
     """Median times of cost_and_grad and of its products alone, the median of their ratios, the
     gradient dtypes, the minor page faults of the last timed step, and the traced peak memory of
     one step. Steps and products alternate, so that both see the same state of the machine; the
@@ -103,7 +106,11 @@ def time_step_and_bound(config, products, batch, repeats, rng):
     params = perturb_params(init_params(config, rng), rng, 0.1)
     x = (rng.random((batch, config.n_inputs)) < 0.26).astype(config.dtype)
     inputs = make_inputs(config, x, rng)
-    step = lambda: cost_and_grad(params, config, inputs)           # noqa: E731
+
+    def step():
+        with fast_derivatives(fast):
+            return cost_and_grad(params, config, inputs)
+
     bound = product_runner(products, config.dtype, rng)
     step(), bound()                                                  # warm up
     steps, bounds = [], []
@@ -131,6 +138,9 @@ def main(argv=None):
     p.add_argument("--allocator", choices=["both", "kept"], default="both",
                    help="both: time with the default allocator settings, then with freed memory kept "
                         "(as tagger-ref runs); kept: only the latter (default both)")
+    p.add_argument("--paths", default="fast,reference",
+                   help="derivative paths to time: fast (training's), reference (autograd through the plain "
+                        "formulas); default both")
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_info, threadpool_limits
     if args.threads:
@@ -143,19 +153,22 @@ def main(argv=None):
     products = product_list(base, args.batch)
     flop = 2 * sum(a[0] * a[1] * b[1] for a, b, _, _ in products)
     print(f"{len(products)} matrix products per step, {flop / 1e9:.1f} GFLOP")
-    print(f"{'dtype':8s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'GFLOP/s':>8s} "
+    paths = args.paths.split(",")
+    if not set(paths) <= {"fast", "reference"}:
+        p.error(f"--paths takes fast and/or reference, got {args.paths!r}")
+    print(f"{'dtype':8s} {'path':9s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'GFLOP/s':>8s} "
           f"{'faults':>7s} {'peak MB':>7s}  gradient dtypes")
     ok = True
     settings = ["default", "kept"] if args.allocator == "both" else ["kept"]
     for setting in settings:
         if setting == "kept" and not keep_freed_memory():
             print("(this C library is not glibc: the allocator settings are left as they are)")
-        for dtype in args.dtypes.split(","):
+        for dtype, path in [(d, q) for d in args.dtypes.split(",") for q in paths]:
             config = base.replace(dtype=dtype)
             rng = numpy.random.default_rng(0)
             step, bound, ratio, dtypes, faults, peak = time_step_and_bound(
-                config, products, args.batch, args.repeats, rng)
-            print(f"{dtype:8s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {flop / bound / 1e9:8.1f} "
+                config, products, args.batch, args.repeats, rng, fast=path == "fast")
+            print(f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {flop / bound / 1e9:8.1f} "
                   f"{faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}")
             ok &= dtypes == [dtype]
     if not ok:

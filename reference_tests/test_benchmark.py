@@ -63,4 +63,6 @@ def test_script_runs_and_checks_gradient_dtypes(capsys):
     assert step_time.main(["--batch", "2", "--ladder", "6,5,4", "--repeats", "1", "--allocator", "kept"]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith(("float64 ", "float32 "))]
-    assert [(r[0], r[1], r[-1]) for r in rows] == [("float64", "kept", "float64"), ("float32", "kept", "float32")]
+    assert [(r[0], r[1], r[2], r[-1]) for r in rows] == [
+        ("float64", "fast", "kept", "float64"), ("float64", "reference", "kept", "float64"),
+        ("float32", "fast", "kept", "float32"), ("float32", "reference", "kept", "float32")]

@@ -4,6 +4,8 @@ import pytest
 
 from tagger_ref.adam import BETA1, BETA2, EPS, adam_init, adam_update
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
 
 def test_first_step_by_hand():
     # t = 1: m = 0.1 g, v = 0.001 g^2, m_hat = g, v_hat = g^2, so theta moves by lr g / (|g| + eps).

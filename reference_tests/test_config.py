@@ -6,6 +6,8 @@ import pytest
 from tagger_ref.config import PRESETS, TaggerConfig, load_config
 from tagger_ref.errors import ConfigError
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
 
 def test_presets_are_the_papers():
     s = PRESETS["shapes"]

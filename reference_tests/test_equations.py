@@ -10,6 +10,9 @@ from autograd.scipy.stats import norm as anorm
 from tagger_ref.maths import classification, costs, functions, heads, ladder, likelihood, modelling_error
 from tagger_ref.maths.corruption import bitflip, corrupt, initial_masks
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
+
 RNG = numpy.random.default_rng(1234)
 K, B, N = 3, 4, 5
 

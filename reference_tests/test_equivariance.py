@@ -6,6 +6,9 @@ from tagger_ref.maths.model import forward
 
 from conftest import case
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
+
 GROUP_KEYS = ("z_", "m_", "L_m_", "delta_z_", "h_", "ladder_top_", "zhat0_", "z_logit_")
 
 

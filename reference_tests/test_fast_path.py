@@ -10,6 +10,8 @@ from tagger_ref import golden
 from tagger_ref.maths import fused
 from tagger_ref.maths.gradients import cost_and_grad
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
 
 def normalize_by_autograd(a, norm):
     """The plain formula (a - mean) / sqrt(var + 1e-10), which autograd differentiates step by step."""

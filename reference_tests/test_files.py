@@ -12,6 +12,8 @@ from tagger_ref.trace import compute_trace, load_trace, save_trace
 
 from conftest import case
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
 
 def test_round_trips(tmp_path, tiny_continuous):
     config, params, inputs = tiny_continuous

@@ -8,6 +8,9 @@ from tagger_ref.trace import compute_trace
 
 from conftest import golden_original_case
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
+
 RTOL = 1e-9
 
 

@@ -3,6 +3,9 @@ from tagger_ref.config import PRESETS
 from tagger_ref.params import count_params, init_params, param_shapes
 
 import numpy
+import pytest
+
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
 
 
 def test_shapes_model():

@@ -9,6 +9,8 @@ from tagger_ref.maths.model import forward
 
 from conftest import case
 
+pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+
 
 def sig(a):
     return 1 / (1 + math.exp(-a)) if a > -700 else 0.0

@@ -241,7 +241,7 @@ print("z_init (1 - 2 beta) + beta =", round(config.z_init * (1 - 2 * beta) + bet
 #                      {\sum_h (\tilde{x}\xi_h + (1-\tilde{x})(1-\xi_h))\, m_h}
 #              = \frac{(1 - 2\beta)\, m_k}{\sum_h \xi_h m_h - 1 + \tilde{x}}.$$
 #
-# The second form holds for $\tilde{x} \in \{0, 1\}$: for $\tilde{x} = 1$ the denominator is
+# The second form holds for $\tilde{x} \in \lbrace 0, 1 \rbrace$: for $\tilde{x} = 1$ the denominator is
 # $\sum_h \xi_h m_h$, for $\tilde{x} = 0$ it is $-(1 - \sum_h \xi_h m_h)$. So $\delta z_k$ is
 # positive where the corrupted pixel is on (raise $z_k$) and negative where it is off, in
 # proportion to the group's share $m_k$ of the pixel.
@@ -421,7 +421,7 @@ for i in range(1, T):
     rows.append([(f"q_{i}(x = 1)", mixture_binary(z, m)[0]), (f"m_{i} (colours)", blend(m)),
                  (f"L(m_{i}) (colours)", blend(L_m))] + [(f"z_{i}, group {k}", z[k, 0]) for k in range(K)])
     z, m = z_next, m_next
-print("cost per iteration:", numpy.round(costs, 4))
+print("cost per iteration:", ", ".join(f"{float(c):.4f}" for c in costs))
 pictures(*rows, [(f"q_{T}(x = 1)", mixture_binary(z, m)[0]), (f"m_{T} (colours)", blend(m)), ("x_tilde", x_tilde[0])]
          + [(f"z_{T}, group {k}", z[k, 0]) for k in range(K)])
 

@@ -262,11 +262,12 @@ pictures([("x_tilde", x_tilde[0])] + [(f"delta_z_0, group {k}", delta_z[k, 0], 2
 # $$\delta z_k = \frac{m_k}{\sum_h \xi_h m_h - 1 + \tilde{x}}$$
 #
 # (and its line for $\tilde{x} = 1$ carries a sign slip, $\approx -m_k / \sum_h \xi_h m_h$, where
-# the value is positive). The paper argues that constant factors do not matter because the network
-# multiplies its inputs by weights, and indeed $W$ can absorb the factor. But the authors' code
-# computes the exact derivative (30)-(31), factor kept, and its trained weights expect that
-# scale, so the default here keeps it (`semantics="original"`). The printed formula is
-# `delta_z_binary_paper` (`semantics="paper"`): the same array divided by $(1 - 2\beta)$.
+# the value is positive). The paper notes (after (29)) that constant factors can be dropped
+# because the network multiplies its inputs by weights, and indeed $W_h$ can absorb the factor.
+# But the authors' code computes the exact derivative (30)-(31), factor kept, and its trained
+# weights expect that scale, so the default here keeps it (`semantics="original"`). The printed
+# formula is `delta_z_binary_paper` (`semantics="paper"`): the same array divided by
+# $(1 - 2\beta)$.
 
 # %%
 delta_z_printed = delta_z_binary_paper(z, m, x_tilde, beta)              # (K, B, N)
@@ -570,7 +571,9 @@ densities = numpy.exp(-(x_c - z_c1) ** 2 / (2 * v_eff)) / numpy.sqrt(2 * numpy.p
 by_hand = -numpy.mean(numpy.log(numpy.sum(densities * m_c1, axis=0)))   # (6), straight from the densities
 print(f"cost_1 = {cost_c:.6f}; -mean log q(x) from the densities = {by_hand:.6f}; "
       f"difference {by_hand - cost_c:.4f}, log(2 pi)/2 = {numpy.log(2 * numpy.pi) / 2:.4f}")
-print("log N(x; z_k, v) m_k + const:", log_terms.shape)
+assert numpy.isclose(cost_c, -numpy.mean(numpy.log(numpy.sum(numpy.exp(log_terms), axis=0))), rtol=1e-12)
+say(f"log N(x; z_k, v) + log(m_k + 1e-5) + log(2 pi)/2: shape {log_terms.shape}; "
+    "cost_1 = -mean log sum_k exp of it")
 agrees(trace_c, {"h_0": h_c, "ladder_top_0": top_c, "zhat0_0": zhat0_c, "z_1": z_c1, "m_1": m_c1,
                  "cost_1": cost_c})
 print("costs:", [round(float(trace_c[f"cost_{i}"]), 4) for i in range(1, T + 1)],

@@ -69,7 +69,7 @@ _KEY_RE = re.compile(r"^(L_m|delta_z|h|ladder_top|zhat0|z_logit|z|m|cost)_(\d+)$
 
 def computation_rank(key, position=0):
     """A sort key placing trace keys in the order they are computed; ``position`` breaks ties
-    (the gradients, and keys unknown to the spec, keep the reference's order after the rest)."""
+    (the gradients, and keys outside docs/spec.md section 8, keep the reference's order after the rest)."""
     match = _KEY_RE.match(key)
     if match:
         name, index = match.group(1), int(match.group(2))
@@ -101,7 +101,7 @@ def describe_key(key):
             return words
     if key.startswith("grad_"):
         return f"gradient of the training cost with respect to {key[5:]}"
-    return "not a key of the spec's trace format"
+    return "not a key of the trace format (docs/spec.md section 8)"
 
 
 @dataclasses.dataclass

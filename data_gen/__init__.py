@@ -2,9 +2,9 @@
 
 The authors' released files can no longer be downloaded, so this package rebuilds them:
 
-- :mod:`data_gen.shapes`: Shapes, 20x20 binary images of three sprites (docs/spec.md section 9);
+- :mod:`data_gen.shapes`: Shapes, 20x20 binary images of three sprites (docs/spec.md section 9.1);
 - :mod:`data_gen.texture_mnist`: TextureMNIST1 and TextureMNIST2 (Freq20-MNIST), textured digits
-  on a textured background (`docs/spec.md section 9`);
+  on a textured background (docs/spec.md section 9.2);
 - :mod:`data_gen.mnist` reads the standard MNIST IDX files, :mod:`data_gen.standin_digits` builds an
   offline stand-in from scikit-learn's 8x8 digits (clearly not MNIST), :mod:`data_gen.digits` picks
   one of the two.

@@ -1,6 +1,6 @@
 """TextureMNIST1 and TextureMNIST2 (the authors' Freq20-MNIST), as the authors generated them.
 
-The definition is `docs/spec.md section 9`. An image is a background texture with one or two
+The definition is docs/spec.md section 9.2. An image is a background texture with one or two
 digits painted over it, each digit filled with its own texture and used as an alpha mask:
 
     x = m_d * t_d + (1 - m_d) * ( ... (m_1 * t_1 + (1 - m_1) * t_0))

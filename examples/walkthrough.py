@@ -23,7 +23,7 @@
 #
 # Notation (the paper's A.1): N inputs (pixels), K groups, B images in a batch, T iterations;
 # arrays over groups have shape (K, B, N). Equation numbers are the paper's. E1 to E14 are the
-# rows of the errata table (docs/spec.md section 7, `tagger_ref/ERRATA.md`): where the authors'
+# rows of the errata table (docs/spec.md section 7): where the authors'
 # code, which this reference follows by default, differs from the printed paper.
 
 # %%
@@ -600,4 +600,4 @@ print("costs:", [round(float(trace_c[f"cost_{i}"]), 4) for i in range(1, T + 1)]
 #
 # The whole pass is `model.forward`; its gradient, `gradients.cost_and_grad`. The
 # contract behind all of it is docs/spec.md (section 4 for the forward pass, section 8 for the
-# trace); `tagger_ref/ERRATA.md` lists every difference between paper and code.
+# trace); docs/spec.md section 7 lists every difference between paper and code.

@@ -6,7 +6,7 @@ import os
 import numpy
 import pytest
 
-from tagger_ref import cli
+from tagger_ref import cli, golden
 from tagger_ref.compare import (DEFAULT_ATOL_SCALE, DEFAULT_RTOL, FLOAT32, assert_traces_close,
                                 compare_traces, computation_rank)
 from tagger_ref.config import from_dict
@@ -196,6 +196,16 @@ def test_float32_run_fails_the_float64_defaults_and_passes_the_float32_preset(ca
     ours32 = compute_trace(prepare_params(params, c32), c32, prepare_inputs(inputs, c32))
     assert not compare_traces(original, ours32).ok
     assert_traces_close(original, ours32, **FLOAT32)
+
+
+@pytest.mark.parametrize("name", list(golden.CASES))
+def test_float32_run_of_a_golden_case_keeps_a_tenth_of_the_float32_preset(name):
+    """tagger_ref in float32 against the case's float64 trace: within 1e-4 of each key's scale,
+    ten times inside FLOAT32's atol_scale (the margin compare.py and docs/porting.md state)."""
+    config, params, inputs, trace = golden.load_case(name)
+    c32 = config.replace(dtype="float32")
+    ours32 = compute_trace(prepare_params(params, c32), c32, prepare_inputs(inputs, c32))
+    assert_traces_close(trace, ours32, rtol=0.0, atol=0.0, atol_scale=FLOAT32["atol_scale"] / 10)
 
 
 def test_commands_are_registered():

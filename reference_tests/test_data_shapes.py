@@ -1,8 +1,8 @@
 """Shapes (docs/spec.md section 9): sprites, composition, masks, the authors' random stream, sizes, the CLI.
 
-The oracles are written from the spec's text, independently of data_gen.shapes: the sprites from
-its bit strings, the images by a slicing loop, the stream by decoding MT19937's raw 32-bit output
-with the masked rejection sampling that legacy ``randint`` uses.
+The oracles are written from the text of docs/spec.md section 9.1, independently of
+data_gen.shapes: the sprites from its bit strings, the images by a slicing loop, the stream by
+decoding MT19937's raw 32-bit output with the masked rejection sampling that legacy ``randint`` uses.
 """
 import json
 import os
@@ -14,7 +14,7 @@ from data_gen import shapes
 from tagger_ref import cli
 from data_gen.errors import DataGenError
 
-# docs/spec.md section 9, verbatim
+# docs/spec.md section 9.1, verbatim
 SPEC_SQUARE = ["1111111", "1111111", "1100011", "1100011", "1100011", "1111111", "1111111"]
 SPEC_TRIANGLE = ["000001100000", "000011110000", "000111111000", "001110011100",
                  "011100001110", "111111111111", "111111111111"]
@@ -116,7 +116,7 @@ def test_dtypes_and_shapes(small):
 
 
 def _decode_authors_stream(sizes, seed=shapes.SEED):
-    """Oracle: the spec's call order, decoded from the generator's raw 32-bit output.
+    """Oracle: docs/spec.md section 9.1's call order, decoded from the generator's raw 32-bit output.
 
     Legacy ``randint(0, high)`` takes 32-bit words, masks each with the smallest all-ones mask
     covering ``high - 1`` and rejects values above ``high - 1``.

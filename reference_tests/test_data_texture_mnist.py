@@ -1,8 +1,8 @@
 """TextureMNIST1/2 (docs/spec.md section 9): texture bank, crops, shifts, stacking order (E14),
 compositing, masks, the authors' random streams, digit sources, the CLI.
 
-The oracles are written from texture-mnist.md: the bank from the closed form of a single Fourier
-coefficient, the streams by the calls the spec lists in its order, shifts and crops by slicing,
+The oracles are written from docs/spec.md section 9.2: the bank from the closed form of a single Fourier
+coefficient, the streams by the calls that section lists in its order, shifts and crops by slicing,
 the image by the identity ``x = sum_j M_j t_j`` rather than by layer-by-layer painting.
 Most tests use a small synthetic digit source; real MNIST is used when ``../shared/data/mnist``
 (beside the repository) exists.
@@ -23,7 +23,7 @@ from data_gen.errors import DataGenError
 MNIST_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="no MNIST at ../shared/data/mnist")
 
-# texture-mnist.md, verbatim
+# docs/spec.md section 9.2, verbatim
 SPEC_FREQUENCIES = [(4, 0), (4, 4), (4, 8), (4, 12), (10, 1), (10, 5), (10, 9), (10, 13), (21, 2), (21, 6),
                     (21, 10), (21, 14), (32, 3), (32, 7), (32, 11), (32, 15), (37, 4), (37, 8), (37, 12), (37, 16)]
 SIZES = {"train": 150, "valid": 50, "test": 60}
@@ -69,7 +69,8 @@ def shifted(image, s):
 
 
 def spec_stream(n_source, n_images, n_digits, seed):
-    """Oracle: the digit generator's draws in the spec's order: (p1, p2, t) then per image the textures."""
+    """Oracle: the digit generator's draws in the order of docs/spec.md section 9.2: (p1, p2, t),
+    then per image the textures."""
     rng = numpy.random.RandomState(seed)
     p1 = p2 = t = None
     if n_digits == 2:
@@ -109,7 +110,7 @@ def test_frequencies_are_the_listed_ones(bank):
 def test_bank_is_the_closed_form_with_the_authors_phases(bank):
     """The inverse DFT of one coefficient a = exp(2 pi i u) at (r, c) is Re(a exp(2 pi i (r i + c j) / 38)) / 38^2.
 
-    Evaluated in float64, cast to float32 and min-max scaled in float32 as the spec says, it
+    Evaluated in float64, cast to float32 and min-max scaled in float32 as docs/spec.md section 9.2 says, it
     agrees with the bank to the last bit except, rarely, where float64 rounding differs between
     the FFT and ``cos`` (a transform run in single precision would differ on most pixels).
     """

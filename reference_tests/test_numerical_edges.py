@@ -15,10 +15,11 @@ floating-point warning (divide by zero, overflow, invalid) is raised on the way,
 appears even in an intermediate. Gradients with respect to one bare float32 array keep float32 (a
 dict of parameters or a matmul casts the cotangent back, which hides a promotion inside).
 
-One exception, a limit of the spec rather than of the arithmetic: under batch norm, an iteration
-whose K*B network-input rows are all equal while the images' targets differ has a true gradient
-of ~1e5 per normalisation (indistinct_rows_with_distinct_targets); there only the forward
-properties and the gradients' dtype are checked. test_random_edges_many (-m slow) draws 1500
+One exception, a limit of the model's definition (docs/spec.md section 1) rather than of the
+arithmetic: under batch norm, an iteration whose K*B network-input rows are all equal while the
+images' targets differ has a true gradient of ~1e5 per normalisation
+(indistinct_rows_with_distinct_targets); there only the forward properties and the gradients'
+dtype are checked. test_random_edges_many (-m slow) draws 1500
 points instead of 40.
 """
 import math
@@ -111,7 +112,8 @@ def edge_point(input_type, dtype, norm, semantics, K, B, seed, image, clean, noi
 
 
 def indistinct_rows_with_distinct_targets(config, inputs, trace):
-    """True where batch norm meets the spec's variance floor with different targets per row.
+    """True where batch norm meets normalize's variance floor (docs/spec.md section 1) with different
+    targets per row.
 
     In an iteration whose network input has all K*B rows equal (h_i, the first layer, as the
     network sees x_tilde, z, m, L_m and delta_z), every batch normalisation of that iteration has
@@ -473,7 +475,7 @@ def test_float32_gradient_of_a_bare_array_stays_float32(input_type, semantics, n
 
 
 def test_identical_rows_with_different_targets_meet_the_variance_floor():
-    # Not a property, a documented limit of the spec's normalisation (section 1: sqrt(var + 1e-10)),
+    # Not a property, a documented limit of the normalisation (docs/spec.md section 1: sqrt(var + 1e-10)),
     # see indistinct_rows_with_distinct_targets. All K*B rows equal in the forward pass: with the
     # same targets for every image the gradient is that of one image, with different class targets
     # it grows by 1e5 per batch normalisation (~1e57 here in float64, beyond float32's range).

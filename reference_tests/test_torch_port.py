@@ -1,4 +1,4 @@
-"""The PyTorch port in examples/torch_port, a second implementation written from the spec, must
+"""The PyTorch port in examples/torch_port, a second implementation written from docs/spec.md, must
 reproduce every shipped golden case at compare's float64 defaults (skipped without torch)."""
 import importlib.util
 import json

@@ -74,8 +74,9 @@ def figure4(params, config, features, mask, path, n_iterations=5, seed=0, n_exam
 
 
 def group_removal(params, config, features, path, n_iterations=5, seed=0, n_images=N_REMOVAL_IMAGES):
-    """Group removal (E2): the first images of the split, normally and with each group removed in
-    the last iteration. Every pass draws the same initial masks (a fresh generator from ``seed``)."""
+    """Group removal (Figure 5, example E2): the first images of the split, normally and with each
+    group removed in the last iteration. Every pass draws the same initial masks (a fresh
+    generator from ``seed``)."""
     x, _ = _first_batch(config, features)
     normal = infer(params, config, x, numpy.random.default_rng(seed), n_iterations)
     removed = [infer(params, config, x, numpy.random.default_rng(seed), n_iterations, remove_group=g)

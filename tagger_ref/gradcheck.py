@@ -1,4 +1,4 @@
-"""Finite-difference checks of autograd's gradients and of the spec's derivative identities.
+"""Finite-difference checks of autograd's gradients and of the derivative identities of docs/spec.md section 4.
 
 The numeric derivative along a direction d is Richardson's extrapolation of central differences,
 (4 D(h/2) - D(h)) / 3 with D(h) = (f(p + h d) - f(p - h d)) / 2h, whose truncation error is

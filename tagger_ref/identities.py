@@ -1,4 +1,4 @@
-"""The spec's derivative identities, checked against autograd.
+"""The derivative identities of docs/spec.md section 4 (step 2), checked against autograd.
 
 E1: the binary delta_z of the original code, (30)-(31), is exactly d/dz_k log sum_h z_tilde_h m_h
 with z_tilde from (18). (28): the paper's continuous delta_z is exactly d/dz_k log sum_h

@@ -94,7 +94,8 @@ def check_params(params, config, source="parameters"):
 
 
 def prepare_params(params, config, source="parameters"):
-    """Check ``params`` and return them as NumPy arrays of the config's dtype, in spec order, from any device."""
+    """Check ``params`` and return them as NumPy arrays of the config's dtype, from any device, in
+    the order of docs/spec.md section 3."""
     check_params(params, config, source)
     return {k: numpy.asarray(to_numpy(params[k]), dtype=config.dtype) for k in param_shapes(config)}
 

@@ -127,7 +127,7 @@ def convergence(rows, title=None):
 
 
 def group_removal(images):
-    """Group removal (Figure 5, E2): one row per image. ``images``: list of dicts ``x`` (N,),
+    """Group removal (Figure 5, example E2): one row per image. ``images``: list of dicts ``x`` (N,),
     ``z``, ``m`` (K, N) of the normal last iteration, and ``removed``: list over the K groups of
     (``z``, ``m``) (K, N) each, the last iteration when that group's mask logits were set to a
     large negative number. Columns: input, grouping, then the input re-explained without each group."""

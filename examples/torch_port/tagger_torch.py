@@ -1,4 +1,4 @@
-"""Tagger (Greff et al., NIPS 2016) in PyTorch, written from tagger_ref's specification alone.
+"""Tagger (Greff et al., NIPS 2016) in PyTorch, written from tagger_ref's specification (docs/spec.md) alone.
 
 This is a second, independent implementation: it imports nothing of tagger_ref's maths, uses
 PyTorch's own building blocks (``F.batch_norm``, ``F.layer_norm``, ``F.binary_cross_entropy``,

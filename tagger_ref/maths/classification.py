@@ -21,11 +21,9 @@ def class_probabilities(top, n_groups, n_classes):
 def class_log_probabilities(top_logits, n_groups, n_classes):
     """log P(class), (B, C): ``class_probabilities`` in the log domain, from the top layer's logits a.
 
-    log pred_k = log softmax_F(a)[:C] = a[:C] - logsumexp_F(a); log P_c = logsumexp_k log pred_{k,c}
-    - logsumexp_{k,c} log pred_{k,c} (log-sum-exp twice). The same numbers as
-    log(class_probabilities(softmax_F(a))) to rounding, but finite when the top softmax saturates
-    (float32: logit differences of ~100): there the class units of h^{L-1} underflow to 0, and P
-    is 0, an infinite cost, or 0 / 0 where every group puts all its mass on "no class".
+    log pred_k = a[:C] - logsumexp_F(a); log P_c = logsumexp_k log pred_{k,c} - logsumexp_{k,c} log pred_{k,c}.
+    Equal to log(class_probabilities(softmax_F(a))) up to rounding, and finite where the top
+    softmax underflows (docs/numerics.md, "Log-domain classification").
     """
     rows, _ = top_logits.shape
     log_top = top_logits - logsumexp(top_logits, axis=-1)[:, None]                       # (K*B, C+1)

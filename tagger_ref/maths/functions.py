@@ -9,12 +9,8 @@ NORM_EPS = 1e-10
 def mean(a, axis=None, keepdims=False):
     """The arithmetic mean over ``axis`` (all elements when None), written sum(a) / n, n a Python int.
 
-    Bit for bit np.mean, which is the same sum divided by the count (in float32 too: the division
-    rounds once, as float32 / float32 or as float64 then float32, which agree). Written out so
-    that its gradient keeps a's dtype: autograd's derivative of np.mean divides by the count as a
-    NumPy int64 scalar, and under NumPy 2's promotion rules float32 / int64 is float64, so every
-    float32 cotangent behind a mean became float64 (cast back only at a matmul or at the
-    parameter dict, which hid it).
+    Bit for bit np.mean; written out so that its gradient keeps a's dtype (autograd's derivative
+    of np.mean divides by a NumPy int64, which makes float32 float64; docs/numerics.md).
     """
     n = a.size if axis is None else a.shape[axis]
     return np.sum(a, axis=axis, keepdims=keepdims) / n
@@ -63,15 +59,10 @@ def log_softmax(a, axis):
 def log_or_minus_inf(m):
     """log m for m >= 0 (-inf at m == 0) with a finite gradient everywhere: a "safe log".
 
-    Plain log(m) has the same values, but its gradient 1/m is inf at m = 0, and the zero
-    cotangent that arrives there (a softmax gives a -inf entry the weight 0) makes 0 * inf = NaN.
-    Here the log is taken of m + [m == 0] (exactly m where m > 0, 1 where m == 0), and -inf is added
-    where m == 0 as a constant, so the gradient is 1/m where m > 0 and the cotangent itself (0)
-    where m == 0. That is exact for the model's gradients: m = softmax(logits) underflows to 0 only
-    where dm_k/dlogit_j = m_k (delta_kj - m_j) = 0 as well. (Not np.where around the log: autograd's
-    derivative of np.where fills with float64 zeros, which would turn float32 gradients float64.)
-    For a subnormal m the gradient 1/m still overflows: where the logits are at hand, take
-    ``log_softmax`` of them instead (the model does).
+    log(m + [m == 0]) plus a constant -inf where m == 0: the gradient is 1/m where m > 0 and the
+    (zero) cotangent where m == 0, instead of 0 * inf = NaN; exact for masks from a softmax. A
+    subnormal m still overflows 1/m, so where the logits exist take ``log_softmax`` of them
+    (docs/numerics.md, "Safe log").
     """
     dead = getval(m) == 0                                                   # a constant mask
     minus_inf_where_dead = np.where(dead, -np.inf, 0.0).astype(getval(m).dtype)

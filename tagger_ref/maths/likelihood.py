@@ -57,8 +57,7 @@ def continuous_group_nll(z, x_tilde, s2):
 def continuous_ztilde(z, x_tilde, s2):
     """z_tilde_k = N(x_tilde; z_k, s2 I), the Gaussian density of (19)-(20) (with the minus sign, errata E9).
 
-    The constant sqrt(2 pi) is a Python float (``math.sqrt``), not a NumPy float64 scalar, which
-    under NumPy 2's promotion rules would turn float32 arrays into float64.
+    sqrt(2 pi) is a Python float, so float32 stays float32 (docs/numerics.md).
     """
     return np.exp(-continuous_group_nll(z, x_tilde, s2)) / math.sqrt(2.0 * math.pi)
 

@@ -7,11 +7,9 @@ from .likelihood import binary_xi, continuous_group_nll, continuous_ztilde
 def mixture_denominator(xi, x_tilde):
     """xi - 1 + x_tilde, the denominator of (30)-(31): sum_h z_tilde_h m_h up to its sign (xi or xi - 1).
 
-    Evaluated as xi - (1 - x_tilde), without cancellation: for x_tilde in {0, 1} the bracket is
-    exactly 1 or 0, so the result is xi - 1 or xi itself, correctly rounded. The left-to-right
-    (xi - 1) + x_tilde rounds xi to a multiple of ulp(1) when x_tilde = 1: all of xi is lost when
-    xi < ulp(1) / 2 (a saturated z = 0 with a small beta: a division by zero), and in float32 a few
-    per cent of xi already at xi = beta = 1e-6. Its magnitude is at least beta for z in [0, 1].
+    Evaluated as xi - (1 - x_tilde): for x_tilde in {0, 1} the bracket is exact, so the result is
+    xi - 1 or xi correctly rounded, where (xi - 1) + x_tilde would lose a small xi
+    (docs/numerics.md, "The binary denominator"). Its magnitude is at least beta for z in [0, 1].
     """
     return xi - (1.0 - x_tilde)
 
@@ -28,7 +26,8 @@ def delta_z_binary(z, m, x_tilde, beta):
 
 
 def delta_z_binary_paper(z, m, x_tilde, beta):
-    """The paper's closing line of A.5 (errata E1): m_k / (sum_h xi_h m_h - 1 + x_tilde), the factor (1 - 2 beta) dropped."""
+    """The paper's closing line of A.5 (errata E1): m_k / (sum_h xi_h m_h - 1 + x_tilde), without the
+    factor (1 - 2 beta)."""
     xi = np.sum(binary_xi(z, beta) * m, axis=0)       # (B, N)
     return m / mixture_denominator(xi, x_tilde)       # (K, B, N)
 
@@ -41,13 +40,9 @@ def delta_z_continuous(z, m, x_tilde):
 def delta_z_continuous_eq28(z, m, x_tilde, s2, log_m=None):
     """Eq. (28): (x_tilde - z_k) / (sigma^2 + v) * z_tilde_k m_k / sum_h z_tilde_h m_h, exact.
 
-    The posterior weights z_tilde_k m_k / sum_h z_tilde_h m_h are a softmax over groups of
-    log z_tilde_k + log m_k (computed in the log domain so that small densities do not underflow).
-    log_m: log m from the mask logits (``log_softmax``, as the model passes it), whose gradient
-    never divides by m: with saturated masks d log m / dm = 1/m overflows where m is subnormal.
-    Without it, log m is taken of m by a "safe log" (``log_or_minus_inf``): a mask that
-    underflowed to exactly 0 gets log m = -inf, weight 0, and the gradient 0 there instead of
-    0 * inf = NaN.
+    The posterior weights are softmax_K(log z_tilde_k + log m_k), in the log domain so that small
+    densities do not underflow. log_m: log m from the mask logits (``log_softmax``, as the model
+    passes it); without it, the safe log ``log_or_minus_inf(m)`` (docs/numerics.md, "Safe log").
     """
     if log_m is None:
         log_m = log_or_minus_inf(m)

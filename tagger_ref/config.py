@@ -147,9 +147,8 @@ PRESETS = {
     # float32, a larger learning rate; its 20 epochs took 23 minutes with two BLAS threads, and
     # --max-minutes 30 stops it where the time runs out on a slower machine.
     "shapes-quick": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=20, dtype="float32"),
-    # Table 1 (b) in an hour on two CPU cores (results/shapes-hour): Tagger* and Tagger with
-    # shapes-quick's smaller Ladder, trained side by side, one core each, stopped by
-    # --max-cpu-minutes 60 before the 70 epochs run out.
+    # Table 1 (b) on two CPU cores in an hour: Tagger* and Tagger with shapes-quick's smaller Ladder,
+    # meant to train side by side (--threads 1 each) with --max-minutes 60 ending them before the 70 epochs.
     "shapes-hour": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=70, dtype="float32"),
     "shapes-hour-batchnorm": TaggerConfig(norm="batch", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=70,
                                           dtype="float32"),

@@ -1,5 +1,6 @@
 """The paper's Shapes figures from a trained model: run the model on the examples (evaluation.infer)
-and draw them (plots). Each function writes one PNG atomically and returns its path.
+and draw them (plots); and the spread over the seeds of a sweep. Each function writes one PNG
+atomically and returns its path.
 
 All examples are taken without looking at the results: the first batch of the split (B images,
 so that batch norm sees the batch size of training), of which the first ``n_examples`` are shown
@@ -99,3 +100,36 @@ def read_table1(path):
                  "ami": float(r["ami"]), "ami_median": float(r["ami_median"])} for r in rows]
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise DataError(f"cannot read table {path}: {e}") from None
+
+
+def sweep(sweep_dir, path):
+    """The spread over the finished seeds of a sweep (tagger-ref sweep), every table column one
+    panel, with the paper's Table 1 values marked for a Shapes model. Returns the path."""
+    from .summary import collect, finished_seeds
+    from .sweep import read_seed_json
+    from .targets import shapes_targets
+    collected = collect(sweep_dir)
+    if not collected:
+        raise DataError(f"{sweep_dir} holds no finished seed with a table (seed-S/ of tagger-ref sweep)")
+    seeds = finished_seeds(sweep_dir)
+    config = read_seed_json(next(iter(seeds.values())))["config"]
+    targets = shapes_targets(config)
+    panels = []
+    for name, table in collected.items():
+        for column in table["columns"]:
+            values = [[v for v in table["values"].get((row, column), {}).values() if v is not None]
+                      for row in table["rows"]]
+            if not any(values):
+                continue
+            panel = {"name": column, "key": table["key"], "rows": table["rows"], "values": values, "paper": {}}
+            if targets and name == "table1":
+                panel["paper"] = targets["table1"].get(column, {})
+                if column == "ami" and "5" in table["rows"]:            # Table 1 (b) is the AMI after 5 iterations
+                    value, spread = targets["ami_spread"]
+                    panel["spread"] = ("5", value, spread, f"paper, Table 1 (b): {value} ± {spread}")
+            panels.append(panel)
+    title = (f"{len(seeds)} seeds, {config['num_epochs']} epochs, norm {config['norm']}, "
+             f"Ladder {'-'.join(map(str, config['encoder_proj']))}"
+             + (f"; red: the paper's {targets['model']}" if targets else ""))
+    plots.save_png(plots.sweep(panels, title), path)
+    return path

@@ -1,11 +1,11 @@
-"""tagger-ref figure: the paper's Shapes figures for a trained run, as PNG."""
+"""tagger-ref figure: the paper's Shapes figures for a trained run, and a sweep's spread over seeds, as PNG."""
 import os
 
 import numpy
 
 from .. import figures
 from ..backend import to_device
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 from ..evaluation import evaluate, table1_rows
 from ..training import load_run, load_split
 from .common import add_device_argument, apply_device
@@ -15,15 +15,19 @@ NAMES = ("figure4", "convergence", "group-removal")
 
 
 def register(sub):
-    p = sub.add_parser("figure", help="Figure 4, convergence over iterations, group removal (PNG)",
+    p = sub.add_parser("figure", help="Figure 4, convergence over iterations, group removal, a sweep's seeds (PNG)",
                        description="Draw figures for the latest checkpoint of RUN_DIR on a split of a dataset "
                                    "file: figure4 (groupings, inference over iterations, generalisation examples "
                                    "A: K=2, B: 4 shapes, C: 2 shapes), convergence (denoising cost and AMI against "
-                                   "the iteration), group-removal (the input re-explained without each group).")
-    p.add_argument("name", choices=NAMES + ("all",), help="which figure")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of tagger-ref train")
-    p.add_argument("--data", required=True, metavar="FILE", help="dataset file")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created if missing)")
+                                   "the iteration), group-removal (the input re-explained without each group); "
+                                   "sweep SWEEP_DIR: the spread over the finished seeds of tagger-ref sweep, "
+                                   "per table column and iteration, the paper's Table 1 values marked "
+                                   "(SWEEP_DIR/sweep.png unless --out).")
+    p.add_argument("name", choices=NAMES + ("all", "sweep"), help="which figure")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of tagger-ref train (SWEEP_DIR for sweep)")
+    p.add_argument("--data", metavar="FILE", help="dataset file (required but for sweep)")
+    p.add_argument("--out", metavar="DIR", help="folder for the PNG files (created if missing; required but for "
+                                                "sweep, default SWEEP_DIR)")
     p.add_argument("--split", default="test", help="split to draw from (default test)")
     p.add_argument("--iterations", type=int, default=5, metavar="T", help="iterations (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial masks and drawn examples (default 0)")
@@ -53,6 +57,11 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 
 
 def run(args):
+    if args.name == "sweep":
+        return run_sweep(args)
+    for option in ("data", "out"):
+        if getattr(args, option) is None:
+            raise ConfigError(f"figure {args.name} needs --{option}")
     check_iterations_groups(args.iterations, None)
     try:
         os.makedirs(args.out, exist_ok=True)
@@ -66,4 +75,14 @@ def run(args):
     names = NAMES if args.name == "all" else (args.name,)
     for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows):
         print(f"wrote {path}")
+    return 0
+
+
+def run_sweep(args):
+    out = args.out or args.run_dir
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create folder {out}: {e.strerror}") from None
+    print(f"wrote {figures.sweep(args.run_dir, os.path.join(out, 'sweep.png'))}")
     return 0

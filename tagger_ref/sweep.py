@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -71,13 +72,12 @@ def parse_seeds(text):
     """Seeds from ``"0-19"``, ``"3"`` or ``"0-4,10,12-13"``: a sorted list without repeats."""
     seeds = set()
     for part in str(text).split(","):
-        try:
-            lo, _, hi = part.strip().partition("-")
-            lo, hi = int(lo), int(hi) if hi else int(lo)
-        except ValueError:
-            raise ConfigError(f"--seeds {text!r}: expected seeds and ranges such as 0-19 or 0-4,10") from None
-        if lo < 0 or hi < lo:
-            raise ConfigError(f"--seeds {text!r}: {part.strip()!r} is not a range of seeds >= 0")
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match:
+            raise ConfigError(f"--seeds {text!r}: expected seeds >= 0 and ranges, such as 0-19 or 0-4,10")
+        lo, hi = int(match[1]), int(match[2] or match[1])
+        if hi < lo:
+            raise ConfigError(f"--seeds {text!r}: the range {part.strip()!r} is empty")
         seeds.update(range(lo, hi + 1))
     return sorted(seeds)
 
@@ -310,17 +310,16 @@ def _run_locked(task, data_bytes, stop, result):
     write_json(os.path.join(run_dir, SEED_JSON), _record(task, "running", started=time.time()))
     keep_freed_memory()
     train_data, valid_data = load_split(data, "train", config), load_split(data, "valid", config)
-    limits = contextlib.nullcontext()
-    if task.threads:
-        from threadpoolctl import threadpool_limits
-        limits = threadpool_limits(limits=task.threads, user_api="blas")
+    from threadpoolctl import threadpool_info, threadpool_limits
+    limits = threadpool_limits(limits=task.threads, user_api="blas") if task.threads else contextlib.nullcontext()
     with limits:
+        blas_threads = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], default=None)
         trained = train(config, train_data.features, valid_data.features, run_dir, resume=resume,
                         valid_images=task.valid_images, stop_requested=stop)
         state = load_checkpoint(checkpoint)[0]
         result.update(epoch=state.epoch, step=state.step, seconds=state.seconds)
         counters = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds,
-                    "cpu_seconds": state.cpu_seconds}
+                    "cpu_seconds": state.cpu_seconds, "blas_threads": blas_threads}
         if trained["status"] != "done":
             result.update(status="stopped", error=trained["status"])
             write_json(os.path.join(run_dir, SEED_JSON), _record(task, "stopped", reason=trained["status"], **counters))

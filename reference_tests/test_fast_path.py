@@ -190,3 +190,24 @@ def test_training_steps_take_the_fast_path(tmp_path, monkeypatch):
     x = (rng.random((8, config.n_inputs)) < 0.3).astype(float)
     training.train(config, x, x[:4], str(tmp_path / "run"))
     assert seen and all(seen) and not fused.active()
+
+
+def test_the_switch_is_per_thread():
+    """Two runs training in threads of one process (a Dask worker's threads) do not switch each other's path."""
+    import threading
+    inside, seen = threading.Event(), []
+
+    def other_thread():
+        inside.wait(10)
+        seen.append(fused.active())
+        with fused.fast_derivatives():
+            seen.append(fused.active())
+        seen.append(fused.active())
+
+    t = threading.Thread(target=other_thread)
+    with fused.fast_derivatives():
+        t.start()
+        inside.set()
+        t.join(10)
+        assert fused.active()                  # the other thread's block did not switch this one off
+    assert seen == [False, True, False] and not fused.active()

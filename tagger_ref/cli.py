@@ -25,6 +25,7 @@ COMMANDS = [
     "train",
     "evaluate",
     "figure",
+    "sweep",
     "demo",
 ]
 

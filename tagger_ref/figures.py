@@ -1,5 +1,6 @@
 """The paper's Shapes figures from a trained model: run the model on the examples (evaluation.infer)
-and draw them (plots). Each function writes one PNG atomically and returns its path.
+and draw them (plots); and the spread over the seeds of a sweep. Each function writes one PNG
+atomically and returns its path.
 
 All examples are taken without looking at the results: the first batch of the split (B images,
 so that batch norm sees the batch size of training), of which the first ``n_examples`` are shown
@@ -16,6 +17,7 @@ from . import plots
 from .errors import DataError
 from .evaluation import ami_per_image, infer, predicted_labels, true_labels
 from .fileio import write_text
+from .targets import MODEL_NAMES, RC_AMI, TABLE1, TABLE1_AMI_SPREAD
 
 N_EXAMPLES = 7          # test images on the left of Figure 4, as in the paper
 N_REMOVAL_IMAGES = 4    # rows of the group-removal figure
@@ -105,13 +107,13 @@ def read_table1(path):
         raise DataError(f"cannot read table {path}: {e}") from None
 
 
-# Table 1 of the paper (median over 20 seeds, 100 epochs on a GPU): AMI (b) and, at iterations 3 and 5,
-# the denoising cost and AMI (a). Tagger uses batch norm, Tagger* layer norm; RC is Greff et al. 2015.
-PAPER_TABLE1 = {
-    "RC": {"ami": (0.61, 0.005)},
-    "Tagger": {"ami": (0.79, 0.034), "iterations": {3: (0.063, 0.77), 5: (0.063, 0.79)}},
-    "Tagger*": {"ami": (0.97, 0.009), "iterations": {3: (0.057, 0.95), 5: (0.054, 0.97)}},
-}
+# Table 1 (b) as the Table 1 comparison shows it (tagger_ref.targets): method -> AMI ± spread and,
+# at iterations 3 and 5, (denoising cost, AMI). Tagger uses batch norm, Tagger* layer norm.
+PAPER_TABLE1 = {"RC": {"ami": RC_AMI}}
+PAPER_TABLE1.update({MODEL_NAMES[norm]: {"ami": TABLE1_AMI_SPREAD[norm],
+                                         "iterations": {i: (TABLE1[norm]["denoising_cost"][i], TABLE1[norm]["ami"][i])
+                                                        for i in (3, 5)}}
+                     for norm in ("batch", "layer")})
 
 
 def read_run_table1(run_dir):
@@ -162,3 +164,36 @@ def table1_comparison(run_dirs, out):
     write_text(md_path, table1_markdown(runs))
     plots.save_png(plots.table1(runs, PAPER_TABLE1), png_path)
     return md_path, png_path
+
+
+def sweep(sweep_dir, path):
+    """The spread over the finished seeds of a sweep (tagger-ref sweep), every table column one
+    panel, with the paper's Table 1 values marked for a Shapes model. Returns the path."""
+    from .summary import collect, finished_seeds
+    from .sweep import read_seed_json
+    from .targets import shapes_targets
+    collected = collect(sweep_dir)
+    if not collected:
+        raise DataError(f"{sweep_dir} holds no finished seed with a table (seed-S/ of tagger-ref sweep)")
+    seeds = finished_seeds(sweep_dir)
+    config = read_seed_json(next(iter(seeds.values())))["config"]
+    targets = shapes_targets(config)
+    panels = []
+    for name, table in collected.items():
+        for column in table["columns"]:
+            values = [[v for v in table["values"].get((row, column), {}).values() if v is not None]
+                      for row in table["rows"]]
+            if not any(values):
+                continue
+            panel = {"name": column, "key": table["key"], "rows": table["rows"], "values": values, "paper": {}}
+            if targets and name == "table1":
+                panel["paper"] = targets["table1"].get(column, {})
+                if column == "ami" and "5" in table["rows"]:            # Table 1 (b) is the AMI after 5 iterations
+                    value, spread = targets["ami_spread"]
+                    panel["spread"] = ("5", value, spread, f"paper, Table 1 (b): {value} ± {spread}")
+            panels.append(panel)
+    title = (f"{len(seeds)} seeds, {config['num_epochs']} epochs, norm {config['norm']}, "
+             f"Ladder {'-'.join(map(str, config['encoder_proj']))}"
+             + (f"; red: the paper's {targets['model']}" if targets else ""))
+    plots.save_png(plots.sweep(panels, title), path)
+    return path

@@ -1,5 +1,5 @@
 """Figures from arrays (matplotlib, Agg canvas, no pyplot state): the paper's Figure 4 layout, the
-convergence over iterations, and group removal (Figure 5's example E2).
+convergence over iterations, group removal (Figure 5's example E2), and a sweep's spread over seeds.
 
 Every function takes NumPy arrays, returns a ``matplotlib.figure.Figure``, and :func:`save_png`
 writes it atomically. Groups are colour-coded as in the authors' plots: a group's value ``v`` in
@@ -166,5 +166,43 @@ def table1(runs, paper):
     ax.set_ylim(0.0, 1.0)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=7)
+def sweep(panels, title=None):
+    """The spread over seeds of a sweep: one panel per table column, a box per row (iteration) with
+    every seed's value as a dot beside it, and the paper's values as red crosses.
+
+    ``panels``: list of dicts ``name`` (the column), ``key`` (the rows' name, e.g. "iteration"),
+    ``rows`` (labels), ``values`` (per row, the seeds' values), ``paper`` ({row label: value}) and
+    optionally ``spread`` ((row label, value, ± spread, label) drawn as an error bar)."""
+    n = len(panels)
+    cols = min(n, 3)
+    fig = Figure(figsize=(4.2 * cols, 3.4 * math.ceil(n / cols)))
+    axes = fig.subplots(math.ceil(n / cols), cols, squeeze=False).ravel()
+    for ax, panel in zip(axes, panels):
+        positions = numpy.arange(1, len(panel["rows"]) + 1)
+        values = [numpy.asarray(v, dtype=numpy.float64) for v in panel["values"]]
+        ax.boxplot(values, positions=positions, widths=0.4, showfliers=False,
+                   medianprops={"color": "C0", "linewidth": 2})
+        for p, v in zip(positions, values):
+            offsets = numpy.linspace(-0.1, 0.1, len(v)) if len(v) > 1 else numpy.zeros(len(v))
+            ax.plot(p + 0.3 + offsets, v, "o", color="C1", markersize=3, alpha=0.8,
+                    label="seeds" if p == positions[0] else None)
+        where = {str(r): p for r, p in zip(panel["rows"], positions)}
+        marks = [(where[str(r)], v) for r, v in panel.get("paper", {}).items() if str(r) in where]
+        if marks:
+            ax.plot(*zip(*marks), "x", color="C3", markersize=9, markeredgewidth=2, label="paper (median of 20)")
+        spread = panel.get("spread")
+        if spread and str(spread[0]) in where:
+            ax.errorbar([where[str(spread[0])] - 0.3], [spread[1]], yerr=[spread[2]], fmt="none", ecolor="C3",
+                        capsize=4, label=spread[3])
+        ax.set_xticks(positions)
+        ax.set_xticklabels([str(r) for r in panel["rows"]])
+        ax.set_xlabel(panel["key"])
+        ax.set_ylabel(panel["name"])
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=7)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -1,4 +1,5 @@
-"""tagger-ref figure: the paper's Shapes figures for a trained run, as PNG; Table 1 beside the paper's."""
+"""tagger-ref figure: the paper's Shapes figures for a trained run, Table 1 beside the paper's, and a sweep's spread
+over seeds."""
 import os
 
 import numpy
@@ -15,18 +16,22 @@ NAMES = ("figure4", "convergence", "group-removal")
 
 
 def register(sub):
-    p = sub.add_parser("figure", help="Figure 4, convergence over iterations, group removal (PNG); Table 1",
+    p = sub.add_parser("figure", help="Figure 4, convergence, group removal (PNG); Table 1 beside the paper; a "
+                                      "sweep's seeds",
                        description="Draw figures for the latest checkpoint of RUN_DIR on a split of a dataset "
                                    "file: figure4 (groupings, inference over iterations, generalisation examples "
                                    "A: K=2, B: 4 shapes, C: 2 shapes), convergence (denoising cost and AMI against "
                                    "the iteration), group-removal (the input re-explained without each group); "
-                                   "table1: Table 1 (b) of evaluated runs beside the paper's (table1.md, table1.png; "
-                                   "any number of RUN_DIRs, no --data).")
-    p.add_argument("name", choices=NAMES + ("all", "table1"), help="which figure")
+                                   "table1 RUN_DIR...: Table 1 (b) of evaluated runs beside the paper's (table1.md, "
+                                   "table1.png; any number of RUN_DIRs, no --data); sweep SWEEP_DIR: the spread over "
+                                   "the finished seeds of tagger-ref sweep, per table column and iteration, the "
+                                   "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out).")
+    p.add_argument("name", choices=NAMES + ("all", "table1", "sweep"), help="which figure")
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
-                   help="run folder of tagger-ref train (table1: one or more, each evaluated)")
-    p.add_argument("--data", metavar="FILE", help="dataset file (all figures but table1)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files (created if missing)")
+                   help="run folder of tagger-ref train (table1: one or more, each evaluated; sweep: SWEEP_DIR)")
+    p.add_argument("--data", metavar="FILE", help="dataset file (required but for table1 and sweep)")
+    p.add_argument("--out", metavar="DIR", help="folder for the files (created if missing; required but for "
+                                                "sweep, default SWEEP_DIR)")
     p.add_argument("--split", default="test", help="split to draw from (default test)")
     p.add_argument("--iterations", type=int, default=5, metavar="T", help="iterations (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial masks and drawn examples (default 0)")
@@ -56,9 +61,14 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 
 
 def run(args):
+    if args.name == "sweep":
+        return run_sweep(args)
+    for option in ("data", "out") if args.name != "table1" else ("out",):
+        if getattr(args, option) is None:
+            raise ConfigError(f"figure {args.name} needs --{option}")
     check_iterations_groups(args.iterations, None)
-    if args.name != "table1" and (len(args.run_dir) != 1 or args.data is None):
-        raise ConfigError(f"figure {args.name} takes one RUN_DIR and --data FILE")
+    if args.name != "table1" and len(args.run_dir) != 1:
+        raise ConfigError(f"figure {args.name} takes one RUN_DIR, got {len(args.run_dir)}")
     if args.name == "table1":
         for run_dir in args.run_dir:            # every run checked before anything is written
             figures.read_run_table1(run_dir)
@@ -78,4 +88,17 @@ def run(args):
     names = NAMES if args.name == "all" else (args.name,)
     for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows):
         print(f"wrote {path}")
+    return 0
+
+
+def run_sweep(args):
+    if len(args.run_dir) != 1:
+        raise ConfigError(f"figure sweep takes one SWEEP_DIR, got {len(args.run_dir)}")
+    sweep_dir = args.run_dir[0]
+    out = args.out or sweep_dir
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create folder {out}: {e.strerror}") from None
+    print(f"wrote {figures.sweep(sweep_dir, os.path.join(out, 'sweep.png'))}")
     return 0

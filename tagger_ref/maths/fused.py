@@ -9,6 +9,7 @@ Training switches to these primitives in one place (``training.train`` runs insi
 docs/numerics.md and ``benchmarks/step_time.py``.
 """
 import contextlib
+import threading
 
 import numpy as _numpy
 from autograd.extend import defvjp, defvjp_argnums, primitive
@@ -17,23 +18,23 @@ from ..backend import getval, isbox, np
 
 NORM_EPS = 1e-10   # the variance floor of normalize, as in functions.NORM_EPS
 
-_active = False
+_switch = threading.local()   # per thread: two runs training in threads of one process (a Dask worker) keep apart
 
 
 def active():
-    """Whether the model's sigmoid, normalize and combinator take the fast path now."""
-    return _active
+    """Whether the model's sigmoid, normalize and combinator take the fast path now (in this thread)."""
+    return getattr(_switch, "on", False)
 
 
 @contextlib.contextmanager
 def fast_derivatives(on=True):
-    """Within the block, sigmoid, normalize and the combinator use the primitives of this module."""
-    global _active
-    saved, _active = _active, on
+    """Within the block, sigmoid, normalize and the combinator use the primitives of this module
+    (in the calling thread only)."""
+    saved, _switch.on = active(), on
     try:
         yield
     finally:
-        _active = saved
+        _switch.on = saved
 
 
 # ---------------------------------------------------------------- sigmoid

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tagger_ref import cli, golden  # noqa: E402
-from tagger_ref.compare import assert_traces_close, compare_traces  # noqa: E402
+from tagger_ref.compare import DEFAULT_ATOL_SCALE, assert_traces_close, compare_traces  # noqa: E402
 from tagger_ref.golden import CASES  # noqa: E402
 
 PORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "torch_port",
@@ -47,6 +47,9 @@ def test_port_reproduces_golden_case(port, name):
     candidate = port_trace(port, name)
     report = assert_traces_close(reference, candidate)
     assert not report.extra, f"the port writes keys the reference lacks: {report.extra}"
+    # the margin docs/porting.md states: within a hundredth of the default atol_scale
+    margin = compare_traces(reference, candidate, rtol=0.0, atol_scale=DEFAULT_ATOL_SCALE / 100)
+    assert margin.ok, margin.format()
 
 
 def test_port_with_other_semantics_is_caught_at_the_right_step(port):
@@ -54,6 +57,17 @@ def test_port_with_other_semantics_is_caught_at_the_right_step(port):
     report = compare_traces(golden.load_case("binary-batch-original")[3],
                             port_trace(port, "binary-batch-original", semantics="paper"))
     assert not report.ok and report.first_divergence.key == "delta_z_0"
+    assert report["delta_z_0"].max_scaled > 0.5        # the factor 1 / (1 - 2 beta) = 5/3 at beta = 0.2
+
+
+@pytest.mark.parametrize("eps,moved", [(1e-12, 10 * DEFAULT_ATOL_SCALE), (1e-5, 1e-4)])
+def test_port_with_another_variance_floor_is_caught_at_h_0(port, monkeypatch, eps, moved):
+    """1e-12, or PyTorch's default 1e-5, under the square root of normalize instead of 1e-10 moves
+    h_0, the first normalised key, by more than ``moved`` of its scale (docs/porting.md, Tolerances)."""
+    monkeypatch.setattr(port, "NORM_EPS", eps)
+    report = compare_traces(golden.load_case("binary-batch-original")[3], port_trace(port, "binary-batch-original"))
+    assert not report.ok and report.first_divergence.key == "h_0"
+    assert report["h_0"].max_scaled > moved
 
 
 def test_port_command_line_writes_a_trace_that_compare_accepts(port, tmp_path, monkeypatch, capsys):

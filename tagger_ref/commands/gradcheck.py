@@ -17,7 +17,7 @@ def register(sub):
     p = sub.add_parser("gradcheck", help="check autograd's gradients against finite differences",
                        description="Check the gradient of the total cost for every parameter: along random "
                                    "directions for every config, element by element for the tiny presets "
-                                   "(or with --elementwise), plus the spec's derivative identities. Exits 1 "
+                                   "(or with --elementwise), plus the derivative identities of docs/spec.md section 4. Exits 1 "
                                    "on any failure. Steps and tolerances per dtype: "
                                    + "; ".join(f"{k}: h={v['h']}, rtol={v['rtol']}" for k, v in STEPS.items()))
     add_config_argument(p)

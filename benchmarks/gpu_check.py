@@ -1,70 +1,118 @@
 """The device check of tagger_ref's GPU path: correctness against the CPU, then speed.
 
-    python benchmarks/gpu_check.py [--out results.json]    # on a machine with CuPy and a GPU
-    python benchmarks/gpu_check.py --dry-run                # anywhere: the plumbing, on a stand-in
+    python benchmarks/gpu_check.py [--out results.json] [--budget 270]   # on a machine with CuPy and a GPU
+    python benchmarks/gpu_check.py --dry-run                             # anywhere: the plumbing, on a stand-in
 
-Checks, one summary line each (status ok / FAIL / info):
+Checks, in this order, one result line each (status ok / FAIL / info) on standard output;
+progress, with the seconds elapsed, on standard error:
 
   device     what runs: GPU, CuPy, CUDA, NumPy, autograd versions, CPU cores
-  cli        tagger-ref trace --device gpu against the same command on the CPU; then tagger-ref
-             train + evaluate --device gpu --dtype float64 (a tiny Shapes run, 2 steps) against
-             the same commands on the CPU: checkpoint and table1.csv
+  cli        tagger-ref trace --device gpu against the same command on the CPU; then a tiny Shapes
+             run (batch norm, 2 steps from perturbed initial parameters, the same host draws)
+             trained with tagger-ref train --resume and evaluated with tagger-ref evaluate,
+             --device gpu --dtype float64 against the CPU: checkpoint, log and table1.csv
   golden     every golden case (shipped ones, the authors' traces, and drawn small cases) traced
-             on the GPU in float64 and compared with the CPU trace of the same run (and with the
-             stored trace where there is one), key by key, with compare's float64 defaults
+             on the GPU in float64 against the CPU trace (and the stored trace where there is one)
   gradients  GPU float64 gradients against finite differences of the GPU float64 cost
-  values     the paper's Shapes model, one batch: GPU float64 / float32 cost and gradients
-             against the CPU float64 ones
-  step       a training step of the Shapes model (B=100, K=4, T=3, Ladder 2000-1000-500: draw
-             corruption and initial masks, cost and gradients, Adam): GPU float32 and float64
-             (device draws, and float32 with host draws), CPU float64 and float32
-  epoch      a full Shapes epoch (50,000 images, 500 steps) on the GPU in float32, on data of
-             Shapes' size (random pixels; the data's content does not change the time), and the
-             100 epochs of the paper extrapolated
+  values     the paper's Shapes model, one batch, cost and gradients on both derivative paths
+             (reference and fast): GPU float64 against CPU float64, GPU float32 against CPU float32
+  step       the step loop of training (host or device draws, cost and gradients on the fast path,
+             Adam) on the Shapes model (B=100, K=4, T=3, Ladder 2000-1000-500), GPU float32 and
+             float64
+  train      training.train itself on the GPU in float32 for a few hundred steps on data of
+             Shapes' size (all that training does: host draws, the finiteness check, the logged
+             cost, validation, the checkpoint), and the epoch and 100-epoch times derived from it
+  cpu        the same step loop on the CPU in float64 and float32, for the speed-ups
+  epoch      the epoch and 100-epoch figures side by side
 
-Exit status: 0 all checks passed, 1 a check failed, 2 no CuPy or no GPU (says which).
-On an H100 the whole run should take about 2-4 minutes, most of it CuPy compiling its kernels
-the first time they run and the CPU steps.
+Comparisons use compare's tolerance |device - cpu| <= atol_scale max|cpu| + rtol |cpu| for every
+key: the float64 defaults (1e-10, 1e-9) for float64, compare.FLOAT32 (1e-3, 1e-4) for float32.
 
---dry-run puts the tests' stand-in reference_tests/fake_gpu.py (a NumPy-backed stand-in that refuses what CuPy refuses) in the
-place of cupy and runs everything with small sizes, to check this script and the device plumbing
-without a GPU; its times mean nothing.
+The whole run is sized for 5 minutes on a fresh GPU machine (CuPy compiles every kernel the first
+time it runs): ``--budget`` seconds (default 270) bound it, the correctness checks come first,
+the timed loops take as many steps as the budget leaves (a loop that no longer fits is skipped
+with an info line), and the CPU loops come last. ``--out`` is rewritten after every line, so a
+run that is cut short still leaves what it measured.
+
+Exit status: 0 all checks passed, 1 a check failed, 2 a dependency, CuPy or the GPU is missing
+(one line says which).
+
+--dry-run puts the tests' stand-in reference_tests/fake_gpu.py (a NumPy-backed stand-in that
+refuses what CuPy refuses) in the place of cupy and runs everything with small sizes, to check this
+script and the device plumbing without a GPU; its times mean nothing.
 """
 import argparse
+import contextlib
+import importlib.util
+import io
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
-
-import numpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if os.path.isfile(os.path.join(REPO, "tagger_ref", "__init__.py")):
     sys.path.insert(0, REPO)  # run from a checkout: check this checkout's code, installed or not
 
-from tagger_ref import backend  # noqa: E402
-from tagger_ref.backend import to_device, to_numpy  # noqa: E402
-from tagger_ref.config import PRESETS, load_config  # noqa: E402
-from tagger_ref.errors import DeviceError  # noqa: E402
-from tagger_ref.fileio import write_json  # noqa: E402
-from tagger_ref.gradcheck import check_gradient  # noqa: E402
-from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
-from tagger_ref.inputs import load_inputs, make_inputs, prepare_inputs  # noqa: E402
-from tagger_ref.maths.model import total_cost  # noqa: E402
-from tagger_ref.params import load_params, prepare_params  # noqa: E402
-from tagger_ref.random_case import random_case, random_params  # noqa: E402
-from tagger_ref.trace import compute_trace, load_trace  # noqa: E402
+# What the package needs (setup.cfg's install_requires): module -> pip package.
+DEPENDENCIES = {"numpy": "numpy", "autograd": "autograd", "scipy": "scipy", "sklearn": "scikit-learn",
+                "matplotlib": "matplotlib", "tqdm": "tqdm", "threadpoolctl": "threadpoolctl",
+                "tagger_ref": "tagger-ref"}
 
-# compare's float64 defaults (tagger_ref.compare): |gpu - cpu| <= 1e-10 max|cpu| + 1e-9 |cpu|.
+
+def missing_dependencies():
+    """The pip packages among DEPENDENCIES that cannot be found (without importing them)."""
+    missing = []
+    for module, package in DEPENDENCIES.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(package)
+    return missing
+
+
+MISSING = missing_dependencies()
+if not MISSING:
+    try:
+        import numpy
+        from tagger_ref import backend, training
+        from tagger_ref.adam import adam_init, adam_update
+        from tagger_ref.backend import to_device, to_numpy
+        from tagger_ref.compare import FLOAT32, compare_traces
+        from tagger_ref.config import PRESETS, load_config
+        from tagger_ref.errors import DeviceError
+        from tagger_ref.fileio import write_json
+        from tagger_ref.gradcheck import check_gradient
+        from tagger_ref.inputs import load_inputs, make_inputs, prepare_inputs
+        from tagger_ref.maths.fused import fast_derivatives
+        from tagger_ref.maths.gradients import cost_and_grad
+        from tagger_ref.maths.model import total_cost
+        from tagger_ref.params import load_params, perturb_params, prepare_params
+        from tagger_ref.random_case import random_case, random_params
+        from tagger_ref.trace import compute_trace, load_trace
+    except ImportError as e:  # found but broken (e.g. built for another NumPy)
+        MISSING = [f"{e.name or 'a module'} ({str(e).splitlines()[0] if str(e) else type(e).__name__})"]
+
+# compare's float64 defaults: |gpu - cpu| <= 1e-10 max|cpu| + 1e-9 |cpu|
 RTOL, ATOL_SCALE = 1e-9, 1e-10
-# float32 against float64 (compare's FLOAT32 preset)
+# compare.FLOAT32: float32 against float32
 RTOL32, ATOL_SCALE32 = 1e-4, 1e-3
 
-FULL = dict(step_config="shapes", batch=100, cpu_steps=3, gpu_steps=20, warmup=2, epoch_images=50_000,
-            gradient_configs=("tiny-binary", "tiny-continuous", "tiny-classify"), directions=2)
-DRY = dict(step_config=None, batch=10, cpu_steps=1, gpu_steps=2, warmup=1, epoch_images=50,
-           gradient_configs=("tiny-classify",), directions=1)
+SHAPES_EPOCH_STEPS = 500        # 50,000 training images in batches of 100
+SHAPES_VALID_IMAGES = 10_000    # the validation split that training evaluates after every epoch
+
+FULL = dict(step_config="shapes", batch=100, golden=None, gradient_configs=("tiny-binary", "tiny-continuous",
+            "tiny-classify"), directions=2, warmup=3, gpu_steps=20, train_steps=(100, 300), valid_images=1000,
+            cpu_steps=3, budget=270.0)
+# the dry run: every code path once, on small sizes (golden: a shipped case, an authors' case, a drawn case)
+DRY = dict(step_config=None, batch=10, golden=("binary-batch-original", "authors-continuous_public",
+           "drawn-tiny-classify"), gradient_configs=("tiny-classify",), directions=1, warmup=1, gpu_steps=1,
+           train_steps=(2, 3), valid_images=20, cpu_steps=1, budget=3600.0)
 
 
 # ----- the device, real or stand-in -----
@@ -94,7 +142,7 @@ class Device:
         if dry_run:
             sys.modules["cupy"] = _stand_in().cupy_module()
         try:
-            backend.use_device("gpu")  # DeviceError if CuPy or the GPU is missing
+            backend.use_device("gpu")  # DeviceError if autograd is too old, or CuPy or the GPU is missing
         except DeviceError:
             self.close()
             raise
@@ -116,8 +164,8 @@ class Device:
                 sys.modules["cupy"] = self._saved_cupy
 
     def describe(self):
-        import autograd
-        versions = f"NumPy {numpy.__version__}, autograd {getattr(autograd, '__version__', _dist_version('autograd'))}"
+        from importlib.metadata import version
+        versions = f"NumPy {numpy.__version__}, autograd {version('autograd')}, Python {platform.python_version()}"
         cpu = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()})"
         if self.dry_run:
             return f"stand-in reference_tests/fake_gpu.py (no GPU; times are meaningless), {versions}, {cpu}"
@@ -130,57 +178,58 @@ class Device:
                 f"{versions}, {cpu}")
 
 
-def _dist_version(name):
-    try:
-        from importlib.metadata import version
-        return version(name)
-    except Exception:
-        return "?"
-
-
 # ----- reporting -----
 
 class Results:
-    def __init__(self):
-        self.lines, self.passed, self.failed, self.data = [], 0, 0, {}
+    """Result lines on standard output, progress on standard error, and the JSON file rewritten
+    after every line (so that a run cut short leaves what it measured)."""
 
-    def report(self, check, ok, text, **data):
-        """One summary line; ok is True, False, or None for a line of information."""
+    def __init__(self, out=None, dry_run=False, budget=None):
+        self.out, self.dry_run, self.budget = out, dry_run, budget
+        self.start = time.perf_counter()
+        self.lines, self.passed, self.failed, self.data = [], 0, 0, {}
+        self.running, self.complete = None, False
+
+    def elapsed(self):
+        return time.perf_counter() - self.start
+
+    def left(self):
+        return self.budget - self.elapsed()
+
+    def progress(self, check, text):
+        self.running = check
+        print(f"gpu_check [{self.elapsed():5.0f} s] {check}: {text}", file=sys.stderr, flush=True)
+        self.write()
+
+    def report(self, check, ok, text, count=True, **data):
+        """One result line; ok is True, False, or None for a line of information; ``count`` False
+        for a line that is not a check of its own (the summary)."""
         status = "info" if ok is None else ("ok" if ok else "FAIL")
-        self.passed += ok is True
-        self.failed += ok is False
+        self.passed += count and ok is True
+        self.failed += count and ok is False
         line = f"{check:<10} {status:<4}  {text}"
         self.lines.append(line)
         print(line, flush=True)
-        if data:
-            self.data.setdefault(check, []).append(dict(data, text=text, status=status))
+        self.data.setdefault(check, []).append(dict(data, text=text, status=status,
+                                                    at_seconds=round(self.elapsed(), 1)))
+        self.write()
+
+    def write(self):
+        if self.out:
+            write_json(self.out, {"dry_run": self.dry_run, "complete": self.complete, "running": self.running,
+                                  "elapsed_seconds": round(self.elapsed(), 1), "budget_seconds": self.budget,
+                                  "passed": self.passed, "failed": self.failed, "lines": self.lines,
+                                  "checks": self.data})
 
 
 def compare(reference, candidate, rtol=RTOL, atol_scale=ATOL_SCALE):
-    """(ok, worst error as a fraction of its key's scale, worst key) with compare's tolerance:
-    |candidate - reference| <= atol_scale * max|reference| + rtol * |reference|, every key."""
-    try:
-        from tagger_ref.compare import compare_traces  # the oracle's implementation, where present
-        report = compare_traces(reference, candidate, rtol=rtol, atol=0.0, atol_scale=atol_scale)
-        worst = report.worst("max_scaled")
-        first = report.first_divergence
-        bad = first.key if first is not None else (report.failures[0].key if report.failures else None)
-        return report.ok, (worst.max_scaled if worst else 0.0), (bad or (worst.key if worst else ""))
-    except ImportError:
-        pass
-    worst, worst_key, first_bad = 0.0, "", None
-    for key, ref in reference.items():
-        ref = numpy.asarray(ref, dtype="float64")
-        if key not in candidate or numpy.shape(candidate[key]) != ref.shape:
-            return False, float("inf"), key
-        diff = numpy.abs(numpy.asarray(candidate[key], dtype="float64") - ref)
-        scale = float(numpy.max(numpy.abs(ref), initial=0.0))
-        if not numpy.all(diff <= atol_scale * scale + rtol * numpy.abs(ref)):  # NaN fails too
-            first_bad = first_bad or key
-        scaled = float(numpy.max(diff, initial=0.0)) / (scale if scale > 0 else 1.0)
-        if not scaled <= worst:
-            worst, worst_key = scaled, key
-    return first_bad is None, worst, first_bad or worst_key
+    """(ok, worst error as a fraction of its key's scale, the first failing or the worst key) with
+    compare's tolerance: |candidate - reference| <= atol_scale * max|reference| + rtol * |reference|."""
+    report = compare_traces(reference, candidate, rtol=rtol, atol=0.0, atol_scale=atol_scale)
+    worst = report.worst("max_scaled")
+    first = report.first_divergence
+    bad = first.key if first is not None else (report.failures[0].key if report.failures else None)
+    return report.ok, (worst.max_scaled if worst else 0.0), (bad or (worst.key if worst else ""))
 
 
 def _worst(worst, key):
@@ -193,13 +242,10 @@ def golden_cases():
     """(name, config, params, inputs, stored trace or None): shipped cases, the authors' traces in
     reference_tests/data, and drawn small cases (always, so that the check never runs empty)."""
     cases = []
-    try:
-        from tagger_ref.golden import list_cases, load_case
-        for name in list_cases():
-            config, params, inputs, trace = load_case(name)
-            cases.append((name, config, params, inputs, trace))
-    except ImportError:
-        pass
+    from tagger_ref.golden import list_cases, load_case
+    for name in list_cases():
+        config, params, inputs, trace = load_case(name)
+        cases.append((name, config, params, inputs, trace))
     original = os.path.join(REPO, "reference_tests", "data", "golden_original")
     if os.path.isdir(original):
         for name in sorted(os.listdir(original)):
@@ -218,8 +264,10 @@ def golden_cases():
     return cases
 
 
-def check_golden(device, results):
-    for name, config, params, inputs, stored in golden_cases():
+def check_golden(device, results, sizes):
+    cases = [c for c in golden_cases() if sizes["golden"] is None or c[0] in sizes["golden"]]
+    results.progress("golden", f"{len(cases)} cases, float64 traces on the {device.label} and the CPU")
+    for name, config, params, inputs, stored in cases:
         config = config.replace(dtype="float64")
         device.cpu()
         cpu = compute_trace(params, config, inputs)
@@ -240,6 +288,7 @@ def check_golden(device, results):
 # ----- gradients by finite differences on the GPU -----
 
 def check_gradients(device, results, sizes):
+    results.progress("gradients", f"finite differences on the {device.label}: {', '.join(sizes['gradient_configs'])}")
     for name in sizes["gradient_configs"]:
         config = PRESETS[name]
         params, inputs = random_case(config, seed=5)
@@ -261,71 +310,103 @@ def check_gradients(device, results, sizes):
                        "vs finite differences: "
                        f"worst rel. error {worst.rel_error:.1e} ({worst.name}), {len(failed)} failed"
                        + ("".join(f"; FAIL {c.name}: {c.analytic:.6g} vs {c.numeric:.6g}" for c in failed[:3])),
-                       case=name, worst=worst.rel_error)
+                       case=name, worst=float(worst.rel_error))
 
 
 # ----- the command line -----
 
-def check_cli(device, results):
-    """tagger-ref trace --device gpu against the same command on the CPU."""
-    import contextlib
-    import io
-    import tempfile
+def _quiet():
+    """Silence the commands' own output (their exit status is what is checked)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+    return stack
+
+
+def check_cli(device, results, sizes):
+    """tagger-ref trace --device gpu against the same command on the CPU; then train + evaluate."""
     from tagger_ref.cli import main as cli
-    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    results.progress("cli", f"tagger-ref trace --device gpu (the {device.label}) and on the CPU")
+    with tempfile.TemporaryDirectory() as folder:
         common = ["trace", "--config", "tiny-classify", "--seed", "4"]
-        status_gpu = cli(common + ["--out", os.path.join(folder, "gpu.npz"), "--device", "gpu"])
-        device.cpu()
-        status_cpu = cli(common + ["--out", os.path.join(folder, "cpu.npz")])
+        with _quiet():
+            status_gpu = cli(common + ["--out", os.path.join(folder, "gpu.npz"), "--device", "gpu"])
+            device.cpu()
+            status_cpu = cli(common + ["--out", os.path.join(folder, "cpu.npz")])
         if status_gpu or status_cpu:
             results.report("cli", False,
                            f"tagger-ref trace exited {status_gpu} with --device gpu, {status_cpu} without")
-            return
-        cpu_trace, gpu_trace = (load_trace(os.path.join(folder, f)) for f in ("cpu.npz", "gpu.npz"))
-        ok, worst, key = compare(cpu_trace, gpu_trace)
-    results.report("cli", ok, f"tagger-ref trace --device gpu (float64) vs the CPU's: {_worst(worst, key)}")
-    check_cli_train(device, results)
-
-
-def check_cli_train(device, results):
-    """tagger-ref train and evaluate --device gpu --dtype float64 against the CPU: a tiny Shapes run
-    (20 images, 2 steps, the same host draws on both), its checkpoint and table1.csv."""
-    import contextlib
-    import io
-    import tempfile
-    from tagger_ref.cli import main as cli
-    config = PRESETS["shapes"].replace(n_groups=3, n_iterations=2, encoder_proj=(8, 6, 4), batch_size=10,
-                                       num_epochs=1, seed=0)
-    with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        data, config_path = os.path.join(folder, "shapes.npz"), os.path.join(folder, "config.json")
-        with open(config_path, "w") as f:
-            json.dump(config.to_dict(), f)
-        device.cpu()
-        statuses = [cli(["data", "shapes", "--out", data, "--train", "20", "--valid", "10", "--test", "10",
-                         "--single", "0"])]
-        tables = {}
+        else:
+            cpu_trace, gpu_trace = (load_trace(os.path.join(folder, f)) for f in ("cpu.npz", "gpu.npz"))
+            ok, worst, key = compare(cpu_trace, gpu_trace)
+            results.report("cli", ok, f"tagger-ref trace --device gpu (float64) vs the CPU's: {_worst(worst, key)}")
+        results.progress("cli", "tagger-ref train --resume + evaluate, --device gpu and cpu, float64")
+        data, start = tiny_training_case(folder)
+        runs = {}
         for where in ("gpu", "cpu"):
-            run = os.path.join(folder, where)
-            flags = ["--device", where, "--dtype", "float64"]
-            statuses.append(cli(["train", "--config", config_path, "--data", data, "--out", run, "--no-progress",
-                                 *flags]))
-            statuses.append(cli(["evaluate", run, "--data", data, "--iterations", "2", *flags]))
+            runs[where] = train_and_evaluate(os.path.join(folder, where), data, start, where)
             device.cpu()
-            if statuses[-1] or statuses[-2]:
-                break
-            with numpy.load(os.path.join(run, "checkpoint.npz")) as f:
-                tables[where] = {k: f[k] for k in f.files if k.startswith(("param/", "adam/m/", "adam/v/", "log/"))
-                                 and "seconds" not in k}
-            tables[where]["table1"] = numpy.loadtxt(os.path.join(run, "table1.csv"), delimiter=",", skiprows=1)
-    if any(statuses) or len(tables) < 2:
-        results.report("cli", False, f"tagger-ref data/train/evaluate exited {statuses} (gpu run first)")
+    failed = [f"{where}: {run}" for where, run in runs.items() if isinstance(run, str)]
+    if failed:
+        results.report("cli", False, "tagger-ref train/evaluate failed: " + "; ".join(failed))
         return
-    ok, worst, key = compare(tables["cpu"], tables["gpu"])
-    results.report("cli", ok, f"tagger-ref train + evaluate --device gpu (float64) vs the CPU's: {_worst(worst, key)}")
+    ok, worst, key = compare(runs["cpu"], runs["gpu"])
+    results.report("cli", ok, "tagger-ref train --resume + evaluate --device gpu (float64, perturbed start) vs the "
+                              f"CPU's: {_worst(worst, key)}; {len(runs['cpu'])} arrays")
 
 
-# ----- the Shapes model: values, step time, epoch time -----
+# A tiny Shapes model with the paper's batch norm: K=3, T=2, Ladder (8, 6, 4), 20 images in 2 steps.
+TINY_SHAPES = dict(n_groups=3, n_iterations=2, encoder_proj=(8, 6, 4), batch_size=10, num_epochs=1, seed=0,
+                   dtype="float64")
+
+
+def tiny_training_case(folder):
+    """A tiny Shapes file and a step-0 checkpoint whose parameters are the initial ones perturbed.
+
+    Why perturbed: at the exact initial values several combinator coefficients (a1, a3, a5 of the
+    lower layers) have a true gradient of zero under batch norm, so what is computed for them is
+    rounding noise (~1e-13) that Adam's eps (1e-8) turns into steps of ~1e-8 depending on the order
+    of summation: a comparison of such runs fails on a correct device. Returns (data, checkpoint).
+    """
+    from tagger_ref.cli import main as cli
+    config = PRESETS["shapes"].replace(**TINY_SHAPES)
+    data, start = os.path.join(folder, "tiny-shapes.npz"), os.path.join(folder, "start.npz")
+    with _quiet():
+        status = cli(["data", "shapes", "--out", data, "--train", "20", "--valid", "10", "--test", "10",
+                      "--single", "0"])
+    if status:
+        raise RuntimeError(f"tagger-ref data shapes exited {status}")
+    features = training.load_split(data, "train", config).features
+    state = training.new_state(config)
+    state.params = perturb_params(state.params, numpy.random.default_rng(1))
+    state.adam = adam_init(state.params)
+    training.save_checkpoint(start, state, config, training.data_identity(features))
+    return data, start
+
+
+def train_and_evaluate(run, data, start, device):
+    """`tagger-ref train --resume` from the checkpoint ``start`` and `tagger-ref evaluate`, on ``device``
+    in float64. Returns what must agree across devices (parameters, Adam's moments, the log but its
+    clocks, Table 1) as a dict of arrays, or a string saying which command failed."""
+    from tagger_ref.cli import main as cli
+    os.makedirs(run)
+    shutil.copy(start, os.path.join(run, training.CHECKPOINT))
+    flags = ["--device", device, "--dtype", "float64"]
+    with _quiet():
+        status = cli(["train", "--resume", "--data", data, "--out", run, "--no-progress", *flags])
+        if status:
+            return f"tagger-ref train exited {status}"
+        status = cli(["evaluate", run, "--data", data, "--iterations", "2", *flags])
+        if status:
+            return f"tagger-ref evaluate exited {status}"
+    with numpy.load(os.path.join(run, training.CHECKPOINT)) as f:
+        arrays = {k: f[k] for k in f.files if k.startswith(("param/", "adam/m/", "adam/v/", "log/"))
+                  and "seconds" not in k}
+    arrays["table1"] = numpy.loadtxt(os.path.join(run, "table1.csv"), delimiter=",", skiprows=1)
+    return arrays
+
+
+# ----- the Shapes model: values, step time, training time -----
 
 def shapes_config(sizes, dtype):
     if sizes["step_config"] is None:  # dry run: a small model of the same kind
@@ -334,56 +415,103 @@ def shapes_config(sizes, dtype):
 
 
 def check_values(device, results, sizes):
-    """One batch of the Shapes model: GPU cost and gradients against the CPU's, float64 and float32."""
+    """One batch of the Shapes model: device cost and gradients against the CPU's in the same dtype,
+    on the reference path (autograd through the formulas) and the fast path (training's).
+
+    float64: compare's float64 defaults. float32: for every key, |device - CPU| must stay within
+    FLOAT32_NOISE times the CPU's own float32 error on that key (against its float64 result), and
+    never below compare.FLOAT32's 1e-3 of the key's scale (``compare_float32``)."""
     config = shapes_config(sizes, "float64")
     params, inputs = random_case(config, seed=1)
     params, inputs = prepare_params(params, config), prepare_inputs(inputs, config)
-    device.cpu()
-    cost, grads = cost_and_grad(params, config, inputs)
-    cpu = dict({f"grad_{k}": v for k, v in grads.items()}, total_cost=numpy.asarray(cost))
-    for dtype, rtol, atol_scale in (("float64", RTOL, ATOL_SCALE), ("float32", RTOL32, ATOL_SCALE32)):
-        device.gpu()
-        cost, grads = cost_and_grad(to_device(params, dtype), config.replace(dtype=dtype), to_device(inputs, dtype))
-        gpu = dict({f"grad_{k}": to_numpy(v) for k, v in grads.items()}, total_cost=to_numpy(cost))
-        device.cpu()
-        ok, worst, key = compare(cpu, gpu, rtol, atol_scale)
-        results.report("values", ok, f"shapes model, one batch, {device.label} {dtype} cost and gradients "
-                                     "vs CPU float64: "
-                                     f"{_worst(worst, key)}; tolerance {atol_scale:g} of scale + {rtol:g} rel.",
-                       dtype=dtype, worst=worst)
+    for fast in (False, True):
+        path = "fast" if fast else "reference"
+        values = {}
+        for dtype in ("float64", "float32"):
+            results.progress("values", f"shapes model, {path} path, {dtype}: CPU, then the {device.label}")
+            for where in ("cpu", "gpu"):
+                getattr(device, where)()
+                with fast_derivatives(fast):
+                    cost, grads = cost_and_grad(to_device(params, dtype), config.replace(dtype=dtype),
+                                                to_device(inputs, dtype))
+                values[where, dtype] = dict({f"grad_{k}": to_numpy(v) for k, v in grads.items()},
+                                            total_cost=to_numpy(cost))
+                device.cpu()
+            wrong = sorted(k for k, v in values["gpu", dtype].items() if v.dtype != numpy.dtype(dtype))
+            if dtype == "float64":
+                ok, worst, key = compare(values["cpu", dtype], values["gpu", dtype])
+                text = f"{_worst(worst, key)}; tolerance {ATOL_SCALE:g} of scale + {RTOL:g} rel."
+            else:
+                ok, worst, key, noise = compare_float32(values["cpu", "float64"], values["cpu", "float32"],
+                                                        values["gpu", "float32"])
+                share = f"{worst / noise:.2f}" if noise > 0 else "all"
+                text = (f"{_worst(worst, key)} ({share} of the CPU float32's own error there, {noise:.1e}); "
+                        f"tolerance max({FLOAT32_NOISE:g} x that error, {ATOL_SCALE32:g} of scale)")
+            results.report("values", ok and not wrong,
+                           f"shapes model, one batch, {path} path: {device.label} {dtype} cost and gradients vs "
+                           f"CPU {dtype}: {text}" + (f"; not {dtype}: {', '.join(wrong)}" if wrong else ""),
+                           path=path, dtype=dtype, worst=worst)
+
+
+# float32 results may differ from the CPU's float32 by this many times the CPU's own float32 error
+FLOAT32_NOISE = 3.0
+
+
+def compare_float32(cpu64, cpu32, dev32):
+    """(ok, worst |dev32 - cpu32| as a fraction of the key's scale, its key, the CPU's float32 error
+    there as a fraction of the scale).
+
+    A float32 result is as good as its rounding: where a key sums many cancelling terms (a bias
+    gradient under batch norm sums 400 rows), float32 already departs from float64 by several
+    1e-3 of the key's scale, and a device that adds in another order departs as far again. So
+    each key's tolerance is FLOAT32_NOISE times the CPU's float32 error on it (max|cpu32 - cpu64|
+    over its scale), and at least compare.FLOAT32's 1e-3 of the scale; a wrong derivative or a
+    host copy gone astray is off by far more than either.
+    """
+    ok, worst, worst_key, worst_noise = True, 0.0, "", 0.0
+    for key, ref in cpu64.items():
+        ref = numpy.asarray(ref, dtype="float64")
+        if key not in dev32 or numpy.shape(dev32[key]) != ref.shape:
+            return False, float("inf"), key, 0.0
+        scale = float(numpy.max(numpy.abs(ref), initial=0.0)) or 1.0
+        noise = float(numpy.max(numpy.abs(numpy.asarray(cpu32[key], dtype="float64") - ref), initial=0.0)) / scale
+        error = numpy.abs(numpy.asarray(dev32[key], dtype="float64") - numpy.asarray(cpu32[key], dtype="float64"))
+        scaled = float(numpy.max(error, initial=0.0)) / scale
+        if not scaled <= max(FLOAT32_NOISE * noise, ATOL_SCALE32):  # NaN fails too
+            ok = False
+        if not scaled <= worst:
+            worst, worst_key, worst_noise = scaled, key, noise
+    return ok, worst, worst_key, worst_noise
 
 
 def training_step(config, data, draw_rng, seed=0):
-    """A training step closure on the active device: draw the batch's corruption and initial masks,
-    cost and gradients, Adam (lr from the config, beta 0.9 / 0.999, eps 1e-8)."""
+    """The step loop of training on the active device: draw the batch's corruption and initial
+    masks, cost and gradients on the fast path, Adam (lr from the config, beta 0.9 / 0.999, eps 1e-8)."""
     params = to_device(random_params(config, numpy.random.default_rng(seed)), config.dtype)
-    m = {k: p * 0 for k, p in params.items()}
-    v = {k: p * 0 for k, p in params.items()}
-    state = {"t": 0, "batch": 0}
+    state = {"adam": adam_init(params), "batch": 0}  # zeros like the parameters: on their device
     B = config.batch_size
     n_batches = len(data) // B
 
     def step():
+        nonlocal params
         i = state["batch"]
         state["batch"] = (i + 1) % n_batches
         inputs = make_inputs(config, data[i * B:(i + 1) * B], draw_rng)
-        cost, grads = cost_and_grad(params, config, inputs)
-        state["t"] += 1
-        t = state["t"]
-        for k, g in grads.items():
-            m[k] = 0.9 * m[k] + 0.1 * g
-            v[k] = 0.999 * v[k] + 0.001 * (g * g)
-            params[k] = params[k] - config.lr * (m[k] / (1 - 0.9 ** t)) / ((v[k] / (1 - 0.999 ** t)) ** 0.5 + 1e-8)
+        with fast_derivatives():
+            cost, grads = cost_and_grad(params, config, inputs)
+        params, state["adam"] = adam_update(params, grads, state["adam"], config.lr)
         return cost
-    return step, n_batches
+    return step
 
 
-def binary_data(n, config, rng):
-    """n images of Shapes' size, pixels on with probability z_init (0.26, Shapes' mean), on the active device."""
-    return backend.asarray(rng.random((n, config.n_inputs)) < config.z_init, dtype=config.dtype)
+def binary_images(n, config, rng):
+    """n images of Shapes' size on the host, pixels on with probability z_init (0.26, Shapes' mean):
+    the data's content does not change the time of a step."""
+    return (rng.random((n, config.n_inputs)) < config.z_init).astype(config.dtype)
 
 
 def time_steps(step, n, warmup):
+    """Seconds per step (mean of n after ``warmup`` untimed steps) and the last cost."""
     for _ in range(warmup):
         cost = step()
     backend.synchronize()
@@ -391,74 +519,159 @@ def time_steps(step, n, warmup):
     for _ in range(n):
         cost = step()
     backend.synchronize()
-    seconds = (time.perf_counter() - start) / n
-    return seconds, float(to_numpy(cost))
+    return (time.perf_counter() - start) / n, float(to_numpy(cost))
 
 
-def check_steps(device, results, sizes):
+def check_steps(device, results, sizes, where="gpu"):
+    """Seconds per step of the step loop, on the device (float32 host and device draws, float64)
+    or on the CPU (float64, float32). The number of steps shrinks to what the budget leaves."""
     times = {}
-    n_data = max(10 * sizes["batch"], sizes["batch"] * (sizes["gpu_steps"] + sizes["warmup"]))
-    for where, dtype, draws in (("cpu", "float64", "host"), ("cpu", "float32", "host"), ("gpu", "float32", "device"),
-                                ("gpu", "float32", "host"), ("gpu", "float64", "device")):
+    label = device.label if where == "gpu" else "CPU"
+    runs = ((("float32", "host"), ("float32", "device"), ("float64", "host")) if where == "gpu"
+            else (("float64", "host"), ("float32", "host")))
+    check = "step" if where == "gpu" else "cpu"
+    n_wanted = sizes["gpu_steps"] if where == "gpu" else sizes["cpu_steps"]
+    warmup = sizes["warmup"] if where == "gpu" else 1
+    for dtype, draws in runs:
+        if results.left() < 10:
+            results.report(check, None, f"{label} {dtype} ({draws} draws): skipped, {results.left():.0f} s left of "
+                                        "the budget")
+            continue
         config = shapes_config(sizes, dtype)
-        if where == "gpu":
-            device.gpu()
-        else:
-            device.cpu()
+        getattr(device, where)()
         rng = numpy.random.default_rng(3)
-        data = binary_data(n_data, config, backend.device_rng(rng))
-        draw_rng = backend.device_rng(rng) if draws == "device" else rng
-        step, _ = training_step(config, data, draw_rng)
-        n = sizes["gpu_steps"] if where == "gpu" else sizes["cpu_steps"]
+        data = binary_images(10 * sizes["batch"], config, rng)
+        if draws == "device":   # data and draws on the device (the Python API's way)
+            step = training_step(config, backend.asarray(data), backend.device_rng(rng))
+        else:                   # data and draws on the host, each batch copied over (training's way)
+            step = training_step(config, data, rng)
+        results.progress(check, f"{label} {dtype} ({draws} draws): {warmup} warm-up step(s)")
         start = time.perf_counter()
-        seconds, cost = time_steps(step, n, sizes["warmup"])
+        for _ in range(warmup):
+            step()
+        backend.synchronize()
+        first = (time.perf_counter() - start) / warmup
+        n = min(n_wanted, int((results.left() - 10) / max(first, 1e-6)))
+        if n < 1:
+            device.cpu()
+            results.report(check, None, f"{label} {dtype} ({draws} draws): skipped, {results.left():.0f} s left of "
+                                        f"the budget and a step takes {first:.2f} s")
+            continue
+        results.progress(check, f"{label} {dtype} ({draws} draws): {n} timed steps")
+        seconds, cost = time_steps(step, n, 0)
         total = time.perf_counter() - start
         device.cpu()
-        times[(where, dtype, draws)] = seconds
-        ok = bool(numpy.isfinite(cost))
-        label = device.label if where == "gpu" else "CPU"
-        results.report("step", ok, f"{label} {dtype} ({draws} draws): {1e3 * seconds:.1f} ms per training step "
-                                   f"(mean of {n} after {sizes['warmup']} warm-up, {total:.1f} s in all); "
-                                   f"last cost {cost:.4f}",
-                       where=where, dtype=dtype, draws=draws, seconds_per_step=seconds)
-    cpu64 = times[("cpu", "float64", "host")]
-    results.report("step", None, "speed-up over CPU float64: " + ", ".join(
-        f"{device.label} {d} ({w} draws) {cpu64 / s:.1f}x" for (where, d, w), s in times.items() if where == "gpu"))
+        times[(dtype, draws)] = seconds
+        results.report(check, bool(numpy.isfinite(cost)),
+                       f"{label} {dtype} ({draws} draws): {1e3 * seconds:.1f} ms per step of the step loop "
+                       f"(mean of {n} after {warmup} warm-up, {total:.1f} s in all); last cost {cost:.4f}",
+                       where=where, dtype=dtype, draws=draws, seconds_per_step=seconds, steps=n)
     return times
 
 
-def check_epoch(device, results, sizes, times):
-    config = shapes_config(sizes, "float32")
+class _Timed:
+    """Wraps ``module.name`` so that its calls' seconds (device work included) add up in ``seconds``."""
+
+    def __init__(self, module, name):
+        self.module, self.name, self.original, self.seconds, self.calls = module, name, getattr(module, name), 0.0, 0
+
+    def __enter__(self):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return self.original(*args, **kwargs)
+            finally:
+                backend.synchronize()
+                self.seconds += time.perf_counter() - start
+                self.calls += 1
+        setattr(self.module, self.name, timed)
+        return self
+
+    def __exit__(self, *exc):
+        setattr(self.module, self.name, self.original)
+
+
+def check_train(device, results, sizes, step_times):
+    """training.train itself on the device, float32, one epoch of as many steps as the budget
+    allows (``train_steps``: at least, at most), validation on ``valid_images`` images, checkpoints.
+    Returns the derived seconds per Shapes epoch, or None."""
+    low, high = sizes["train_steps"]
+    per_step = step_times.get(("float32", "host"))
+    if per_step is None:
+        results.report("train", None, "skipped: no float32 step time to size it by")
+        return None
+    # what fits, leaving time for the CPU loops: a training step costs more than the loop's (the checks)
+    n = min(high, int((results.left() - 30) / (1.5 * per_step)))
+    if n < low:
+        results.report("train", None, f"skipped: {results.left():.0f} s left of the budget, {low} steps need "
+                                      f"about {1.5 * low * per_step:.0f} s")
+        return None
+    config = shapes_config(sizes, "float32").replace(num_epochs=1, seed=0)
+    rng = numpy.random.default_rng(5)
+    train_x = binary_images(n * config.batch_size, config, rng)
+    valid_x = binary_images(sizes["valid_images"], config, rng)
+    results.progress("train", f"training.train on the {device.label}, float32: {n} steps, validation on "
+                              f"{len(valid_x)} images")
     device.gpu()
-    rng = numpy.random.default_rng(4)
-    data = binary_data(sizes["epoch_images"], config, backend.device_rng(rng))
-    step, n_batches = training_step(config, data, backend.device_rng(rng))
-    step()  # warm (kernels are compiled by now; this only fills the memory pool)
-    backend.synchronize()
-    start = time.perf_counter()
-    for _ in range(n_batches):
-        cost = step()
-    backend.synchronize()
-    seconds = time.perf_counter() - start
-    cost = float(to_numpy(cost))
-    device.cpu()
+    try:
+        with tempfile.TemporaryDirectory() as run, _Timed(training, "denoising_costs") as valid, \
+                _Timed(training, "save_checkpoint") as checkpoint:
+            start = time.perf_counter()
+            result = training.train(config, train_x, valid_x, run)
+            backend.synchronize()
+            seconds = time.perf_counter() - start
+            log = training.load_checkpoint(os.path.join(run, training.CHECKPOINT))[0].log
+    finally:
+        device.cpu()
+    steps_seconds = seconds - valid.seconds - checkpoint.seconds
+    per_step = steps_seconds / result["step"]
+    valid_per_image = valid.seconds / len(valid_x)
+    per_checkpoint = checkpoint.seconds / max(checkpoint.calls, 1)
+    epoch = SHAPES_EPOCH_STEPS * per_step + SHAPES_VALID_IMAGES * valid_per_image + per_checkpoint
     epochs = PRESETS["shapes"].num_epochs
-    cpu_epoch = times[("cpu", "float64", "host")] * n_batches
-    results.report("epoch", bool(numpy.isfinite(cost)),
-                   f"shapes, {sizes['epoch_images']} images, {n_batches} steps, {device.label} float32: "
-                   f"{seconds:.1f} s per epoch, "
-                   f"{epochs} epochs ~ {epochs * seconds / 60:.1f} min (CPU float64 from its step time: "
-                   f"{cpu_epoch / 60:.1f} min per epoch, {epochs * cpu_epoch / 3600:.1f} h); last cost {cost:.4f}",
-                   seconds_per_epoch=seconds, steps=n_batches, cpu_seconds_per_epoch_estimate=cpu_epoch)
+    cost = log["train_cost"][-1] if log["train_cost"] else float("nan")
+    results.report("train", result["step"] == n and bool(numpy.isfinite(cost)),
+                   f"training.train, {device.label} float32, {result['step']} steps: {seconds:.1f} s, of which "
+                   f"{1e3 * per_step:.1f} ms per step, validation {valid.seconds:.1f} s ({len(valid_x)} images), "
+                   f"{checkpoint.calls} checkpoints {checkpoint.seconds:.1f} s; a Shapes epoch ({SHAPES_EPOCH_STEPS} "
+                   f"steps, validation on {SHAPES_VALID_IMAGES} images) {epoch:.0f} s, {epochs} epochs "
+                   f"{epochs * epoch / 3600:.2f} h; train cost {cost:.4f}",
+                   steps=result["step"], seconds=seconds, seconds_per_step=per_step, valid_seconds=valid.seconds,
+                   valid_images=len(valid_x), checkpoint_seconds=checkpoint.seconds, seconds_per_epoch=epoch)
+    return epoch
+
+
+def report_epochs(device, results, step_times, train_epoch, cpu_times):
+    """The epoch figures side by side: the step loop alone (steps x 500) and training.train."""
+    epochs = PRESETS["shapes"].num_epochs
+    parts = []
+    for label, times in ((device.label, step_times), ("CPU", cpu_times)):
+        for (dtype, draws), seconds in times.items():
+            epoch = SHAPES_EPOCH_STEPS * seconds
+            parts.append(f"{label} {dtype} {draws} draws {epoch / 60:.1f} min ({epochs * epoch / 3600:.1f} h)")
+    text = "Shapes epoch (100 epochs), step loop only: " + ("; ".join(parts) if parts else "not measured")
+    if train_epoch is not None:
+        text += (f". training.train, {device.label} float32: {train_epoch / 60:.1f} min per epoch "
+                 f"({epochs * train_epoch / 3600:.2f} h)")
+    cpu64, gpu32 = cpu_times.get(("float64", "host")), step_times.get(("float32", "host"))
+    if cpu64 and gpu32:
+        text += f". Step loop speed-up, {device.label} float32 (host draws) over CPU float64: {cpu64 / gpu32:.1f}x"
+    results.report("epoch", None, text)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="run on the CPU stand-in with small sizes")
-    parser.add_argument("--out", help="also write the results as JSON to this file")
+    parser.add_argument("--out", help="write the results as JSON to this file (rewritten after every line)")
+    parser.add_argument("--budget", type=float, metavar="SECONDS",
+                        help="the time the whole check may take (default 270; the timed loops shrink to fit)")
     parser.add_argument("--skip", default="",
-                        help="comma-separated checks to skip (cli,golden,gradients,values,step,epoch)")
+                        help="comma-separated checks to skip (cli,golden,gradients,values,step,train,cpu)")
     args = parser.parse_args(argv)
+    if MISSING:
+        print(f"gpu_check: missing dependencies: {', '.join(MISSING)}; install them (without network: "
+              "docs/gpu.md, 'A machine without network')", file=sys.stderr)
+        return 2
     skip = set(filter(None, args.skip.split(",")))
     try:
         device = Device(args.dry_run)
@@ -473,26 +686,26 @@ def main(argv=None):
 
 def run_checks(device, args, skip):
     sizes = DRY if args.dry_run else FULL
-    results = Results()
-    start = time.perf_counter()
+    results = Results(args.out, args.dry_run, args.budget if args.budget is not None else sizes["budget"])
     results.report("device", True, device.describe())
-    checks = [("cli", lambda: check_cli(device, results)),
-              ("golden", lambda: check_golden(device, results)),
-              ("gradients", lambda: check_gradients(device, results, sizes)),
-              ("values", lambda: check_values(device, results, sizes))]
-    for name, run in checks:
+    for name, check in (("cli", check_cli), ("golden", check_golden), ("gradients", check_gradients),
+                        ("values", check_values)):
         if name not in skip:
-            _guarded(name, run, results)
-    times = None
+            _guarded(name, lambda: check(device, results, sizes), results)
+    step_times, cpu_times, train_epoch = {}, {}, None
     if "step" not in skip:
-        times = _guarded("step", lambda: check_steps(device, results, sizes), results)
-    if "epoch" not in skip and times:
-        _guarded("epoch", lambda: check_epoch(device, results, sizes, times), results)
-    total = time.perf_counter() - start
+        step_times = _guarded("step", lambda: check_steps(device, results, sizes, "gpu"), results) or {}
+    if "train" not in skip:
+        train_epoch = _guarded("train", lambda: check_train(device, results, sizes, step_times), results)
+    if "cpu" not in skip:
+        cpu_times = _guarded("cpu", lambda: check_steps(device, results, sizes, "cpu"), results) or {}
+    if step_times or cpu_times or train_epoch:
+        report_epochs(device, results, step_times, train_epoch, cpu_times)
+    results.running, results.complete = None, True
     n = results.passed + results.failed
-    results.report("summary", results.failed == 0, f"{results.passed} of {n} checks passed in {total:.0f} s")
-    if args.out:
-        write_json(args.out, {"lines": results.lines, "checks": results.data, "dry_run": args.dry_run})
+    results.report("summary", results.failed == 0, f"{results.passed} of {n} checks passed in "
+                                                   f"{results.elapsed():.0f} s (budget {results.budget:.0f} s)",
+                    count=False)
     return 0 if results.failed == 0 else 1
 
 

@@ -17,6 +17,7 @@ import fake_gpu
 from tagger_ref import backend
 from tagger_ref.backend import np, to_numpy
 from tagger_ref.config import load_config
+from tagger_ref.maths.fused import fast_derivatives
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.model import forward
 
@@ -40,33 +41,47 @@ def assert_same(device_value, host_value, what, float32=False):
         numpy.testing.assert_allclose(to_numpy(device_value), host_value, rtol=TOL, atol=TOL, err_msg=what)
 
 
-VARIANTS = [
-    ("tiny-binary", {}),
-    ("tiny-continuous", {}),
-    ("tiny-classify", {}),
-    ("tiny-binary", {"norm": "layer", "semantics": "paper"}),
-    ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"}),
-    ("tiny-binary", {"dtype": "float32"}),
-]
+# Every configuration the model has (input type x semantics x norm, classification, float32), so
+# that every gradient rule either derivative path needs runs on the device.
+GRID = [(name, {"semantics": semantics, "norm": norm})
+        for name, all_semantics in (("tiny-binary", ("original", "paper")),
+                                    ("tiny-continuous", ("original", "paper", "paper-eq29")))
+        for semantics in all_semantics for norm in ("batch", "layer")]
+GRID += [("tiny-classify", {}), ("tiny-classify", {"semantics": "paper", "norm": "layer"}),
+         ("tiny-binary", {"dtype": "float32"}), ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"})]
+GRID_IDS = ["-".join([n, *c.values()]) for n, c in GRID]
 
 
-@pytest.mark.parametrize("name, changes", VARIANTS, ids=["-".join([n, *c.values()]) for n, c in VARIANTS])
-def test_forward_and_gradients_on_device_equal_numpy(name, changes):
+@pytest.mark.parametrize("path", ["reference", "fast"])
+@pytest.mark.parametrize("name, changes", GRID, ids=GRID_IDS)
+def test_gradients_on_device_equal_numpy(name, changes, path):
+    """cost_and_grad on the device equals NumPy's, on the reference path (autograd through the
+    formulas: trace, gradcheck) and on the fast path (the hand-written derivatives: training)."""
     config, params, inputs = case(name, seed=3, **changes)
-    host = forward(params, config, inputs)
-    host_cost, host_grads = cost_and_grad(params, config, inputs)
-    dev_params, dev_inputs = on_fake(params), on_fake(inputs)
-    dev = forward(dev_params, config, dev_inputs)
-    dev_cost, dev_grads = cost_and_grad(dev_params, config, dev_inputs)
+    with fast_derivatives(path == "fast"):
+        host_cost, host_grads = cost_and_grad(params, config, inputs)
+        dev_cost, dev_grads = cost_and_grad(on_fake(params), config, on_fake(inputs))
     float32 = config.dtype == "float32"
-    assert set(dev) == set(host)
-    for key in host:
-        assert_same(dev[key], host[key], key, float32)
     assert_same(dev_cost, host_cost, "total_cost", float32)
     assert set(dev_grads) == set(host_grads)
     for key in host_grads:
         assert_same(dev_grads[key], host_grads[key], f"grad_{key}", float32)
         assert dev_grads[key].dtype == numpy.dtype(config.dtype), key
+
+
+VARIANTS = [("tiny-binary", {}), ("tiny-continuous", {"semantics": "paper"}), ("tiny-classify", {}),
+            ("tiny-binary", {"norm": "layer", "semantics": "paper"}),
+            ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"})]
+
+
+@pytest.mark.parametrize("name, changes", VARIANTS, ids=["-".join([n, *c.values()]) for n, c in VARIANTS])
+def test_forward_on_device_equals_numpy(name, changes):
+    config, params, inputs = case(name, seed=3, **changes)
+    host = forward(params, config, inputs)
+    dev = forward(on_fake(params), config, on_fake(inputs))
+    assert set(dev) == set(host)
+    for key in host:
+        assert_same(dev[key], host[key], key, config.dtype == "float32")
 
 
 def test_group_removal_and_more_iterations_on_device():
@@ -175,6 +190,58 @@ def test_missing_gpu_is_one_clear_error():
     assert backend.device() == "cpu"
 
 
+@pytest.mark.parametrize("version, lacking", [("1.8.0", None), ("1.6", None), ("1.9.1", "_primitive_mean")])
+def test_too_old_autograd_is_one_line_before_anything_changes(monkeypatch, version, lacking):
+    """autograd before 1.9 lacks _primitive_mean and ArrayBox.__array_ufunc__: use_device("gpu")
+    and register_array_type refuse it in one line before touching autograd or asking CuPy anything."""
+    import sys
+    from autograd.core import primitive_vjps
+    from autograd.extend import VSpace
+    from autograd.tracer import Box
+    from tagger_ref import gpu
+    from tagger_ref.errors import DeviceError
+    monkeypatch.setattr(gpu, "_autograd_version", lambda: version)
+    if lacking:
+        monkeypatch.delattr(gpu.anp, lacking)
+    module, asked = fake_gpu.cupy_module(), []
+    module.cuda.runtime.getDeviceCount = lambda: asked.append(1) or 1
+    monkeypatch.setitem(sys.modules, "cupy", module)
+
+    class Other(FakeGPUArray):
+        pass
+    rules = dict(primitive_vjps)
+    with pytest.raises(DeviceError) as error:
+        backend.use_device("gpu")
+    with pytest.raises(DeviceError):
+        gpu.register_array_type(Other, fake_gpu)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"--device gpu needs autograd >= 1.9, but autograd {version} ")
+    assert (f"lacks {lacking}" in message) == bool(lacking)
+    assert asked == [] and backend.device() == "cpu"
+    assert dict(primitive_vjps) == rules
+    assert Other not in gpu._MODULES and Other not in Box.type_mappings and Other not in VSpace.mappings
+
+
+def test_cli_device_gpu_with_too_old_autograd_fails_in_one_line(monkeypatch, tmp_path, capsys):
+    import sys
+    from tagger_ref import gpu
+    from tagger_ref.cli import main
+    monkeypatch.setattr(gpu, "_autograd_version", lambda: "1.7.0")
+    monkeypatch.setitem(sys.modules, "cupy", fake_gpu.cupy_module())
+    status = main(["trace", "--config", "tiny-binary", "--out", str(tmp_path / "t.npz"), "--device", "gpu"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and err.startswith("error: --device gpu needs autograd >= 1.9, but autograd 1.7.0")
+    assert not (tmp_path / "t.npz").exists() and backend.device() == "cpu"
+
+
+def test_autograd_versions_are_read_by_major_and_minor():
+    from tagger_ref.gpu import AUTOGRAD_MIN, _version_tuple
+    assert [_version_tuple(v) for v in ("1.9.0", "1.9", "1.10.2", "2.0rc1", "1.8.0.post1", "x")] == [
+        (1, 9), (1, 9), (1, 10), (2, 0), (1, 8), (0, 0)]
+    assert _version_tuple("1.10.0") >= AUTOGRAD_MIN > _version_tuple("1.8.0")
+
+
 def broken_cupy():
     """A cupy whose CUDA runtime finds no device (a machine without a driver)."""
     module = fake_gpu.cupy_module()
@@ -275,47 +342,4 @@ def test_cli_device_gpu_without_cupy_fails_in_one_line(tmp_path, capsys):
     assert status == 2
     assert err.count("\n") == 1 and err.startswith("error: --device gpu requested but CuPy is not installed")
     assert not (tmp_path / "t.npz").exists()
-    assert backend.device() == "cpu"
-
-
-# ----- the prepared device script -----
-
-def load_gpu_check():
-    import importlib.util
-    import os
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "gpu_check.py")
-    spec = importlib.util.spec_from_file_location("gpu_check", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_gpu_check_dry_run_passes_every_check(tmp_path, capsys):
-    import json
-    status = load_gpu_check().main(["--dry-run", "--out", str(tmp_path / "r.json")])
-    out = capsys.readouterr().out
-    assert status == 0, out
-    lines = out.splitlines()
-    checks = {"device", "cli", "golden", "gradients", "values", "step", "epoch", "summary"}
-    assert {line.split()[0] for line in lines} == checks
-    assert not any(line.split()[1] == "FAIL" for line in lines)
-    assert json.loads((tmp_path / "r.json").read_text())["dry_run"] is True
-    assert backend.device() == "cpu"
-
-
-def test_gpu_check_without_cupy_says_so_and_exits_2(capsys):
-    try:
-        import cupy  # noqa: F401
-        pytest.skip("CuPy is installed here")
-    except ImportError:
-        pass
-    assert load_gpu_check().main([]) == 2
-    assert "CuPy is not installed" in capsys.readouterr().err
-
-
-def test_gpu_check_dry_run_leaves_no_stand_in_behind():
-    import sys
-    before = sys.modules.get("cupy")
-    load_gpu_check().main(["--dry-run", "--skip", "cli,golden,gradients,values,step,epoch"])
-    assert sys.modules.get("cupy") is before
     assert backend.device() == "cpu"

@@ -18,7 +18,7 @@ array runs in CuPy untouched. What autograd does *itself* needs telling:
    |---|---|---|
    | ``sum``, ``mean`` gradient | ``repeat_to_match_shape`` adds ``numpy.zeros`` | device zeros (*) |
    | ``reshape`` gradient | passes ``order=None``, which CuPy's reshape rejects | no ``order`` |
-   | ``power`` gradient | exponent ``where(y, y - 1, 1)``: NumPy 0-d (autograd < 1.9) | a Python number |
+   | ``power`` gradient | exponent ``where(y, y - 1, 1)`` is a NumPy 0-d array | a Python number |
    | ``ArrayBox.__getitem__`` gradient | ``untake`` uses ``numpy.add.at``, a ufunc method | ``A[idx] += g`` |
    | ``concatenate`` (forward) | ``.view(numpy.ndarray)`` on the result | the plain result |
 
@@ -29,12 +29,19 @@ array runs in CuPy untouched. What autograd does *itself* needs telling:
    Functions the model does not use keep autograd's rules; one that builds a NumPy array fails
    loudly on a GPU (CuPy refuses to mix host and device arrays), it never falls back silently.
 
+It needs autograd 1.9 or later: ``_primitive_mean`` (the mean's gradient rule) and
+``ArrayBox.__array_ufunc__`` (without it "device array (op) traced array" reaches CuPy's ufunc
+with a box inside, which CuPy refuses) both arrived in 1.9.0. ``require_autograd`` checks that
+before anything is changed.
+
 ``register_array_type(cls, xp)`` does all three for an array class and its array module (``cupy``).
 The tests register a NumPy-backed stand-in (``reference_tests/fake_gpu.py``) through the same function and
 check the model's forward pass and every gradient against plain NumPy, so the mechanism is
 exercised on any CPU. ``load_cupy`` imports CuPy for ``backend.use_device("gpu")``.
 """
+import importlib.metadata
 import math
+import re
 
 import numpy
 from autograd.core import primitive_vjps
@@ -81,12 +88,48 @@ class DeviceArrayVSpace(ArrayVSpace):
         raise NotImplementedError("randn of device arrays: not needed by tagger_ref")
 
 
+# The oldest autograd whose tracing lets device arrays through (see the module's docstring).
+AUTOGRAD_MIN = (1, 9)
+
+
+def _version_tuple(text):
+    """(1, 9) from "1.9.0" or "1.9rc1": the major and minor numbers; (0, 0) when there are none."""
+    match = re.match(r"(\d+)(?:\.(\d+))?", text)
+    return (int(match[1]), int(match[2] or 0)) if match else (0, 0)
+
+
+def _autograd_version():
+    try:
+        return importlib.metadata.version("autograd")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def require_autograd():
+    """Raise DeviceError in one line unless the installed autograd can carry device arrays.
+
+    Decided by the version (at least ``AUTOGRAD_MIN``) and by the two features the device path
+    uses, so that a copy of autograd without its metadata is judged by what it has.
+    """
+    version = _autograd_version()
+    missing = [name for name, present in (("ArrayBox.__array_ufunc__", "__array_ufunc__" in vars(ArrayBox)),
+                                          ("_primitive_mean", hasattr(anp, "_primitive_mean"))) if not present]
+    too_old = version != "unknown" and _version_tuple(version) < AUTOGRAD_MIN
+    if too_old or missing:
+        need = ".".join(map(str, AUTOGRAD_MIN))
+        lacks = f" (it lacks {', '.join(missing)})" if missing else ""
+        raise DeviceError(f"--device gpu needs autograd >= {need}, but autograd {version} is installed{lacks}; "
+                          f"pip install 'autograd>={need}'")
+
+
 def register_array_type(cls, xp):
     """Let autograd trace and differentiate arrays of class ``cls`` whose module is ``xp``.
 
     ``xp`` must provide ``zeros(shape, dtype)`` and ``ones(shape, dtype)``; ``cls`` must implement
-    ``__array_function__`` and ``__array_ufunc__`` (CuPy's ndarray does). Idempotent.
+    ``__array_function__`` and ``__array_ufunc__`` (CuPy's ndarray does). Idempotent. Raises
+    DeviceError, having changed nothing, when autograd is too old (``require_autograd``).
     """
+    require_autograd()
     ArrayBox.register(cls)
     VSpace.register(cls, lambda value: DeviceArrayVSpace(value, xp))
     _MODULES[cls] = xp
@@ -239,10 +282,11 @@ INSTALL_HINT = "pip install 'tagger-ref[gpu]', or the CuPy wheel for your CUDA, 
 
 
 def load_cupy():
-    """Import CuPy, check that it sees a CUDA device, register its arrays; return the module.
+    """Check autograd, import CuPy, check that it sees a CUDA device, register its arrays; return the module.
 
-    Raises DeviceError with one line saying what is missing.
+    Raises DeviceError with one line saying what is missing, before anything is changed.
     """
+    require_autograd()
     try:
         import cupy
     except ImportError as e:

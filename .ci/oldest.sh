@@ -3,9 +3,9 @@
 #
 # A virtual environment of its own (.venv-oldest, or $OLDEST_VENV) with numpy and autograd pinned
 # to the floors read from setup.cfg's install_requires, the package installed with its test extra
-# without upgrading them, then the quick tests that reach what the floors are about: the GPU path
-# on the CuPy stand-in (the gradient rules need autograd's __array_ufunc__ and _primitive_mean),
-# the equations, the golden cases and the fast path. $PYTHON picks the interpreter (python3).
+# without upgrading them, then the GPU path on the CuPy stand-in (its gradient rules need autograd's
+# __array_ufunc__ and _primitive_mean) and the quick tests (-m quick: the maths, the files, the
+# authors' traces). $PYTHON picks the interpreter (python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -29,6 +29,6 @@ printf 'numpy==%s\nautograd==%s\n' "$NUMPY" "$AUTOGRAD" > "$VENV/constraints.txt
 "$VENV/bin/pip" install -q -c "$VENV/constraints.txt" '.[test]'
 "$VENV/bin/python" -c "import numpy, importlib.metadata as m; print('installed: numpy', numpy.__version__, \
 'autograd', m.version('autograd'))"
-OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
-    reference_tests/test_gpu_mechanism.py reference_tests/test_equations.py reference_tests/test_golden.py \
-    reference_tests/test_fast_path.py "$@"
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider reference_tests/test_gpu_mechanism.py "$@"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider -m quick "$@"

@@ -23,6 +23,16 @@ TINY_SHAPES = TaggerConfig(n_groups=3, n_iterations=2, encoder_proj=(8, 6, 4), n
 CLOCKS = {"seconds", "cpu_seconds", "log/seconds", "log/cpu_seconds"}
 
 
+def load_repo_script(*path):
+    """A script of this checkout that is not part of the package (benchmarks/, maintainer/), imported as a module."""
+    import importlib.util
+    full = os.path.join(REPO, *path)
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(full))[0], full)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def checkpoint_arrays(run_dir):
     """Every entry of RUN_DIR's checkpoint, as arrays."""
     with numpy.load(os.path.join(run_dir, CHECKPOINT)) as f:

@@ -1,14 +1,12 @@
 """benchmarks/step_time.py: its lower bound holds exactly the matrix products of a training step
 (counted here from autograd's own graph of the step), and the script runs."""
-import importlib.util
-import os
 
 import autograd.numpy as anp
 import numpy
 from autograd.core import VJPNode
 from autograd.tracer import notrace_primitives, trace
 
-from run_helpers import REPO
+from run_helpers import load_repo_script
 from tagger_ref.config import PRESETS
 from tagger_ref.inputs import make_inputs
 from tagger_ref.maths.model import total_cost
@@ -16,10 +14,7 @@ from tagger_ref.params import init_params
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("step_time", os.path.join(REPO, "benchmarks", "step_time.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_script("benchmarks", "step_time.py")
 
 
 class RecordingNode(VJPNode):

@@ -6,8 +6,7 @@ import os
 import numpy
 import pytest
 
-import importlib.util
-
+from run_helpers import load_repo_script
 from tagger_ref import cli, golden
 from tagger_ref.compare import assert_traces_close
 from tagger_ref.config import TaggerConfig
@@ -16,11 +15,7 @@ from tagger_ref.fileio import load_npz
 
 def _maintainer_script():
     """maintainer/make_golden.py, the generator of the shipped cases (not part of the package)."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "maintainer", "make_golden.py")
-    spec = importlib.util.spec_from_file_location("make_golden", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_script("maintainer", "make_golden.py")
 
 
 def test_every_case_is_shipped():

@@ -2,7 +2,6 @@
 its one-line refusals, its budget and progressive JSON, and its training comparison, which must
 pass when only the order of summation differs (as between a GPU and a CPU) and fail on a real error.
 """
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,18 +11,15 @@ import autograd.numpy
 import numpy
 import pytest
 
+from run_helpers import REPO, load_repo_script
 from tagger_ref import backend
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "benchmarks", "gpu_check.py")
 CORRECTNESS = "cli,golden,gradients,values"
 
 
 def load_gpu_check():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_script("benchmarks", "gpu_check.py")
 
 
 def no_cupy():

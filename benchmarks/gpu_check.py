@@ -45,7 +45,6 @@ import argparse
 import contextlib
 import importlib.util
 import io
-import json
 import os
 import platform
 import shutil
@@ -83,7 +82,7 @@ if not MISSING:
         from tagger_ref import backend, training
         from tagger_ref.adam import adam_init, adam_update
         from tagger_ref.backend import to_device, to_numpy
-        from tagger_ref.compare import FLOAT32, compare_traces
+        from tagger_ref.compare import compare_traces
         from tagger_ref.config import PRESETS, load_config
         from tagger_ref.errors import DeviceError
         from tagger_ref.fileio import write_json

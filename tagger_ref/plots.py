@@ -166,6 +166,10 @@ def table1(runs, paper):
     ax.set_ylim(0.0, 1.0)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def sweep(panels, title=None):
     """The spread over seeds of a sweep: one panel per table column, a box per row (iteration) with
     every seed's value as a dot beside it, and the paper's values as red crosses.

@@ -170,7 +170,7 @@ def test_class_probabilities_and_error_hand_computed():
     assert classification.class_cost(P, t) == pytest.approx(-(0.5 * numpy.log(0.7) + 0.5 * numpy.log(0.3)))
     probs = numpy.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
     y = numpy.array([[1, 0], [2, 0], [2, 2], [0, 0]])
-    # row 0: top-2 {0,1} = {1,0} right; row 1: {0,1} != {2,0} wrong; row 2: same class, top-1 2 right;
-    # row 3: same class 0, top-1 0 right
-    assert classification.class_error(probs, y) == pytest.approx(0.25)
+    # row 0: top-2 {0,1} = {1,0} right; row 1: {0,1} holds one of {2,0}, half wrong; row 2: same class,
+    # top-1 2 right; row 3: same class 0, top-1 0 right
+    assert classification.class_error(probs, y) == pytest.approx(0.125)
     assert classification.class_error(probs[:, :3], numpy.array([[0], [1], [2], [0]])) == pytest.approx(0.25)

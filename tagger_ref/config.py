@@ -29,7 +29,7 @@ class TaggerConfig:
     lr: float = 4e-4                    # Adam learning rate: 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
     batch_size: int = 100               # B for training and evaluation (A.7: "a batch-size of 100")
     num_epochs: int = 100               # 100 Shapes, 150 pretrain, 50 supervised
-    labeled_samples: typing.Optional[int] = None  # semi-supervised label budget (1000), None = all
+    labeled_samples: typing.Optional[int] = None  # labeled training images (1000, balanced); 0 or None = all
     norm: str = "batch"                 # "batch" (Tagger) or "layer" (Tagger*, this reference's definition)
     semantics: str = "original"         # errata switch, docs/spec.md section 7
     seed: int = 10                      # 10 Shapes, 1 TextureMNIST
@@ -133,8 +133,8 @@ def validate(cfg):
         bad("batch_size", "must be at least 1")
     if cfg.num_epochs < 0:
         bad("num_epochs", "cannot be negative")
-    if cfg.labeled_samples is not None and cfg.labeled_samples < 1:
-        bad("labeled_samples", "must be at least 1, or null for all")
+    if cfg.labeled_samples is not None and cfg.labeled_samples < 0:
+        bad("labeled_samples", "must be at least 0 (0 or null: every training image is labeled)")
 
 
 PRESETS = {

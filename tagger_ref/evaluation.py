@@ -21,8 +21,10 @@ image is scored. All random draws (corruption, initial mask logits) come from th
 import numpy
 from sklearn.metrics import adjusted_mutual_info_score
 
-from .backend import to_numpy
+from .backend import np, to_numpy
 from .inputs import make_inputs
+from .maths.classification import class_cost_log, class_errors, class_log_probabilities, class_targets
+from .maths.ladder import encoder
 from .maths.model import forward
 
 SCORED_THRESHOLD = 0.9   # a pixel is scored when its ground-truth mask maximum exceeds this (docs/spec.md section 5)
@@ -61,7 +63,8 @@ def infer(params, config, x, rng, n_iterations, n_groups=None, corrupted=False, 
     """One forward pass over a batch x (B, N); inputs drawn from ``rng`` by make_inputs.
 
     Returns NumPy arrays: ``z`` and ``m`` of shape (T+1, K, B, N) (iterations 0..T),
-    ``cost`` (T,) the per-iteration costs, and ``x_tilde`` (B, N) the input fed.
+    ``cost`` (T,) the per-iteration costs, ``x_tilde`` (B, N) the input fed, and ``ladder_top``
+    (T, K, B, H_{L-1}) the top softmax of each iteration (a classifier's per-group class outputs).
     """
     inputs = make_inputs(config, x, rng, corrupted=corrupted, n_groups=n_groups)
     trace = forward(params, config, inputs, n_iterations=n_iterations, remove_group=remove_group)
@@ -69,7 +72,8 @@ def infer(params, config, x, rng, n_iterations, n_groups=None, corrupted=False, 
     return {"z": numpy.stack([to_numpy(trace[f"z_{i}"]) for i in range(T + 1)]),
             "m": numpy.stack([to_numpy(trace[f"m_{i}"]) for i in range(T + 1)]),
             "cost": numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, T + 1)]),
-            "x_tilde": to_numpy(inputs["x_tilde"])}
+            "x_tilde": to_numpy(inputs["x_tilde"]),
+            "ladder_top": numpy.stack([to_numpy(trace[f"ladder_top_{i}"]) for i in range(T)])}
 
 
 def denoising_costs(params, config, features, rng, n_iterations, n_groups=None, batch_size=None):
@@ -116,3 +120,80 @@ def table1_rows(result):
     return [{"iteration": i + 1, "denoising_cost": float(cost),
              "ami": float(numpy.mean(result["ami"][i])), "ami_median": float(numpy.median(result["ami"][i]))}
             for i, cost in enumerate(result["denoising_cost"])]
+
+
+# ---------------------------------------------------------------------------------------------
+# classification (section 3.3, Table 2)
+
+def iteration_class_log_probs(params, config, trace, n_iterations, prefix=""):
+    """log P(class) (T, B, C) of every iteration 1..T of a forward trace.
+
+    The trace keeps the top softmax, not its logits; the Ladder's encoder is run again on each
+    iteration's input ``h_i`` (same rows, so the same batch statistics) for the exact logits, and
+    ``class_log_probabilities`` takes them as the training cost does.
+    """
+    K, B, _ = trace[prefix + "m_0"].shape
+    L = len(config.encoder_proj)
+    out = []
+    for i in range(n_iterations):
+        h = np.reshape(trace[f"{prefix}h_{i}"], (K * B, -1))                      # (K*B, H_0)
+        _, _, top_logits = encoder(params, h, L, config.norm)                      # (K*B, C+1)
+        out.append(to_numpy(class_log_probabilities(top_logits, K, config.n_classes)))  # (B, C)
+    return numpy.stack(out)
+
+
+def evaluate_classifier(params, config, features, targets, rng, n_iterations, mask=None, n_groups=None,
+                        batch_size=None):
+    """Table 2 of the paper for one model with a classification head, per iteration 1..T.
+
+    A pass over all images on corrupted input gives ``denoising_cost`` (T,) and ``class_cost``
+    (T,) (batch mean of -sum_c t_c log P_c, averaged over images); then a pass on clean input gives
+    ``class_probs`` (T, n, C), ``class_error`` (T,) in percent (``class_errors``: argmax, or the
+    authors' top-2 error for two digits) and, when ``mask`` (n, G, N) is given, ``ami`` (T, n).
+    Both passes draw from ``rng``, in that order, batch by batch.
+    """
+    features, targets = numpy.asarray(features), numpy.asarray(targets).reshape(len(features), -1)
+    batch_size = batch_size or config.batch_size
+    T, n, C = n_iterations, len(features), config.n_classes
+    costs, class_cost = numpy.zeros(T), numpy.zeros(T)
+    for rows in batch_slices(n, batch_size):
+        inputs = make_inputs(config, features[rows], rng, corrupted=True, n_groups=n_groups, y=targets[rows])
+        trace = forward(params, config, inputs, n_iterations=T)
+        t = class_targets(inputs["y"], C, dtype=config.dtype)
+        log_p = iteration_class_log_probs(params, config, trace, T)                   # (T, B, C)
+        count = rows.stop - rows.start
+        costs += count * numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, T + 1)])
+        class_cost += count * numpy.array([float(to_numpy(class_cost_log(lp, to_numpy(t)))) for lp in log_p])
+    probs = numpy.zeros((T, n, C))
+    ami = numpy.zeros((T, n)) if mask is not None else None
+    if mask is not None:
+        labels, scored = true_labels(mask)
+    for rows in batch_slices(n, batch_size):
+        inputs = make_inputs(config, features[rows], rng, corrupted=False, n_groups=n_groups, y=targets[rows])
+        trace = forward(params, config, inputs, n_iterations=T)
+        log_p = iteration_class_log_probs(params, config, trace, T)
+        probs[:, rows] = numpy.exp(log_p - log_p.max(axis=-1, keepdims=True))
+        probs[:, rows] /= probs[:, rows].sum(axis=-1, keepdims=True)
+        if mask is not None:
+            for i in range(1, T + 1):
+                ami[i - 1, rows] = ami_per_image(labels[rows], scored[rows], predicted_labels(to_numpy(trace[f"m_{i}"])))
+    error = numpy.array([100.0 * numpy.mean(class_errors(p, targets)) for p in probs])
+    result = {"denoising_cost": costs / n, "class_cost": class_cost / n, "class_probs": probs, "class_error": error}
+    if ami is not None:
+        result["ami"] = ami
+    return result
+
+
+def table2_rows(result):
+    """Rows of table2.csv from :func:`evaluate_classifier`'s result: iteration, class_error (%),
+    class_cost, denoising_cost, ami (mean over images)."""
+    return [{"iteration": i + 1, "class_error": float(result["class_error"][i]),
+             "class_cost": float(result["class_cost"][i]), "denoising_cost": float(result["denoising_cost"][i]),
+             "ami": float(numpy.mean(result["ami"][i]))}
+            for i in range(len(result["class_error"]))]
+
+
+def chance_error(n_objects, n_classes=10):
+    """The error in percent of guessing: 1 - 1/C for one digit; for two, about 1 - 2/C (the top-2
+    of a guess holds each of two different labels with probability 2/C; 80 % for C = 10)."""
+    return 100.0 * (1.0 - (1.0 if n_objects == 1 else 2.0) / n_classes)

@@ -6,14 +6,17 @@ from .errors import TraceError
 from .fileio import load_npz, save_npz
 from .maths.gradients import cost_and_grad
 from .maths.model import forward
+from .maths.semi_supervised import is_semi_supervised, semi_supervised_forward
 
 
 def compute_trace(params, config, inputs, n_iterations=None):
     """The trace dict of docs/spec.md section 8: forward quantities and grad_<name> for every parameter,
     as float64 NumPy arrays. ``params`` and ``inputs`` should come from prepare_params/prepare_inputs;
-    the computation runs on the active device (``backend.use_device``) in ``config.dtype``."""
+    the computation runs on the active device (``backend.use_device``) in ``config.dtype``. Inputs
+    with a labeled batch give the semi-supervised step's trace (``maths.semi_supervised``)."""
     params, inputs = to_device(params, config.dtype), to_device(inputs, config.dtype)
-    trace = {k: to_numpy(v) for k, v in forward(params, config, inputs, n_iterations).items()}
+    run = semi_supervised_forward if is_semi_supervised(inputs) else forward
+    trace = {k: to_numpy(v) for k, v in run(params, config, inputs, n_iterations).items()}
     _, grads = cost_and_grad(params, config, inputs, n_iterations)
     for name, g in grads.items():
         trace[f"grad_{name}"] = to_numpy(g)

@@ -17,6 +17,16 @@ bit for bit. Validation draws from its own generator, seeded afresh every epoch 
 seed, so every epoch is validated on the same corruption and the training stream is untouched.
 Each epoch takes ``n // B`` batches of a fresh permutation (a last partial batch is dropped).
 
+A model with a classification head (``class_cost_x > 0``) trains semi-supervised (section 3.3):
+each step also takes a batch of the labeled stream (``tagger_ref.streams``: a balanced subset of
+``labeled_samples`` images, cycled in reshuffled passes drawn from the run's generator) and
+differentiates the two-pass cost of ``maths.semi_supervised``. Per step the draws are: the
+labeled stream's permutation when a pass begins, then the unlabeled batch's corruption and
+initial mask logits, then the labeled batch's. The labeled stream's position is in the checkpoint.
+Such a run validates the class cost (corrupted input) and the classification error (clean
+input) of the last iteration too. ``init_from`` starts a run from another run's parameters
+(:func:`transfer_params`).
+
 Training runs on the active device (``backend.use_device``): parameters and Adam's moments are
 moved there once (also on resume), each batch is copied there, and the draws are made on the
 host by the run's generator and copied over, so CPU and GPU runs draw the same numbers and the
@@ -30,6 +40,7 @@ import json
 import os
 import signal
 import time
+import typing
 
 import numpy
 from tqdm import tqdm
@@ -38,22 +49,27 @@ from .adam import adam_init, adam_update
 from .backend import to_device, to_numpy
 from .config import from_dict
 from .errors import CheckpointError, DataError, OutputError, TrainingError
-from .evaluation import denoising_costs
+from .evaluation import denoising_costs, evaluate_classifier
 from .fileio import load_npz, save_npz, write_json, write_text
 from .maths.fused import fast_derivatives
 from .maths.gradients import cost_and_grad
-from .inputs import make_inputs
+from .inputs import make_inputs, make_semi_supervised_inputs
 from .params import init_params, param_shapes, save_params
+from .streams import LabeledStream, labeled_subset, steps_per_epoch
 
 CHECKPOINT = "checkpoint.npz"
 LOG = "log.csv"
 CONFIG = "config.json"
 PARAMS = "params.npz"
+INIT_FROM = "init_from.json"
 # log.csv: epochs and steps completed; the epoch's mean training cost (the objective total_cost);
 # the validation denoising cost averaged over the T iterations and that of the last iteration;
 # wall-clock and CPU seconds (this process, all threads) of training so far: the only columns
 # that differ between identical runs.
 LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_cost", "valid_cost_last", "seconds", "cpu_seconds")
+# A classifying run adds, before the clocks, the validation class cost (last iteration, corrupted
+# input) and classification error in percent (last iteration, clean input).
+CLASS_COLUMNS = ("valid_class_cost", "valid_class_error")
 VALID_STREAM = 1  # validation generator: default_rng([seed, VALID_STREAM])
 
 
@@ -71,19 +87,51 @@ class TrainState:
     log: dict = dataclasses.field(default_factory=lambda: {c: [] for c in LOG_COLUMNS})  # column -> values per epoch
     seconds: float = 0.0         # wall-clock seconds spent training, over all sessions
     cpu_seconds: float = 0.0     # CPU seconds spent training (process time), over all sessions
+    labeled: typing.Optional[LabeledStream] = None  # semi-supervised runs: the labeled stream
 
 
-def new_state(config):
-    """A fresh run: the generator seeded with config.seed, parameters initialised from it (section 3)."""
+def log_columns(config):
+    """The columns of log.csv (and of the checkpoint's log) of a run of ``config``, in order."""
+    if config.class_cost_x > 0:
+        return LOG_COLUMNS[:5] + CLASS_COLUMNS + LOG_COLUMNS[5:]
+    return LOG_COLUMNS
+
+
+def new_state(config, train_y=None):
+    """A fresh run: the generator seeded with config.seed, parameters initialised from it (section 3);
+    for a classifying run the labeled stream over ``train_y`` (n, objects)."""
     rng = numpy.random.default_rng(config.seed)
     params = init_params(config, rng)
-    return TrainState(params=params, adam=adam_init(params), rng=rng)
+    labeled = None
+    if config.class_cost_x > 0:
+        labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
+    return TrainState(params=params, adam=adam_init(params), rng=rng, log={c: [] for c in log_columns(config)},
+                      labeled=labeled)
 
 
-def data_identity(features):
-    """A short record of a training set (size and a hash of its values): a run resumes only on the same data."""
+def data_identity(features, targets=None):
+    """A short record of a training set (size and a hash of its values, and of the class targets
+    when training uses them): a run resumes only on the same data."""
     a = numpy.ascontiguousarray(features, dtype=numpy.float32)
-    return {"images": int(a.shape[0]), "inputs": int(a.shape[1]), "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+    identity = {"images": int(a.shape[0]), "inputs": int(a.shape[1]), "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+    if targets is not None:
+        identity["targets_sha256"] = hashlib.sha256(numpy.ascontiguousarray(targets, dtype=numpy.int64)).hexdigest()
+    return identity
+
+
+def check_targets(targets, features, config, source):
+    """Raise DataError unless a classifying run's ``targets`` are (n, objects_per_sample) labels in 0..C-1."""
+    if targets is None:
+        raise DataError(f"{source}: the model classifies (class_cost_x > 0) but the data has no class targets "
+                        f"(a TextureMNIST file is needed)")
+    t = numpy.asarray(targets)
+    if t.ndim != 2 or len(t) != len(features):
+        raise DataError(f"{source}: targets have shape {t.shape}, expected ({len(features)}, objects)")
+    if t.shape[1] != config.objects_per_sample:
+        raise DataError(f"{source}: images have {t.shape[1]} digit(s), the config's objects_per_sample is "
+                        f"{config.objects_per_sample} (TextureMNIST1 or 2 for another model?)")
+    if len(t) and (t.min() < 0 or t.max() >= config.n_classes):
+        raise DataError(f"{source}: targets outside 0..{config.n_classes - 1}")
 
 
 def check_data(features, config, source):
@@ -121,12 +169,15 @@ def load_split(path, split, config):
 def save_checkpoint(path, state, config, data_id):
     """Write one `.npz`: ``param/<name>``, ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``, the
     counters ``epoch``, ``step``, ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
-    ``log/<column>`` arrays, ``seconds`` and ``cpu_seconds``, and JSON strings ``rng_json`` (the generator's
+    ``log/<column>`` arrays, a semi-supervised run's labeled stream (``labeled/index``,
+    ``labeled/order``, ``labeled/position``), ``seconds`` and ``cpu_seconds``, and JSON strings ``rng_json`` (the generator's
     ``bit_generator.state``), ``config_json`` and ``data_json``. Atomic (fileio.save_npz)."""
     arrays = {f"param/{k}": to_numpy(v) for k, v in state.params.items()}
     arrays.update({f"adam/m/{k}": to_numpy(v) for k, v in state.adam["m"].items()})
     arrays.update({f"adam/v/{k}": to_numpy(v) for k, v in state.adam["v"].items()})
-    arrays.update({f"log/{c}": numpy.asarray(state.log[c], dtype=numpy.float64) for c in LOG_COLUMNS})
+    arrays.update({f"log/{c}": numpy.asarray(state.log[c], dtype=numpy.float64) for c in log_columns(config)})
+    if state.labeled is not None:
+        arrays.update({f"labeled/{k}": v for k, v in state.labeled.arrays().items()})
     arrays.update({
         "adam/t": numpy.int64(state.adam["t"]), "epoch": numpy.int64(state.epoch), "step": numpy.int64(state.step),
         "batch": numpy.int64(state.batch), "order": numpy.asarray(state.order, dtype=numpy.int64),
@@ -154,8 +205,10 @@ def load_checkpoint(path):
                   "v": {k: raw[f"adam/v/{k}"] for k in names}},
             rng=rng, epoch=int(raw["epoch"]), step=int(raw["step"]), batch=int(raw["batch"]),
             order=raw["order"], cost_sum=float(raw["cost_sum"]),
-            log={c: raw[f"log/{c}"].tolist() for c in LOG_COLUMNS}, seconds=float(raw["seconds"]),
+            log={c: raw[f"log/{c}"].tolist() for c in log_columns(config)}, seconds=float(raw["seconds"]),
             cpu_seconds=float(raw["cpu_seconds"]))
+        if config.class_cost_x > 0:
+            state.labeled = LabeledStream.from_arrays({k: raw[f"labeled/{k}"] for k in ("index", "order", "position")})
         data_id = json.loads(str(raw["data_json"]))
     except KeyError as e:
         raise CheckpointError(f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref training checkpoint") from None
@@ -174,11 +227,12 @@ def load_run(run_dir):
 
 
 def log_csv(log):
-    """The text of log.csv from the log columns."""
-    lines = [",".join(LOG_COLUMNS)]
-    for row in zip(*(log[c] for c in LOG_COLUMNS)):
-        epoch, step, train, valid, valid_last, seconds, cpu_seconds = row
-        lines.append(f"{int(epoch)},{int(step)},{train:.6f},{valid:.6f},{valid_last:.6f},{seconds:.1f},{cpu_seconds:.1f}")
+    """The text of log.csv from the log columns (a dict in the order of ``log_columns``)."""
+    formats = {"epoch": "{:.0f}", "step": "{:.0f}", "seconds": "{:.1f}", "cpu_seconds": "{:.1f}",
+               "valid_class_error": "{:.2f}"}
+    lines = [",".join(log)]
+    for row in zip(*log.values()):
+        lines.append(",".join(formats.get(c, "{:.6f}").format(v) for c, v in zip(log, row)))
     return "\n".join(lines) + "\n"
 
 
@@ -187,12 +241,47 @@ def _same_config(a, b):
     return a.replace(num_epochs=0) == b.replace(num_epochs=0)
 
 
-def prepare_run(run_dir, config, data_id, resume):
+def load_init_source(path):
+    """The parameters to start from (``--init-from``): the latest checkpoint of a run folder, or a
+    parameter ``.npz``. Returns {name: array}."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return load_run(path)[1]
+    return load_npz(path, CheckpointError, what="--init-from parameter file")
+
+
+def plan_transfer(source, config):
+    """Which parameters a new run of ``config`` takes from ``source`` ({name: array}).
+
+    Returns {"copied": names in both with equal shapes, "new": the model's names missing from
+    ``source`` (they keep their initial values), "dropped": names of ``source`` the model does
+    not have (e.g. the old top's softmax scale ``f_2_c`` when the Ladder grows)}. A name in both
+    with another shape is a CheckpointError naming it.
+    """
+    shapes = param_shapes(config)
+    wrong = [f"{k} has shape {numpy.shape(source[k])} there, {tuple(shape)} in this model"
+             for k, shape in shapes.items() if k in source and numpy.shape(source[k]) != tuple(shape)]
+    if wrong:
+        raise CheckpointError("--init-from: parameters of the same name and another shape: " + "; ".join(wrong))
+    return {"copied": [k for k in shapes if k in source], "new": [k for k in shapes if k not in source],
+            "dropped": [k for k in source if k not in shapes]}
+
+
+def transfer_params(params, source, plan):
+    """``params`` with the entries ``plan["copied"]`` replaced by ``source``'s (in params' dtype)."""
+    out = dict(params)
+    for k in plan["copied"]:
+        out[k] = numpy.asarray(source[k], dtype=params[k].dtype).copy()
+    return out
+
+
+def prepare_run(run_dir, config, data_id, resume, train_y=None, init_from=None):
     """Create or reopen a run folder. Returns ``(state, config)``.
 
     A fresh run refuses a folder that already holds a checkpoint; ``resume`` needs one whose
     config (all fields but num_epochs; ``config`` None accepts the stored one) and training
-    data match.
+    data match. ``init_from`` = (source parameters, plan of ``plan_transfer``): a fresh run
+    starts from them, with Adam's state fresh.
     """
     path = os.path.join(run_dir, CHECKPOINT)
     if resume:
@@ -220,7 +309,11 @@ def prepare_run(run_dir, config, data_id, resume):
         raise OutputError(f"cannot create run folder {run_dir}: {e.strerror}") from None
     if not os.access(run_dir, os.W_OK):
         raise OutputError(f"cannot write to run folder {run_dir}")
-    return new_state(config), config
+    state = new_state(config, train_y)
+    if init_from is not None:
+        state.params = transfer_params(state.params, *init_from)
+        state.adam = adam_init(state.params)
+    return state, config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +363,7 @@ def _checkpoint_step(path):
 
 
 def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max_cpu_seconds=None, valid_images=None,
-          stop_requested=None, progress=False, echo=None):
+          stop_requested=None, progress=False, echo=None, train_y=None, valid_y=None, init_from=None):
     """Train (or continue) the run in ``run_dir`` until ``config.num_epochs`` epochs are done.
 
     train_x (n, N) and valid_x (n_valid, N) are clean images. ``max_seconds`` stops training
@@ -281,6 +374,10 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     checkpoint first, so ``resume=True`` continues where it stopped. ``valid_images`` limits
     validation to the first that many images. ``progress`` shows a tqdm bar with the epoch's
     running cost; ``echo`` (e.g. ``tqdm.write``) receives one line per epoch.
+    A classifying config (``class_cost_x > 0``) needs the class targets ``train_y`` (n, objects)
+    and ``valid_y`` and trains semi-supervised (module doc). ``init_from`` (a run folder or a
+    parameter file) starts a new run from its parameters (:func:`plan_transfer`); what was copied,
+    left new and dropped is written to ``init_from.json`` in the run folder.
     Runs on the active device (``backend.use_device``); the returned and saved values are NumPy.
     Gradients take the fast path (``maths.fused``), the one place where it is switched on. The
     command line also keeps freed memory in the process (``memory.keep_freed_memory``), which saves
@@ -289,13 +386,29 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     """
     check_data(train_x, config, "training data")
     check_data(valid_x, config, "validation data")
+    classify = config.class_cost_x > 0
+    if classify:
+        check_targets(train_y, train_x, config, "training data")
+        check_targets(valid_y, valid_x, config, "validation data")
     B = config.batch_size
     if len(train_x) < B:
         raise DataError(f"training data has {len(train_x)} images, fewer than one batch of {B}")
-    data_id = data_identity(train_x)
-    state, config = prepare_run(run_dir, config, data_id, resume)
+    transfer = None
+    if init_from is not None:
+        if resume:
+            raise CheckpointError("--init-from starts a new run; it cannot be combined with --resume")
+        source = load_init_source(init_from)
+        transfer = (source, plan_transfer(source, config))
+    data_id = data_identity(train_x, train_y if classify else None)
+    state, config = prepare_run(run_dir, config, data_id, resume, train_y, transfer)
     checkpoint_path = os.path.join(run_dir, CHECKPOINT)
     write_json(os.path.join(run_dir, CONFIG), config.to_dict())
+    if transfer is not None:
+        plan = transfer[1]
+        write_json(os.path.join(run_dir, INIT_FROM), dict(source=os.fspath(init_from), **plan))
+        if echo:
+            echo(f"parameters from {init_from}: {len(plan['copied'])} copied; left at their initial values: "
+                 f"{', '.join(plan['new']) or 'none'}; dropped: {', '.join(plan['dropped']) or 'none'}")
     if not resume:
         save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
     # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
@@ -303,7 +416,9 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
     valid_x = numpy.asarray(valid_x)[:valid_images]
     train_x = numpy.asarray(train_x, dtype=config.dtype)
-    n_batches = len(train_x) // B
+    if classify:
+        valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
+    n_batches = steps_per_epoch(len(train_x), B)
     started, cpu_started = time.monotonic(), time.process_time()
     seconds_before, cpu_before = state.seconds, state.cpu_seconds
 
@@ -323,7 +438,12 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
             bar.set_description(f"epoch {state.epoch + 1}/{config.num_epochs}")
             while state.batch < n_batches:
                 rows = state.order[state.batch * B:(state.batch + 1) * B]
-                inputs = make_inputs(config, train_x[rows], state.rng)
+                if state.labeled is not None:                               # semi-supervised: two batches
+                    labeled = state.labeled.next_rows(state.rng, B)
+                    inputs = make_semi_supervised_inputs(config, train_x[rows], train_x[labeled], train_y[labeled],
+                                                         state.rng)
+                else:
+                    inputs = make_inputs(config, train_x[rows], state.rng)
                 with fast_derivatives():   # the hand-written derivatives of maths/fused.py
                     cost, grads = cost_and_grad(state.params, config, inputs)
                 _check_finite(cost, grads, state, checkpoint_path)
@@ -341,17 +461,28 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
                     break
             state.seconds, state.cpu_seconds = clocks()
             if state.batch == n_batches:                                    # the epoch is complete
-                valid = denoising_costs(state.params, config, valid_x, numpy.random.default_rng([config.seed, VALID_STREAM]),
-                                        config.n_iterations)
+                valid_rng = numpy.random.default_rng([config.seed, VALID_STREAM])
+                row = {}
+                if classify:
+                    scores = evaluate_classifier(state.params, config, valid_x, valid_y, valid_rng, config.n_iterations)
+                    valid = scores["denoising_cost"]
+                    row = {"valid_class_cost": float(scores["class_cost"][-1]),
+                           "valid_class_error": float(scores["class_error"][-1])}
+                else:
+                    valid = denoising_costs(state.params, config, valid_x, valid_rng, config.n_iterations)
                 state.epoch += 1
-                row = (state.epoch, state.step, state.cost_sum / n_batches, float(valid.mean()), float(valid[-1]),
-                       *clocks())
-                for column, value in zip(LOG_COLUMNS, row):
-                    state.log[column].append(value)
+                seconds, cpu_seconds = clocks()
+                row.update(epoch=state.epoch, step=state.step, train_cost=state.cost_sum / n_batches,
+                           valid_cost=float(valid.mean()), valid_cost_last=float(valid[-1]), seconds=seconds,
+                           cpu_seconds=cpu_seconds)
+                for column in state.log:
+                    state.log[column].append(row[column])
                 state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
                 if echo:
-                    echo(f"epoch {state.epoch}: train cost {row[2]:.4f}, validation cost {row[3]:.4f} "
-                         f"(last iteration {row[4]:.4f}), {row[5]:.0f} s")
+                    scores = (f", validation class cost {row['valid_class_cost']:.4f}, error "
+                              f"{row['valid_class_error']:.2f} %" if classify else "")
+                    echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, validation cost "
+                         f"{row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f}){scores}, {seconds:.0f} s")
             save_checkpoint(checkpoint_path, state, config, data_id)
             write_text(os.path.join(run_dir, LOG), log_csv(state.log))
     finally:

@@ -14,7 +14,9 @@ def register(sub):
                        description="Train on the 'train' split of a dataset file, validating on its 'valid' split "
                                    "after every epoch. RUN_DIR receives checkpoint.npz (after every epoch and on "
                                    "SIGINT/SIGTERM), log.csv, config.json and params.npz. --resume continues a run "
-                                   "so that the result equals an uninterrupted one.")
+                                   "so that the result equals an uninterrupted one. A config with a classification "
+                                   "head (class_cost_x > 0) trains semi-supervised on a TextureMNIST file: each step "
+                                   "an unlabeled batch and a batch of the labeled_samples labeled images.")
     p.add_argument("--config", help="a preset name (shapes, shapes-layernorm, shapes-quick, ...) or a JSON file; "
                                     "with --resume, default: the checkpoint's")
     p.add_argument("--data", required=True, metavar="FILE", help="dataset file (tagger-ref data ...)")
@@ -22,6 +24,10 @@ def register(sub):
     p.add_argument("--epochs", type=int, help="epochs in total (default: the config's num_epochs)")
     p.add_argument("--seed", type=int, help="seed of the run's generator (default: the config's seed)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument("--init-from", metavar="RUN_DIR",
+                   help="start a new run from the parameters of another run (or a parameter .npz): those of equal "
+                        "name and shape are copied, the others keep their initial values; Adam starts fresh "
+                        "(the second stage of TextureMNIST training)")
     p.add_argument("--max-minutes", type=float, metavar="M",
                    help="stop after the step that passes M minutes of training (checkpointed; --resume continues)")
     p.add_argument("--max-cpu-minutes", type=float, metavar="M",
@@ -63,6 +69,8 @@ def run(args):
         config = config.replace(dtype=stored.dtype)
     train_data = load_split(args.data, "train", config)
     valid_data = load_split(args.data, "valid", config)
+    if args.init_from is not None and not os.path.exists(args.init_from):
+        raise CheckpointError(f"--init-from {args.init_from}: no such run folder or parameter file")
     limit = None
     if args.threads:
         from threadpoolctl import threadpool_limits
@@ -73,7 +81,8 @@ def run(args):
                            max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
                            max_cpu_seconds=None if args.max_cpu_minutes is None else 60.0 * args.max_cpu_minutes,
                            valid_images=args.valid_images, stop_requested=stop_requested,
-                           progress=not args.no_progress, echo=tqdm.write)
+                           progress=not args.no_progress, echo=tqdm.write, train_y=train_data.targets,
+                           valid_y=valid_data.targets, init_from=args.init_from)
     finally:
         if limit is not None:
             limit.restore_original_limits()

@@ -10,7 +10,8 @@
 7. ``costs``: the mixture prediction and the denoising cost (1)-(2), (6);
 8. ``classification``: per-group class outputs with the "no class" unit (section 3.3);
 9. ``model``: the forward pass, the TAG iterations around the Ladder (Alg. 1-3);
-10. ``gradients``: the exact gradient of the cost by autograd.
+10. ``semi_supervised``: the labeled and unlabeled passes of a semi-supervised step (section 3.3);
+11. ``gradients``: the exact gradient of the cost by autograd.
 
 ``fused`` holds the fast path: sigmoid, normalize and the combinator as primitives with
 hand-written derivatives, which training switches on; everything else uses the plain formulas,

@@ -52,19 +52,21 @@ def class_cost_log(log_probs, targets):
     return mean(-np.sum(targets * log_probs, axis=1))
 
 
-def class_error(probs, y):
-    """Fraction of images misclassified. One digit: argmax. Two digits: the top-2 set must equal
-    the two targets; when both targets are one class, the top-1 must equal it."""
+def class_errors(probs, y):
+    """Per-image error in [0, 1] (the authors' top-2 error). One digit: 1 where the argmax is not
+    the label. Two digits with different labels: 1 - (labels among the two most probable classes) / 2,
+    so 0, 0.5 or 1; with equal labels: 1 where the argmax is not that label. (n,) float64."""
     probs = to_numpy(probs)
-    y = to_numpy(y).reshape(len(probs), -1)
-    order = numpy.argsort(-probs, axis=1, kind="stable")
+    y = to_numpy(y).reshape(len(probs), -1)                          # (n, objects)
+    order = numpy.argsort(-probs, axis=1, kind="stable")             # (n, C), most probable first
+    top1_wrong = (order[:, 0] != y[:, 0]).astype(numpy.float64)
     if y.shape[1] == 1:
-        return float(numpy.mean(order[:, 0] != y[:, 0]))
-    wrong = numpy.zeros(len(probs), dtype=bool)
-    for i in range(len(probs)):
-        a, b = y[i, 0], y[i, 1]
-        if a == b:
-            wrong[i] = order[i, 0] != a
-        else:
-            wrong[i] = set(order[i, :2].tolist()) != {a, b}
-    return float(numpy.mean(wrong))
+        return top1_wrong
+    hits = (order[:, :2, None] == y[:, None, :]).any(axis=1)           # (n, objects): label in the top 2
+    top2_wrong = 1.0 - hits.sum(axis=1) / y.shape[1]
+    return numpy.where(y[:, 0] == y[:, 1], top1_wrong, top2_wrong)
+
+
+def class_error(probs, y):
+    """Mean of ``class_errors`` over the images: the fraction misclassified (x 100 for percent)."""
+    return float(numpy.mean(class_errors(probs, y)))

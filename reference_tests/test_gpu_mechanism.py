@@ -2,8 +2,9 @@
 
 FakeGPUArray (reference_tests/fake_gpu.py) is registered exactly as cupy.ndarray is, and refuses what CuPy
 refuses (implicit host copies, NumPy arrays mixed in, ufunc methods, object views, reshape with
-order=None). The model's forward pass and every gradient run on it and must (a) stay on the
-device: every result is a FakeGPUArray, nothing fell back to NumPy, and (b) equal plain NumPy.
+order=None). The model's forward pass and every gradient, for every configuration and on both
+derivative paths (reference and fast), run on it and must (a) stay on the device: every result is
+a FakeGPUArray, nothing fell back to NumPy, and (b) equal plain NumPy.
 The stand-in computes with NumPy, so in float64 (b) holds to the last bit; the tolerance is 1e-12.
 In float32 the device rule for the gradient of a mean divides by a Python int and stays float32,
 where autograd's NumPy rule divides by a NumPy int64 and (NEP 50) computes that part in float64;

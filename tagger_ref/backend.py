@@ -40,7 +40,8 @@ def use_device(name):
     """Make ``name`` ("cpu" or "gpu") the device of new arrays, for everything that follows.
 
     "gpu" imports CuPy and registers its arrays with autograd (``tagger_ref.gpu``); it raises
-    DeviceError in one line when CuPy is not installed or sees no CUDA device. Arrays made
+    DeviceError in one line when autograd is older than 1.9, CuPy is not installed or it sees no
+    CUDA device. Arrays made
     before the switch stay where they are: move them with ``to_device``.
     """
     if name == "cpu":

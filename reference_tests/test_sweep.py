@@ -1,7 +1,7 @@
 """tagger-ref sweep: seeds and summary statistics against independent expressions, a seed's files
 equal to `train` + `evaluate`, the same through worker processes and a Dask LocalCluster, a failing
-seed reported without stopping the others, and interrupted sweeps (kill -9, a time limit) resumed
-to the same summary.csv as an uninterrupted one."""
+seed reported without stopping the others, and interrupted sweeps (kill -9, Ctrl-C, a time limit)
+resumed to the same summary.csv as an uninterrupted one."""
 import csv
 import json
 import os
@@ -15,9 +15,9 @@ import pytest
 from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, cli, config_file, shapes_file
 from tagger_ref.cli import main
 from tagger_ref.errors import ConfigError
-from tagger_ref.executors import available_cores, threads_per_worker
+from tagger_ref.executors import DaskRunner, available_cores, threads_per_worker
 from tagger_ref.summary import collect, read_table, statistics as seed_statistics, summary_rows
-from tagger_ref.sweep import parse_seeds, read_seed_json
+from tagger_ref.sweep import SeedTask, parse_seeds, read_seed_json
 
 EPOCHS = "4"        # 4 epochs of 6 steps per seed: long enough to be interrupted in the middle
 
@@ -160,6 +160,12 @@ def test_a_dask_cluster_gives_the_same_seeds(files, reference, tmp_path, capsys)
         scattered = tmp_path / "scattered"                 # the data file's bytes sent to the workers
         assert main(sweep_args(files, scattered, "--scheduler", c.scheduler_address, "--scatter-data",
                                "--seeds", 1)) == 0
+        runner = DaskRunner(c.scheduler_address)            # a stop request reaches the tasks through the scheduler
+        runner.stop()
+        task = SeedTask(seed=0, run_dir=str(tmp_path / "stopped"), config=TINY_SHAPES, data=files[0],
+                        stop_event=runner.stop_name)
+        assert runner.submit(task).result()["status"] == "not started"
+        runner.close()
     same_seeds(reference, out)
     assert read(out / "summary.csv") == read(reference / "summary.csv")
     same_seeds(reference, scattered, seeds=(1,))
@@ -199,32 +205,38 @@ def test_a_time_limit_stops_and_the_sweep_continues(files, reference, tmp_path, 
 
 
 def process_gone(pid):
+    """Whether process ``pid`` has ended (a zombie waiting to be reaped has)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] in ("Z", "X")          # a zombie has finished
+            return f.read().split(")")[-1].split()[0] in ("Z", "X")
     except FileNotFoundError:
         return True
+    except OSError:                       # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
 
 
-def test_a_killed_sweep_resumes_to_the_same_summary(files, reference, tmp_path):
-    """kill -9 of a sweep with two worker processes in the middle of training, then the same command."""
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_a_stopped_sweep_resumes_to_the_same_summary(files, reference, tmp_path, how):
+    """kill -9 or Ctrl-C of a sweep with two worker processes in the middle of training, then the same command."""
     out = tmp_path / "sweep"
     args = sweep_args(files, out, "--workers", 2)
     proc = cli(*args)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600                   # a generous bound for a busy machine
     while not any((out / f"seed-{s}" / "log.csv").exists() for s in (0, 1)):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    proc.send_signal(getattr(signal, how))
+    printed, _ = proc.communicate(timeout=120)          # returns once the workers have gone too (they hold its pipes)
+    if how == "SIGINT":
+        assert proc.returncode == 130 and "SIGINT: every running seed stops after its current step" in printed
     records = [read_seed_json(out / f"seed-{s}") or {} for s in (0, 1)]
-    assert any(r.get("state") != "finished" for r in records)               # interrupted in the middle
-    if os.path.isdir("/proc"):                                              # the workers stop with their parent
-        pids = [r["pid"] for r in records if r.get("state") == "running"]
-        deadline = time.monotonic() + 60
-        while not all(process_gone(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert all(process_gone(p) for p in pids)
+    assert any(r.get("state") != "finished" for r in records)               # stopped in the middle
+    pids = [r["pid"] for r in records if "pid" in r]
+    assert pids and all(process_gone(p) for p in pids)                     # no worker left behind
     assert main(args) == 0
     same_seeds(reference, out)
     assert read(out / "summary.csv") == read(reference / "summary.csv")

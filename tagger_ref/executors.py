@@ -6,11 +6,12 @@ checkpoint after its current step and return, and seeds not yet started return a
 
 - :class:`LocalRunner`: one seed in a thread of this process (``workers=1``), or ``workers``
   seeds at once in worker processes of a ``concurrent.futures.ProcessPoolExecutor`` started by
-  the ``forkserver`` method (``spawn`` where there is none): fresh processes, not forks of a
-  process whose BLAS threads are running. Each worker is told to stop by a shared event, by its
-  own SIGINT or SIGTERM (Ctrl-C reaches every process of the terminal's group) and, on Linux, by
-  a SIGTERM when its parent dies (``prctl(PR_SET_PDEATHSIG)``), so ``kill -9`` of the sweep leaves
-  no worker training on in the background.
+  ``spawn``: fresh interpreters, not forks of a process whose BLAS threads are running, and
+  children of the sweep itself (a ``forkserver`` would be their parent and outlive the sweep).
+  Each worker is told to stop by a shared event, by its own SIGINT or SIGTERM (Ctrl-C reaches
+  every process of the terminal's group) and by its parent's exit, which a thread notices as a
+  change of ``os.getppid()``; the worker then exits once its seed has checkpointed, so ``kill -9``
+  of the sweep leaves no process behind.
 - :class:`DaskRunner`: a ``distributed.Client`` on a running scheduler; the stop is a
   ``distributed.Event``; the data file is read by path on the workers or, with ``scatter``, its
   bytes are sent once to every worker.
@@ -19,8 +20,8 @@ import concurrent.futures
 import multiprocessing
 import os
 import signal
-import sys
 import threading
+import time
 import uuid
 
 from .errors import ConfigError
@@ -40,19 +41,33 @@ def threads_per_worker(workers, cores=None):
     return max(1, (cores or available_cores()) // workers)
 
 
-def _die_with_parent():
-    """Linux: have the kernel send this process SIGTERM when its parent exits (prctl PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)   # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+_task_lock = threading.Lock()   # held by a worker process while it runs a seed
+
+
+def _run_in_worker(task):
+    with _task_lock:
+        return run_seed(task)
+
+
+def _watch_parent(stop, poll=0.5):
+    """Once this process's parent has exited (the process is then handed to another parent, so
+    ``os.getppid()`` changes at once, before anyone reaps the old one): ``stop()`` the running seed,
+    wait until it has checkpointed and returned, and exit. Left alone, an orphaned pool worker
+    would wait for work forever (it holds a writing end of its own task queue)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll)
+        stop()
+        with _task_lock:
+            os._exit(0)
+
+    threading.Thread(target=watch, name="tagger-ref-parent-watch", daemon=True).start()
 
 
 def _init_worker(stop_event):
-    """A worker process's start: stop on the sweep's event, on SIGINT/SIGTERM, and with its parent."""
+    """A worker process's start: stop on the sweep's event, on SIGINT/SIGTERM, and when the sweep dies."""
     received = []
 
     def handler(signum, frame):
@@ -62,11 +77,11 @@ def _init_worker(stop_event):
         signal.signal(s, handler)
     add_worker_stop(stop_event.is_set)
     add_worker_stop(lambda: bool(received))
-    _die_with_parent()
+    _watch_parent(lambda: received.append("parent exited"))
 
 
 def _run_in_thread(task, stop_event):
-    return run_seed(task, stop_requested=lambda: "stop" if stop_event.is_set() else None)
+    return run_seed(task, stop_requested=lambda: "a stop request" if stop_event.is_set() else None)
 
 
 class LocalRunner:
@@ -80,8 +95,7 @@ class LocalRunner:
             self._stop = threading.Event()
             self._pool = concurrent.futures.ThreadPoolExecutor(1)
         else:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            context = multiprocessing.get_context("spawn")
             self._stop = context.Event()
             self._pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                                                 initargs=(self._stop,))
@@ -93,7 +107,7 @@ class LocalRunner:
     def submit(self, task):
         if self.workers == 1:
             return self._pool.submit(_run_in_thread, task, self._stop)
-        return self._pool.submit(run_seed, task)
+        return self._pool.submit(_run_in_worker, task)
 
     def stop(self):
         self._stop.set()

@@ -166,7 +166,7 @@ def _stop_check(task, stop_requested):
             return name
         if task.deadline is not None and time.time() >= task.deadline:
             return "time limit"
-        return "stop" if any(c() for c in checks) else None
+        return "a stop request" if any(c() for c in checks) else None
     return check
 
 

@@ -1,4 +1,5 @@
 """tagger-ref sweep: one training run and its evaluation per seed, then medians and spreads (docs/sweeps.md)."""
+import dataclasses
 import os
 import shlex
 import time
@@ -107,7 +108,8 @@ def _report(result):
     if status == "finished":
         return f"seed {seed}: finished ({result['epoch']} epochs, {result['seconds']:.0f} s of training)"
     if status == "stopped":
-        return f"seed {seed}: stopped by {result['error']} after epoch {result['epoch']}, step {result['step']} (checkpointed)"
+        return (f"seed {seed}: stopped after epoch {result['epoch']}, step {result['step']} ({result['error']}; "
+                f"checkpointed)")
     if status == "not started":
         return f"seed {seed}: not started"
     if status == "skipped":
@@ -147,38 +149,42 @@ def run(args):
 
     started = time.monotonic()
     deadline = None if args.max_minutes is None else time.time() + 60.0 * args.max_minutes
-    threads = args.threads if args.threads or args.scheduler else threads_per_worker(args.workers)
-    runner = DaskRunner(args.scheduler, args.data, args.scatter_data) if args.scheduler else LocalRunner(args.workers)
     tasks = [SeedTask(seed=s, run_dir=seed_dir(args.out, s), config=config.replace(seed=s),
                       data=os.path.abspath(args.data), evaluate_args=evaluate_args, valid_images=args.valid_images,
-                      deadline=deadline, threads=threads, stop_event=getattr(runner, "stop_name", None))
-             for s in seeds]
+                      deadline=deadline) for s in seeds]
     todo = [t for t in tasks if not is_finished(read_seed_json(t.run_dir), t)]
+    where = "nothing"
+    if todo:
+        workers = min(args.workers, len(todo))             # no idle processes, no threads kept for them
+        threads = args.threads if args.threads or args.scheduler else threads_per_worker(workers)
+        runner = DaskRunner(args.scheduler, args.data, args.scatter_data) if args.scheduler else LocalRunner(workers)
+        todo = [dataclasses.replace(t, threads=threads, stop_event=getattr(runner, "stop_name", None)) for t in todo]
+        where = runner.describe(threads) + ("" if args.scheduler or workers * threads <= available_cores() else
+                                            f" (more threads than the {available_cores()} cores)")
     print(f"sweep of {len(seeds)} seed(s) of {args.config} ({config.num_epochs} epochs) in {args.out}: "
-          f"{len(seeds) - len(todo)} finished earlier, {len(todo)} to run on {runner.describe(threads)}"
-          + ("" if args.scheduler or args.workers * threads <= available_cores() else
-             f" (more threads than the {available_cores()} cores)"), flush=True)
+          f"{len(seeds) - len(todo)} finished earlier, {len(todo)} to run on {where}", flush=True)
     results, stopped_by = {}, None
-    try:
-        with stop_signals() as stop_requested:
-            watches = {t.seed: _Watch(t.seed, t.run_dir, config.num_epochs) for t in todo}
-            pending = {t.seed: runner.submit(t) for t in todo}
-            while pending:
-                signal_name = stop_requested()
-                if signal_name and not stopped_by:
-                    stopped_by = signal_name
-                    print(f"{signal_name}: every running seed stops after its current step (checkpointed); "
-                          f"a second {signal_name} aborts", flush=True)
-                    runner.stop()
-                for seed, future in list(pending.items()):
-                    watches[seed].poll()
-                    if future.done():
-                        results[seed] = _outcome(future, seed)
-                        print(_report(results[seed]), flush=True)
-                        del pending[seed]
-                time.sleep(POLL if pending else 0)
-    finally:
-        runner.close()
+    if todo:
+        try:
+            with stop_signals() as stop_requested:
+                watches = {t.seed: _Watch(t.seed, t.run_dir, config.num_epochs) for t in todo}
+                pending = {t.seed: runner.submit(t) for t in todo}
+                while pending:
+                    signal_name = stop_requested()
+                    if signal_name and not stopped_by:
+                        stopped_by = signal_name
+                        print(f"{signal_name}: every running seed stops after its current step (checkpointed); "
+                              f"a second {signal_name} aborts", flush=True)
+                        runner.stop()
+                    for seed, future in list(pending.items()):
+                        watches[seed].poll()
+                        if future.done():
+                            results[seed] = _outcome(future, seed)
+                            print(_report(results[seed]), flush=True)
+                            del pending[seed]
+                    time.sleep(POLL if pending else 0)
+        finally:
+            runner.close()
     write_text(os.path.join(args.out, SEEDS_CSV), seeds_csv(args.out, seeds))
     path, used = write_summary(args.out, seeds)
     states = [results.get(s, {"status": "skipped"})["status"] for s in seeds]

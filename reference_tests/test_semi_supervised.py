@@ -64,8 +64,8 @@ def test_labeled_stream_cycles_in_reshuffled_passes():
         assert len(set(taken)) == 6 and set(taken) <= set(range(10, 17))
     assert len({tuple(p) for p in passes}) == 3                               # reshuffled every pass
     again = LabeledStream(numpy.array([10, 11, 12, 13, 14, 15, 16]))
+    expected = [10 + int(i) for i in numpy.random.default_rng(1).permutation(7)[:6]]
     rng2 = numpy.random.default_rng(1)
-    expected = [10 + i for i in rng2.permutation(7)[:6]]
     assert [again.next_rows(rng2, 2).tolist() for _ in range(3)] == [expected[:2], expected[2:4], expected[4:]]
     restored = LabeledStream.from_arrays(stream.arrays())                    # the checkpoint's copy continues alike
     assert restored.next_rows(numpy.random.default_rng(5), 2).tolist() == stream.next_rows(

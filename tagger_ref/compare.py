@@ -18,9 +18,10 @@ command line. docs/porting.md ("Tolerances") says which tolerance each test appl
 margin correct code keeps; the tests check those margins.
 
 The report also names the quantity that diverged first in the order of computation (``z_0``,
-``m_0``, then per iteration ``L_m``, ``delta_z``, ``h``, the Ladder, ``z``, ``m``, the cost; then
-the classification, the total cost and the gradients): an error early in iteration 0 explains
-everything after it, so that is where to look.
+``m_0``, then per iteration ``L_m``, ``delta_z``, ``h``, the Ladder, ``z``, ``m``, the cost; a
+semi-supervised trace's labeled pass, keys prefixed ``labeled_``, in the same order after the
+unlabeled one; then the classification, the denoising and total costs and the gradients): an
+error early in iteration 0 explains everything after it, so that is where to look.
 """
 import dataclasses
 import fnmatch
@@ -59,9 +60,10 @@ _ITERATION_STEPS = (
 _FINAL_KEYS = (
     ("class_probs", "classification, class probabilities P"),
     ("class_cost", "classification cost"),
+    ("denoising_cost", "semi-supervised step, the unlabeled pass's denoising cost over iterations"),
     ("total_cost", "training cost"),
 )
-_KEY_RE = re.compile(r"^(L_m|delta_z|h|ladder_top|zhat0|z_logit|z|m|cost)_(\d+)$")
+_KEY_RE = re.compile(r"^(labeled_)?(L_m|delta_z|h|ladder_top|zhat0|z_logit|z|m|cost)_(\d+)$")
 
 
 def computation_rank(key, position=0):
@@ -69,30 +71,32 @@ def computation_rank(key, position=0):
     (the gradients, and keys outside docs/spec.md section 8, keep the reference's order after the rest)."""
     match = _KEY_RE.match(key)
     if match:
-        name, index = match.group(1), int(match.group(2))
+        pass_ = 2 if match.group(1) else 0                       # the labeled pass after the unlabeled one
+        name, index = match.group(2), int(match.group(3))
         if name in ("z", "m") and index == 0:
-            return (0, 0, 0 if name == "z" else 1, position)
+            return (pass_, 0, 0 if name == "z" else 1, position)
         for step, (step_name, offset, _) in enumerate(_ITERATION_STEPS):
             if step_name == name and index - offset >= 0:
-                return (1, index - offset, step, position)
+                return (pass_ + 1, index - offset, step, position)
     for step, (final_name, _) in enumerate(_FINAL_KEYS):
         if key == final_name:
-            return (2, 0, step, position)
+            return (4, 0, step, position)
     if key.startswith("grad_"):
-        return (3, 0, 0, position)
-    return (4, 0, 0, position)
+        return (5, 0, 0, position)
+    return (6, 0, 0, position)
 
 
 def describe_key(key):
     """Where a key is computed, in words: "iteration 0, step 4, input projection ..."."""
     match = _KEY_RE.match(key)
     if match:
-        name, index = match.group(1), int(match.group(2))
+        where = "labeled pass, " if match.group(1) else ""
+        name, index = match.group(2), int(match.group(3))
         if name in ("z", "m") and index == 0:
-            return "initialisation"
+            return f"{where}initialisation"
         for step_name, offset, words in _ITERATION_STEPS:
             if step_name == name and index - offset >= 0:
-                return f"iteration {index - offset}, {words}"
+                return f"{where}iteration {index - offset}, {words}"
     for final_name, words in _FINAL_KEYS:
         if key == final_name:
             return words

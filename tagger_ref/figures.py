@@ -1,6 +1,6 @@
-"""The paper's Shapes figures from a trained model: run the model on the examples (evaluation.infer)
-and draw them (plots); and the spread over the seeds of a sweep. Each function writes one PNG
-atomically and returns its path.
+"""The paper's figures from a trained model: run the model on the examples (evaluation.infer) and
+draw them (plots): Figure 4 and its companions for Shapes, Figure 5 for TextureMNIST2; and the
+spread over the seeds of a sweep. Each function writes one PNG atomically and returns its path.
 
 All examples are taken without looking at the results: the first batch of the split (B images,
 so that batch norm sees the batch size of training), of which the first ``n_examples`` are shown
@@ -72,6 +72,51 @@ def figure4(params, config, features, mask, path, n_iterations=5, seed=0, n_exam
         examples.append({"x": fx[b], "z": r["z"][-1][:, b], "m": r["m"][-1][:, b], "label": f"{label}\nAMI {a[b]:.2f}"})
     process = {"x": x[0], "z": res["z"][:, :, 0], "m": res["m"][:, :, 0]}
     plots.save_png(plots.figure4(examples, process), path)
+    return path
+
+
+def topmost_digit_group(m, mask):
+    """The group whose mask m (K, N) covers most of the topmost digit's true mask (the last of
+    ``mask`` (G, N): TextureMNIST draws its digits in order, the last on top)."""
+    return int(numpy.argmax(m @ mask[-1]))
+
+
+def figure5(params, config, features, mask, targets, path, n_iterations, seed=0, n_examples=N_EXAMPLES,
+            data1=None):
+    """Figure 5 (TextureMNIST2): test images with their groupings (AMI order), example D (a
+    TextureMNIST1 image, from ``data1`` = (features, mask) when given), E1 (an image and, on the
+    right, its inference over iterations 0..T with each group's class prediction) and E2 (E1 with
+    the group of its topmost digit removed in the last iteration).
+
+    D and E1 are picked without looking at the classes: the image of median AMI in the first batch
+    (E1 among the images whose two digits differ, so that the removal leaves a digit). E1 and E2
+    draw the same initial masks (a fresh generator from ``seed``).
+    """
+    rng = numpy.random.default_rng(seed)
+    x, m_true = _first_batch(config, features, mask)
+    res, ami = _scored_run(params, config, x, m_true, rng, n_iterations)
+    shown = sorted(range(min(n_examples, len(x))), key=lambda b: -ami[b])
+    examples = [{"x": x[b], "z": res["z"][-1][:, b], "m": res["m"][-1][:, b], "label": f"AMI {ami[b]:.2f}"}
+                for b in shown]
+    if data1 is not None:
+        x1, m1 = _first_batch(config, *data1)
+        r1, a1 = _scored_run(params, config, x1, m1, rng, n_iterations)
+        b = _median_index(a1)
+        examples.append({"x": x1[b], "z": r1["z"][-1][:, b], "m": r1["m"][-1][:, b], "label": f"D\nAMI {a1[b]:.2f}"})
+    y = numpy.asarray(targets)[:len(x)].reshape(len(x), -1)
+    candidates = numpy.flatnonzero(y[:, 0] != y[:, -1])
+    candidates = candidates if len(candidates) else numpy.arange(len(x))
+    e1 = int(candidates[_median_index(ami[candidates])])
+    e1_run = infer(params, config, x, numpy.random.default_rng([seed, 1]), n_iterations)
+    g = topmost_digit_group(e1_run["m"][-1][:, e1], m_true[e1])
+    removed = infer(params, config, x, numpy.random.default_rng([seed, 1]), n_iterations, remove_group=g)
+    examples.append({"x": x[e1], "z": e1_run["z"][-1][:, e1], "m": e1_run["m"][-1][:, e1],
+                     "label": f"E1\ndigits {' '.join(map(str, y[e1]))}"})
+    examples.append({"x": x[e1], "z": removed["z"][-1][:, e1], "m": removed["m"][-1][:, e1],
+                     "label": f"E2\nwithout group {g}"})
+    process = {"x": x[e1], "z": e1_run["z"][:, :, e1], "m": e1_run["m"][:, :, e1]}
+    group_classes = e1_run["ladder_top"][-1][:, e1] if config.class_cost_x > 0 else None   # (K, C+1)
+    plots.save_png(plots.figure4(examples, process, group_classes), path)
     return path
 
 

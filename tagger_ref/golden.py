@@ -21,7 +21,7 @@ import numpy
 from .config import TaggerConfig, load_config
 from .errors import OutputError, TaggerError
 from .fileio import atomic_path
-from .inputs import load_inputs, make_inputs, prepare_inputs
+from .inputs import load_inputs, make_inputs, make_semi_supervised_inputs, prepare_inputs
 from .params import load_params, prepare_params
 from .random_case import random_params
 from .trace import compute_trace, load_trace
@@ -36,6 +36,7 @@ class GoldenCase:
     config: TaggerConfig
     seed: int                                  # numpy.random.Generator seed for params, data and inputs
     n_classes_in_y: typing.Optional[int] = None  # classification: draw y from 0..C-1
+    labeled_batch: typing.Optional[int] = None   # semi-supervised step: a labeled batch of this size beside x
 
 
 def _cfg(input_type, n_inputs, n_groups, batch, n_iterations, ladder, **changes):
@@ -78,6 +79,11 @@ CASES = {
         "continuous inputs, classification: top layer 10 classes + 'no class', class_cost_x 0.1, two digits per image",
         _cfg("continuous", 10, 3, 5, 3, (12, 9, 11), class_cost_x=0.1, objects_per_sample=2), seed=110,
         n_classes_in_y=10),
+    "semi-supervised": GoldenCase(
+        "a semi-supervised step (section 3.3): an unlabeled batch of 4 and a labeled batch of 3, two digits per image, "
+        "class_cost_x 0.1; the labeled pass's keys prefixed labeled_",
+        _cfg("continuous", 10, 3, 4, 3, (12, 9, 11), class_cost_x=0.1, objects_per_sample=2), seed=111,
+        n_classes_in_y=10, labeled_batch=3),
 }
 
 
@@ -91,6 +97,11 @@ def make_case(case):
         x = (rng.random((B, N)) < 0.3).astype("float64")       # sparse on-pixels, like Shapes
     else:
         x = rng.random((B, N))                                 # intensities in [0, 1), like TextureMNIST
+    if case.labeled_batch is not None:                         # TextureMNIST-like labeled images and their digits
+        labeled_x = rng.random((case.labeled_batch, N))
+        y = rng.integers(0, case.n_classes_in_y, size=(case.labeled_batch, cfg.objects_per_sample))
+        inputs = prepare_inputs(make_semi_supervised_inputs(cfg, x, labeled_x, y, rng), cfg)
+        return cfg, params, inputs, compute_trace(params, cfg, inputs)
     y = None
     if case.n_classes_in_y is not None:
         y = rng.integers(0, case.n_classes_in_y, size=(B, cfg.objects_per_sample))

@@ -1,5 +1,6 @@
-"""Figures from arrays (matplotlib, Agg canvas, no pyplot state): the paper's Figure 4 layout, the
-convergence over iterations, group removal (Figure 5's example E2), and a sweep's spread over seeds.
+"""Figures from arrays (matplotlib, Agg canvas, no pyplot state): the paper's Figure 4 layout (and
+Figure 5's, which adds each group's class prediction), the convergence over iterations, group
+removal (Figure 5's example E2), Table 1 beside the paper, and a sweep's spread over seeds.
 
 Every function takes NumPy arrays, returns a ``matplotlib.figure.Figure``, and :func:`save_png`
 writes it atomically. Groups are colour-coded as in the authors' plots: a group's value ``v`` in
@@ -68,20 +69,24 @@ def save_png(fig, path, dpi=100):
         fig.savefig(tmp, format="png", dpi=dpi)
 
 
-def figure4(examples, process):
-    """The layout of the paper's Figure 4.
+def figure4(examples, process, group_classes=None):
+    """The layout of the paper's Figure 4 (and of Figure 5 with ``group_classes``).
 
     examples: list of dicts, one per row on the left: ``x`` (N,) the input, ``z`` and ``m``
     (K, N) of the last iteration, ``label`` (e.g. the AMI, or "A: K=2"). The right column is the
     grouping, colourised ``m_k z_k``.
     process: dict ``x`` (N,), ``z`` and ``m`` (T+1, K, N): the inference over iterations 0..T of
     one image on the right: a row of reconstructions, then per group its z and its m.
+    group_classes: optional (K, C+1) per group its distribution over the C classes and "no class"
+    (the top Ladder layer of the last iteration), drawn as bars beside the group's rows and
+    labelled with the most probable class or "no class".
     """
     T1, K, N = process["z"].shape
     shape = image_shape(N)
     rows_right = 1 + 2 * K
-    fig = Figure(figsize=(1.2 * (2 + T1) + 0.8, 1.15 * max(len(examples), rows_right)))
-    outer = fig.add_gridspec(1, 2, width_ratios=[2, T1], wspace=0.15)
+    extra = 0 if group_classes is None else 1
+    fig = Figure(figsize=(1.2 * (2 + T1 + 1.6 * extra) + 0.8, 1.15 * max(len(examples), rows_right)))
+    outer = fig.add_gridspec(1, 2 + extra, width_ratios=[2, T1] + [1.6] * extra, wspace=0.15)
     left = outer[0].subgridspec(len(examples), 2, hspace=0.25, wspace=0.05)
     for r, ex in enumerate(examples):
         k = len(ex["m"])
@@ -99,7 +104,27 @@ def figure4(examples, process):
                   ylabel=f"$z_{k}$" if i == 0 else None, edge=group_colour(k))
             _show(fig.add_subplot(right[2 + 2 * k, i]), colourize(m[k:k + 1], [k]),
                   ylabel=f"$m_{k}$" if i == 0 else None, edge=group_colour(k))
+    if group_classes is not None:
+        bars = outer[2].subgridspec(rows_right, 1, hspace=0.5)
+        for k, probs in enumerate(group_classes):
+            _class_bars(fig.add_subplot(bars[1 + 2 * k:3 + 2 * k, 0]), probs, group_colour(k))
     return fig
+
+
+def class_name(index, n_classes):
+    """The label of unit ``index`` of the top layer: the digit, or "no class" for the last unit."""
+    return "no class" if index == n_classes else str(index)
+
+
+def _class_bars(ax, probs, colour):
+    """One group's distribution over the C classes and "no class" (C+1,), titled with its argmax."""
+    C = len(probs) - 1
+    ax.bar(numpy.arange(C + 1), probs, color=colour, width=0.8)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xticks(numpy.arange(C + 1))
+    ax.set_xticklabels([str(c) for c in range(C)] + ["-"], fontsize=6)
+    ax.tick_params(axis="y", labelsize=6)
+    ax.set_title(f"class: {class_name(int(numpy.argmax(probs)), C)}", fontsize=8)
 
 
 def convergence(rows, title=None):

@@ -9,6 +9,10 @@ It reads tagger_ref's files (config JSON, parameter and input ``.npz``) and writ
     python tagger_torch.py CONFIG.json PARAMS.npz INPUTS.npz TRACE_OUT.npz
     tagger-ref compare REFERENCE_TRACE.npz TRACE_OUT.npz
 
+An inputs file with a labeled batch (``labeled_x``, ``labeled_x_tilde``, ``labeled_m0_logits``
+and ``y``) is a semi-supervised step: ``write_trace`` runs the model on each batch and adds the
+unlabeled pass's denoising cost and the weighted class cost of the labeled pass.
+
 Shapes: K groups, B batch rows, N inputs, H_l Ladder layer sizes. Arrays over groups are
 (K, B, N); the network sees the K*B rows jointly, group-major (row k*B + b).
 """
@@ -197,12 +201,34 @@ class Tagger(nn.Module):
         return total
 
 
+LABELED_KEYS = ("labeled_x", "labeled_x_tilde", "labeled_m0_logits")
+
+
 def load_inputs(path):
-    """x, x_tilde, m0_logits (float64 tensors) and y (int64 or None) from an inputs `.npz`."""
+    """x, x_tilde, m0_logits (float64 tensors) and y (int64 or None) from an inputs `.npz`, and the
+    labeled batch's labeled_x, labeled_x_tilde, labeled_m0_logits when the file has them."""
     with numpy.load(path) as data:
-        out = {k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64)) for k in ("x", "x_tilde", "m0_logits")}
+        out = {k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64))
+               for k in ("x", "x_tilde", "m0_logits") + LABELED_KEYS if k in data.files}
         out["y"] = torch.from_numpy(numpy.asarray(data["y"], dtype=numpy.int64)) if "y" in data.files else None
     return out
+
+
+def semi_supervised_cost(model, inputs, record):
+    """The semi-supervised step: the unlabeled batch's denoising cost plus class_cost_x times the
+    labeled batch's class cost, each batch its own forward pass (own batch statistics)."""
+    denoising = model(inputs["x"], inputs["x_tilde"], inputs["m0_logits"], record=record)
+    labeled = {}
+    model(inputs["labeled_x"], inputs["labeled_x_tilde"], inputs["labeled_m0_logits"], inputs["y"], record=labeled)
+    for key, value in labeled.items():
+        if key in ("class_probs", "class_cost"):
+            record[key] = value
+        elif key != "total_cost":
+            record["labeled_" + key] = value
+    record["denoising_cost"] = denoising
+    total = denoising + float(model.cfg["class_cost_x"]) * labeled["class_cost"]
+    record["total_cost"] = total
+    return total
 
 
 def write_trace(model, inputs, path=None):
@@ -210,7 +236,10 @@ def write_trace(model, inputs, path=None):
     torch's autograd; written to ``path`` as `.npz` when given."""
     model.zero_grad()
     record = {}
-    total = model(inputs["x"], inputs["x_tilde"], inputs["m0_logits"], inputs.get("y"), record=record)
+    if "labeled_x" in inputs:
+        total = semi_supervised_cost(model, inputs, record)
+    else:
+        total = model(inputs["x"], inputs["x_tilde"], inputs["m0_logits"], inputs.get("y"), record=record)
     total.backward()
     trace = {k: v.detach().numpy().astype(numpy.float64) for k, v in record.items()}
     for name, p in model.named_parameters():

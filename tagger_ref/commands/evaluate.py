@@ -1,31 +1,40 @@
-"""tagger-ref evaluate: the paper's Table 1 for a trained run (denoising cost and AMI per iteration)."""
+"""tagger-ref evaluate: the paper's Table 1 for a trained run (denoising cost and AMI per iteration),
+or Table 2 for a model with a classification head (classification error, class cost, denoising cost, AMI)."""
 import os
 
 import numpy
 
 from ..backend import to_device
 from ..errors import ConfigError
-from ..evaluation import degenerate_images, evaluate, table1_rows
-from ..fileio import write_text
-from ..training import load_run, load_split
+from ..errors import DataError
+from ..evaluation import chance_error, degenerate_images, evaluate, evaluate_classifier, table1_rows, table2_rows
+from ..fileio import save_npz, write_text
+from ..training import check_targets, load_run, load_split
 from .common import add_device_argument, apply_device, check_output_file
 
 TABLE1_COLUMNS = ("iteration", "denoising_cost", "ami", "ami_median")
+TABLE2_COLUMNS = ("iteration", "class_error", "class_cost", "denoising_cost", "ami")
+PREDICTIONS = "predictions.npz"
 
 
 def register(sub):
-    p = sub.add_parser("evaluate", help="Table 1: denoising cost and AMI per iteration of a trained run",
+    p = sub.add_parser("evaluate", help="Table 1 (denoising cost, AMI) or Table 2 (classification) of a trained run",
                        description="Evaluate the latest checkpoint of RUN_DIR on a split of a dataset file: per "
                                    "iteration 1..T the denoising cost on corrupted input and the AMI on clean input "
                                    "(docs/spec.md section 5: scored pixels, scikit-learn's AMI with average_method='max', "
-                                   "mean and median over images). Prints the table and writes table1.csv.")
+                                   "mean and median over images). Prints the table and writes table1.csv. A model "
+                                   "with a classification head writes table2.csv instead (class_error in percent on "
+                                   "clean input, the top-2 error for two digits; class_cost and denoising_cost on "
+                                   "corrupted input; ami) and predictions.npz (class_probs (T, n, C), labels).")
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of tagger-ref train")
     p.add_argument("--data", required=True, metavar="FILE", help="dataset file")
     p.add_argument("--split", default="test", help="split to evaluate (default test)")
-    p.add_argument("--iterations", type=int, default=5, metavar="T", help="iterations (default 5, as the paper)")
+    p.add_argument("--iterations", type=int, metavar="T",
+                   help="iterations (default 5 as the paper's Table 1; a classifier: its training T, as Table 2)")
     p.add_argument("--groups", type=int, metavar="K", help="groups (default: the config's n_groups)")
     p.add_argument("--seed", type=int, default=0, help="seed of the corruption and initial masks (default 0)")
-    p.add_argument("--out", metavar="FILE", help="table to write (default RUN_DIR/table1.csv)")
+    p.add_argument("--out", metavar="FILE", help="table to write (default RUN_DIR/table1.csv, or RUN_DIR/table2.csv; "
+                                                 "predictions.npz goes beside it)")
     add_device_argument(p)
     p.set_defaults(func=run)
 
@@ -44,14 +53,27 @@ def check_iterations_groups(iterations, groups):
         raise ConfigError(f"--groups must be at least 1, got {groups}")
 
 
+def table2_csv(rows):
+    """The text of table2.csv."""
+    lines = [",".join(TABLE2_COLUMNS)]
+    lines += [f"{r['iteration']},{r['class_error']:.2f},{r['class_cost']:.6f},{r['denoising_cost']:.6f},{r['ami']:.6f}"
+              for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def run(args):
-    check_iterations_groups(args.iterations, args.groups)
     config, params = load_run(args.run_dir)
+    classify = config.class_cost_x > 0
+    if args.iterations is None:
+        args.iterations = config.n_iterations if classify else 5
+    check_iterations_groups(args.iterations, args.groups)
     config = apply_device(args, config)
     params = to_device(params, config.dtype)             # the forward passes run on the device; AMI on the host
-    out = args.out or os.path.join(args.run_dir, "table1.csv")
+    out = args.out or os.path.join(args.run_dir, "table2.csv" if classify else "table1.csv")
     check_output_file(out)
     data = load_split(args.data, args.split, config)
+    if classify:
+        return run_table2(args, config, params, data, out)
     result = evaluate(params, config, data.features, data.mask, numpy.random.default_rng(args.seed),
                       n_iterations=args.iterations, n_groups=args.groups)
     rows = table1_rows(result)
@@ -62,4 +84,26 @@ def run(args):
           f"{degenerate_images(data.mask)} image(s) have fewer than two scored true groups")
     print(text, end="")
     print(f"wrote {out}")
+    return 0
+
+
+def run_table2(args, config, params, data, out):
+    """Table 2 rows for a model with a classification head, and predictions.npz beside the table."""
+    if data.targets is None:
+        raise DataError(f"data file {args.data} has no class targets: a classifier is evaluated on TextureMNIST")
+    check_targets(data.targets, data.features, config.replace(objects_per_sample=data.targets.shape[1]),
+                  f"data file {args.data}, split {args.split!r}")
+    result = evaluate_classifier(params, config, data.features, data.targets, numpy.random.default_rng(args.seed),
+                                 args.iterations, mask=data.mask, n_groups=args.groups)
+    text = table2_csv(table2_rows(result))
+    predictions = os.path.join(os.path.dirname(os.path.abspath(out)), PREDICTIONS)
+    save_npz(predictions, {"class_probs": result["class_probs"], "labels": numpy.asarray(data.targets, numpy.int64)})
+    write_text(out, text)
+    K = args.groups or config.n_groups
+    objects = data.targets.shape[1]
+    print(f"{args.split} split of {args.data}: {data.n_images} images with {objects} digit(s), K = {K}, "
+          f"T = {args.iterations}; class_error in percent on clean input"
+          f"{' (top-2 error)' if objects == 2 else ''}, chance {chance_error(objects, config.n_classes):.0f} %")
+    print(text, end="")
+    print(f"wrote {out} and {predictions}")
     return 0

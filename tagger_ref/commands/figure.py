@@ -1,39 +1,46 @@
-"""tagger-ref figure: the paper's Shapes figures for a trained run, Table 1 beside the paper's, and a sweep's spread
-over seeds."""
+"""tagger-ref figure: the paper's figures for a trained run (Figure 4 and companions; Figure 5), Table 1 beside the
+paper's, and a sweep's spread over seeds."""
 import os
 
 import numpy
 
 from .. import figures
 from ..backend import to_device
-from ..errors import ConfigError, OutputError
+from ..datasets import load_dataset
+from ..errors import ConfigError, DataError, OutputError
 from ..evaluation import evaluate, table1_rows
 from ..training import load_run, load_split
 from .common import add_device_argument, apply_device
 from .evaluate import check_iterations_groups
 
 NAMES = ("figure4", "convergence", "group-removal")
+TEXTURE_NAMES = ("figure5",)                 # needs a TextureMNIST file (its digit classes and masks)
 
 
 def register(sub):
-    p = sub.add_parser("figure", help="Figure 4, convergence, group removal (PNG); Table 1 beside the paper; a "
-                                      "sweep's seeds",
+    p = sub.add_parser("figure", help="Figure 4, Figure 5, convergence, group removal (PNG); Table 1 beside the "
+                                      "paper; a sweep's seeds",
                        description="Draw figures for the latest checkpoint of RUN_DIR on a split of a dataset "
                                    "file: figure4 (groupings, inference over iterations, generalisation examples "
                                    "A: K=2, B: 4 shapes, C: 2 shapes), convergence (denoising cost and AMI against "
-                                   "the iteration), group-removal (the input re-explained without each group); "
+                                   "the iteration), group-removal (the input re-explained without each group), "
+                                   "figure5 (TextureMNIST2: groupings, example D from --data1, E1 with its inference "
+                                   "and each group's class prediction, E2 without the topmost digit's group; "
+                                   "'all' draws figure5 too when the data file has digit classes); "
                                    "table1 RUN_DIR...: Table 1 (b) of evaluated runs beside the paper's (table1.md, "
                                    "table1.png; any number of RUN_DIRs, no --data); sweep SWEEP_DIR: the spread over "
                                    "the finished seeds of tagger-ref sweep, per table column and iteration, the "
                                    "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out).")
-    p.add_argument("name", choices=NAMES + ("all", "table1", "sweep"), help="which figure")
+    p.add_argument("name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "sweep"), help="which figure")
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
                    help="run folder of tagger-ref train (table1: one or more, each evaluated; sweep: SWEEP_DIR)")
     p.add_argument("--data", metavar="FILE", help="dataset file (required but for table1 and sweep)")
     p.add_argument("--out", metavar="DIR", help="folder for the files (created if missing; required but for "
                                                 "sweep, default SWEEP_DIR)")
     p.add_argument("--split", default="test", help="split to draw from (default test)")
-    p.add_argument("--iterations", type=int, default=5, metavar="T", help="iterations (default 5)")
+    p.add_argument("--iterations", type=int, metavar="T",
+                   help="iterations (default 5; figure5: the training T, as the paper)")
+    p.add_argument("--data1", metavar="FILE", help="figure5: a TextureMNIST1 file for example D (default: no D)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial masks and drawn examples (default 0)")
     p.add_argument("--table", metavar="FILE",
                    help="convergence: plot this table1.csv instead of evaluating the split again")
@@ -41,19 +48,26 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def make_figures(names, config, params, data, out, n_iterations, seed, table_rows=None):
+def make_figures(names, config, params, data, out, n_iterations, seed, table_rows=None, data1=None):
     """Write the named figures into ``out``; returns their paths. ``table_rows`` (table1 rows)
-    spares the evaluation that convergence otherwise runs."""
+    spares the evaluation that convergence otherwise runs; ``data1`` is figure5's TextureMNIST1
+    split (example D). ``n_iterations`` None: 5, or the training T for figure5."""
     paths = []
     for name in names:
         path = os.path.join(out, name.replace("-", "_") + ".png")
-        if name == "figure4":
-            figures.figure4(params, config, data.features, data.mask, path, n_iterations, seed)
+        T = n_iterations or (config.n_iterations if name == "figure5" else 5)
+        if name == "figure5":
+            if data.targets is None:
+                raise DataError(f"figure5 needs a TextureMNIST file (digit classes), not {data.name}")
+            extra = None if data1 is None else (data1.features, data1.mask)
+            figures.figure5(params, config, data.features, data.mask, data.targets, path, T, seed, data1=extra)
+        elif name == "figure4":
+            figures.figure4(params, config, data.features, data.mask, path, T, seed)
         elif name == "group-removal":
-            figures.group_removal(params, config, data.features, path, n_iterations, seed)
+            figures.group_removal(params, config, data.features, path, T, seed)
         else:
             if table_rows is None:
-                result = evaluate(params, config, data.features, data.mask, numpy.random.default_rng(seed), n_iterations)
+                result = evaluate(params, config, data.features, data.mask, numpy.random.default_rng(seed), T)
                 table_rows = table1_rows(result)
             figures.convergence(table_rows, path, title=f"{data.n_images} {data.split} images, K = {config.n_groups}")
         paths.append(path)
@@ -66,7 +80,8 @@ def run(args):
     for option in ("data", "out") if args.name != "table1" else ("out",):
         if getattr(args, option) is None:
             raise ConfigError(f"figure {args.name} needs --{option}")
-    check_iterations_groups(args.iterations, None)
+    if args.iterations is not None:
+        check_iterations_groups(args.iterations, None)
     if args.name != "table1" and len(args.run_dir) != 1:
         raise ConfigError(f"figure {args.name} takes one RUN_DIR, got {len(args.run_dir)}")
     if args.name == "table1":
@@ -84,9 +99,10 @@ def run(args):
     config = apply_device(args, config)
     params = to_device(params, config.dtype)             # the model runs on the device; drawing on the host
     data = load_split(args.data, args.split, config)
+    data1 = load_dataset(args.data1, args.split, expect="texture-mnist1") if args.data1 else None
     rows = figures.read_table1(args.table) if args.table else None
-    names = NAMES if args.name == "all" else (args.name,)
-    for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows):
+    names = (NAMES + (TEXTURE_NAMES if data.targets is not None else ())) if args.name == "all" else (args.name,)
+    for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows, data1):
         print(f"wrote {path}")
     return 0
 

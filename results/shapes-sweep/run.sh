@@ -78,7 +78,8 @@ cat "$log"
 ${PYTHON:-python3} - "$OUT/summary.csv" <<'PY'
 import csv, sys
 rows = {(r["row"], r["column"]): r for r in csv.DictReader(open(sys.argv[1])) if r["table"] == "table1"}
-print("| iteration | denoising cost, median [min, max] | AMI (mean over images), median [min, max] | AMI std over seeds |")
+print("| iteration | denoising cost, median [min, max] | AMI (mean over images), median [min, max] "
+      "| AMI std over seeds |")
 print("|---|---|---|---|")
 for it in sorted({k[0] for k in rows}, key=int):
     c, a = rows[it, "denoising_cost"], rows[it, "ami"]

@@ -5,6 +5,7 @@ resumed to the same summary.csv as an uninterrupted one."""
 import csv
 import json
 import os
+import shutil
 import signal
 import statistics
 import time
@@ -145,10 +146,24 @@ def test_worker_processes_give_the_same_seeds(files, reference, tmp_path, capsys
     assert read_seed_json(out / "seed-0")["blas_threads"] == threads_per_worker(2)
     printed = capsys.readouterr().out
     for s in (0, 1):
-        assert f"seed {s}: started" in printed and f"seed {s}: epoch 4/4" in printed and f"seed {s}: finished" in printed
+        assert all(f"seed {s}: {event}" in printed for event in ("started", "epoch 4/4", "finished"))
     assert main(sweep_args(files, out, "--workers", 2)) == 0                 # everything done: nothing runs again
     assert "2 finished earlier, 0 to run" in capsys.readouterr().out
     assert read(out / "summary.csv") == read(reference / "summary.csv")
+
+
+def test_other_evaluation_arguments_evaluate_again_without_training(reference, files, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    shutil.copytree(reference, out)
+    assert main(sweep_args(files, out, "--evaluate-args=--iterations 2 --seed 1")) == 0
+    assert "0 finished earlier, 2 to run" in capsys.readouterr().out
+    changed = [k for s in (0, 1) for k, v in checkpoint_arrays(out / f"seed-{s}").items()
+                             if not numpy.array_equal(v, checkpoint_arrays(reference / f"seed-{s}")[k])]
+    assert changed == []                                    # not trained again, clocks included
+    assert read(out / "seed-0" / "table1.csv").count("\n") == 3          # header and iterations 1, 2
+    assert read_seed_json(out / "seed-0")["evaluate_args"] == ["--iterations", "2", "--seed", "1"]
+    with open(out / "summary.csv") as f:
+        assert sorted({line["row"] for line in csv.DictReader(f)}) == ["1", "2"]
 
 
 def test_a_dask_cluster_gives_the_same_seeds(files, reference, tmp_path, capsys):
@@ -177,7 +192,7 @@ def test_a_failing_seed_is_reported_and_the_others_go_on(files, tmp_path, capsys
     other = config_file(str(tmp_path), TINY_SHAPES.replace(lr=0.01), "lr.json")   # seed 1 holds another config's run
     assert main(["train", "--config", other, "--data", data, "--out", str(out / "seed-1"), "--seed", "1",
                  "--epochs", "1", "--no-progress"]) == 0
-    for _ in range(2):                                     # the same command twice: seed 0 runs once, seed 1 fails twice
+    for _ in range(2):                                     # the same command twice: seed 0 runs once, 1 fails twice
         capsys.readouterr()
         assert main(sweep_args(files, out)) == 1
         printed = capsys.readouterr().out
@@ -249,6 +264,8 @@ def test_figure_sweep_draws_the_seeds(reference, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["figure", "sweep", str(tmp_path / "empty")]) == 2
     assert "holds no finished seed" in capsys.readouterr().err
+    assert main(["figure", "figure4", str(reference / "seed-0"), "--out", str(tmp_path)]) == 2
+    assert "figure figure4 needs --data" in capsys.readouterr().err
 
 
 def test_errors_are_one_line(files, tmp_path, capsys):

@@ -128,8 +128,8 @@ def is_finished(record, task):
 
 
 def _record(task, state, **fields):
-    return {"seed": task.seed, "state": state, "config": task.config.to_dict(), "evaluate_args": list(task.evaluate_args),
-            "host": socket.gethostname(), "pid": os.getpid(), **fields}
+    return {"seed": task.seed, "state": state, "config": task.config.to_dict(),
+            "evaluate_args": list(task.evaluate_args), "host": socket.gethostname(), "pid": os.getpid(), **fields}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ fi
 
 if [ "${1:-}" = probe ]; then
     # Two seeds side by side for 1.5 minutes of training each, as the sweep runs them; then the
-    # seconds per step and the sweep's projected time (3 rounds of training plus ~80 s of evaluation).
+    # seconds per step and the sweep's projected time (3 rounds of training plus ~95 s of evaluation).
     rm -rf runs/probe-0 runs/probe-1
     for s in 0 1; do
         $TAGGER train --config "$CONFIG" --data "$DATA" --out "runs/probe-$s" --seed "$s" --threads 1 \
@@ -45,7 +45,7 @@ for s in (0, 1):
     with numpy.load(f"runs/probe-{s}/checkpoint.npz") as c:
         rates.append(float(c["seconds"]) / int(c["step"]))
         print(f"probe seed {s}: {int(c['step'])} steps in {float(c['seconds']):.0f} s: {rates[-1]:.3f} s a step")
-per_seed = epochs * 500 * max(rates) + 80
+per_seed = epochs * 500 * max(rates) + 95           # 500 steps an epoch; ~95 s to evaluate 10,000 test images
 print(f"projected: {per_seed:.0f} s a seed ({epochs} epochs + evaluation), {3 * per_seed / 60:.1f} minutes for 6 seeds")
 PY
     exit 0
@@ -78,7 +78,8 @@ cat "$log"
 ${PYTHON:-python3} - "$OUT/summary.csv" <<'PY'
 import csv, sys
 rows = {(r["row"], r["column"]): r for r in csv.DictReader(open(sys.argv[1])) if r["table"] == "table1"}
-print("| iteration | denoising cost, median [min, max] | AMI (mean over images), median [min, max] | AMI std over seeds |")
+print("| iteration | denoising cost, median [min, max] | AMI (mean over images), median [min, max] "
+      "| AMI std over seeds |")
 print("|---|---|---|---|")
 for it in sorted({k[0] for k in rows}, key=int):
     c, a = rows[it, "denoising_cost"], rows[it, "ami"]

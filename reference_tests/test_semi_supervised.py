@@ -248,3 +248,25 @@ def test_semi_supervised_resume_is_bit_exact_and_logs_the_class_columns(tmp_path
         training.train(config, x, vx, tmp_path / "none")
     with pytest.raises(DataError, match="objects_per_sample is 2"):
         training.train(config, x, vx, tmp_path / "one", train_y=y[:, :1], valid_y=vy[:, :1])
+
+
+# ---------------------------------------------------------------- trace and compare
+
+def test_trace_command_recomputes_the_semi_supervised_golden_case(tmp_path, capsys):
+    from tagger_ref import golden
+    from tagger_ref.cli import main
+    from tagger_ref.compare import compare_traces, describe_key
+    folder = golden.case_dir("semi-supervised")
+    out = tmp_path / "trace.npz"
+    assert main(["trace", "--config", os.path.join(folder, "config.json"), "--params",
+                 os.path.join(folder, "params.npz"), "--inputs", os.path.join(folder, "inputs.npz"),
+                 "--out", str(out)]) == 0
+    assert main(["compare", os.path.join(folder, "trace.npz"), str(out)]) == 0
+    reference = golden.load_case("semi-supervised")[3]
+    assert reference["labeled_z_3"].shape == (3, 3, 10) and reference["z_3"].shape == (3, 4, 10)
+    broken = dict(reference, labeled_delta_z_1=reference["labeled_delta_z_1"] * 1.01)
+    report = compare_traces(reference, broken)
+    assert report.first_divergence.key == "labeled_delta_z_1"
+    assert describe_key("labeled_delta_z_1") == "labeled pass, iteration 1, step 2, modelling error delta_z"
+    earlier = dict(broken, cost_2=reference["cost_2"] + 1e-3)        # the unlabeled pass comes first
+    assert compare_traces(reference, earlier).first_divergence.key == "cost_2"

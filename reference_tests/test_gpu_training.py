@@ -188,3 +188,33 @@ def test_cli_device_gpu_without_cupy_fails_in_one_line(tmp_path, capsys, command
     assert err.count("\n") == 1 and err.startswith("error: --device gpu requested but CuPy is not installed")
     assert not (tmp_path / "run").exists()
     assert backend.device() == "cpu"
+
+
+def test_semi_supervised_training_and_table2_on_the_device_equal_the_cpu(tmp_path, fake_device):
+    config = PRESETS["tiny-classify"].replace(batch_size=5, labeled_samples=10, n_iterations=2)   # 4 steps
+    rng = numpy.random.default_rng(3)
+    x = rng.random((20, 6)).astype(numpy.float32)
+    y = numpy.stack([numpy.arange(20) % 10, rng.integers(0, 10, 20)], axis=1)
+    previous = (backend.device(), backend.array_module())
+    backend.use_array_module("cpu", numpy)
+    try:
+        train(config, x, x[:10], tmp_path / "cpu", train_y=y, valid_y=y[:10])
+    finally:
+        backend.use_array_module(*previous)
+    assert train(config, x, x[:10], tmp_path / "device", train_y=y, valid_y=y[:10])["step"] == 4
+    assert fake_device["steps"] == 4
+    assert_close_runs(tmp_path / "device", tmp_path / "cpu")
+    params = load_checkpoint(tmp_path / "cpu" / CHECKPOINT)[0].params
+    mask = numpy.zeros((20, 2, 6))
+    mask[:, 0, :3], mask[:, 1, 3:] = 1.0, 1.0
+    host_config = config.replace(dtype="float64")
+    backend.use_array_module("cpu", numpy)
+    try:
+        host = evaluation.evaluate_classifier(params, host_config, x, y, numpy.random.default_rng(4), 2, mask=mask)
+    finally:
+        backend.use_array_module(*previous)
+    device = evaluation.evaluate_classifier(backend.to_device(params), host_config, x, y, numpy.random.default_rng(4),
+                                            2, mask=mask)
+    for key in ("denoising_cost", "class_cost", "class_probs", "class_error", "ami"):
+        assert type(device[key]) is numpy.ndarray
+        numpy.testing.assert_allclose(device[key], host[key], rtol=TOL, atol=TOL, err_msg=key)

@@ -248,3 +248,52 @@ def test_semi_supervised_resume_is_bit_exact_and_logs_the_class_columns(tmp_path
         training.train(config, x, vx, tmp_path / "none")
     with pytest.raises(DataError, match="objects_per_sample is 2"):
         training.train(config, x, vx, tmp_path / "one", train_y=y[:, :1], valid_y=vy[:, :1])
+
+
+# ---------------------------------------------------------------- trace and compare
+
+def test_trace_command_recomputes_the_semi_supervised_golden_case(tmp_path, capsys):
+    from tagger_ref import golden
+    from tagger_ref.cli import main
+    from tagger_ref.compare import compare_traces, describe_key
+    folder = golden.case_dir("semi-supervised")
+    out = tmp_path / "trace.npz"
+    assert main(["trace", "--config", os.path.join(folder, "config.json"), "--params",
+                 os.path.join(folder, "params.npz"), "--inputs", os.path.join(folder, "inputs.npz"),
+                 "--out", str(out)]) == 0
+    assert main(["compare", os.path.join(folder, "trace.npz"), str(out)]) == 0
+    reference = golden.load_case("semi-supervised")[3]
+    assert reference["labeled_z_3"].shape == (3, 3, 10) and reference["z_3"].shape == (3, 4, 10)
+    broken = dict(reference, labeled_delta_z_1=reference["labeled_delta_z_1"] * 1.01)
+    report = compare_traces(reference, broken)
+    assert report.first_divergence.key == "labeled_delta_z_1"
+    assert describe_key("labeled_delta_z_1") == "labeled pass, iteration 1, step 2, modelling error delta_z"
+    earlier = dict(broken, cost_2=reference["cost_2"] + 1e-3)        # the unlabeled pass comes first
+    assert compare_traces(reference, earlier).first_divergence.key == "cost_2"
+
+
+def test_a_bad_label_budget_is_an_error_before_the_run_folder_exists(tmp_path):
+    x, y = tiny_digits(20, 0)
+    with pytest.raises(DataError, match="not a multiple of the 10 classes"):
+        training.train(STAGE2.replace(labeled_samples=15), x, x[:5], tmp_path / "a", train_y=y, valid_y=y[:5])
+    with pytest.raises(DataError, match="fewer labeled images than one batch of 20"):
+        training.train(STAGE2.replace(labeled_samples=10, batch_size=20), x, x[:5], tmp_path / "a", train_y=y,
+                       valid_y=y[:5])
+    assert not os.path.exists(tmp_path / "a")
+
+
+def test_per_iteration_class_probabilities_against_the_top_softmax():
+    """Table 2's P at every iteration (the encoder run again on h_i, log domain) equals the
+    authors' formula on the trace's top softmax, and the last one the forward pass's class_probs."""
+    from tagger_ref.evaluation import iteration_class_log_probs
+    from tagger_ref.maths.classification import class_probabilities
+    config, params, inputs = step_case(3)
+    labeled = {"x": inputs["labeled_x"], "x_tilde": inputs["labeled_x_tilde"], "m0_logits": inputs["labeled_m0_logits"],
+               "y": inputs["y"]}
+    trace = forward(params, config, labeled)
+    log_p = iteration_class_log_probs(params, config, trace, 2)
+    assert log_p.shape == (2, 4, 10)
+    for i in range(2):
+        top = trace[f"ladder_top_{i}"].reshape(12, 11)                          # (K*B, C+1)
+        numpy.testing.assert_allclose(numpy.exp(log_p[i]), class_probabilities(top, 3, 10), rtol=1e-12)
+    numpy.testing.assert_allclose(numpy.exp(log_p[-1]), trace["class_probs"], rtol=1e-12)

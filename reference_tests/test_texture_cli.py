@@ -56,7 +56,7 @@ def test_evaluate_writes_table2_and_predictions(stages, capsys):
     _, data, _, _, two = stages
     assert main(["evaluate", two, "--data", data]) == 0
     out = capsys.readouterr().out
-    assert "chance 80 %" in out and "top-2 error" in out
+    assert "chance: 90 % for one digit, 80 % for two" in out and "top-2 error" in out
     with open(os.path.join(two, "table2.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [r["iteration"] for r in rows] == ["1", "2", "3"]                 # the training T

@@ -9,8 +9,9 @@ from .config import PRESETS, TaggerConfig, load_config
 from .errors import (ConfigError, DataError, InputError, OutputError, ParamFileError, TaggerError,
                      TraceError)
 from .maths.gradients import cost_and_grad
-from .inputs import load_inputs, make_inputs, prepare_inputs, save_inputs
+from .inputs import load_inputs, make_inputs, make_semi_supervised_inputs, prepare_inputs, save_inputs
 from .maths.model import forward, total_cost
+from .maths.semi_supervised import semi_supervised_forward
 from .params import (count_params, init_params, load_params, param_shapes, perturb_params, prepare_params,
                      save_params)
 from .random_case import random_params

@@ -105,7 +105,7 @@ def figure4(examples, process, group_classes=None):
             _show(fig.add_subplot(right[2 + 2 * k, i]), colourize(m[k:k + 1], [k]),
                   ylabel=f"$m_{k}$" if i == 0 else None, edge=group_colour(k))
     if group_classes is not None:
-        bars = outer[2].subgridspec(rows_right, 1, hspace=0.5)
+        bars = outer[2].subgridspec(rows_right, 1, hspace=1.0)
         for k, probs in enumerate(group_classes):
             _class_bars(fig.add_subplot(bars[1 + 2 * k:3 + 2 * k, 0]), probs, group_colour(k))
     return fig

@@ -393,6 +393,10 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     B = config.batch_size
     if len(train_x) < B:
         raise DataError(f"training data has {len(train_x)} images, fewer than one batch of {B}")
+    if classify and not resume:                  # the labeled subset's errors before the run folder is made
+        n_labeled = len(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
+        if n_labeled < B:
+            raise DataError(f"labeled_samples = {config.labeled_samples}: fewer labeled images than one batch of {B}")
     transfer = None
     if init_from is not None:
         if resume:

@@ -102,8 +102,9 @@ def run_table2(args, config, params, data, out):
     K = args.groups or config.n_groups
     objects = data.targets.shape[1]
     print(f"{args.split} split of {args.data}: {data.n_images} images with {objects} digit(s), K = {K}, "
-          f"T = {args.iterations}; class_error in percent on clean input"
-          f"{' (top-2 error)' if objects == 2 else ''}, chance {chance_error(objects, config.n_classes):.0f} %")
+          f"T = {args.iterations}; class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "
+          f"chance: {chance_error(1, config.n_classes):.0f} % for one digit, "
+          f"{chance_error(2, config.n_classes):.0f} % for two")
     print(text, end="")
     print(f"wrote {out} and {predictions}")
     return 0

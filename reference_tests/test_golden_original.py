@@ -26,8 +26,8 @@ def test_trace_of_original_code_reproduced(name):
         # elements that are sums with cancellation (gradients of ~1e-4 next to ones of ~1).
         atol = 1e-12 * float(numpy.max(numpy.abs(ref))) if ref.size else 0.0
         numpy.testing.assert_allclose(trace[key], ref, rtol=RTOL, atol=atol, err_msg=key)
-    # the margin docs/porting.md states: within 1e-12 of each key's scale, a hundredth of compare's default
-    margin = compare_traces(reference, trace, rtol=0.0, atol_scale=DEFAULT_ATOL_SCALE / 100)
+    # the margin docs/porting.md states: within 1e-11 of each key's scale, a tenth of compare's default
+    margin = compare_traces(reference, trace, rtol=0.0, atol_scale=DEFAULT_ATOL_SCALE / 10)
     assert margin.ok, margin.format()
     # the paper's variant must differ from the original code on the same files (E1/E2 switch)
     paper = compute_trace(prepare_params(params, config), config.replace(semantics="paper"),

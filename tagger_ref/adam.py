@@ -38,7 +38,9 @@ def adam_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
         v = beta2 * state["v"][name] + (1.0 - beta2) * (g * g)
         step = lr * (m / correction1) / (numpy.sqrt(v / correction2) + eps)
         new = theta - step
-        # an array also for the scalar parameters (NumPy gives a scalar); device arrays stay where they are
-        new_params[name] = numpy.asarray(new) if isinstance(new, (numpy.ndarray, numpy.generic, float)) else new
-        new_m[name], new_v[name] = m, v
+        # host arrays: an array also for the scalar parameters (NumPy gives a scalar), in theta's dtype (NumPy
+        # before 2 promotes a 0-d float32 times a Python float to float64); device arrays stay where they are
+        host = (numpy.ndarray, numpy.generic, float)
+        new_params[name], new_m[name], new_v[name] = (
+            numpy.asarray(a, dtype=numpy.asarray(theta).dtype) if isinstance(a, host) else a for a in (new, m, v))
     return new_params, {"t": t, "m": new_m, "v": new_v}

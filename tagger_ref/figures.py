@@ -54,15 +54,22 @@ def generalisation_sets(config, seed, n_images):
     return sets
 
 
-def figure4(params, config, features, mask, path, n_iterations=5, seed=0, n_examples=N_EXAMPLES):
-    """Figure 4: test images with their groupings (AMI order), the inference of the first image
-    over iterations 0..T, and the generalisation examples A (K=2), B (4 shapes), C (2 shapes)."""
-    rng = numpy.random.default_rng(seed)
+def _examples_by_ami(params, config, features, mask, rng, n_iterations, n_examples):
+    """The first batch run for T iterations, and its first ``n_examples`` images with their last
+    groupings in descending AMI order: (x, true masks, the run's result, the AMI per image, the examples)."""
     x, m_true = _first_batch(config, features, mask)
     res, ami = _scored_run(params, config, x, m_true, rng, n_iterations)
     shown = sorted(range(min(n_examples, len(x))), key=lambda b: -ami[b])
     examples = [{"x": x[b], "z": res["z"][-1][:, b], "m": res["m"][-1][:, b], "label": f"AMI {ami[b]:.2f}"}
                 for b in shown]
+    return x, m_true, res, ami, examples
+
+
+def figure4(params, config, features, mask, path, n_iterations=5, seed=0, n_examples=N_EXAMPLES):
+    """Figure 4: test images with their groupings (AMI order), the inference of the first image
+    over iterations 0..T, and the generalisation examples A (K=2), B (4 shapes), C (2 shapes)."""
+    rng = numpy.random.default_rng(seed)
+    x, m_true, res, ami, examples = _examples_by_ami(params, config, features, mask, rng, n_iterations, n_examples)
     cases = [("A: K=2", x, m_true, 2)]
     cases += [(f"{name}: {'4' if name == 'B' else '2'} shapes", fx, fm, None)
               for name, (fx, fm) in generalisation_sets(config, seed, len(x)).items()]
@@ -93,11 +100,7 @@ def figure5(params, config, features, mask, targets, path, n_iterations, seed=0,
     draw the same initial masks (a fresh generator from ``seed``).
     """
     rng = numpy.random.default_rng(seed)
-    x, m_true = _first_batch(config, features, mask)
-    res, ami = _scored_run(params, config, x, m_true, rng, n_iterations)
-    shown = sorted(range(min(n_examples, len(x))), key=lambda b: -ami[b])
-    examples = [{"x": x[b], "z": res["z"][-1][:, b], "m": res["m"][-1][:, b], "label": f"AMI {ami[b]:.2f}"}
-                for b in shown]
+    x, m_true, res, ami, examples = _examples_by_ami(params, config, features, mask, rng, n_iterations, n_examples)
     if data1 is not None:
         x1, m1 = _first_batch(config, *data1)
         r1, a1 = _scored_run(params, config, x1, m1, rng, n_iterations)

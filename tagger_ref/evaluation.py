@@ -23,7 +23,8 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from .backend import np, to_numpy
 from .inputs import make_inputs
-from .maths.classification import class_cost_log, class_errors, class_log_probabilities, class_targets
+from .maths.classification import class_cost_log, class_error, class_log_probabilities, class_targets
+from .maths.functions import softmax
 from .maths.ladder import encoder
 from .maths.model import forward
 
@@ -172,12 +173,11 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
         inputs = make_inputs(config, features[rows], rng, corrupted=False, n_groups=n_groups, y=targets[rows])
         trace = forward(params, config, inputs, n_iterations=T)
         log_p = iteration_class_log_probs(params, config, trace, T)
-        probs[:, rows] = numpy.exp(log_p - log_p.max(axis=-1, keepdims=True))
-        probs[:, rows] /= probs[:, rows].sum(axis=-1, keepdims=True)
+        probs[:, rows] = softmax(log_p, axis=-1)                                   # as the trace's class_probs
         if mask is not None:
             for i in range(1, T + 1):
                 ami[i - 1, rows] = ami_per_image(labels[rows], scored[rows], predicted_labels(to_numpy(trace[f"m_{i}"])))
-    error = numpy.array([100.0 * numpy.mean(class_errors(p, targets)) for p in probs])
+    error = numpy.array([100.0 * class_error(p, targets) for p in probs])
     result = {"denoising_cost": costs / n, "class_cost": class_cost / n, "class_probs": probs, "class_error": error}
     if ami is not None:
         result["ami"] = ami

@@ -368,8 +368,9 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
 
     train_x (n, N) and valid_x (n_valid, N) are clean images. ``max_seconds`` stops training
     after the step that passes that many wall-clock seconds of this session, ``max_cpu_seconds``
-    after the step that passes that many CPU seconds of this process (on a shared machine, the
-    work that fits that time on an idle one); ``stop_requested()`` (e.g. from
+    after the step that passes that many CPU seconds of this process (on a lightly shared
+    machine about the work that fits that time on an idle one; not under heavy load, see
+    docs/training.md); ``stop_requested()`` (e.g. from
     :func:`stop_signals`) returning a name stops it after the current step. Each writes a
     checkpoint first, so ``resume=True`` continues where it stopped. ``valid_images`` limits
     validation to the first that many images. ``progress`` shows a tqdm bar with the epoch's

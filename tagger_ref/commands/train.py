@@ -32,7 +32,8 @@ def register(sub):
                    help="stop after the step that passes M minutes of training (checkpointed; --resume continues)")
     p.add_argument("--max-cpu-minutes", type=float, metavar="M",
                    help="stop after the step that passes M minutes of this process's CPU time (all threads): on a "
-                        "shared machine, the work that M minutes give on an idle one")
+                        "lightly shared machine about the work that M minutes give on an idle one (not under heavy "
+                        "load: docs/training.md)")
     p.add_argument("--valid-images", type=int, metavar="N", help="validate on the first N images (default: all)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="limit the BLAS threads (on a busy machine one thread per process can be much faster)")

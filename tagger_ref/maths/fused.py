@@ -15,8 +15,7 @@ import numpy as _numpy
 from autograd.extend import defvjp, defvjp_argnums, primitive
 
 from ..backend import getval, isbox, np
-
-NORM_EPS = 1e-10   # the variance floor of normalize, as in functions.NORM_EPS
+from . import functions   # the module, not its names: functions imports this module in turn
 
 _switch = threading.local()   # per thread: two runs training in threads of one process (a Dask worker) keep apart
 
@@ -54,22 +53,13 @@ defvjp(sigmoid, lambda g_a, a: lambda cotangent: cotangent * g_a * sigmoid(-a))
 
 # ---------------------------------------------------------------- normalize
 
-def _mean(a, axis):
-    return np.sum(a, axis=axis, keepdims=True) / a.shape[axis]
-
-
-def _centred_and_scale(a, axis):
-    centred = a - _mean(a, axis)
-    return centred, np.sqrt(_mean(centred * centred, axis) + NORM_EPS)
-
-
 def normalize(a, norm="batch"):
     """y = (a - mean) / s, s = sqrt(var + 1e-10); da = (g - mean(g) - y mean(g y)) / s.
 
     The centred values and s are computed once from the values and handed to the primitive,
     whose derivative reuses s.
     """
-    centred, scale = _centred_and_scale(getval(a), 0 if norm == "batch" else -1)
+    centred, scale = functions._centred_and_scale(getval(a), 0 if norm == "batch" else -1)
     return _normalized(a, norm=norm, centred=centred, scale=scale)
 
 
@@ -81,10 +71,11 @@ def _normalized(a, norm, centred, scale):
 def _normalized_vjp(y, a, norm, centred, scale):
     axis = 0 if norm == "batch" else -1
     if isbox(a):                     # differentiated again (second order): trace s, not the constant
-        _, scale = _centred_and_scale(a, axis)
+        _, scale = functions._centred_and_scale(a, axis)
 
     def vjp(g):
-        return (g - _mean(g, axis) - y * _mean(g * y, axis)) / scale
+        mean = functions.mean
+        return (g - mean(g, axis=axis, keepdims=True) - y * mean(g * y, axis=axis, keepdims=True)) / scale
     return vjp
 
 

@@ -290,7 +290,8 @@ def test_resume_equals_an_uninterrupted_run(data):
     common = ["--config", "ladder-tiny", "--data", path, "--no-progress"]
     assert main(["baseline", "ladder", *common, "--out", straight, "--epochs", "2"]) == 0
     assert main(["baseline", "ladder", *common, "--out", split, "--epochs", "1"]) == 0
-    assert main(["baseline", "ladder", "--data", path, "--out", split, "--resume", "--epochs", "2", "--no-progress"]) == 0
+    assert main(["baseline", "ladder", "--data", path, "--out", split, "--resume", "--epochs", "2",
+                 "--no-progress"]) == 0
     a, b = checkpoint_arrays(straight), checkpoint_arrays(split)
     assert set(a) == set(b) and int(a["step"]) == 8
     for k in a:
@@ -314,7 +315,8 @@ def test_bad_input_is_one_error_line(data, capsys, tmp_path):
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
     shapes = str(tmp_path / "shapes.npz")                            # a data file without digit classes
-    assert main(["data", "shapes", "--out", shapes, "--train", "12", "--valid", "4", "--test", "4", "--single", "0"]) == 0
+    assert main(["data", "shapes", "--out", shapes, "--train", "12", "--valid", "4", "--test", "4",
+                 "--single", "0"]) == 0
     capsys.readouterr()
     assert main(["baseline", "mlp", "--config", "mlp-tiny", "--data", shapes, "--out", run]) == 2
     assert capsys.readouterr().err.startswith("error: data file")

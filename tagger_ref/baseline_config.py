@@ -77,7 +77,8 @@ def _check_type(name, value):
     def is_num(v):
         return (is_int(v) or isinstance(v, float)) and not isinstance(v, bool)
 
-    checks = {"baseline": (lambda v: isinstance(v, str), "a string"), "dtype": (lambda v: isinstance(v, str), "a string"),
+    checks = {"baseline": (lambda v: isinstance(v, str), "a string"),
+              "dtype": (lambda v: isinstance(v, str), "a string"),
               "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(h) for h in v), "a list of integers"),
               "denoising_weights": (lambda v: isinstance(v, (list, tuple)) and all(is_num(w) for w in v),
                                     "a list of numbers"),
@@ -148,13 +149,15 @@ PRESETS = {
     "ladder": BaselineConfig(hidden=LADDER_SIZES, denoising_weights=rasmus_weights(len(LADDER_SIZES) + 1), **_LADDER),
     # ConvNet: Model C's 96 and 192 channels.
     "convnet": BaselineConfig(baseline="convnet", hidden=(96, 192)),
-    # Two CPU cores (float32). One training step measured with one BLAS thread on a busy 2-core machine:
-    # mlp-quick 0.03 s, ladder-quick 0.05 s, convnet-quick 0.25 s (docs/baselines.md, "Presets").
+    # Two CPU cores (float32). One training step (B = 100, with Adam), one BLAS thread, at low priority on a
+    # 2-core machine busy with two other trainings: mlp-quick 0.03 s, ladder-quick 0.08 s, convnet-quick 0.35 s
+    # (the paper's sizes, float64: mlp-1k 0.06 s, mlp-50k 0.29 s, ladder 1.4 s, convnet 26 s). 500 steps an epoch
+    # on 50,000 images: about 5, 13 and 29 minutes for these epoch counts (docs/baselines.md, "Presets").
     "mlp-quick": BaselineConfig(baseline="mlp", hidden=(1000, 1000), num_epochs=20, dtype="float32"),
     "ladder-quick": BaselineConfig(hidden=LADDER_QUICK_SIZES, dtype="float32",
                                    denoising_weights=rasmus_weights(len(LADDER_QUICK_SIZES) + 1),
                                    **dict(_LADDER, num_epochs=20)),
-    "convnet-quick": BaselineConfig(baseline="convnet", hidden=(16, 32), num_epochs=10, dtype="float32"),
+    "convnet-quick": BaselineConfig(baseline="convnet", hidden=(8, 16), num_epochs=10, dtype="float32"),
     # Tiny models for tests: batches of 10, 10 labels.
     "mlp-tiny": BaselineConfig(baseline="mlp", hidden=(7, 5), batch_size=10, num_epochs=1, labeled_samples=10),
     "ladder-tiny": BaselineConfig(hidden=(7, 5), batch_size=10, labeled_samples=10,

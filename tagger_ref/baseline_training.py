@@ -115,7 +115,8 @@ def prepare_run(run_dir, config, data_id, resume, train_y):
         if not _same_config(config, stored):
             diff = [f"{k}: {v!r} in the checkpoint, {config.to_dict()[k]!r} now"
                     for k, v in stored.to_dict().items() if k != "num_epochs" and v != config.to_dict()[k]]
-            raise CheckpointError(f"--resume with a different config than the checkpoint in {run_dir} ({'; '.join(diff)})")
+            raise CheckpointError(f"--resume with a different config than the checkpoint in {run_dir} "
+                                  f"({'; '.join(diff)})")
         if stored_data != data_id:
             raise CheckpointError(f"--resume with other training data than the run in {run_dir} was trained on")
         return state, stored.replace(num_epochs=config.num_epochs)

@@ -55,7 +55,8 @@ def run(args):
     for name in ("epochs", "valid_images", "threads"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "epochs" else 1):
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least {0 if name == 'epochs' else 1}, got {value}")
+            least = 0 if name == "epochs" else 1
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise ConfigError(f"--max-minutes must be positive, got {args.max_minutes}")
     if args.resume:

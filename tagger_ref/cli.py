@@ -23,6 +23,7 @@ COMMANDS = [
     "compare",
     "golden",
     "train",
+    "baseline",
     "evaluate",
     "figure",
     "sweep",

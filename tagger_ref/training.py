@@ -175,7 +175,7 @@ def save_checkpoint(path, state, config, data_id):
     arrays = {f"param/{k}": to_numpy(v) for k, v in state.params.items()}
     arrays.update({f"adam/m/{k}": to_numpy(v) for k, v in state.adam["m"].items()})
     arrays.update({f"adam/v/{k}": to_numpy(v) for k, v in state.adam["v"].items()})
-    arrays.update({f"log/{c}": numpy.asarray(state.log[c], dtype=numpy.float64) for c in log_columns(config)})
+    arrays.update({f"log/{c}": numpy.asarray(values, dtype=numpy.float64) for c, values in state.log.items()})
     if state.labeled is not None:
         arrays.update({f"labeled/{k}": v for k, v in state.labeled.arrays().items()})
     arrays.update({

@@ -9,6 +9,8 @@ from ..errors import ConfigError
 from ..errors import DataError
 from ..evaluation import chance_error, degenerate_images, evaluate, evaluate_classifier, table1_rows, table2_rows
 from ..fileio import save_npz, write_text
+from ..baseline_training import evaluate as evaluate_baseline, is_baseline_config, stored_config_dict
+from ..baseline_training import load_run as load_baseline_run
 from ..training import check_targets, load_run, load_split
 from .common import add_device_argument, apply_device, check_output_file
 
@@ -56,12 +58,19 @@ def check_iterations_groups(iterations, groups):
 def table2_csv(rows):
     """The text of table2.csv."""
     lines = [",".join(TABLE2_COLUMNS)]
-    lines += [f"{r['iteration']},{r['class_error']:.2f},{r['class_cost']:.6f},{r['denoising_cost']:.6f},{r['ami']:.6f}"
-              for r in rows]
+    lines += [f"{r['iteration']},{r['class_error']:.2f},{r['class_cost']:.6f},{_number(r['denoising_cost'])},"
+              f"{_number(r['ami'])}" for r in rows]
     return "\n".join(lines) + "\n"
 
 
+def _number(value):
+    """A table entry: six decimals, or empty where the model has no such quantity (a baseline's AMI)."""
+    return "" if value is None else f"{value:.6f}"
+
+
 def run(args):
+    if is_baseline_config(stored_config_dict(args.run_dir)):
+        return run_baseline(args)
     config, params = load_run(args.run_dir)
     classify = config.class_cost_x > 0
     if args.iterations is None:
@@ -105,6 +114,40 @@ def run_table2(args, config, params, data, out):
           f"T = {args.iterations}; class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "
           f"chance: {chance_error(1, config.n_classes):.0f} % for one digit, "
           f"{chance_error(2, config.n_classes):.0f} % for two")
+    print(text, end="")
+    print(f"wrote {out} and {predictions}")
+    return 0
+
+
+def run_baseline(args):
+    """Table 2's row of a baseline run (tagger-ref baseline): one row, iteration 1; class_error (%) and
+    class_cost of the clean network, the Ladder's denoising_cost on corrupted input (empty for the
+    others), ami empty; predictions.npz with class_probs (1, n, C) and labels, as a Tagger run's."""
+    config, params = load_baseline_run(args.run_dir)
+    if args.iterations not in (None, 1) or args.groups is not None:
+        raise ConfigError("a baseline has no iterations or groups: --iterations and --groups do not apply")
+    if args.device != "cpu":
+        raise ConfigError("baselines run on the CPU only")
+    out = args.out or os.path.join(args.run_dir, "table2.csv")
+    check_output_file(out)
+    data = load_split(args.data, args.split, config)
+    if data.targets is None:
+        raise DataError(f"data file {args.data} has no class targets: a classifier is evaluated on TextureMNIST")
+    check_targets(data.targets, data.features, config.replace(objects_per_sample=data.targets.shape[1]),
+                  f"data file {args.data}, split {args.split!r}")
+    result = evaluate_baseline(params, config.replace(dtype=args.dtype or config.dtype), data.features, data.targets,
+                               numpy.random.default_rng(args.seed))
+    row = {"iteration": 1, "class_error": result["class_error"], "class_cost": result["class_cost"],
+           "denoising_cost": result.get("denoising_cost"), "ami": None}
+    text = table2_csv([row])
+    predictions = os.path.join(os.path.dirname(os.path.abspath(out)), PREDICTIONS)
+    save_npz(predictions, {"class_probs": result["class_probs"][None],
+                           "labels": numpy.asarray(data.targets, numpy.int64)})
+    write_text(out, text)
+    objects = data.targets.shape[1]
+    print(f"{args.split} split of {args.data}: {data.n_images} images with {objects} digit(s); {config.method}; "
+          f"class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "
+          f"chance: {chance_error(objects, config.n_classes):.0f} %")
     print(text, end="")
     print(f"wrote {out} and {predictions}")
     return 0

@@ -4,7 +4,7 @@ import os
 
 import numpy
 
-from .. import figures
+from .. import figures, table2
 from ..backend import to_device
 from ..datasets import load_dataset
 from ..errors import ConfigError, DataError, OutputError
@@ -28,10 +28,12 @@ def register(sub):
                                    "and each group's class prediction, E2 without the topmost digit's group; "
                                    "'all' draws figure5 too when the data file has digit classes); "
                                    "table1 RUN_DIR...: Table 1 (b) of evaluated runs beside the paper's (table1.md, "
-                                   "table1.png; any number of RUN_DIRs, no --data); sweep SWEEP_DIR: the spread over "
+                                   "table1.png; any number of RUN_DIRs, no --data); table2 RUN_DIR...: Table 2 of "
+                                   "evaluated runs, Tagger's and the baselines', mean and sample sd per dataset, "
+                                   "method and labels beside the paper's (table2.md, table2.csv; no --data); sweep SWEEP_DIR: the spread over "
                                    "the finished seeds of tagger-ref sweep, per table column and iteration, the "
                                    "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out).")
-    p.add_argument("name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "sweep"), help="which figure")
+    p.add_argument("name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "table2", "sweep"), help="which figure")
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
                    help="run folder of tagger-ref train (table1: one or more, each evaluated; sweep: SWEEP_DIR)")
     p.add_argument("--data", metavar="FILE", help="dataset file (required but for table1 and sweep)")
@@ -77,22 +79,24 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 def run(args):
     if args.name == "sweep":
         return run_sweep(args)
-    for option in ("data", "out") if args.name != "table1" else ("out",):
+    tables = ("table1", "table2")
+    for option in ("data", "out") if args.name not in tables else ("out",):
         if getattr(args, option) is None:
             raise ConfigError(f"figure {args.name} needs --{option}")
     if args.iterations is not None:
         check_iterations_groups(args.iterations, None)
-    if args.name != "table1" and len(args.run_dir) != 1:
+    if args.name not in tables and len(args.run_dir) != 1:
         raise ConfigError(f"figure {args.name} takes one RUN_DIR, got {len(args.run_dir)}")
-    if args.name == "table1":
+    if args.name in tables:
         for run_dir in args.run_dir:            # every run checked before anything is written
-            figures.read_run_table1(run_dir)
+            (figures.read_run_table1 if args.name == "table1" else table2.read_run)(run_dir)
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create folder {args.out}: {e.strerror}") from None
-    if args.name == "table1":
-        for path in figures.table1_comparison(args.run_dir, args.out):
+    if args.name in tables:
+        compare = figures.table1_comparison if args.name == "table1" else table2.table2_comparison
+        for path in compare(args.run_dir, args.out):
             print(f"wrote {path}")
         return 0
     config, params = load_run(args.run_dir[0])

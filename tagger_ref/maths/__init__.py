@@ -13,6 +13,10 @@
 10. ``semi_supervised``: the labeled and unlabeled passes of a semi-supervised step (section 3.3);
 11. ``gradients``: the exact gradient of the cost by autograd.
 
+The baselines of Table 2 (docs/baselines.md) have their own modules beside these: ``mlp`` (the
+FC MLP and the layers and class cost the baselines share), ``fc_ladder`` (Rasmus et al.'s Ladder
+with noise and denoising costs), ``conv`` (convolution and pooling) and ``convnet`` (Model C).
+
 ``fused`` holds the fast path: sigmoid, normalize and the combinator as primitives with
 hand-written derivatives, which training switches on; everything else uses the plain formulas,
 differentiated by autograd. docs/spec.md is the contract these modules implement.

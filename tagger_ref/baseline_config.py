@@ -1,12 +1,10 @@
 """Configuration of the baselines of Table 2 (FC MLP, FC Ladder, ConvNet): one frozen dataclass and
 presets (docs/baselines.md). A baseline config is told from a Tagger config by its ``baseline`` field."""
 import dataclasses
-import json
 import math
-import os
 import typing
 
-from .config import DTYPES
+from .config import DTYPES, check_fields, load_named
 from .errors import ConfigError
 
 KINDS = ("mlp", "ladder", "convnet")
@@ -169,12 +167,7 @@ DEFAULT_PRESETS = {"mlp": "mlp-1k", "ladder": "ladder", "convnet": "convnet"}
 
 def from_dict(d, source="config"):
     """A baseline config from a dict of field values: unknown fields are an error, missing ones take defaults."""
-    if not isinstance(d, dict):
-        raise ConfigError(f"{source} must be a JSON object of config fields, got {type(d).__name__}")
-    unknown = sorted(set(d) - set(_FIELDS))
-    if unknown:
-        raise ConfigError(f"{source} has unknown field(s) {', '.join(map(repr, unknown))}; "
-                          f"known fields of a baseline config: {', '.join(_FIELDS)}")
+    check_fields(d, _FIELDS, source, what="baseline config")
     for name, value in d.items():
         _check_type(name, value)
     return BaselineConfig(**d)
@@ -184,18 +177,4 @@ def load_baseline_config(name_or_path):
     """A baseline config from a preset name or a JSON file of config fields."""
     if isinstance(name_or_path, BaselineConfig):
         return name_or_path
-    key = str(name_or_path)
-    if key in PRESETS:
-        return PRESETS[key]
-    if key.endswith(".json") or os.path.sep in key or os.path.exists(key):
-        if not os.path.isfile(key):
-            raise ConfigError(f"config file {key} does not exist")
-        try:
-            with open(key) as f:
-                d = json.load(f)
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"config file {key} cannot be read: {e}") from None
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"config file {key} is not valid JSON: {e}") from None
-        return from_dict(d, source=f"config file {key}")
-    raise ConfigError(f"unknown baseline config {key!r}: not a preset ({', '.join(PRESETS)}) and not a JSON file")
+    return load_named(name_or_path, PRESETS, from_dict, what="baseline config")

@@ -186,26 +186,30 @@ PRESETS = {
 }
 
 
-def from_dict(d, source="config"):
-    """Build a config from a dict of field values: unknown fields are an error, missing ones take defaults."""
+def check_fields(d, fields, source, what="config"):
+    """Raise ConfigError unless ``d`` is a dict whose keys are all in ``fields`` (name -> checker of its value)."""
     if not isinstance(d, dict):
         raise ConfigError(f"{source} must be a JSON object of config fields, got {type(d).__name__}")
-    unknown = sorted(set(d) - set(_FIELDS))
+    unknown = sorted(set(d) - set(fields))
     if unknown:
         raise ConfigError(f"{source} has unknown field(s) {', '.join(map(repr, unknown))}; "
-                          f"known fields: {', '.join(_FIELDS)}")
+                          f"known fields{'' if what == 'config' else ' of a ' + what}: {', '.join(fields)}")
+
+
+def from_dict(d, source="config"):
+    """Build a config from a dict of field values: unknown fields are an error, missing ones take defaults."""
+    check_fields(d, _FIELDS, source)
     for name, value in d.items():
         _check_type(name, value)
     return TaggerConfig(**d)
 
 
-def load_config(name_or_path):
-    """A config from a preset name or a JSON file of config fields."""
-    if isinstance(name_or_path, TaggerConfig):
-        return name_or_path
+def load_named(name_or_path, presets, from_dict_fn, what="config"):
+    """The preset ``name_or_path`` of ``presets``, or the config of that JSON file (``from_dict_fn``);
+    ConfigError naming the file or the unknown name otherwise."""
     key = str(name_or_path)
-    if key in PRESETS:
-        return PRESETS[key]
+    if key in presets:
+        return presets[key]
     if key.endswith(".json") or os.path.sep in key or os.path.exists(key):
         if not os.path.isfile(key):
             raise ConfigError(f"config file {key} does not exist")
@@ -216,5 +220,12 @@ def load_config(name_or_path):
             raise ConfigError(f"config file {key} cannot be read: {e}") from None
         except json.JSONDecodeError as e:
             raise ConfigError(f"config file {key} is not valid JSON: {e}") from None
-        return from_dict(d, source=f"config file {key}")
-    raise ConfigError(f"unknown config {key!r}: not a preset ({', '.join(PRESETS)}) and not a JSON file")
+        return from_dict_fn(d, source=f"config file {key}")
+    raise ConfigError(f"unknown {what} {key!r}: not a preset ({', '.join(presets)}) and not a JSON file")
+
+
+def load_config(name_or_path):
+    """A config from a preset name or a JSON file of config fields."""
+    if isinstance(name_or_path, TaggerConfig):
+        return name_or_path
+    return load_named(name_or_path, PRESETS, from_dict)

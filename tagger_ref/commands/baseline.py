@@ -6,7 +6,8 @@ from tqdm import tqdm
 from ..baseline_config import DEFAULT_PRESETS, KINDS, load_baseline_config
 from ..baseline_training import load_checkpoint, train
 from ..errors import CheckpointError, ConfigError
-from ..training import CHECKPOINT, load_split, stop_signals
+from ..training import CHECKPOINT, load_split
+from .common import run_training
 
 
 def register(sub):
@@ -83,26 +84,8 @@ def run(args):
     config = config.replace(**changes)
     train_data = load_split(args.data, "train", config)
     valid_data = load_split(args.data, "valid", config)
-    limit = None
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-        limit = threadpool_limits(limits=args.threads, user_api="blas")
-    try:
-        with stop_signals() as stop_requested:
-            result = train(config, train_data.features, valid_data.features, train_data.targets, valid_data.targets,
-                           args.out, resume=args.resume,
-                           max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
-                           valid_images=args.valid_images, stop_requested=stop_requested,
-                           progress=not args.no_progress, echo=tqdm.write)
-    finally:
-        if limit is not None:
-            limit.restore_original_limits()
-    where = f"{result['epoch']} epochs, {result['step']} steps; checkpoint {os.path.join(args.out, CHECKPOINT)}"
-    if result["status"] == "done":
-        print(f"training done: {where}")
-        return 0
-    if result["status"] == "time limit":
-        print(f"training stopped at the time limit: {where}; --resume continues")
-        return 0
-    print(f"training stopped by {result['status']}: {where}; --resume continues")
-    return 130 if result["status"] == "SIGINT" else 143
+    return run_training(args, lambda stop_requested: train(
+        config, train_data.features, valid_data.features, train_data.targets, valid_data.targets, args.out,
+        resume=args.resume, max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
+        valid_images=args.valid_images, stop_requested=stop_requested, progress=not args.no_progress,
+        echo=tqdm.write))

@@ -44,3 +44,30 @@ def apply_device(args, config):
     use_device(args.device)
     dtype = args.dtype or (args.gpu_dtype if args.device == "gpu" else config.dtype)
     return config if dtype == config.dtype else config.replace(dtype=dtype)
+
+
+def run_training(args, train_fn):
+    """Call ``train_fn(stop_requested)`` with the BLAS threads limited to ``args.threads`` (if given)
+    and SIGINT/SIGTERM turned into a checkpointed stop; print how training ended and return the
+    exit status: 0 done or stopped at the time limit, 130 SIGINT, 143 SIGTERM. ``train_fn``
+    returns training's ``{"status", "epoch", "step"}`` (``training.train``)."""
+    from ..training import CHECKPOINT, stop_signals
+    limit = None
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        limit = threadpool_limits(limits=args.threads, user_api="blas")
+    try:
+        with stop_signals() as stop_requested:
+            result = train_fn(stop_requested)
+    finally:
+        if limit is not None:
+            limit.restore_original_limits()
+    where = f"{result['epoch']} epochs, {result['step']} steps; checkpoint {os.path.join(args.out, CHECKPOINT)}"
+    if result["status"] == "done":
+        print(f"training done: {where}")
+        return 0
+    if result["status"] == "time limit":
+        print(f"training stopped at the time limit: {where}; --resume continues")
+        return 0
+    print(f"training stopped by {result['status']}: {where}; --resume continues")
+    return 130 if result["status"] == "SIGINT" else 143

@@ -5,8 +5,8 @@ from tqdm import tqdm
 
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
-from ..training import CHECKPOINT, load_checkpoint, load_split, stop_signals, train
-from .common import add_device_argument, apply_device
+from ..training import CHECKPOINT, load_checkpoint, load_split, train
+from .common import add_device_argument, apply_device, run_training
 
 
 def register(sub):
@@ -72,27 +72,9 @@ def run(args):
     valid_data = load_split(args.data, "valid", config)
     if args.init_from is not None and not os.path.exists(args.init_from):
         raise CheckpointError(f"--init-from {args.init_from}: no such run folder or parameter file")
-    limit = None
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-        limit = threadpool_limits(limits=args.threads, user_api="blas")
-    try:
-        with stop_signals() as stop_requested:
-            result = train(config, train_data.features, valid_data.features, args.out, resume=args.resume,
-                           max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
-                           max_cpu_seconds=None if args.max_cpu_minutes is None else 60.0 * args.max_cpu_minutes,
-                           valid_images=args.valid_images, stop_requested=stop_requested,
-                           progress=not args.no_progress, echo=tqdm.write, train_y=train_data.targets,
-                           valid_y=valid_data.targets, init_from=args.init_from)
-    finally:
-        if limit is not None:
-            limit.restore_original_limits()
-    where = f"{result['epoch']} epochs, {result['step']} steps; checkpoint {os.path.join(args.out, CHECKPOINT)}"
-    if result["status"] == "done":
-        print(f"training done: {where}")
-        return 0
-    if result["status"] == "time limit":
-        print(f"training stopped at the time limit: {where}; --resume continues")
-        return 0
-    print(f"training stopped by {result['status']}: {where}; --resume continues")
-    return 130 if result["status"] == "SIGINT" else 143
+    return run_training(args, lambda stop_requested: train(
+        config, train_data.features, valid_data.features, args.out, resume=args.resume,
+        max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
+        max_cpu_seconds=None if args.max_cpu_minutes is None else 60.0 * args.max_cpu_minutes,
+        valid_images=args.valid_images, stop_requested=stop_requested, progress=not args.no_progress,
+        echo=tqdm.write, train_y=train_data.targets, valid_y=valid_data.targets, init_from=args.init_from))

@@ -20,24 +20,22 @@ percent (the top-2 error for two digits), in batches of B.
 """
 import json
 import os
-import time
 
 import numpy
 from autograd import value_and_grad
-from tqdm import tqdm
 
 from . import baselines
-from .adam import adam_init, adam_update
+from .adam import adam_init
 from .baseline_config import from_dict
 from .errors import CheckpointError, DataError, OutputError
-from .fileio import load_npz, write_json, write_text
+from .fileio import load_npz, write_json
 from .maths.classification import class_errors, class_targets
 from .maths.functions import softmax
 from .maths.mlp import class_cost
 from .params import save_params
-from .streams import LabeledStream, labeled_subset, steps_per_epoch
-from .training import (CHECKPOINT, CONFIG, LOG, PARAMS, TrainState, _check_finite, _same_config, check_data,
-                       check_targets, data_identity, log_csv, save_checkpoint)
+from .streams import LabeledStream, labeled_subset
+from .training import (CHECKPOINT, CONFIG, PARAMS, TrainState, _same_config, check_data, check_targets,
+                       data_identity, run_epochs, save_checkpoint)
 
 # log.csv: as a Tagger run's, with the clean network's validation class cost and error (%).
 LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_class_cost", "valid_class_error", "seconds", "cpu_seconds")
@@ -186,57 +184,21 @@ def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max
         save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
     train_x, train_y = numpy.asarray(train_x, config.dtype), numpy.asarray(train_y)
     valid_x, valid_y = numpy.asarray(valid_x)[:valid_images], numpy.asarray(valid_y)[:valid_images]
-    n_batches = steps_per_epoch(len(train_x), B)
     cost_and_grad = value_and_grad(baselines.step_cost)
-    started, cpu_started = time.monotonic(), time.process_time()
-    seconds_before, cpu_before = state.seconds, state.cpu_seconds
 
-    def clocks():
-        return seconds_before + time.monotonic() - started, cpu_before + time.process_time() - cpu_started
+    def step(unlabeled):
+        """One step: the next labeled batch (and, for the Ladder, the ``unlabeled`` rows with their noise)."""
+        labeled = state.labeled.next_rows(state.rng, B)
+        inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled], state.rng)
+        return cost_and_grad(state.params, config, inputs)
 
-    status = "done"
-    bar = tqdm(total=config.num_epochs * n_batches, initial=min(state.step, config.num_epochs * n_batches),
-               unit="step", disable=not progress, dynamic_ncols=True, mininterval=1.0)
-    try:
-        while state.epoch < config.num_epochs and status == "done":
-            if state.batch == 0:
-                state.order = state.rng.permutation(len(train_x))
-                state.cost_sum = 0.0
-            bar.set_description(f"epoch {state.epoch + 1}/{config.num_epochs}")
-            while state.batch < n_batches:
-                unlabeled = state.order[state.batch * B:(state.batch + 1) * B]
-                labeled = state.labeled.next_rows(state.rng, B)
-                inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled],
-                                               state.rng)
-                cost, grads = cost_and_grad(state.params, config, inputs)
-                _check_finite(cost, grads, state, checkpoint_path)
-                state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
-                state.step += 1
-                state.batch += 1
-                state.cost_sum += float(cost)
-                bar.update(1)
-                bar.set_postfix(cost=f"{state.cost_sum / state.batch:.4f}", refresh=False)
-                stop = stop_requested() if stop_requested else None
-                if stop or (max_seconds is not None and time.monotonic() - started >= max_seconds):
-                    status = stop or "time limit"
-                    break
-            state.seconds, state.cpu_seconds = clocks()
-            if state.batch == n_batches:                                    # the epoch is complete
-                scores = evaluate(state.params, config, valid_x, valid_y)
-                state.epoch += 1
-                seconds, cpu_seconds = clocks()
-                row = dict(epoch=state.epoch, step=state.step, train_cost=state.cost_sum / n_batches,
-                           valid_class_cost=scores["class_cost"], valid_class_error=scores["class_error"],
-                           seconds=seconds, cpu_seconds=cpu_seconds)
-                for column in state.log:
-                    state.log[column].append(row[column])
-                state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
-                if echo:
-                    echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, validation class cost "
-                         f"{row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %, {seconds:.0f} s")
-            save_checkpoint(checkpoint_path, state, config, data_id)
-            write_text(os.path.join(run_dir, LOG), log_csv(state.log))
-    finally:
-        bar.close()
+    def validate():
+        """The clean network's class cost and error on the validation images."""
+        scores = evaluate(state.params, config, valid_x, valid_y)
+        row = {"valid_class_cost": scores["class_cost"], "valid_class_error": scores["class_error"]}
+        return row, f"validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
+
+    status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
+                        stop_requested=stop_requested, progress=progress, echo=echo)
     save_params(os.path.join(run_dir, PARAMS), state.params)
     return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

@@ -362,6 +362,72 @@ def _checkpoint_step(path):
         return "unknown"
 
 
+
+def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_seconds=None, max_cpu_seconds=None,
+               stop_requested=None, progress=False, echo=None):
+    """The epoch loop of every training (Tagger's and the baselines'), until ``config.num_epochs``.
+
+    Each epoch draws a permutation of the ``n_images`` training images from ``state.rng`` and
+    takes ``n // B`` batches of it; ``step(rows)`` returns the cost and gradients of one batch
+    (drawing whatever else it needs from ``state.rng``), and Adam updates ``state.params``. After
+    a complete epoch ``validate()`` returns (validation columns of the log, their words for the
+    epoch line). The checkpoint and log.csv are written after every epoch and when training stops
+    early (``max_seconds`` of wall clock or ``max_cpu_seconds`` of this process in this session,
+    or ``stop_requested()`` returning a name); ``state`` is updated in place.
+    Returns the status: "done", "time limit" or the signal's name.
+    """
+    B = config.batch_size
+    n_batches = steps_per_epoch(n_images, B)
+    checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+    started, cpu_started = time.monotonic(), time.process_time()
+    seconds_before, cpu_before = state.seconds, state.cpu_seconds
+
+    def clocks():
+        """(wall, CPU) seconds of training, over all sessions."""
+        return seconds_before + time.monotonic() - started, cpu_before + time.process_time() - cpu_started
+
+    status = "done"
+    bar = tqdm(total=config.num_epochs * n_batches, initial=min(state.step, config.num_epochs * n_batches),
+               unit="step", disable=not progress, dynamic_ncols=True, mininterval=1.0)
+    try:
+        while state.epoch < config.num_epochs and status == "done":
+            if state.batch == 0:
+                state.order = state.rng.permutation(n_images)
+                state.cost_sum = 0.0
+            bar.set_description(f"epoch {state.epoch + 1}/{config.num_epochs}")
+            while state.batch < n_batches:
+                cost, grads = step(state.order[state.batch * B:(state.batch + 1) * B])
+                _check_finite(cost, grads, state, checkpoint_path)
+                state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
+                state.step += 1
+                state.batch += 1
+                state.cost_sum += float(to_numpy(cost))
+                bar.update(1)
+                bar.set_postfix(cost=f"{state.cost_sum / state.batch:.4f}", refresh=False)
+                stop = stop_requested() if stop_requested else None
+                out_of_time = ((max_seconds is not None and time.monotonic() - started >= max_seconds) or
+                               (max_cpu_seconds is not None and time.process_time() - cpu_started >= max_cpu_seconds))
+                if stop or out_of_time:
+                    status = stop or "time limit"
+                    break
+            state.seconds, state.cpu_seconds = clocks()
+            if state.batch == n_batches:                                    # the epoch is complete
+                row, text = validate()
+                state.epoch += 1
+                seconds, cpu_seconds = clocks()
+                row.update(epoch=state.epoch, step=state.step, train_cost=state.cost_sum / n_batches, seconds=seconds,
+                           cpu_seconds=cpu_seconds)
+                for column in state.log:
+                    state.log[column].append(row[column])
+                state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
+                if echo:
+                    echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, {text}, {seconds:.0f} s")
+            save_checkpoint(checkpoint_path, state, config, data_id)
+            write_text(os.path.join(run_dir, LOG), log_csv(state.log))
+    finally:
+        bar.close()
+    return status
+
 def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max_cpu_seconds=None, valid_images=None,
           stop_requested=None, progress=False, echo=None, train_y=None, valid_y=None, init_from=None):
     """Train (or continue) the run in ``run_dir`` until ``config.num_epochs`` epochs are done.
@@ -423,74 +489,35 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     train_x = numpy.asarray(train_x, dtype=config.dtype)
     if classify:
         valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
-    n_batches = steps_per_epoch(len(train_x), B)
-    started, cpu_started = time.monotonic(), time.process_time()
-    seconds_before, cpu_before = state.seconds, state.cpu_seconds
 
-    def clocks():
-        """(wall, CPU) seconds of training, over all sessions."""
-        return seconds_before + time.monotonic() - started, cpu_before + time.process_time() - cpu_started
+    def step(rows):
+        """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""
+        if state.labeled is not None:                                   # semi-supervised: two batches
+            labeled = state.labeled.next_rows(state.rng, B)
+            inputs = make_semi_supervised_inputs(config, train_x[rows], train_x[labeled], train_y[labeled], state.rng)
+        else:
+            inputs = make_inputs(config, train_x[rows], state.rng)
+        with fast_derivatives():   # the hand-written derivatives of maths/fused.py
+            return cost_and_grad(state.params, config, inputs)
 
-    status = "done"
+    def validate():
+        """The epoch's validation columns and their words for the epoch line."""
+        valid_rng = numpy.random.default_rng([config.seed, VALID_STREAM])
+        if classify:
+            scores = evaluate_classifier(state.params, config, valid_x, valid_y, valid_rng, config.n_iterations)
+            valid = scores["denoising_cost"]
+            row = {"valid_class_cost": float(scores["class_cost"][-1]),
+                   "valid_class_error": float(scores["class_error"][-1])}
+        else:
+            valid = denoising_costs(state.params, config, valid_x, valid_rng, config.n_iterations)
+            row = {}
+        row.update(valid_cost=float(valid.mean()), valid_cost_last=float(valid[-1]))
+        text = f"validation cost {row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f})"
+        if classify:
+            text += f", validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
+        return row, text
 
-    bar = tqdm(total=config.num_epochs * n_batches, initial=min(state.step, config.num_epochs * n_batches),
-               unit="step", disable=not progress, dynamic_ncols=True, mininterval=1.0)
-    try:
-        while state.epoch < config.num_epochs and status == "done":
-            if state.batch == 0:
-                state.order = state.rng.permutation(len(train_x))
-                state.cost_sum = 0.0
-            bar.set_description(f"epoch {state.epoch + 1}/{config.num_epochs}")
-            while state.batch < n_batches:
-                rows = state.order[state.batch * B:(state.batch + 1) * B]
-                if state.labeled is not None:                               # semi-supervised: two batches
-                    labeled = state.labeled.next_rows(state.rng, B)
-                    inputs = make_semi_supervised_inputs(config, train_x[rows], train_x[labeled], train_y[labeled],
-                                                         state.rng)
-                else:
-                    inputs = make_inputs(config, train_x[rows], state.rng)
-                with fast_derivatives():   # the hand-written derivatives of maths/fused.py
-                    cost, grads = cost_and_grad(state.params, config, inputs)
-                _check_finite(cost, grads, state, checkpoint_path)
-                state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
-                state.step += 1
-                state.batch += 1
-                state.cost_sum += float(to_numpy(cost))
-                bar.update(1)
-                bar.set_postfix(cost=f"{state.cost_sum / state.batch:.4f}", refresh=False)
-                stop = stop_requested() if stop_requested else None
-                out_of_time = ((max_seconds is not None and time.monotonic() - started >= max_seconds) or
-                               (max_cpu_seconds is not None and time.process_time() - cpu_started >= max_cpu_seconds))
-                if stop or out_of_time:
-                    status = stop or "time limit"
-                    break
-            state.seconds, state.cpu_seconds = clocks()
-            if state.batch == n_batches:                                    # the epoch is complete
-                valid_rng = numpy.random.default_rng([config.seed, VALID_STREAM])
-                row = {}
-                if classify:
-                    scores = evaluate_classifier(state.params, config, valid_x, valid_y, valid_rng, config.n_iterations)
-                    valid = scores["denoising_cost"]
-                    row = {"valid_class_cost": float(scores["class_cost"][-1]),
-                           "valid_class_error": float(scores["class_error"][-1])}
-                else:
-                    valid = denoising_costs(state.params, config, valid_x, valid_rng, config.n_iterations)
-                state.epoch += 1
-                seconds, cpu_seconds = clocks()
-                row.update(epoch=state.epoch, step=state.step, train_cost=state.cost_sum / n_batches,
-                           valid_cost=float(valid.mean()), valid_cost_last=float(valid[-1]), seconds=seconds,
-                           cpu_seconds=cpu_seconds)
-                for column in state.log:
-                    state.log[column].append(row[column])
-                state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
-                if echo:
-                    scores = (f", validation class cost {row['valid_class_cost']:.4f}, error "
-                              f"{row['valid_class_error']:.2f} %" if classify else "")
-                    echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, validation cost "
-                         f"{row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f}){scores}, {seconds:.0f} s")
-            save_checkpoint(checkpoint_path, state, config, data_id)
-            write_text(os.path.join(run_dir, LOG), log_csv(state.log))
-    finally:
-        bar.close()
+    status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
+                        max_cpu_seconds=max_cpu_seconds, stop_requested=stop_requested, progress=progress, echo=echo)
     save_params(os.path.join(run_dir, PARAMS), state.params)
     return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

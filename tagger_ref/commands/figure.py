@@ -30,13 +30,15 @@ def register(sub):
                                    "table1 RUN_DIR...: Table 1 (b) of evaluated runs beside the paper's (table1.md, "
                                    "table1.png; any number of RUN_DIRs, no --data); table2 RUN_DIR...: Table 2 of "
                                    "evaluated runs, Tagger's and the baselines', mean and sample sd per dataset, "
-                                   "method and labels beside the paper's (table2.md, table2.csv; no --data); sweep SWEEP_DIR: the spread over "
-                                   "the finished seeds of tagger-ref sweep, per table column and iteration, the "
+                                   "method and labels beside the paper's (table2.md, table2.csv; no --data); "
+                                   "sweep SWEEP_DIR: the spread over the finished seeds of tagger-ref sweep, per "
+                                   "table column and iteration, the "
                                    "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out).")
     p.add_argument("name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "table2", "sweep"), help="which figure")
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
-                   help="run folder of tagger-ref train (table1: one or more, each evaluated; sweep: SWEEP_DIR)")
-    p.add_argument("--data", metavar="FILE", help="dataset file (required but for table1 and sweep)")
+                   help="run folder of tagger-ref train (table1, table2: one or more, each evaluated; "
+                        "sweep: SWEEP_DIR)")
+    p.add_argument("--data", metavar="FILE", help="dataset file (required but for table1, table2 and sweep)")
     p.add_argument("--out", metavar="DIR", help="folder for the files (created if missing; required but for "
                                                 "sweep, default SWEEP_DIR)")
     p.add_argument("--split", default="test", help="split to draw from (default test)")

@@ -84,6 +84,12 @@ def test_channel_batch_norm_against_per_channel_statistics():
 # ---------------------------------------------------------------------------------------------
 # costs against hand-written expressions
 
+def perturbed_params(config, rng):
+    """Initial parameters moved off their symmetric start (gamma and the combinators' ones, zero biases)."""
+    params = baselines.init_params(config, rng)
+    return {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}
+
+
 def bn_by_hand(a):
     out = numpy.zeros_like(a)
     for j in range(a.shape[1]):
@@ -96,8 +102,7 @@ def bn_by_hand(a):
 @pytest.mark.quick
 def test_mlp_cost_by_hand():
     rng = numpy.random.default_rng(0)
-    params = baselines.init_params(MLP, rng)
-    params = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}
+    params = perturbed_params(MLP, rng)
     x, y = rng.random((5, 6)), numpy.array([[0, 1], [2, 2], [1, 0], [0, 0], [2, 1]])
     h = x
     for l in (1, 2):
@@ -160,8 +165,7 @@ def ladder_denoising_by_hand(params, x, noise, sizes, weights):
 @pytest.mark.quick
 def test_ladder_denoising_cost_against_a_hand_written_expression():
     rng = numpy.random.default_rng(1)
-    params = baselines.init_params(LADDER, rng)
-    params = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}
+    params = perturbed_params(LADDER, rng)
     x = rng.random((5, 6))
     noise = fc_ladder.draw_noise(rng, LADDER.sizes, 5, 0.3)
     assert [a.shape for a in noise] == [(5, 6), (5, 5), (5, 4), (5, 3)]
@@ -195,8 +199,7 @@ def test_clean_encoder_is_the_noiseless_corrupted_one_and_predicts():
                                               (CONVNET, ("beta_1", "gamma_8"))], ids=["mlp", "ladder", "convnet"])
 def test_gradient_against_finite_differences(config, elements):
     rng = numpy.random.default_rng(5)
-    params = baselines.init_params(config, rng)
-    params = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}   # off the symmetric start
+    params = perturbed_params(config, rng)
     x = rng.random((config.batch_size, config.n_inputs))
     y = rng.integers(0, config.n_classes, (config.batch_size, 2))
     inputs = baselines.step_inputs(config, x, y, rng.random((config.batch_size, config.n_inputs)), rng)

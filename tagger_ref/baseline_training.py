@@ -36,6 +36,7 @@ from .params import save_params
 from .streams import LabeledStream, labeled_subset
 from .training import (CHECKPOINT, CONFIG, PARAMS, TrainState, _same_config, check_data, check_targets,
                        data_identity, run_epochs, save_checkpoint)
+from .training import load_run as training_load_run
 
 # log.csv: as a Tagger run's, with the clean network's validation class cost and error (%).
 LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_class_cost", "valid_class_error", "seconds", "cpu_seconds")
@@ -95,12 +96,8 @@ def load_checkpoint(path):
 
 
 def load_run(run_dir):
-    """(config, params) of the latest checkpoint of a baseline run folder."""
-    path = os.path.join(run_dir, CHECKPOINT)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"{run_dir} holds no {CHECKPOINT}: not a training run folder, or training never started")
-    state, config, _ = load_checkpoint(path)
-    return config, state.params
+    """(config, params) of the latest checkpoint of a baseline run folder (``training.load_run``)."""
+    return training_load_run(run_dir, load_checkpoint)
 
 
 def prepare_run(run_dir, config, data_id, resume, train_y):

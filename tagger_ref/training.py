@@ -217,12 +217,13 @@ def load_checkpoint(path):
     return state, config, data_id
 
 
-def load_run(run_dir):
-    """(config, params) of the latest checkpoint in a run folder."""
+def load_run(run_dir, read_checkpoint=None):
+    """(config, params) of the latest checkpoint in a run folder, read by ``read_checkpoint``
+    (default ``load_checkpoint``; the baselines pass theirs)."""
     path = os.path.join(run_dir, CHECKPOINT)
     if not os.path.isfile(path):
         raise CheckpointError(f"{run_dir} holds no {CHECKPOINT}: not a training run folder, or training never started")
-    state, config, _ = load_checkpoint(path)
+    state, config, _ = (read_checkpoint or load_checkpoint)(path)
     return config, state.params
 
 

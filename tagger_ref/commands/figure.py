@@ -1,5 +1,5 @@
-"""tagger-ref figure: the paper's figures for a trained run (Figure 4 and companions; Figure 5), Table 1 beside the
-paper's, and a sweep's spread over seeds."""
+"""tagger-ref figure: the paper's figures for a trained run (Figure 4 and companions; Figure 5), Tables 1 and 2
+beside the paper's, and a sweep's spread over seeds."""
 import os
 
 import numpy

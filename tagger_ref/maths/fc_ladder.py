@@ -14,17 +14,17 @@ Parameters: encoder ``W_l`` (H_{l-1}, H_l), ``beta_l`` (H_l,) for l = 1..L and `
 reproducible from its arrays. Defaults and sources: docs/baselines.md.
 """
 from ..backend import np
-from .functions import NORM_EPS, mean, normalize, relu, softmax
+from .functions import _centred_and_scale, mean, normalize, relu, softmax
 from .ladder import combinator
 from .mlp import class_cost
 
 
 def batch_statistics(pre):
     """(mu, sigma) of a pre-activation (B, H) over the batch: mu = mean, sigma = sqrt(var + 1e-10),
-    the statistics of ``functions.normalize`` (same variance floor), kept for the decoder."""
+    the statistics of ``functions.normalize`` (its centring and scale, so the same variance floor),
+    kept for the decoder."""
     mu = mean(pre, axis=0, keepdims=True)                                          # (1, H)
-    centred = pre - mu
-    return mu, np.sqrt(mean(centred * centred, axis=0, keepdims=True) + NORM_EPS)  # (1, H)
+    return mu, _centred_and_scale(pre, 0)[1]                                       # (1, H), (1, H)
 
 
 def draw_noise(rng, sizes, rows, sigma, dtype="float64"):

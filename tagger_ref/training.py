@@ -41,6 +41,7 @@ import os
 import signal
 import time
 import typing
+import zipfile
 
 import numpy
 from tqdm import tqdm
@@ -49,7 +50,7 @@ from .adam import adam_init, adam_update
 from .backend import to_device, to_numpy
 from .config import from_dict
 from .errors import CheckpointError, DataError, OutputError, TrainingError
-from .evaluation import denoising_costs, evaluate_classifier
+from .evaluation import ami_scores, denoising_costs, evaluate_classifier
 from .fileio import load_npz, save_npz, write_json, write_text
 from .maths.fused import fast_derivatives
 from .maths.gradients import cost_and_grad
@@ -70,7 +71,16 @@ LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_cost", "valid_cost_last", "
 # A classifying run adds, before the clocks, the validation class cost (last iteration, corrupted
 # input) and classification error in percent (last iteration, clean input).
 CLASS_COLUMNS = ("valid_class_cost", "valid_class_error")
-VALID_STREAM = 1  # validation generator: default_rng([seed, VALID_STREAM])
+# A run that scores its grouping (valid_ami_images > 0) adds, before the clocks, the mean and the
+# median over images of the AMI at the last training iteration on the first valid_ami_images clean
+# validation images, scored as evaluation scores it (evaluation.ami_scores).
+AMI_COLUMNS = ("valid_ami", "valid_ami_median")
+VALID_STREAM = 1      # validation generator: default_rng([seed, VALID_STREAM])
+VALID_AMI_STREAM = 2  # the AMI's initial mask logits: default_rng([seed, VALID_AMI_STREAM]), afresh every epoch
+# Images the AMI is scored on by default: 200 cost 0.7 s on shapes-hour (1.5 % of its 47 s epoch
+# with two threads) and 1.8 s on the paper's Shapes model (under 1 %): docs/training.md.
+VALID_AMI_IMAGES = 200
+KEPT_DIR = "epochs"   # --keep-every: epochs/params-epoch-<E>.npz, the parameters after epoch E
 
 
 @dataclasses.dataclass
@@ -88,25 +98,40 @@ class TrainState:
     seconds: float = 0.0         # wall-clock seconds spent training, over all sessions
     cpu_seconds: float = 0.0     # CPU seconds spent training (process time), over all sessions
     labeled: typing.Optional[LabeledStream] = None  # semi-supervised runs: the labeled stream
+    valid_ami_images: int = 0    # validation images whose AMI each epoch scores (0: none, no AMI columns)
 
 
-def log_columns(config):
+def log_columns(config, valid_ami_images=0):
     """The columns of log.csv (and of the checkpoint's log) of a run of ``config``, in order."""
-    if config.class_cost_x > 0:
-        return LOG_COLUMNS[:5] + CLASS_COLUMNS + LOG_COLUMNS[5:]
-    return LOG_COLUMNS
+    extra = (CLASS_COLUMNS if config.class_cost_x > 0 else ()) + (AMI_COLUMNS if valid_ami_images else ())
+    return LOG_COLUMNS[:5] + extra + LOG_COLUMNS[5:]
 
 
-def new_state(config, train_y=None):
+def kept_params_path(run_dir, epoch):
+    """Where ``--keep-every`` keeps the parameters after ``epoch``."""
+    return os.path.join(run_dir, KEPT_DIR, f"params-epoch-{epoch:04d}.npz")
+
+
+def kept_epochs(run_dir):
+    """The epochs whose parameters a run folder keeps, ascending."""
+    folder = os.path.join(run_dir, KEPT_DIR)
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return sorted(int(n[len("params-epoch-"):-len(".npz")]) for n in names
+                  if n.startswith("params-epoch-") and n.endswith(".npz") and n[13:-4].isdigit())
+
+
+def new_state(config, train_y=None, valid_ami_images=0):
     """A fresh run: the generator seeded with config.seed, parameters initialised from it (section 3);
-    for a classifying run the labeled stream over ``train_y`` (n, objects)."""
+    for a classifying run the labeled stream over ``train_y`` (n, objects); the AMI columns when
+    ``valid_ami_images`` > 0."""
     rng = numpy.random.default_rng(config.seed)
     params = init_params(config, rng)
     labeled = None
     if config.class_cost_x > 0:
         labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
-    return TrainState(params=params, adam=adam_init(params), rng=rng, log={c: [] for c in log_columns(config)},
-                      labeled=labeled)
+    return TrainState(params=params, adam=adam_init(params), rng=rng,
+                      log={c: [] for c in log_columns(config, valid_ami_images)}, labeled=labeled,
+                      valid_ami_images=valid_ami_images)
 
 
 def data_identity(features, targets=None):
@@ -170,8 +195,9 @@ def save_checkpoint(path, state, config, data_id):
     """Write one `.npz`: ``param/<name>``, ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``, the
     counters ``epoch``, ``step``, ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
     ``log/<column>`` arrays, a semi-supervised run's labeled stream (``labeled/index``,
-    ``labeled/order``, ``labeled/position``), ``seconds`` and ``cpu_seconds``, and JSON strings ``rng_json`` (the generator's
-    ``bit_generator.state``), ``config_json`` and ``data_json``. Atomic (fileio.save_npz)."""
+    ``labeled/order``, ``labeled/position``), ``seconds``, ``cpu_seconds``, ``valid_ami_images``, and JSON
+    strings ``rng_json`` (the generator's ``bit_generator.state``), ``config_json``, ``data_json`` and
+    ``log_columns_json`` (the log's columns in order). Atomic (fileio.save_npz)."""
     arrays = {f"param/{k}": to_numpy(v) for k, v in state.params.items()}
     arrays.update({f"adam/m/{k}": to_numpy(v) for k, v in state.adam["m"].items()})
     arrays.update({f"adam/v/{k}": to_numpy(v) for k, v in state.adam["v"].items()})
@@ -182,7 +208,8 @@ def save_checkpoint(path, state, config, data_id):
         "adam/t": numpy.int64(state.adam["t"]), "epoch": numpy.int64(state.epoch), "step": numpy.int64(state.step),
         "batch": numpy.int64(state.batch), "order": numpy.asarray(state.order, dtype=numpy.int64),
         "cost_sum": numpy.float64(state.cost_sum), "seconds": numpy.float64(state.seconds),
-        "cpu_seconds": numpy.float64(state.cpu_seconds),
+        "cpu_seconds": numpy.float64(state.cpu_seconds), "valid_ami_images": numpy.int64(state.valid_ami_images),
+        "log_columns_json": numpy.str_(json.dumps(list(state.log))),
         "rng_json": numpy.str_(json.dumps(state.rng.bit_generator.state)),
         "config_json": numpy.str_(json.dumps(config.to_dict())),
         "data_json": numpy.str_(json.dumps(data_id)),
@@ -196,6 +223,10 @@ def load_checkpoint(path):
     try:
         config = from_dict(json.loads(str(raw["config_json"])), source=f"the config stored in checkpoint {path}")
         names = list(param_shapes(config))
+        # checkpoints written before the AMI columns existed hold neither key
+        ami_images = int(raw["valid_ami_images"]) if "valid_ami_images" in raw else 0
+        columns = (json.loads(str(raw["log_columns_json"])) if "log_columns_json" in raw
+                   else list(log_columns(config)))
         rng_state = json.loads(str(raw["rng_json"]))
         rng = numpy.random.Generator(getattr(numpy.random, rng_state["bit_generator"])())
         rng.bit_generator.state = rng_state
@@ -205,8 +236,8 @@ def load_checkpoint(path):
                   "v": {k: raw[f"adam/v/{k}"] for k in names}},
             rng=rng, epoch=int(raw["epoch"]), step=int(raw["step"]), batch=int(raw["batch"]),
             order=raw["order"], cost_sum=float(raw["cost_sum"]),
-            log={c: raw[f"log/{c}"].tolist() for c in log_columns(config)}, seconds=float(raw["seconds"]),
-            cpu_seconds=float(raw["cpu_seconds"]))
+            log={c: raw[f"log/{c}"].tolist() for c in columns}, seconds=float(raw["seconds"]),
+            cpu_seconds=float(raw["cpu_seconds"]), valid_ami_images=ami_images)
         if config.class_cost_x > 0:
             state.labeled = LabeledStream.from_arrays({k: raw[f"labeled/{k}"] for k in ("index", "order", "position")})
         data_id = json.loads(str(raw["data_json"]))
@@ -230,7 +261,7 @@ def load_run(run_dir, read_checkpoint=None):
 def log_csv(log):
     """The text of log.csv from the log columns (a dict in the order of ``log_columns``)."""
     formats = {"epoch": "{:.0f}", "step": "{:.0f}", "seconds": "{:.1f}", "cpu_seconds": "{:.1f}",
-               "valid_class_error": "{:.2f}"}
+               "valid_class_error": "{:.2f}", "train_class_error": "{:.2f}"}
     lines = [",".join(log)]
     for row in zip(*log.values()):
         lines.append(",".join(formats.get(c, "{:.6f}").format(v) for c, v in zip(log, row)))
@@ -276,13 +307,14 @@ def transfer_params(params, source, plan):
     return out
 
 
-def prepare_run(run_dir, config, data_id, resume, train_y=None, init_from=None):
+def prepare_run(run_dir, config, data_id, resume, train_y=None, init_from=None, valid_ami_images=0):
     """Create or reopen a run folder. Returns ``(state, config)``.
 
     A fresh run refuses a folder that already holds a checkpoint; ``resume`` needs one whose
     config (all fields but num_epochs; ``config`` None accepts the stored one) and training
     data match. ``init_from`` = (source parameters, plan of ``plan_transfer``): a fresh run
-    starts from them, with Adam's state fresh.
+    starts from them, with Adam's state fresh. ``valid_ami_images`` is a fresh run's (a resumed
+    run keeps the checkpoint's).
     """
     path = os.path.join(run_dir, CHECKPOINT)
     if resume:
@@ -310,7 +342,7 @@ def prepare_run(run_dir, config, data_id, resume, train_y=None, init_from=None):
         raise OutputError(f"cannot create run folder {run_dir}: {e.strerror}") from None
     if not os.access(run_dir, os.W_OK):
         raise OutputError(f"cannot write to run folder {run_dir}")
-    state = new_state(config, train_y)
+    state = new_state(config, train_y, valid_ami_images)
     if init_from is not None:
         state.params = transfer_params(state.params, *init_from)
         state.adam = adam_init(state.params)
@@ -355,6 +387,15 @@ def _check_finite(cost, grads, state, checkpoint_path):
                             f"(step {_checkpoint_step(checkpoint_path)}) is kept")
 
 
+def _stored_ami_images(path):
+    """valid_ami_images of a checkpoint (None if unreadable: load_checkpoint then says why)."""
+    try:
+        with numpy.load(path) as f:
+            return int(f["valid_ami_images"]) if "valid_ami_images" in f.files else 0
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+
+
 def _checkpoint_step(path):
     try:
         with numpy.load(path) as f:
@@ -365,7 +406,7 @@ def _checkpoint_step(path):
 
 
 def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_seconds=None, max_cpu_seconds=None,
-               stop_requested=None, progress=False, echo=None):
+               stop_requested=None, progress=False, echo=None, after_epoch=None):
     """The epoch loop of every training (Tagger's and the baselines'), until ``config.num_epochs``.
 
     Each epoch draws a permutation of the ``n_images`` training images from ``state.rng`` and
@@ -374,7 +415,8 @@ def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_se
     a complete epoch ``validate()`` returns (validation columns of the log, their words for the
     epoch line). The checkpoint and log.csv are written after every epoch and when training stops
     early (``max_seconds`` of wall clock or ``max_cpu_seconds`` of this process in this session,
-    or ``stop_requested()`` returning a name); ``state`` is updated in place.
+    or ``stop_requested()`` returning a name); ``state`` is updated in place. ``after_epoch()``, if
+    given, is called after each complete epoch's log row, before that epoch's checkpoint.
     Returns the status: "done", "time limit" or the signal's name.
     """
     B = config.batch_size
@@ -423,6 +465,8 @@ def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_se
                 state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
                 if echo:
                     echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, {text}, {seconds:.0f} s")
+                if after_epoch:
+                    after_epoch()
             save_checkpoint(checkpoint_path, state, config, data_id)
             write_text(os.path.join(run_dir, LOG), log_csv(state.log))
     finally:
@@ -430,7 +474,8 @@ def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_se
     return status
 
 def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max_cpu_seconds=None, valid_images=None,
-          stop_requested=None, progress=False, echo=None, train_y=None, valid_y=None, init_from=None):
+          stop_requested=None, progress=False, echo=None, train_y=None, valid_y=None, init_from=None,
+          valid_mask=None, valid_ami_images=None, keep_every=None):
     """Train (or continue) the run in ``run_dir`` until ``config.num_epochs`` epochs are done.
 
     train_x (n, N) and valid_x (n_valid, N) are clean images. ``max_seconds`` stops training
@@ -446,6 +491,10 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     and ``valid_y`` and trains semi-supervised (module doc). ``init_from`` (a run folder or a
     parameter file) starts a new run from its parameters (:func:`plan_transfer`); what was copied,
     left new and dropped is written to ``init_from.json`` in the run folder.
+    With the validation images' ground-truth masks ``valid_mask`` (n_valid, G, N), every epoch also
+    scores the AMI (``AMI_COLUMNS``) on the first ``valid_ami_images`` of them (default
+    ``VALID_AMI_IMAGES``, at most all; 0: no AMI columns); a resumed run keeps the number it started
+    with. ``keep_every`` E keeps the parameters after every E-th epoch (``kept_params_path``).
     Runs on the active device (``backend.use_device``); the returned and saved values are NumPy.
     Gradients take the fast path (``maths.fused``), the one place where it is switched on. The
     command line also keeps freed memory in the process (``memory.keep_freed_memory``), which saves
@@ -471,8 +520,24 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
             raise CheckpointError("--init-from starts a new run; it cannot be combined with --resume")
         source = load_init_source(init_from)
         transfer = (source, plan_transfer(source, config))
+    if keep_every is not None and keep_every < 1:
+        raise TrainingError(f"keep_every must be at least 1, got {keep_every}")
+    if valid_ami_images is not None and valid_ami_images < 0:
+        raise DataError(f"valid_ami_images must be at least 0, got {valid_ami_images}")
+    ami_images = 0 if valid_mask is None else min(len(valid_x), VALID_AMI_IMAGES if valid_ami_images is None
+                                                  else valid_ami_images)
+    if valid_mask is not None and numpy.shape(valid_mask)[::2] != (len(valid_x), config.n_inputs):
+        raise DataError(f"validation masks have shape {numpy.shape(valid_mask)}, expected "
+                        f"({len(valid_x)}, masks, {config.n_inputs})")
+    if resume:
+        stored_ami = _stored_ami_images(os.path.join(run_dir, CHECKPOINT))
+        if valid_ami_images is not None and stored_ami is not None and ami_images != stored_ami:
+            raise CheckpointError(f"--resume: the run in {run_dir} scores the AMI on {stored_ami} validation "
+                                  f"image(s), not {ami_images}; leave --valid-ami-images out to keep it")
     data_id = data_identity(train_x, train_y if classify else None)
-    state, config = prepare_run(run_dir, config, data_id, resume, train_y, transfer)
+    state, config = prepare_run(run_dir, config, data_id, resume, train_y, transfer, ami_images)
+    if state.valid_ami_images and valid_mask is None:
+        raise DataError(f"the run in {run_dir} scores the AMI of validation images, but no validation masks were given")
     checkpoint_path = os.path.join(run_dir, CHECKPOINT)
     write_json(os.path.join(run_dir, CONFIG), config.to_dict())
     if transfer is not None:
@@ -486,6 +551,8 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
     state.params = to_device(state.params)
     state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
+    ami_x = numpy.asarray(valid_x)[:state.valid_ami_images]
+    ami_mask = None if valid_mask is None else numpy.asarray(valid_mask)[:state.valid_ami_images]
     valid_x = numpy.asarray(valid_x)[:valid_images]
     train_x = numpy.asarray(train_x, dtype=config.dtype)
     if classify:
@@ -516,9 +583,21 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
         text = f"validation cost {row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f})"
         if classify:
             text += f", validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
+        if state.valid_ami_images:
+            ami = ami_scores(state.params, config, ami_x, ami_mask, numpy.random.default_rng([config.seed, VALID_AMI_STREAM]),
+                             config.n_iterations)[-1]                       # the last training iteration
+            row.update(valid_ami=float(numpy.mean(ami)), valid_ami_median=float(numpy.median(ami)))
+            text += f", AMI {row['valid_ami']:.3f} (median {row['valid_ami_median']:.3f})"
         return row, text
 
+    def keep():
+        """--keep-every: the parameters after this epoch, in the exchange format."""
+        if keep_every and state.epoch % keep_every == 0:
+            os.makedirs(os.path.join(run_dir, KEPT_DIR), exist_ok=True)
+            save_params(kept_params_path(run_dir, state.epoch), state.params)
+
     status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
-                        max_cpu_seconds=max_cpu_seconds, stop_requested=stop_requested, progress=progress, echo=echo)
+                        max_cpu_seconds=max_cpu_seconds, stop_requested=stop_requested, progress=progress, echo=echo,
+                        after_epoch=keep)
     save_params(os.path.join(run_dir, PARAMS), state.params)
     return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

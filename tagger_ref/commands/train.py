@@ -5,7 +5,7 @@ from tqdm import tqdm
 
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
-from ..training import CHECKPOINT, load_checkpoint, load_split, train
+from ..training import CHECKPOINT, KEPT_DIR, VALID_AMI_IMAGES, load_checkpoint, load_split, train
 from .common import add_device_argument, apply_device, run_training
 
 
@@ -35,6 +35,13 @@ def register(sub):
                         "lightly shared machine about the work that M minutes give on an idle one (not under heavy "
                         "load: docs/training.md)")
     p.add_argument("--valid-images", type=int, metavar="N", help="validate on the first N images (default: all)")
+    p.add_argument("--valid-ami-images", type=int, metavar="N",
+                   help=f"score the AMI (mean and median over images, last training iteration) on the first N "
+                        f"validation images every epoch, as log.csv's valid_ami columns (default {VALID_AMI_IMAGES}; "
+                        f"0: none; a resumed run keeps its number)")
+    p.add_argument("--keep-every", type=int, metavar="E",
+                   help=f"keep the parameters after every E-th epoch in RUN_DIR/{KEPT_DIR}/ "
+                        f"(tagger-ref evaluate RUN_DIR --epoch N evaluates one)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="limit the BLAS threads (on a busy machine one thread per process can be much faster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines are still printed)")
@@ -46,10 +53,11 @@ def run(args):
     if args.config is None and not args.resume:
         raise ConfigError("--config is required (a preset name or a JSON file), except with --resume")
     config = load_config(args.config) if args.config is not None else None
-    for name in ("epochs", "valid_images", "threads"):
+    for name in ("epochs", "valid_images", "threads", "valid_ami_images", "keep_every"):
         value = getattr(args, name)
-        if value is not None and value < (0 if name == "epochs" else 1):
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least {0 if name == 'epochs' else 1}, got {value}")
+        least = 0 if name in ("epochs", "valid_ami_images") else 1
+        if value is not None and value < least:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
     for name in ("max_minutes", "max_cpu_minutes"):
         value = getattr(args, name)
         if value is not None and not value > 0:
@@ -77,4 +85,5 @@ def run(args):
         max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         max_cpu_seconds=None if args.max_cpu_minutes is None else 60.0 * args.max_cpu_minutes,
         valid_images=args.valid_images, stop_requested=stop_requested, progress=not args.no_progress,
-        echo=tqdm.write, train_y=train_data.targets, valid_y=valid_data.targets, init_from=args.init_from))
+        echo=tqdm.write, train_y=train_data.targets, valid_y=valid_data.targets, init_from=args.init_from,
+        valid_mask=valid_data.mask, valid_ami_images=args.valid_ami_images, keep_every=args.keep_every))

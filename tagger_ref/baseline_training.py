@@ -32,6 +32,7 @@ from .fileio import load_npz, write_json
 from .maths.classification import class_errors, class_targets
 from .maths.functions import softmax
 from .maths.mlp import class_cost
+from .manifest import optional
 from .params import save_params
 from .streams import LabeledStream, labeled_subset
 from .training import (CHECKPOINT, CONFIG, PARAMS, TrainState, _same_config, check_data, check_targets,
@@ -158,11 +159,12 @@ def evaluate(params, config, features, targets, rng=None, batch_size=None):
 
 
 def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max_seconds=None, valid_images=None,
-          stop_requested=None, progress=False, echo=None):
+          stop_requested=None, progress=False, echo=None, manifest=None):
     """Train (or continue) the baseline run in ``run_dir`` until ``config.num_epochs`` epochs are done.
 
     As ``training.train``: ``max_seconds`` stops after the step that passes that many seconds,
-    ``stop_requested()`` returning a name after the current step, each with a checkpoint first.
+    ``stop_requested()`` returning a name after the current step, each with a checkpoint first;
+    ``manifest`` (a ``manifest.Segment``) records the segment once the run folder is ready.
     Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
     """
     for x, y, what in ((train_x, train_y, "training data"), (valid_x, valid_y, "validation data")):
@@ -175,27 +177,32 @@ def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max
         raise DataError(f"labeled_samples = {config.labeled_samples}: fewer labeled images than one batch of {B}")
     data_id = data_identity(train_x, train_y)
     state, config = prepare_run(run_dir, config, data_id, resume, train_y)
-    checkpoint_path = os.path.join(run_dir, CHECKPOINT)
-    write_json(os.path.join(run_dir, CONFIG), config.to_dict())
-    if not resume:
-        save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
-    train_x, train_y = numpy.asarray(train_x, config.dtype), numpy.asarray(train_y)
-    valid_x, valid_y = numpy.asarray(valid_x)[:valid_images], numpy.asarray(valid_y)[:valid_images]
-    cost_and_grad = value_and_grad(baselines.step_cost)
+    if manifest is not None:
+        manifest.steps_fn = lambda: state.step
+    with optional(manifest):
+        checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+        write_json(os.path.join(run_dir, CONFIG), config.to_dict())
+        if not resume:
+            save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
+        train_x, train_y = numpy.asarray(train_x, config.dtype), numpy.asarray(train_y)
+        valid_x, valid_y = numpy.asarray(valid_x)[:valid_images], numpy.asarray(valid_y)[:valid_images]
+        cost_and_grad = value_and_grad(baselines.step_cost)
 
-    def step(unlabeled):
-        """One step: the next labeled batch (and, for the Ladder, the ``unlabeled`` rows with their noise)."""
-        labeled = state.labeled.next_rows(state.rng, B)
-        inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled], state.rng)
-        return cost_and_grad(state.params, config, inputs)
+        def step(unlabeled):
+            """One step: the next labeled batch (and, for the Ladder, the ``unlabeled`` rows with their noise)."""
+            labeled = state.labeled.next_rows(state.rng, B)
+            inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled], state.rng)
+            return cost_and_grad(state.params, config, inputs)
 
-    def validate():
-        """The clean network's class cost and error on the validation images."""
-        scores = evaluate(state.params, config, valid_x, valid_y)
-        row = {"valid_class_cost": scores["class_cost"], "valid_class_error": scores["class_error"]}
-        return row, f"validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
+        def validate():
+            """The clean network's class cost and error on the validation images."""
+            scores = evaluate(state.params, config, valid_x, valid_y)
+            row = {"valid_class_cost": scores["class_cost"], "valid_class_error": scores["class_error"]}
+            return row, f"validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
 
-    status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
-                        stop_requested=stop_requested, progress=progress, echo=echo)
-    save_params(os.path.join(run_dir, PARAMS), state.params)
+        status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
+                            stop_requested=stop_requested, progress=progress, echo=echo)
+        save_params(os.path.join(run_dir, PARAMS), state.params)
+        if manifest is not None:
+            manifest.status = status
     return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

@@ -54,6 +54,7 @@ from .evaluation import ami_scores, denoising_costs, evaluate_classifier
 from .fileio import load_npz, save_npz, write_json, write_text
 from .maths.fused import fast_derivatives
 from .maths.gradients import cost_and_grad
+from .manifest import optional
 from .inputs import make_inputs, make_semi_supervised_inputs
 from .params import init_params, param_shapes, save_params
 from .streams import LabeledStream, labeled_subset, steps_per_epoch
@@ -475,7 +476,7 @@ def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_se
 
 def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max_cpu_seconds=None, valid_images=None,
           stop_requested=None, progress=False, echo=None, train_y=None, valid_y=None, init_from=None,
-          valid_mask=None, valid_ami_images=None, keep_every=None):
+          valid_mask=None, valid_ami_images=None, keep_every=None, manifest=None):
     """Train (or continue) the run in ``run_dir`` until ``config.num_epochs`` epochs are done.
 
     train_x (n, N) and valid_x (n_valid, N) are clean images. ``max_seconds`` stops training
@@ -495,6 +496,8 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     scores the AMI (``AMI_COLUMNS``) on the first ``valid_ami_images`` of them (default
     ``VALID_AMI_IMAGES``, at most all; 0: no AMI columns); a resumed run keeps the number it started
     with. ``keep_every`` E keeps the parameters after every E-th epoch (``kept_params_path``).
+    ``manifest`` (a ``manifest.Segment``) is entered once the run folder is ready and completed
+    with the status and steps however training ends.
     Runs on the active device (``backend.use_device``); the returned and saved values are NumPy.
     Gradients take the fast path (``maths.fused``), the one place where it is switched on. The
     command line also keeps freed memory in the process (``memory.keep_freed_memory``), which saves
@@ -538,66 +541,71 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     state, config = prepare_run(run_dir, config, data_id, resume, train_y, transfer, ami_images)
     if state.valid_ami_images and valid_mask is None:
         raise DataError(f"the run in {run_dir} scores the AMI of validation images, but no validation masks were given")
-    checkpoint_path = os.path.join(run_dir, CHECKPOINT)
-    write_json(os.path.join(run_dir, CONFIG), config.to_dict())
-    if transfer is not None:
-        plan = transfer[1]
-        write_json(os.path.join(run_dir, INIT_FROM), dict(source=os.fspath(init_from), **plan))
-        if echo:
-            echo(f"parameters from {init_from}: {len(plan['copied'])} copied; left at their initial values: "
-                 f"{', '.join(plan['new']) or 'none'}; dropped: {', '.join(plan['dropped']) or 'none'}")
-    if not resume:
-        save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
-    # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
-    state.params = to_device(state.params)
-    state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
-    ami_x = numpy.asarray(valid_x)[:state.valid_ami_images]
-    ami_mask = None if valid_mask is None else numpy.asarray(valid_mask)[:state.valid_ami_images]
-    valid_x = numpy.asarray(valid_x)[:valid_images]
-    train_x = numpy.asarray(train_x, dtype=config.dtype)
-    if classify:
-        valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
-
-    def step(rows):
-        """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""
-        if state.labeled is not None:                                   # semi-supervised: two batches
-            labeled = state.labeled.next_rows(state.rng, B)
-            inputs = make_semi_supervised_inputs(config, train_x[rows], train_x[labeled], train_y[labeled], state.rng)
-        else:
-            inputs = make_inputs(config, train_x[rows], state.rng)
-        with fast_derivatives():   # the hand-written derivatives of maths/fused.py
-            return cost_and_grad(state.params, config, inputs)
-
-    def validate():
-        """The epoch's validation columns and their words for the epoch line."""
-        valid_rng = numpy.random.default_rng([config.seed, VALID_STREAM])
+    if manifest is not None:
+        manifest.steps_fn = lambda: state.step
+    with optional(manifest):
+        checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+        write_json(os.path.join(run_dir, CONFIG), config.to_dict())
+        if transfer is not None:
+            plan = transfer[1]
+            write_json(os.path.join(run_dir, INIT_FROM), dict(source=os.fspath(init_from), **plan))
+            if echo:
+                echo(f"parameters from {init_from}: {len(plan['copied'])} copied; left at their initial values: "
+                     f"{', '.join(plan['new']) or 'none'}; dropped: {', '.join(plan['dropped']) or 'none'}")
+        if not resume:
+            save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
+        # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
+        state.params = to_device(state.params)
+        state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
+        ami_x = numpy.asarray(valid_x)[:state.valid_ami_images]
+        ami_mask = None if valid_mask is None else numpy.asarray(valid_mask)[:state.valid_ami_images]
+        valid_x = numpy.asarray(valid_x)[:valid_images]
+        train_x = numpy.asarray(train_x, dtype=config.dtype)
         if classify:
-            scores = evaluate_classifier(state.params, config, valid_x, valid_y, valid_rng, config.n_iterations)
-            valid = scores["denoising_cost"]
-            row = {"valid_class_cost": float(scores["class_cost"][-1]),
-                   "valid_class_error": float(scores["class_error"][-1])}
-        else:
-            valid = denoising_costs(state.params, config, valid_x, valid_rng, config.n_iterations)
-            row = {}
-        row.update(valid_cost=float(valid.mean()), valid_cost_last=float(valid[-1]))
-        text = f"validation cost {row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f})"
-        if classify:
-            text += f", validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
-        if state.valid_ami_images:
-            ami = ami_scores(state.params, config, ami_x, ami_mask, numpy.random.default_rng([config.seed, VALID_AMI_STREAM]),
-                             config.n_iterations)[-1]                       # the last training iteration
-            row.update(valid_ami=float(numpy.mean(ami)), valid_ami_median=float(numpy.median(ami)))
-            text += f", AMI {row['valid_ami']:.3f} (median {row['valid_ami_median']:.3f})"
-        return row, text
+            valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
 
-    def keep():
-        """--keep-every: the parameters after this epoch, in the exchange format."""
-        if keep_every and state.epoch % keep_every == 0:
-            os.makedirs(os.path.join(run_dir, KEPT_DIR), exist_ok=True)
-            save_params(kept_params_path(run_dir, state.epoch), state.params)
+        def step(rows):
+            """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""
+            if state.labeled is not None:                                   # semi-supervised: two batches
+                labeled = state.labeled.next_rows(state.rng, B)
+                inputs = make_semi_supervised_inputs(config, train_x[rows], train_x[labeled], train_y[labeled], state.rng)
+            else:
+                inputs = make_inputs(config, train_x[rows], state.rng)
+            with fast_derivatives():   # the hand-written derivatives of maths/fused.py
+                return cost_and_grad(state.params, config, inputs)
 
-    status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
-                        max_cpu_seconds=max_cpu_seconds, stop_requested=stop_requested, progress=progress, echo=echo,
-                        after_epoch=keep)
-    save_params(os.path.join(run_dir, PARAMS), state.params)
+        def validate():
+            """The epoch's validation columns and their words for the epoch line."""
+            valid_rng = numpy.random.default_rng([config.seed, VALID_STREAM])
+            if classify:
+                scores = evaluate_classifier(state.params, config, valid_x, valid_y, valid_rng, config.n_iterations)
+                valid = scores["denoising_cost"]
+                row = {"valid_class_cost": float(scores["class_cost"][-1]),
+                       "valid_class_error": float(scores["class_error"][-1])}
+            else:
+                valid = denoising_costs(state.params, config, valid_x, valid_rng, config.n_iterations)
+                row = {}
+            row.update(valid_cost=float(valid.mean()), valid_cost_last=float(valid[-1]))
+            text = f"validation cost {row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f})"
+            if classify:
+                text += f", validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
+            if state.valid_ami_images:
+                ami_rng = numpy.random.default_rng([config.seed, VALID_AMI_STREAM])
+                ami = ami_scores(state.params, config, ami_x, ami_mask, ami_rng, config.n_iterations)[-1]  # last iteration
+                row.update(valid_ami=float(numpy.mean(ami)), valid_ami_median=float(numpy.median(ami)))
+                text += f", AMI {row['valid_ami']:.3f} (median {row['valid_ami_median']:.3f})"
+            return row, text
+
+        def keep():
+            """--keep-every: the parameters after this epoch, in the exchange format."""
+            if keep_every and state.epoch % keep_every == 0:
+                os.makedirs(os.path.join(run_dir, KEPT_DIR), exist_ok=True)
+                save_params(kept_params_path(run_dir, state.epoch), state.params)
+
+        status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
+                            max_cpu_seconds=max_cpu_seconds, stop_requested=stop_requested, progress=progress, echo=echo,
+                            after_epoch=keep)
+        save_params(os.path.join(run_dir, PARAMS), state.params)
+        if manifest is not None:
+            manifest.status = status
     return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

@@ -7,6 +7,7 @@ from ..baseline_config import DEFAULT_PRESETS, KINDS, load_baseline_config
 from ..baseline_training import load_checkpoint, train
 from ..errors import CheckpointError, ConfigError
 from ..training import CHECKPOINT, load_split
+from ..manifest import Segment
 from .common import run_training
 
 
@@ -88,4 +89,4 @@ def run(args):
         config, train_data.features, valid_data.features, train_data.targets, valid_data.targets, args.out,
         resume=args.resume, max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         valid_images=args.valid_images, stop_requested=stop_requested, progress=not args.no_progress,
-        echo=tqdm.write))
+        echo=tqdm.write, manifest=Segment(args.out, "baseline", data=args.data)))

@@ -6,6 +6,7 @@ from tqdm import tqdm
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..training import CHECKPOINT, KEPT_DIR, VALID_AMI_IMAGES, load_checkpoint, load_split, train
+from ..manifest import Segment
 from .common import add_device_argument, apply_device, run_training
 
 
@@ -80,10 +81,11 @@ def run(args):
     valid_data = load_split(args.data, "valid", config)
     if args.init_from is not None and not os.path.exists(args.init_from):
         raise CheckpointError(f"--init-from {args.init_from}: no such run folder or parameter file")
+    manifest = Segment(args.out, "train", data=args.data)
     return run_training(args, lambda stop_requested: train(
         config, train_data.features, valid_data.features, args.out, resume=args.resume,
         max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
         max_cpu_seconds=None if args.max_cpu_minutes is None else 60.0 * args.max_cpu_minutes,
         valid_images=args.valid_images, stop_requested=stop_requested, progress=not args.no_progress,
         echo=tqdm.write, train_y=train_data.targets, valid_y=valid_data.targets, init_from=args.init_from,
-        valid_mask=valid_data.mask, valid_ami_images=args.valid_ami_images, keep_every=args.keep_every))
+        valid_mask=valid_data.mask, valid_ami_images=args.valid_ami_images, keep_every=args.keep_every, manifest=manifest))

@@ -12,6 +12,7 @@ import sys
 
 from data_gen.errors import DataGenError
 
+from . import manifest
 from .errors import TaggerError
 from .memory import keep_freed_memory
 
@@ -54,6 +55,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     keep_freed_memory()  # fresh pages for every temporary cost about a fifth of a training step
+    outer, manifest.command_line = manifest.command_line, ["tagger-ref"] + argv   # what manifest.json records
     try:
         return args.func(args)
     except (TaggerError, DataGenError) as e:   # data_gen stands alone, with its own error type
@@ -69,6 +71,8 @@ def main(argv=None):
         # pointing stdout at /dev/null so that the interpreter's final flush does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        manifest.command_line = outer
 
 
 if __name__ == "__main__":

@@ -245,3 +245,51 @@ def sweep(sweep_dir, path):
              + (f"; red: the paper's {targets['model']}" if targets else ""))
     plots.save_png(plots.sweep(panels, title), path)
     return path
+
+
+def read_log(run_dir):
+    """log.csv of a run folder as {column: [numbers]}; DataError naming the file if unreadable."""
+    path = os.path.join(run_dir, "log.csv")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows:
+            raise ValueError("no epoch logged yet")
+        return {c: [float(r[c]) for r in rows] for c in rows[0]}
+    except (OSError, KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"cannot read {path}: {e}") from None
+
+
+def paper_lines(run_dir):
+    """The paper's final values for a run's curves: {column: [(value, text)]}, from its config.json:
+    Table 1's AMI and denoising cost at the training T (or iteration 5) for a Shapes model, Table 2's
+    error for a classifying TextureMNIST model. Empty where the paper reports nothing comparable."""
+    from .table2 import PAPER_TABLE2, labels_name
+    from .targets import shapes_targets
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    lines = {}
+    targets = shapes_targets(config) if isinstance(config, dict) else None
+    if targets:
+        ami, cost = targets["table1"]["ami"], targets["table1"]["denoising_cost"]
+        T = config.get("n_iterations") if config.get("n_iterations") in ami else 5
+        lines["valid_ami"] = [(ami[T], f"paper, {targets['model']}: AMI {ami[T]} (iteration {T}, test)")]
+        lines["valid_cost_last"] = [(cost[T], f"paper, {targets['model']}: {cost[T]} (iteration {T}, test)")]
+    elif isinstance(config, dict) and config.get("class_cost_x", 0) > 0:
+        dataset = f"TextureMNIST{config.get('objects_per_sample', 1)}"
+        key = (dataset, "Tagger", labels_name(config.get("labeled_samples")))
+        if key in PAPER_TABLE2:
+            lines["valid_class_error"] = [(PAPER_TABLE2[key][0], f"paper, Tagger on {dataset}, {key[2]} labels: "
+                                                                  f"{PAPER_TABLE2[key][0]} % (test)")]
+    return lines
+
+
+def curves(run_dirs, path):
+    """``figure curves``: validation cost, AMI and class error against training steps for the runs,
+    each labelled by its folder's name, with the paper's values of the first run as dashed lines."""
+    runs = [(os.path.basename(os.path.normpath(d)), read_log(d)) for d in run_dirs]
+    plots.save_png(plots.curves(runs, paper_lines(run_dirs[0])), path)
+    return path

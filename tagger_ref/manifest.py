@@ -41,6 +41,11 @@ PACKAGES = ("numpy", "autograd", "scipy", "scikit-learn", "cupy")
 ENDS = 1 << 20      # bytes read at each end of a data file for its fingerprint
 
 
+# The command line of the tagger-ref command running now (cli.main sets it, also for the commands
+# the demo runs inside its own process); None outside the command line, where sys.argv is taken.
+command_line = None
+
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -134,7 +139,7 @@ class Segment:
 
     def __init__(self, folder, command, argv=None, data=None, steps_fn=None):
         self.folder, self.path = os.fspath(folder), os.path.join(folder, MANIFEST)
-        argv = list(sys.argv if argv is None else argv)
+        argv = list((command_line or sys.argv) if argv is None else argv)
         if argv:                                  # the program by its name, not by where it is installed
             argv[0] = os.path.basename(argv[0])
         self.record = {"command": command, "argv": argv,

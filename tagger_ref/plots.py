@@ -235,3 +235,40 @@ def sweep(panels, title=None):
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def curves(runs, paper=None):
+    """Validation quantities against training steps for one or more runs on shared axes.
+
+    ``runs``: [(label, {column: [values]})] from log.csv (``step`` and ``valid_cost_last`` always;
+    ``valid_ami``, ``valid_ami_median``, ``valid_class_error`` where present). ``paper``: {column:
+    (value, text)} drawn as dashed horizontal lines (the paper's final value). One panel per
+    quantity that some run has: the validation cost at the last training iteration, the mean AMI
+    over images (the median dotted, same colour), the classification error.
+    """
+    paper = paper or {}
+    panels = [("valid_cost_last", "validation denoising cost\n(last training iteration)")]
+    if any("valid_ami" in log for _, log in runs):
+        panels.append(("valid_ami", "validation AMI (last training iteration)\nmean over images; median dotted"))
+    if any("valid_class_error" in log for _, log in runs):
+        panels.append(("valid_class_error", "validation class error (%)"))
+    fig = Figure(figsize=(4.2 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (column, ylabel) in zip(axes, panels):
+        for i, (label, log) in enumerate(runs):
+            if column in log:
+                ax.plot(log["step"], log[column], "-", color=f"C{i}", label=label)
+                if column == "valid_ami" and "valid_ami_median" in log:
+                    ax.plot(log["step"], log["valid_ami_median"], ":", color=f"C{i}")
+        for j, (value, text) in enumerate(paper.get(column, ())):
+            ax.axhline(value, color="0.4", linestyle="--", linewidth=1)
+            ax.annotate(text, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.3",
+                        va="bottom")
+        if column == "valid_ami":
+            ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.0)
+        ax.set_xlabel("training steps")
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig

@@ -294,8 +294,18 @@ def run_seed(task, data_bytes=None, stop_requested=None):
         return result
 
 
+def _seed_command_line(task):
+    """What a seed's training amounts to, for its manifest: the tagger-ref train command it equals."""
+    line = ["tagger-ref", "train", "--config", "<the sweep's config>", "--data", os.fspath(task.data),
+            "--out", os.fspath(task.run_dir), "--seed", str(task.config.seed), "--epochs", str(task.config.num_epochs)]
+    if task.valid_images:
+        line += ["--valid-images", str(task.valid_images)]
+    return line + ["(run by tagger-ref sweep)"]
+
+
 def _run_locked(task, data_bytes, stop, result):
     from .memory import keep_freed_memory
+    from .manifest import Segment
     from .training import CHECKPOINT, load_checkpoint, load_split, train
     run_dir, config = task.run_dir, task.config
     if is_finished(read_seed_json(run_dir), task):
@@ -315,7 +325,8 @@ def _run_locked(task, data_bytes, stop, result):
     with limits:
         blas_threads = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], default=None)
         trained = train(config, train_data.features, valid_data.features, run_dir, resume=resume,
-                        valid_images=task.valid_images, stop_requested=stop)
+                        valid_images=task.valid_images, stop_requested=stop, valid_mask=valid_data.mask,
+                        manifest=Segment(run_dir, "train", argv=_seed_command_line(task), data=data))
         state = load_checkpoint(checkpoint)[0]
         result.update(epoch=state.epoch, step=state.step, seconds=state.seconds)
         counters = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds,

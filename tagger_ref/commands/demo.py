@@ -9,6 +9,7 @@ import time
 
 from ..backend import use_device
 from ..errors import ConfigError, OutputError
+from ..manifest import Segment
 from .common import add_device_argument
 
 DEFAULTS = {"train_images": 10000, "valid_images": 500, "test_images": 1000, "epochs": 12, "minutes": 3.0}
@@ -61,13 +62,16 @@ def run(args):
          *device],
     ]
     started = time.perf_counter()
-    for argv in steps:
-        print(f"\n$ tagger-ref {' '.join(argv)}", flush=True)
-        status = main(argv)
-        if status != 0:
-            return status
+    with Segment(out, "demo") as segment:           # out/manifest.json; run/ gets its own from train and evaluate
+        for argv in steps:
+            print(f"\n$ tagger-ref {' '.join(argv)}", flush=True)
+            status = main(argv)
+            if status != 0:
+                segment.status = f"error: 'tagger-ref {argv[0]}' exited with {status}"
+                return status
     print(f"\ndemo done in {time.perf_counter() - started:.0f} s; everything is in {out}/:\n"
           f"  {data}  the Shapes images (train, valid, test)\n"
           f"  {run_dir}/  checkpoint.npz, params.npz, config.json, log.csv (per-epoch costs), table1.csv\n"
-          f"  {fig_dir}/  figure4.png, convergence.png, group_removal.png")
+          f"  {fig_dir}/  figure4.png, convergence.png, group_removal.png\n"
+          f"  manifest.json in {out}/ and {run_dir}/: what ran, with which versions, on which machine, how long")
     return 0

@@ -5,13 +5,14 @@ import os
 import numpy
 
 from ..backend import to_device
-from ..errors import ConfigError
-from ..errors import DataError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..evaluation import chance_error, degenerate_images, evaluate, evaluate_classifier, table1_rows, table2_rows
-from ..fileio import save_npz, write_text
+from ..fileio import save_npz, write_json, write_text
+from ..manifest import Segment, data_fingerprint, manifest_reference
+from ..params import load_params
 from ..baseline_training import evaluate as evaluate_baseline, is_baseline_config, stored_config_dict
 from ..baseline_training import load_run as load_baseline_run
-from ..training import check_targets, load_run, load_split
+from ..training import check_targets, kept_epochs, kept_params_path, load_run, load_split
 from .common import add_device_argument, apply_device, check_output_file
 
 TABLE1_COLUMNS = ("iteration", "denoising_cost", "ami", "ami_median")
@@ -35,8 +36,13 @@ def register(sub):
                    help="iterations (default 5 as the paper's Table 1; a classifier: its training T, as Table 2)")
     p.add_argument("--groups", type=int, metavar="K", help="groups (default: the config's n_groups)")
     p.add_argument("--seed", type=int, default=0, help="seed of the corruption and initial masks (default 0)")
+    p.add_argument("--epoch", type=int, metavar="E",
+                   help=f"evaluate the parameters kept after epoch E (train --keep-every) instead of the latest "
+                        f"checkpoint's; the default table is then RUN_DIR/table1-epoch-E.csv")
     p.add_argument("--out", metavar="FILE", help="table to write (default RUN_DIR/table1.csv, or RUN_DIR/table2.csv; "
-                                                 "predictions.npz goes beside it)")
+                                                 "predictions.npz goes beside it). Beside the table, "
+                                                 "<table>.provenance.json names the run's manifest and what was "
+                                                 "evaluated")
     add_device_argument(p)
     p.set_defaults(func=run)
 
@@ -68,26 +74,66 @@ def _number(value):
     return "" if value is None else f"{value:.6f}"
 
 
+def load_evaluated(run_dir, epoch):
+    """(config, params) of the run's latest checkpoint, or of the parameters kept after ``epoch``."""
+    config, params = load_run(run_dir)
+    if epoch is None:
+        return config, params
+    path = kept_params_path(run_dir, epoch)
+    if not os.path.isfile(path):
+        kept = kept_epochs(run_dir)
+        raise CheckpointError(f"--epoch {epoch}: {run_dir} keeps no parameters of that epoch (kept: "
+                              f"{', '.join(map(str, kept)) if kept else 'none; train with --keep-every'})")
+    return config, load_params(path, config)
+
+
+def provenance_path(out):
+    """The record beside a table that names what it scored."""
+    return out + ".provenance.json"
+
+
+def write_provenance(args, out):
+    """<table>.provenance.json: the scored run's manifest (manifest.manifest_reference), the epoch
+    (None: the latest checkpoint), the split, seed, iterations, groups and the data file's fingerprint."""
+    write_json(provenance_path(out), {
+        "run": manifest_reference(args.run_dir), "epoch": args.epoch, "split": args.split, "seed": args.seed,
+        "iterations": args.iterations, "groups": args.groups, "data": data_fingerprint(args.data)})
+
+
 def run(args):
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be at least 0, got {args.seed}")
+    if args.epoch is not None and args.epoch < 0:
+        raise ConfigError(f"--epoch must be at least 0, got {args.epoch}")
     if is_baseline_config(stored_config_dict(args.run_dir)):
+        if args.epoch is not None:
+            raise ConfigError("--epoch: baseline runs keep no epochs")
         return run_baseline(args)
-    config, params = load_run(args.run_dir)
+    config, params = load_evaluated(args.run_dir, args.epoch)
     classify = config.class_cost_x > 0
     if args.iterations is None:
         args.iterations = config.n_iterations if classify else 5
     check_iterations_groups(args.iterations, args.groups)
     config = apply_device(args, config)
     params = to_device(params, config.dtype)             # the forward passes run on the device; AMI on the host
-    out = args.out or os.path.join(args.run_dir, "table2.csv" if classify else "table1.csv")
+    name = "table2" if classify else "table1"
+    out = args.out or os.path.join(args.run_dir, name + ("" if args.epoch is None else f"-epoch-{args.epoch}") + ".csv")
     check_output_file(out)
     data = load_split(args.data, args.split, config)
-    if classify:
-        return run_table2(args, config, params, data, out)
+    with Segment(args.run_dir, "evaluate", data=args.data):
+        if classify:
+            return run_table2(args, config, params, data, out)
+        return run_table1(args, config, params, data, out)
+
+
+def run_table1(args, config, params, data, out):
+    """Table 1 rows (denoising cost, AMI mean and median per iteration) of a model without a class head."""
     result = evaluate(params, config, data.features, data.mask, numpy.random.default_rng(args.seed),
                       n_iterations=args.iterations, n_groups=args.groups)
     rows = table1_rows(result)
     text = table1_csv(rows)
     write_text(out, text)
+    write_provenance(args, out)
     K = args.groups or config.n_groups
     print(f"{args.split} split of {args.data}: {data.n_images} images, K = {K}, T = {args.iterations}; "
           f"{degenerate_images(data.mask)} image(s) have fewer than two scored true groups")
@@ -108,6 +154,7 @@ def run_table2(args, config, params, data, out):
     predictions = os.path.join(os.path.dirname(os.path.abspath(out)), PREDICTIONS)
     save_npz(predictions, {"class_probs": result["class_probs"], "labels": numpy.asarray(data.targets, numpy.int64)})
     write_text(out, text)
+    write_provenance(args, out)
     K = args.groups or config.n_groups
     objects = data.targets.shape[1]
     print(f"{args.split} split of {args.data}: {data.n_images} images with {objects} digit(s), K = {K}, "
@@ -135,6 +182,11 @@ def run_baseline(args):
         raise DataError(f"data file {args.data} has no class targets: a classifier is evaluated on TextureMNIST")
     check_targets(data.targets, data.features, config.replace(objects_per_sample=data.targets.shape[1]),
                   f"data file {args.data}, split {args.split!r}")
+    with Segment(args.run_dir, "evaluate", data=args.data):
+        return _baseline_table(args, config, params, data, out)
+
+
+def _baseline_table(args, config, params, data, out):
     result = evaluate_baseline(params, config.replace(dtype=args.dtype or config.dtype), data.features, data.targets,
                                numpy.random.default_rng(args.seed))
     row = {"iteration": 1, "class_error": result["class_error"], "class_cost": result["class_cost"],
@@ -144,6 +196,7 @@ def run_baseline(args):
     save_npz(predictions, {"class_probs": result["class_probs"][None],
                            "labels": numpy.asarray(data.targets, numpy.int64)})
     write_text(out, text)
+    write_provenance(args, out)
     objects = data.targets.shape[1]
     print(f"{args.split} split of {args.data}: {data.n_images} images with {objects} digit(s); {config.method}; "
           f"class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "

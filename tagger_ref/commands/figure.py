@@ -33,8 +33,12 @@ def register(sub):
                                    "method and labels beside the paper's (table2.md, table2.csv; no --data); "
                                    "sweep SWEEP_DIR: the spread over the finished seeds of tagger-ref sweep, per "
                                    "table column and iteration, the "
-                                   "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out).")
-    p.add_argument("name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "table2", "sweep"), help="which figure")
+                                   "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out); "
+                                   "curves RUN_DIR...: validation cost, AMI (and class error) of log.csv against "
+                                   "training steps for one or more runs on shared axes, the paper's final values "
+                                   "dashed (--out DIR/curves.png; no --data).")
+    p.add_argument("name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "table2", "sweep", "curves"),
+                   help="which figure")
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
                    help="run folder of tagger-ref train (table1, table2: one or more, each evaluated; "
                         "sweep: SWEEP_DIR)")
@@ -81,6 +85,8 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 def run(args):
     if args.name == "sweep":
         return run_sweep(args)
+    if args.name == "curves":
+        return run_curves(args)
     tables = ("table1", "table2")
     for option in ("data", "out") if args.name not in tables else ("out",):
         if getattr(args, option) is None:
@@ -123,4 +129,17 @@ def run_sweep(args):
     except OSError as e:
         raise OutputError(f"cannot create folder {out}: {e.strerror}") from None
     print(f"wrote {figures.sweep(sweep_dir, os.path.join(out, 'sweep.png'))}")
+    return 0
+
+
+def run_curves(args):
+    if args.out is None:
+        raise ConfigError("figure curves needs --out")
+    for run_dir in args.run_dir:                 # every log read before anything is written
+        figures.read_log(run_dir)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create folder {args.out}: {e.strerror}") from None
+    print(f"wrote {figures.curves(args.run_dir, os.path.join(args.out, 'curves.png'))}")
     return 0

@@ -8,6 +8,7 @@ from ..config import load_config
 from ..errors import ConfigError, OutputError
 from ..executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
 from ..fileio import write_text
+from ..manifest import Segment
 from ..summary import write_summary
 from ..sweep import SeedTask, check_evaluate_args, is_finished, parse_seeds, read_seed_json, seed_dir
 from ..training import LOG, load_split, stop_signals
@@ -163,39 +164,41 @@ def run(args):
                                             f" (more threads than the {available_cores()} cores)")
     print(f"sweep of {len(seeds)} seed(s) of {args.config} ({config.num_epochs} epochs) in {args.out}: "
           f"{len(seeds) - len(todo)} finished earlier, {len(todo)} to run on {where}", flush=True)
-    results, stopped_by = {}, None
-    if todo:
-        try:
-            with stop_signals() as stop_requested:
-                watches = {t.seed: _Watch(t.seed, t.run_dir, config.num_epochs) for t in todo}
-                pending = {t.seed: runner.submit(t) for t in todo}
-                while pending:
-                    signal_name = stop_requested()
-                    if signal_name and not stopped_by:
-                        stopped_by = signal_name
-                        print(f"{signal_name}: every running seed stops after its current step (checkpointed); "
-                              f"a second {signal_name} aborts", flush=True)
-                        runner.stop()
-                    for seed, future in list(pending.items()):
-                        watches[seed].poll()
-                        if future.done():
-                            results[seed] = _outcome(future, seed)
-                            print(_report(results[seed]), flush=True)
-                            del pending[seed]
-                    time.sleep(POLL if pending else 0)
-        finally:
-            runner.close()
-    write_text(os.path.join(args.out, SEEDS_CSV), seeds_csv(args.out, seeds))
-    path, used = write_summary(args.out, seeds)
-    states = [results.get(s, {"status": "skipped"})["status"] for s in seeds]
-    failed = [s for s, state in zip(seeds, states) if state == "failed"]
-    unfinished = [s for s, state in zip(seeds, states) if state in ("stopped", "not started")]
-    print(f"{len(used)} of {len(seeds)} seed(s) finished; {path} and {os.path.join(args.out, SEEDS_CSV)} written "
-          f"({time.monotonic() - started:.0f} s)")
-    if unfinished:
-        print(f"unfinished: seed(s) {', '.join(map(str, unfinished))}; run the same command again to continue")
-    if failed:
-        print(f"failed: seed(s) {', '.join(map(str, failed))} (errors above and in seed-S/seed.json)")
+    with Segment(args.out, "sweep", data=args.data) as segment:       # SWEEP_DIR/manifest.json
+        results, stopped_by = {}, None
+        if todo:
+            try:
+                with stop_signals() as stop_requested:
+                    watches = {t.seed: _Watch(t.seed, t.run_dir, config.num_epochs) for t in todo}
+                    pending = {t.seed: runner.submit(t) for t in todo}
+                    while pending:
+                        signal_name = stop_requested()
+                        if signal_name and not stopped_by:
+                            stopped_by = signal_name
+                            print(f"{signal_name}: every running seed stops after its current step (checkpointed); "
+                                  f"a second {signal_name} aborts", flush=True)
+                            runner.stop()
+                        for seed, future in list(pending.items()):
+                            watches[seed].poll()
+                            if future.done():
+                                results[seed] = _outcome(future, seed)
+                                print(_report(results[seed]), flush=True)
+                                del pending[seed]
+                        time.sleep(POLL if pending else 0)
+            finally:
+                runner.close()
+        write_text(os.path.join(args.out, SEEDS_CSV), seeds_csv(args.out, seeds))
+        path, used = write_summary(args.out, seeds)
+        states = [results.get(s, {"status": "skipped"})["status"] for s in seeds]
+        failed = [s for s, state in zip(seeds, states) if state == "failed"]
+        unfinished = [s for s, state in zip(seeds, states) if state in ("stopped", "not started")]
+        print(f"{len(used)} of {len(seeds)} seed(s) finished; {path} and {os.path.join(args.out, SEEDS_CSV)} written "
+              f"({time.monotonic() - started:.0f} s)")
+        if unfinished:
+            print(f"unfinished: seed(s) {', '.join(map(str, unfinished))}; run the same command again to continue")
+        if failed:
+            print(f"failed: seed(s) {', '.join(map(str, failed))} (errors above and in seed-S/seed.json)")
+        segment.status = stopped_by or (f"done; failed: seed(s) {', '.join(map(str, failed))}" if failed else "done")
     if stopped_by:
         return 130 if stopped_by == "SIGINT" else 143
     return 1 if failed else 0

@@ -192,9 +192,10 @@ def optional(segment):
     return contextlib.nullcontext() if segment is None else segment
 
 
-def manifest_reference(folder):
-    """How a table names the run it scored: the manifest's path and the run's last training segment
-    (its index, commit and end), or None when the folder has no manifest."""
+def manifest_reference(folder, relative_to=None):
+    """How a table names the run it scored: the manifest's path (relative to the folder
+    ``relative_to`` when given, so that the record names no machine's paths) and the run's last
+    training segment (its index, commit and steps), or None when the folder has no manifest."""
     path = os.path.join(folder, MANIFEST)
     if not os.path.isfile(path):
         return None
@@ -202,7 +203,8 @@ def manifest_reference(folder):
         segments = read_manifest(folder)["segments"]
         training = [i for i, s in enumerate(segments) if s.get("command") in ("train", "baseline", "sweep", "demo")]
         last = training[-1] if training else None
-        return {"manifest": os.path.abspath(path), "training_segment": last,
+        where = os.path.abspath(path) if relative_to is None else os.path.relpath(path, relative_to)
+        return {"manifest": where, "training_segment": last,
                 "commit": None if last is None else segments[last]["software"].get("commit"),
                 "steps": None if last is None else segments[last].get("steps")}
     return None

@@ -93,10 +93,11 @@ def provenance_path(out):
 
 
 def write_provenance(args, out):
-    """<table>.provenance.json: the scored run's manifest (manifest.manifest_reference), the epoch
+    """<table>.provenance.json: the scored run's manifest (manifest.manifest_reference, its path
+    relative to the table's folder), the epoch
     (None: the latest checkpoint), the split, seed, iterations, groups and the data file's fingerprint."""
     write_json(provenance_path(out), {
-        "run": manifest_reference(args.run_dir), "epoch": args.epoch, "split": args.split, "seed": args.seed,
+        "run": manifest_reference(args.run_dir, os.path.dirname(os.path.abspath(out))), "epoch": args.epoch, "split": args.split, "seed": args.seed,
         "iterations": args.iterations, "groups": args.groups, "data": data_fingerprint(args.data)})
 
 

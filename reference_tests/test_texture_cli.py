@@ -41,7 +41,8 @@ def test_stage_two_logs_classification_and_tells_what_it_took(stages, capsys):
     log = open(os.path.join(two, "log.csv")).read().split()
     assert log[0].startswith("epoch,step,train_cost,valid_cost,valid_cost_last,valid_class_cost,valid_class_error")
     assert len(log) == 2 and log[1].split(",")[1] == "4"                     # 40 images, batches of 10
-    assert open(os.path.join(one, "log.csv")).read().split()[0].endswith("valid_cost_last,seconds,cpu_seconds")
+    assert open(os.path.join(one, "log.csv")).read().split()[0].endswith(
+        "valid_cost_last,valid_ami,valid_ami_median,seconds,cpu_seconds")   # no class columns in stage 1
     bad = config_file(d, STAGE2.replace(encoder_proj=(9, 6, 5, 6, 11)), "bad.json")
     capsys.readouterr()
     assert main(["train", "--config", bad, "--data", data, "--out", os.path.join(d, "bad"), "--init-from", one]) == 2

@@ -16,6 +16,12 @@ def test_presets_are_the_papers():
                                                          4e-4, 100, "batch", "original")
     t = PRESETS["texture-mnist-supervised"]
     assert t.encoder_proj == (3000, 2000, 1000, 500, 250, 11) and t.n_classes == 10 and t.input_noise == 0.18
+    # the authors' released stage-2 run, its saved settings read by hand: class_cost_x 0.05,
+    # input_noise 0.15, lr 0.0005, n_iterations 4, num_epochs 50, seed 1, the same grown Ladder
+    p = PRESETS["texture-mnist-supervised-published"]
+    assert (p.class_cost_x, p.input_noise, p.lr, p.n_iterations, p.num_epochs, p.seed, p.labeled_samples,
+            p.objects_per_sample, p.z_init, p.norm) == (0.05, 0.15, 0.0005, 4, 50, 1, 1000, 2, 0.5, "batch")
+    assert p.encoder_proj == (3000, 2000, 1000, 500, 250, 11)
     assert PRESETS["tiny-classify"].encoder_proj[-1] == 11
     assert TaggerConfig().dtype == "float64"
 

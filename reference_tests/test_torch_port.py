@@ -47,8 +47,10 @@ def test_port_reproduces_golden_case(port, name):
     candidate = port_trace(port, name)
     report = assert_traces_close(reference, candidate)
     assert not report.extra, f"the port writes keys the reference lacks: {report.extra}"
-    # the margin docs/porting.md states: within a hundredth of the default atol_scale
-    margin = compare_traces(reference, candidate, rtol=0.0, atol_scale=DEFAULT_ATOL_SCALE / 100)
+    # the margin docs/porting.md states: within a hundredth of the default atol_scale, a tenth at
+    # the numerical edges (where the worst key comes to 1e-12)
+    edge = name.startswith("edge-")
+    margin = compare_traces(reference, candidate, rtol=0.0, atol_scale=DEFAULT_ATOL_SCALE / (10 if edge else 100))
     assert margin.ok, margin.format()
 
 

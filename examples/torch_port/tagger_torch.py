@@ -83,7 +83,12 @@ class Tagger(nn.Module):
             return F.batch_norm(a, None, None, training=True, eps=NORM_EPS)
         return F.layer_norm(a, a.shape[-1:], eps=NORM_EPS)
 
+    def sigmoid(self, a):
+        """1 / (1 + exp(-a)); torch.sigmoid's value and derivative stay finite in both tails."""
+        return torch.sigmoid(a)
+
     def v_eff(self):
+        """v_eff = exp(asinh(v)) = v + sqrt(v^2 + 1), written so that a large negative v does not cancel to 0."""
         return torch.exp(torch.asinh(self.v))
 
     def likelihood_variance(self):
@@ -92,35 +97,63 @@ class Tagger(nn.Module):
         return self.noise ** 2 + (v * v if self.semantics == "original" else v)
 
     # -- one TAG iteration -----------------------------------------------------------------
-    def group_likelihood(self, z, x_tilde):
-        """L(m): softmax over groups of each group's log-likelihood of x_tilde, eq. (5)."""
-        if self.binary:
-            zeta = z * (1 - 2 * self.noise) + self.noise
-            p = zeta * (1 - 2 * PROB_CLIP) + PROB_CLIP
-            loglik = -F.binary_cross_entropy(p, x_tilde.expand_as(p), reduction="none")
-        else:
-            s2 = self.likelihood_variance()
-            loglik = -0.5 * torch.log(s2) - (z - x_tilde) ** 2 / (2 * s2)
-        return torch.softmax(loglik, dim=0)
+    def clip(self, p):
+        """The soft clip p (1 - 2e) + e, e = 1e-4, before a binary log-likelihood: [0, 1] onto [e, 1 - e]."""
+        return p * (1 - 2 * PROB_CLIP) + PROB_CLIP
 
-    def modelling_error(self, z, m, x_tilde):
-        """delta_z: (30)-(31) for binary inputs, (4) for continuous ones; the paper's variants on request."""
+    def xi_k(self, z):
+        """xi_k = z_k (1 - 2 beta) + beta, the probability of x_tilde = 1 given group k, eq. (17)."""
+        return z * (1 - 2 * self.noise) + self.noise
+
+    def group_log_likelihood(self, z, x_tilde):
+        """log q(x_tilde | group k), up to a constant: the soft-clipped Bernoulli (18), or the Gaussian (19)-(20)."""
         if self.binary:
-            zeta = z * (1 - 2 * self.noise) + self.noise
-            denom = (zeta * m).sum(0) - 1 + x_tilde
+            p = self.clip(self.xi_k(z))
+            return -F.binary_cross_entropy(p, x_tilde.expand_as(p), reduction="none")
+        s2 = self.likelihood_variance()
+        return -0.5 * torch.log(s2) - (z - x_tilde) ** 2 / (2 * s2)
+
+    def group_likelihood(self, z, x_tilde):
+        """L(m): softmax over groups of each group's log-likelihood of x_tilde, eq. (5) (log domain:
+        far from x_tilde the densities themselves underflow)."""
+        return torch.softmax(self.group_log_likelihood(z, x_tilde), dim=0)
+
+    def mixture_denominator(self, xi, x_tilde):
+        """xi - 1 + x_tilde, evaluated as xi - (1 - x_tilde): exact for x_tilde in {0, 1}, where
+        (xi - 1) + x_tilde loses a small xi (tiny beta, z = 0)."""
+        return xi - (1 - x_tilde)
+
+    def modelling_error(self, z, m, log_m, x_tilde):
+        """delta_z: (30)-(31) for binary inputs, (4) for continuous ones; the paper's variants on request.
+        log_m: log m from the mask logits (log_softmax), which (28) needs where m underflows to 0."""
+        if self.binary:
+            xi = (self.xi_k(z) * m).sum(0)
             scale = (1 - 2 * self.noise) if self.semantics == "original" else 1.0
-            return scale * m / denom
+            return scale * m / self.mixture_denominator(xi, x_tilde)
         if self.semantics == "original":
             return m * (x_tilde - z)
         s2 = self.likelihood_variance()
-        density = torch.distributions.Normal(z, torch.sqrt(s2)).log_prob(x_tilde).exp()
-        if self.semantics == "paper":      # eq. (28): the exact gradient
-            posterior = density * m / (density * m).sum(0, keepdim=True)
+        log_density = torch.distributions.Normal(z, torch.sqrt(s2)).log_prob(x_tilde)
+        if self.semantics == "paper":      # eq. (28): the exact gradient, posterior weights in the log domain
+            posterior = torch.softmax(log_density + log_m, dim=0)
             return (x_tilde - z) / s2 * posterior
-        return (x_tilde - z) * m * density  # eq. (29)
+        return (x_tilde - z) * m * log_density.exp()  # eq. (29)
+
+    def z_input(self, z, z_logit):
+        """The z block of the network input: z_i, but for binary inputs from iteration 1 on the
+        previous iteration's logits (z_logit is None at iteration 0)."""
+        return z if z_logit is None else z_logit
+
+    def network_input(self, z_in, delta_z, m, L_m):
+        """The four (K, B, N) blocks side by side, in the order of the rows of W (errata E6)."""
+        return torch.cat([z_in, delta_z, m, L_m], dim=-1)
+
+    def input_projection(self, inputs):
+        """h = relu(normalize(inputs @ W) + b) on the (K*B, 4N) rows: normalise first, then the bias."""
+        return F.relu(self.normalize(inputs @ self.W) + self.b)
 
     def ladder(self, h):
-        """Clean Ladder encoder and decoder; returns (zhat^0, top softmax)."""
+        """Clean Ladder encoder and decoder; returns (zhat^0, top softmax, top logits)."""
         L = self.n_layers
         laterals = [h]
         for l in range(1, L):
@@ -130,28 +163,54 @@ class Tagger(nn.Module):
             if l < L - 1:
                 h = F.relu(zl + bias)
             else:
-                h = torch.softmax((zl + bias) * getattr(self, f"f_{l}_c"), dim=-1)
+                top_logits = self.top_logits(zl, bias, getattr(self, f"f_{l}_c"))
+                h = torch.softmax(top_logits, dim=-1)
         top = h
         zhat = None
         for l in reversed(range(L)):
             u = top if l == L - 1 else zhat @ getattr(self, f"g_{l}_W")
             u = self.normalize(u)
-            a = [getattr(self, f"g_{l}_a{j}") for j in range(1, 11)]
-            mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
-            gate = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
-            if not self.binary:
-                gate = torch.sigmoid(gate)
-            zhat = (laterals[l] - mu) * gate + mu
-        return zhat, top
+            zhat = self.combinator(laterals[l], u, [getattr(self, f"g_{l}_a{j}") for j in range(1, 11)])
+        return zhat, top, top_logits
+
+    def top_logits(self, zl, bias, scale):
+        """The top layer's logits (zl + b) * c: the bias first, then the scale."""
+        return (zl + bias) * scale
+
+    def combinator(self, lateral, u, a):
+        """zhat = (lateral - mu) * gate + mu, mu and gate from the normalised top-down u and a1..a10;
+        the gate through a sigmoid for continuous inputs only (errata E11)."""
+        mu = a[0] * self.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
+        gate = a[5] * self.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
+        if not self.binary:
+            gate = self.sigmoid(gate)
+        return (lateral - mu) * gate + mu
 
     def denoising_cost(self, z, m, x):
         """-log q(x) of the mixture, mean over batch and inputs, eqs. (2) and (6)."""
         if self.binary:
-            p = (m * z).sum(0) * (1 - 2 * PROB_CLIP) + PROB_CLIP
-            return F.binary_cross_entropy(p, x)
+            return F.binary_cross_entropy(self.clip((m * z).sum(0)), x)
         v = self.v_eff()
         log_terms = -0.5 * (torch.log(v) + (x - z) ** 2 / v) + torch.log(m + LOG_M_EPS)
         return -torch.logsumexp(log_terms, dim=0).mean()
+
+    def cost_over_iterations(self, costs):
+        """The denoising cost over iterations: their mean (original code), their sum (the paper, E5)."""
+        total = torch.stack(costs).sum()
+        return total / len(costs) if self.semantics == "original" else total
+
+    def class_log_probabilities(self, top_logits, K, B):
+        """log P (B, C), P_c = sum_k h_{k,c} / sum_{k,c'} h_{k,c'} over the first C top units, in the
+        log domain from the top logits: finite where the top softmax underflows."""
+        C = self.cfg["encoder_proj"][-1] - 1
+        log_top = torch.log_softmax(top_logits, dim=-1)[:, :C].reshape(K, B, C)
+        log_p = torch.logsumexp(log_top, dim=0)
+        return log_p - torch.logsumexp(log_p, dim=-1, keepdim=True)
+
+    def class_targets(self, y):
+        """(B, C): the mean of the one-hot codes of each image's digits (y's width is the number of digits)."""
+        C = self.cfg["encoder_proj"][-1] - 1
+        return F.one_hot(y, C).to(torch.float64).mean(dim=1)
 
     def forward(self, x, x_tilde, m0_logits, y=None, n_iterations=None, record=None):
         """Run the iterations and return the training cost; ``record`` (a dict) receives every
@@ -160,22 +219,23 @@ class Tagger(nn.Module):
         T = n_iterations or self.cfg["n_iterations"]
         rec = record if record is not None else {}
         z = torch.full((K, B, N), float(self.cfg["z_init"]), dtype=torch.float64)
-        m = torch.softmax(m0_logits, dim=0)
+        m_logits = m0_logits
+        m = torch.softmax(m_logits, dim=0)
         rec["z_0"], rec["m_0"] = z, m
         z_logit = None
         costs = []
         for i in range(T):
             L_m = self.group_likelihood(z, x_tilde)
-            delta_z = self.modelling_error(z, m, x_tilde)
-            z_in = z_logit if z_logit is not None else z
-            inputs = torch.cat([z_in, delta_z, m, L_m], dim=-1).reshape(K * B, 4 * N)
-            h = F.relu(self.normalize(inputs @ self.W) + self.b)
-            zhat0, top = self.ladder(h)
+            delta_z = self.modelling_error(z, m, torch.log_softmax(m_logits, dim=0), x_tilde)
+            z_in = self.z_input(z, z_logit)
+            h = self.input_projection(self.network_input(z_in, delta_z, m, L_m).reshape(K * B, 4 * N))
+            zhat0, top, top_logits = self.ladder(h)
             z_new = self.c1 * self.normalize(zhat0 @ self.z_u_W) + self.b1
-            m = torch.softmax((self.c2 * self.normalize(zhat0 @ self.m_u_W)).reshape(K, B, N), dim=0)
+            m_logits = (self.c2 * self.normalize(zhat0 @ self.m_u_W)).reshape(K, B, N)
+            m = torch.softmax(m_logits, dim=0)
             if self.binary:
                 z_logit = z_new.reshape(K, B, N)
-                z = torch.sigmoid(z_logit)
+                z = self.sigmoid(z_logit)
                 rec[f"z_logit_{i + 1}"] = z_logit
             else:
                 z = z_new.reshape(K, B, N)
@@ -184,18 +244,12 @@ class Tagger(nn.Module):
             rec.update({f"L_m_{i}": L_m, f"delta_z_{i}": delta_z, f"h_{i}": h.reshape(K, B, -1),
                         f"ladder_top_{i}": top.reshape(K, B, -1), f"zhat0_{i}": zhat0.reshape(K, B, -1),
                         f"z_{i + 1}": z, f"m_{i + 1}": m, f"cost_{i + 1}": cost})
-        total = torch.stack(costs).sum()
-        if self.semantics == "original":
-            total = total / T
+        total = self.cost_over_iterations(costs)
         weight = float(self.cfg.get("class_cost_x", 0.0))
         if y is not None and weight > 0:
-            C = self.cfg["encoder_proj"][-1] - 1
-            pred = top[:, :C].reshape(K, B, C)
-            pred = pred / pred.sum(dim=(0, 2), keepdim=True)
-            probs = pred.sum(0)
-            target = F.one_hot(y, C).to(torch.float64).mean(dim=1)      # (B, objects, C) -> (B, C)
-            class_cost = -(target * torch.log(probs)).sum(1).mean()
-            rec["class_probs"], rec["class_cost"] = probs, class_cost
+            log_probs = self.class_log_probabilities(top_logits, K, B)  # (B, C), the last iteration
+            class_cost = -(self.class_targets(y) * log_probs).sum(1).mean()
+            rec["class_probs"], rec["class_cost"] = torch.softmax(log_probs, dim=-1), class_cost
             total = total + weight * class_cost
         rec["total_cost"] = total
         return total

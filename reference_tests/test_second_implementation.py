@@ -72,10 +72,10 @@ def loop_trace(p, cfg, x, xt, m0, y=None):
             for j in range(N):
                 xtj = xt[b, j]
                 if binary:
-                    zetas = [z[(k, b)][j] * (1 - 2 * noise) + noise for k in range(K)]
-                    clipped = [q * (1 - 2e-4) + 1e-4 for q in zetas]
+                    xi_ks = [z[(k, b)][j] * (1 - 2 * noise) + noise for k in range(K)]   # (17)
+                    clipped = [q * (1 - 2e-4) + 1e-4 for q in xi_ks]
                     lik = [q if xtj == 1 else 1 - q for q in clipped]
-                    xi = sum(zetas[k] * m[(k, b)][j] for k in range(K))
+                    xi = sum(xi_ks[k] * m[(k, b)][j] for k in range(K))
                     factor = 1.0 if paper else 1 - 2 * noise              # E1
                     for k in range(K):
                         Lm[(k, b)][j] = lik[k] / sum(lik)

@@ -198,10 +198,12 @@ def test_float32_run_fails_the_float64_defaults_and_passes_the_float32_preset(ca
     assert_traces_close(original, ours32, **FLOAT32)
 
 
-@pytest.mark.parametrize("name", list(golden.CASES))
+@pytest.mark.parametrize("name", [n for n in golden.CASES if not n.startswith("edge-")])
 def test_float32_run_of_a_golden_case_keeps_a_tenth_of_the_float32_preset(name):
     """tagger_ref in float32 against the case's float64 trace: within 1e-4 of each key's scale,
-    ten times inside FLOAT32's atol_scale (the margin compare.py and docs/porting.md state)."""
+    ten times inside FLOAT32's atol_scale (the margin compare.py and docs/porting.md state). The
+    edge-* cases are float64 edges (v_eff = 5e-9, logits of 1e3 against a float32 eps of 1e-7):
+    a float32 run is not expected to reproduce them."""
     config, params, inputs, trace = golden.load_case(name)
     c32 = config.replace(dtype="float32")
     ours32 = compute_trace(prepare_params(params, c32), c32, prepare_inputs(inputs, c32))

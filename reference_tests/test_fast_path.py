@@ -136,7 +136,8 @@ def test_combinator_second_derivative_equals_autograds_chain(continuous):
 @pytest.mark.parametrize("name", golden.list_cases())
 def test_fast_and_reference_paths_agree_on_every_golden_case(name):
     """Cost and every gradient, float64: the fast path within 1e-12 of the key's largest magnitude
-    of the reference path (autograd through the plain formulas)."""
+    of the reference path (autograd through the plain formulas); 1e-11 on the edge-* cases, where
+    saturated masks leave gradients such as grad_c2 as small residues of cancelling terms."""
     config, params, inputs, _ = golden.load_case(name)
     assert not fused.active()                                   # the reference path is the default
     cost, grads = cost_and_grad(params, config, inputs)
@@ -146,9 +147,10 @@ def test_fast_and_reference_paths_agree_on_every_golden_case(name):
     assert not fused.active()
     assert abs(fast_cost - cost) <= 1e-12 * abs(cost)
     assert fast_grads.keys() == grads.keys()
+    bound = 1e-11 if name.startswith("edge-") else 1e-12
     for key in grads:
         scale = numpy.abs(grads[key]).max()
-        assert numpy.abs(fast_grads[key] - grads[key]).max() <= 1e-12 * max(scale, 1e-300), key
+        assert numpy.abs(fast_grads[key] - grads[key]).max() <= bound * max(scale, 1e-300), key
 
 
 def test_the_paths_differ_in_how_they_are_differentiated():

@@ -160,9 +160,9 @@ CASES = {
         _cfg("binary", 8, 3, 4, 3, (8, 7, 6), input_noise=1e-12, z_init=0.0, norm="layer"), seed=131,
         shift=(("b1", -20.0),)),
     "edge-norm-floor": GoldenCase(
-        "binary inputs, batch norm, W and z_u_W x1e-5: the variances inside those normalisations are about "
-        "1e-10, so the floor must be 1e-10 under the square root (not 1e-12, 1e-5 or added to the standard "
-        "deviation) and the variance the biased one",
+        "binary inputs, batch norm, W and z_u_W x1e-5: the variances inside those normalisations are 1e-12 to "
+        "4e-11, below the floor, so it must be 1e-10 under the square root (not 1e-12, 1e-5 or added to the "
+        "standard deviation) and the variance the biased one",
         _cfg("binary", 8, 3, 4, 2, (8, 7, 6)), seed=129, scale=(("W", 1e-5), ("z_u_W", 1e-5))),
     "edge-norm-floor-layer": GoldenCase(
         "continuous inputs, layer norm, W and m_u_W x1e-5: the floor of edge-norm-floor in the normalisations "

@@ -139,6 +139,10 @@ class Tagger(nn.Module):
             return (x_tilde - z) / s2 * posterior
         return (x_tilde - z) * m * log_density.exp()  # eq. (29)
 
+    def masks(self, logits):
+        """m = softmax over groups of the mask logits, (9) and (3); torch.softmax subtracts the maximum."""
+        return torch.softmax(logits, dim=0)
+
     def z_input(self, z, z_logit):
         """The z block of the network input: z_i, but for binary inputs from iteration 1 on the
         previous iteration's logits (z_logit is None at iteration 0)."""
@@ -220,7 +224,7 @@ class Tagger(nn.Module):
         rec = record if record is not None else {}
         z = torch.full((K, B, N), float(self.cfg["z_init"]), dtype=torch.float64)
         m_logits = m0_logits
-        m = torch.softmax(m_logits, dim=0)
+        m = self.masks(m_logits)
         rec["z_0"], rec["m_0"] = z, m
         z_logit = None
         costs = []
@@ -232,7 +236,7 @@ class Tagger(nn.Module):
             zhat0, top, top_logits = self.ladder(h)
             z_new = self.c1 * self.normalize(zhat0 @ self.z_u_W) + self.b1
             m_logits = (self.c2 * self.normalize(zhat0 @ self.m_u_W)).reshape(K, B, N)
-            m = torch.softmax(m_logits, dim=0)
+            m = self.masks(m_logits)
             if self.binary:
                 z_logit = z_new.reshape(K, B, N)
                 z = self.sigmoid(z_logit)

@@ -6,6 +6,7 @@ arguments and returning the exit status. Exit codes: 0 success, 1 a check found 
 2 bad usage or bad input (one ``error: ...`` line on stderr, the traceback only with ``--debug``).
 """
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -62,6 +63,18 @@ def main(argv=None):
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if debug or e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # a writer outside fileio.atomic_path (which says so itself): a full disk, in one line
+        where = (os.path.dirname(os.fspath(e.filename)) or ".") if e.filename else "the disk"
+        print(f"error: no space left on {where}", file=sys.stderr)
+        return 2
+    except MemoryError:     # what the checks before allocating (memory.check_fits) did not foresee
+        if debug:
+            raise
+        print(f"error: out of memory running tagger-ref {args.command}: use smaller sizes", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -2,13 +2,20 @@
 
 Every file tagger_ref writes goes to a temporary name in the destination folder and is renamed
 into place only once it is complete, so a failure or a kill never leaves a partial file under the
-final name, and an existing file is replaced only by a complete new one.
+final name, and an existing file is replaced only by a complete new one. A full disk is one line,
+"no space left on FOLDER", with the temporary file removed.
+
+While a temporary file is written its writer holds an advisory lock on it (``fcntl.flock``, where
+it exists), so that :func:`remove_stale_parts` can tell the leftovers of a killed writer from a
+file still being written.
 """
 import contextlib
+import errno
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy
 
@@ -27,23 +34,79 @@ def atomic_path(path, suffix=""):
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part" + suffix, dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=PART + suffix, dir=folder)
     except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
-    os.close(fd)
-    # mkstemp creates the file readable by its owner only; give it the usual mode (0666 less umask).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+        raise _write_error(e, path) from None
+    if not _lock(fd):               # no flock (Windows): nothing to hold, and an open file cannot be replaced
+        os.close(fd)
+        fd = None
     try:
+        # mkstemp creates the file readable by its owner only; give it the usual mode (0666 less umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _write_error(e, path) from None
         raise
+    finally:
+        if fd is not None:
+            os.close(fd)            # releases the lock held since mkstemp
+
+
+PART = ".part"      # the temporary files are hidden: "." + name + "." + random + ".part" [+ suffix]
+
+
+def _write_error(e, path):
+    """OutputError in one line for an OSError while writing ``path``; a full disk names the folder."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(f"no space left on {os.path.dirname(path) or '.'} (writing {os.path.basename(path)}): free some space and "
+                           f"run the command again; nothing already written was changed")
+    return OutputError(f"cannot write {path}: {e.strerror}")
+
+
+def _lock(fd):
+    """Lock the open temporary file ``fd`` for as long as it is open (True), where flock exists."""
+    try:
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def remove_stale_parts(folder):
+    """Remove the hidden temporary files (``.NAME.*.part*``) in ``folder`` and its sub-folders that
+    no process is writing: those a killed writer left. Returns their paths."""
+    try:
+        import fcntl
+    except ImportError:
+        return []
+    removed = []
+    for where, _, names in os.walk(folder):
+        for name in names:
+            if not (name.startswith(".") and PART in name):
+                continue
+            full = os.path.join(where, name)
+            try:
+                fd = os.open(full, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # refused while its writer lives
+                os.unlink(full)
+                removed.append(full)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+    return removed
 
 
 def save_npz(path, arrays, compressed=False):
@@ -92,5 +155,5 @@ def load_npz(path, error=TaggerError, what="file"):
     try:
         with numpy.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError) as e:
         raise error(f"{what} {path} is not a readable .npz archive (truncated or damaged): {e}") from None

@@ -20,6 +20,8 @@ percent (the top-2 error for two digits), in batches of B.
 """
 import json
 import os
+import zipfile
+import zlib
 
 import numpy
 from autograd import value_and_grad
@@ -35,8 +37,8 @@ from .maths.mlp import class_cost
 from .manifest import optional
 from .params import save_params
 from .streams import LabeledStream, labeled_subset
-from .training import (CHECKPOINT, CONFIG, PARAMS, TrainState, _same_config, check_data, check_targets,
-                       data_identity, run_epochs, save_checkpoint)
+from .training import (CHECKPOINT, CONFIG, PARAMS, TrainState, _same_config, check_data, check_state_arrays,
+                       check_targets, data_identity, nothing_to_do, run_epochs, save_checkpoint)
 from .training import load_run as training_load_run
 
 # log.csv: as a Tagger run's, with the clean network's validation class cost and error (%).
@@ -53,8 +55,8 @@ def stored_config_dict(run_dir):
     try:
         with numpy.load(os.path.join(run_dir, CHECKPOINT), allow_pickle=False) as f:
             return json.loads(str(f["config_json"]))
-    except (OSError, KeyError, ValueError):
-        return None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None             # the checkpoint's reader then says what is wrong with it
 
 
 def new_state(config, train_y):
@@ -93,6 +95,7 @@ def load_checkpoint(path):
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
+    check_state_arrays(state, baselines.param_shapes(config), path)
     return state, config, data_id
 
 
@@ -177,6 +180,8 @@ def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max
         raise DataError(f"labeled_samples = {config.labeled_samples}: fewer labeled images than one batch of {B}")
     data_id = data_identity(train_x, train_y)
     state, config = prepare_run(run_dir, config, data_id, resume, train_y)
+    if resume and nothing_to_do(state, config, run_dir, echo):
+        return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
     if manifest is not None:
         manifest.steps_fn = lambda: state.step
     with optional(manifest):

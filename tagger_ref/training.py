@@ -42,6 +42,7 @@ import signal
 import time
 import typing
 import zipfile
+import zlib
 
 import numpy
 from tqdm import tqdm
@@ -246,7 +247,28 @@ def load_checkpoint(path):
         raise CheckpointError(f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref training checkpoint") from None
     except (ValueError, TypeError, AttributeError) as e:
         raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
+    check_state_arrays(state, param_shapes(config), path)
     return state, config, data_id
+
+
+def check_state_arrays(state, shapes, path):
+    """CheckpointError unless every parameter and both of Adam's moments of it have the config's
+    shape (``shapes``: name -> shape), a real dtype and finite values: a damaged checkpoint is
+    refused when it is read, before anything is written or computed from it."""
+    problems = []
+    for name, shape in shapes.items():
+        for what, a in (("parameter", state.params[name]), ("Adam's m of", state.adam["m"][name]),
+                        ("Adam's v of", state.adam["v"][name])):
+            a = numpy.asarray(a)
+            if a.shape != tuple(shape):
+                problems.append(f"{what} {name} has shape {a.shape}, the config's is {tuple(shape)}")
+            elif a.dtype.kind not in "fiu":
+                problems.append(f"{what} {name} has dtype {a.dtype}, not numbers")
+            elif not numpy.all(numpy.isfinite(a)):
+                problems.append(f"{what} {name} has {int(numpy.sum(~numpy.isfinite(a)))} non-finite value(s)")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise CheckpointError(f"checkpoint {path} is damaged: {'; '.join(problems[:3])}{more}")
 
 
 def load_run(run_dir, read_checkpoint=None):
@@ -350,6 +372,25 @@ def prepare_run(run_dir, config, data_id, resume, train_y=None, init_from=None, 
     return state, config
 
 
+def nothing_to_do(state, config, run_dir, echo=None):
+    """Whether a resumed run has already done ``config.num_epochs`` epochs: then nothing is trained
+    and nothing is written (config.json, the checkpoint and the log stay as they are; params.npz is
+    written only if a kill left none). Fewer epochs than the run has done is a CheckpointError:
+    training cannot be undone, and config.json must not claim fewer epochs than the checkpoint holds."""
+    if state.epoch > config.num_epochs:
+        raise CheckpointError(f"--resume --epochs {config.num_epochs}: the run in {run_dir} has done {state.epoch} "
+                              f"epochs already, and training cannot be undone (--epochs counts all epochs: "
+                              f"{state.epoch} does nothing, more trains on)")
+    if state.epoch < config.num_epochs:
+        return False
+    if not os.path.isfile(os.path.join(run_dir, PARAMS)):
+        save_params(os.path.join(run_dir, PARAMS), state.params)
+    if echo:
+        echo(f"nothing to do: the run in {run_dir} has done its {state.epoch} epochs; nothing was changed "
+             f"(raise --epochs to train on)")
+    return True
+
+
 # ---------------------------------------------------------------------------------------------
 # the loop
 
@@ -393,7 +434,7 @@ def _stored_ami_images(path):
     try:
         with numpy.load(path) as f:
             return int(f["valid_ami_images"]) if "valid_ami_images" in f.files else 0
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError):
         return None
 
 
@@ -401,7 +442,7 @@ def _checkpoint_step(path):
     try:
         with numpy.load(path) as f:
             return int(f["step"])
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, EOFError):
         return "unknown"
 
 
@@ -541,6 +582,8 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     state, config = prepare_run(run_dir, config, data_id, resume, train_y, transfer, ami_images)
     if state.valid_ami_images and valid_mask is None:
         raise DataError(f"the run in {run_dir} scores the AMI of validation images, but no validation masks were given")
+    if resume and nothing_to_do(state, config, run_dir, echo):
+        return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
     if manifest is not None:
         manifest.steps_fn = lambda: state.step
     with optional(manifest):

@@ -7,8 +7,10 @@ from ..baseline_config import DEFAULT_PRESETS, KINDS, load_baseline_config
 from ..baseline_training import load_checkpoint, train
 from ..errors import CheckpointError, ConfigError
 from ..training import CHECKPOINT, load_split
+from ..locks import run_folder
 from ..manifest import Segment
-from .common import run_training
+from ..memory import check_model_fits
+from .common import check_seed, run_training
 
 
 def register(sub):
@@ -61,6 +63,12 @@ def run(args):
             raise ConfigError(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise ConfigError(f"--max-minutes must be positive, got {args.max_minutes}")
+    check_seed(args)
+    with run_folder(args.out):          # locked for the run's life; removed again if refused while new
+        return _run_locked(args, labels)
+
+
+def _run_locked(args, labels):
     if args.resume:
         path = os.path.join(args.out, CHECKPOINT)
         if not os.path.isfile(path):
@@ -83,6 +91,7 @@ def run(args):
     if labels is not None:
         changes["labeled_samples"] = labels
     config = config.replace(**changes)
+    check_model_fits(config, config.batch_size)
     train_data = load_split(args.data, "train", config)
     valid_data = load_split(args.data, "valid", config)
     return run_training(args, lambda stop_requested: train(

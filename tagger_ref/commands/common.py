@@ -3,7 +3,7 @@ import os
 
 from ..backend import DEVICES, use_device
 from ..config import DTYPES, load_config
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 
 
 def add_config_argument(parser, required=True):
@@ -16,6 +16,13 @@ def config_from_args(args, dtype=None):
     if dtype is not None and dtype != config.dtype:
         config = config.replace(dtype=dtype)
     return config
+
+
+def check_seed(args):
+    """--seed: a NumPy seed is a non-negative integer; refused in one line before anything is made."""
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise ConfigError(f"--seed must be at least 0, got {seed}")
 
 
 def check_output_file(path):

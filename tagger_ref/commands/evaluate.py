@@ -13,7 +13,8 @@ from ..params import load_params
 from ..baseline_training import evaluate as evaluate_baseline, is_baseline_config, stored_config_dict
 from ..baseline_training import load_run as load_baseline_run
 from ..training import check_targets, kept_epochs, kept_params_path, load_run, load_split
-from .common import add_device_argument, apply_device, check_output_file
+from ..memory import check_model_fits
+from .common import add_device_argument, apply_device, check_output_file, check_seed
 
 TABLE1_COLUMNS = ("iteration", "denoising_cost", "ami", "ami_median")
 TABLE2_COLUMNS = ("iteration", "class_error", "class_cost", "denoising_cost", "ami")
@@ -102,8 +103,7 @@ def write_provenance(args, out):
 
 
 def run(args):
-    if args.seed < 0:
-        raise ConfigError(f"--seed must be at least 0, got {args.seed}")
+    check_seed(args)
     if args.epoch is not None and args.epoch < 0:
         raise ConfigError(f"--epoch must be at least 0, got {args.epoch}")
     if is_baseline_config(stored_config_dict(args.run_dir)):
@@ -116,6 +116,7 @@ def run(args):
         args.iterations = config.n_iterations if classify else 5
     check_iterations_groups(args.iterations, args.groups)
     config = apply_device(args, config)
+    check_model_fits(config, config.batch_size, args.iterations, args.groups, param_copies=1)
     params = to_device(params, config.dtype)             # the forward passes run on the device; AMI on the host
     name = "table2" if classify else "table1"
     out = args.out or os.path.join(args.run_dir, name + ("" if args.epoch is None else f"-epoch-{args.epoch}") + ".csv")

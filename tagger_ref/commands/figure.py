@@ -10,7 +10,8 @@ from ..datasets import load_dataset
 from ..errors import ConfigError, DataError, OutputError
 from ..evaluation import evaluate, table1_rows
 from ..training import load_run, load_split
-from .common import add_device_argument, apply_device
+from ..memory import check_model_fits
+from .common import add_device_argument, apply_device, check_seed
 from .evaluate import check_iterations_groups
 
 NAMES = ("figure4", "convergence", "group-removal")
@@ -83,6 +84,7 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 
 
 def run(args):
+    check_seed(args)
     if args.name == "sweep":
         return run_sweep(args)
     if args.name == "curves":
@@ -98,37 +100,38 @@ def run(args):
     if args.name in tables:
         for run_dir in args.run_dir:            # every run checked before anything is written
             (figures.read_run_table1 if args.name == "table1" else table2.read_run)(run_dir)
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create folder {args.out}: {e.strerror}") from None
-    if args.name in tables:
+        make_folder(args.out)
         compare = figures.table1_comparison if args.name == "table1" else table2.table2_comparison
         for path in compare(args.run_dir, args.out):
             print(f"wrote {path}")
         return 0
     config, params = load_run(args.run_dir[0])
     config = apply_device(args, config)
+    check_model_fits(config, config.batch_size, args.iterations, param_copies=1)
     params = to_device(params, config.dtype)             # the model runs on the device; drawing on the host
     data = load_split(args.data, args.split, config)
     data1 = load_dataset(args.data1, args.split, expect="texture-mnist1") if args.data1 else None
     rows = figures.read_table1(args.table) if args.table else None
+    make_folder(args.out)                                 # only once everything was read
     names = (NAMES + (TEXTURE_NAMES if data.targets is not None else ())) if args.name == "all" else (args.name,)
     for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows, data1):
         print(f"wrote {path}")
     return 0
 
 
+def make_folder(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create folder {path}: {e.strerror}") from None
+
+
 def run_sweep(args):
     if len(args.run_dir) != 1:
         raise ConfigError(f"figure sweep takes one SWEEP_DIR, got {len(args.run_dir)}")
     sweep_dir = args.run_dir[0]
-    out = args.out or sweep_dir
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create folder {out}: {e.strerror}") from None
-    print(f"wrote {figures.sweep(sweep_dir, os.path.join(out, 'sweep.png'))}")
+    make_folder(args.out or sweep_dir)
+    print(f"wrote {figures.sweep(sweep_dir, os.path.join(args.out or sweep_dir, 'sweep.png'))}")
     return 0
 
 
@@ -137,9 +140,6 @@ def run_curves(args):
         raise ConfigError("figure curves needs --out")
     for run_dir in args.run_dir:                 # every log read before anything is written
         figures.read_log(run_dir)
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create folder {args.out}: {e.strerror}") from None
+    make_folder(args.out)
     print(f"wrote {figures.curves(args.run_dir, os.path.join(args.out, 'curves.png'))}")
     return 0

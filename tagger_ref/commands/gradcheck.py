@@ -8,7 +8,9 @@ from ..inputs import prepare_inputs
 from ..maths.model import total_cost
 from ..params import prepare_params
 from ..random_case import random_inputs, random_params
-from .common import add_config_argument, config_from_args
+from ..errors import ConfigError
+from ..memory import check_model_fits
+from .common import add_config_argument, check_seed, config_from_args
 
 IDENTITY_RTOL = 1e-10
 
@@ -39,11 +41,16 @@ def _fmt_index(idx):
 
 
 def run(args):
+    check_seed(args)
+    for option, value in (("--batch", args.batch), ("--directions", args.directions)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{option} must be at least 1, got {value}")
     config = config_from_args(args, args.dtype)
     dtype = config.dtype
     elementwise = args.elementwise if args.elementwise is not None else str(args.config).startswith("tiny-")
-    rng = numpy.random.default_rng(args.seed)
     batch = args.batch if args.batch is not None else min(config.batch_size, 8)
+    check_model_fits(config.replace(dtype="float64"), batch, param_copies=2)   # the differences are taken in float64
+    rng = numpy.random.default_rng(args.seed)
     params = prepare_params(random_params(config, rng), config)
     inputs = prepare_inputs(random_inputs(config, rng, batch), config)
 

@@ -9,7 +9,8 @@ from ..inputs import load_inputs, prepare_inputs, save_inputs
 from ..params import load_params, prepare_params, save_params
 from ..random_case import random_inputs, random_params
 from ..trace import compute_trace, save_trace
-from .common import add_config_argument, add_device_argument, apply_device, check_output_file, config_from_args
+from ..memory import check_model_fits
+from .common import add_config_argument, add_device_argument, apply_device, check_output_file, check_seed, config_from_args
 
 
 def register(sub):
@@ -31,12 +32,14 @@ def register(sub):
 
 
 def run(args):
+    check_seed(args)
     config = apply_device(args, config_from_args(args))
     check_output_file(args.out)
     if args.batch is not None and args.batch < 1:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
     if args.iterations is not None and args.iterations < 1:
         raise ConfigError(f"--iterations must be at least 1, got {args.iterations}")
+    check_model_fits(config, args.batch or config.batch_size, args.iterations, param_copies=2)
     if args.save_inputs:
         try:
             os.makedirs(args.save_inputs, exist_ok=True)

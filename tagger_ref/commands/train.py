@@ -6,8 +6,10 @@ from tqdm import tqdm
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..training import CHECKPOINT, KEPT_DIR, VALID_AMI_IMAGES, load_checkpoint, load_split, train
+from ..locks import run_folder
 from ..manifest import Segment
-from .common import add_device_argument, apply_device, run_training
+from ..memory import check_model_fits
+from .common import add_device_argument, apply_device, check_seed, run_training
 
 
 def register(sub):
@@ -63,6 +65,12 @@ def run(args):
         value = getattr(args, name)
         if value is not None and not value > 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    check_seed(args)
+    with run_folder(args.out):          # locked for the run's life; removed again if refused while new
+        return _run_locked(args, config)
+
+
+def _run_locked(args, config):
     if args.resume:                                      # defaults from the checkpoint being continued
         path = os.path.join(args.out, CHECKPOINT)
         if not os.path.isfile(path):
@@ -77,6 +85,7 @@ def run(args):
     config = apply_device(args, config)
     if args.resume and args.dtype is None:               # a resumed run keeps its dtype on any device
         config = config.replace(dtype=stored.dtype)
+    check_model_fits(config, config.batch_size)
     train_data = load_split(args.data, "train", config)
     valid_data = load_split(args.data, "valid", config)
     if args.init_from is not None and not os.path.exists(args.init_from):

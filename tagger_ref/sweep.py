@@ -19,7 +19,7 @@ SWEEP_DIR/seed-S --data FILE EVALUATE_ARGS`` do, with the same functions, so its
 ``seed.json`` records the seed's state: ``running`` (or a run that was killed), ``stopped``
 (checkpointed before its last epoch), ``finished`` or ``failed``, with the host and process, the
 config, the evaluation arguments and, for a failure, the error. An exclusive lock on
-``seed-S/.lock`` (``fcntl.flock``, released by the kernel when the process dies) keeps two
+``seed-S/.lock`` (``locks.locked``: ``fcntl.flock``, released by the kernel when the process dies) keeps two
 processes from running the same seed at once, e.g. a restarted sweep and a worker of the old one
 that is still writing its last checkpoint.
 """
@@ -41,11 +41,13 @@ import typing
 from .config import TaggerConfig
 from .errors import ConfigError, TaggerError
 from .fileio import write_json, write_text
+from .locks import locked
+from .memory import check_fits
 
 SEED_JSON = "seed.json"
 EVALUATE_TXT = "evaluate.txt"
-LOCK = ".lock"
 LOCK_WAIT = 120.0          # seconds a task waits for another process to release a seed's folder
+SEED_BYTES = 1000          # memory a seed costs the sweep at least (its task, config, folder name, report)
 STOP_POLL = 2.0            # seconds between two looks at a Dask stop event (each one asks the scheduler)
 RESERVED_EVALUATE_ARGS = ("--data", "--out", "--device", "--dtype")
 
@@ -69,8 +71,9 @@ def seed_dir(sweep_dir, seed):
 
 
 def parse_seeds(text):
-    """Seeds from ``"0-19"``, ``"3"`` or ``"0-4,10,12-13"``: a sorted list without repeats."""
-    seeds = set()
+    """Seeds from ``"0-19"``, ``"3"`` or ``"0-4,10,12-13"``: a sorted list without repeats. A list
+    whose bookkeeping (SEED_BYTES a seed) cannot fit in memory is refused before it is built."""
+    ranges = []
     for part in str(text).split(","):
         match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not match:
@@ -78,6 +81,11 @@ def parse_seeds(text):
         lo, hi = int(match[1]), int(match[2] or match[1])
         if hi < lo:
             raise ConfigError(f"--seeds {text!r}: the range {part.strip()!r} is empty")
+        ranges.append((lo, hi))
+    count = sum(hi - lo + 1 for lo, hi in ranges)
+    check_fits(count * SEED_BYTES, f"--seeds {text!r} ({count} seeds)")
+    seeds = set()
+    for lo, hi in ranges:
         seeds.update(range(lo, hi + 1))
     return sorted(seeds)
 
@@ -116,9 +124,10 @@ def read_seed_json(run_dir):
     """The seed's record, or None where there is none (or it cannot be read)."""
     try:
         with open(os.path.join(run_dir, SEED_JSON)) as f:
-            return json.load(f)
+            record = json.load(f)
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None     # not a record (e.g. a hand-edited [1]): none
 
 
 def is_finished(record, task):
@@ -232,28 +241,9 @@ def tables(run_dir):
 # ---------------------------------------------------------------------------------------------
 # the task
 
-@contextlib.contextmanager
 def _locked(run_dir, wait=LOCK_WAIT):
-    """Hold an exclusive lock on RUN_DIR/.lock; TaggerError if another process holds it longer than ``wait`` s."""
-    try:
-        import fcntl
-    except ImportError:             # no flock (Windows): run unlocked
-        yield
-        return
-    with open(os.path.join(run_dir, LOCK), "a") as f:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TaggerError(f"{run_dir} is in use by another process (still running this seed?)") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    """Hold the seed folder's lock (``locks.locked``), waiting up to ``wait`` s for another process."""
+    return locked(run_dir, wait, busy=f"{run_dir} is in use by another process (still running this seed?)")
 
 
 def local_data_copy(data_bytes):
@@ -326,6 +316,7 @@ def _run_locked(task, data_bytes, stop, result):
         blas_threads = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], default=None)
         trained = train(config, train_data.features, valid_data.features, run_dir, resume=resume,
                         valid_images=task.valid_images, stop_requested=stop, valid_mask=valid_data.mask,
+                        train_y=train_data.targets, valid_y=valid_data.targets,
                         manifest=Segment(run_dir, "train", argv=_seed_command_line(task), data=data))
         state = load_checkpoint(checkpoint)[0]
         result.update(epoch=state.epoch, step=state.step, seconds=state.seconds)

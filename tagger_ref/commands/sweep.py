@@ -76,11 +76,13 @@ class _Watch:
         self.rows = self._rows()
 
     def _rows(self):
+        """log.csv's rows as dicts (a classifying run's log has more columns than a Shapes run's)."""
         try:
             with open(os.path.join(self.run_dir, LOG)) as f:
-                return [line.split(",") for line in f.read().split()[1:]]
+                lines = f.read().split()
         except OSError:
             return []
+        return [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
 
     def poll(self):
         record = read_seed_json(self.run_dir) or {}
@@ -91,8 +93,8 @@ class _Watch:
             print(f"seed {self.seed}: started ({where}{at})", flush=True)
         rows = self._rows()
         for row in rows[len(self.rows):]:
-            print(f"seed {self.seed}: epoch {row[0]}/{self.epochs}: train cost {float(row[2]):.4f}, "
-                  f"validation cost {float(row[3]):.4f}, {float(row[5]):.0f} s", flush=True)
+            print(f"seed {self.seed}: epoch {row['epoch']}/{self.epochs}: train cost {float(row['train_cost']):.4f}, "
+                  f"validation cost {float(row['valid_cost']):.4f}, {float(row['seconds']):.0f} s", flush=True)
         self.rows = rows if len(rows) > len(self.rows) else self.rows
 
 
@@ -136,7 +138,11 @@ def run(args):
     config = load_config(args.config)
     if args.epochs is not None:
         config = config.replace(num_epochs=args.epochs)
-    evaluate_args = check_evaluate_args(shlex.split(args.evaluate_args))
+    try:
+        words = shlex.split(args.evaluate_args)
+    except ValueError as e:         # an unbalanced quote
+        raise ConfigError(f"--evaluate-args {args.evaluate_args!r}: {e} (quote as a shell does)") from None
+    evaluate_args = check_evaluate_args(words)
     if not args.scatter_data:
         load_split(args.data, "train", config)           # one clear error before any seed starts
     elif not os.path.isfile(args.data):

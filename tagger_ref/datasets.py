@@ -19,6 +19,7 @@ import json
 import os
 import typing
 import zipfile
+import zlib
 
 import numpy
 
@@ -86,7 +87,7 @@ class _Npz:
         try:
             try:
                 self.archive = numpy.load(self.file, allow_pickle=False)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as e:
                 raise DataError(f"data file {self.path} is not a readable .npz archive: {e}") from None
             self.keys = list(self.archive.files)
             self.meta, self.name = self._metadata()
@@ -102,7 +103,7 @@ class _Npz:
         try:
             meta = json.loads(str(self.archive["meta_json"]))
             dataset, digits = meta["dataset"], meta.get("digits")
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, TypeError):
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError, TypeError):
             raise DataError(f"data file {self.path} has an unreadable meta_json") from None
         return meta, _name(dataset, digits, self.path)
 
@@ -110,7 +111,7 @@ class _Npz:
         prefix = f"{split}_"
         try:
             return {k[len(prefix):]: self.archive[k] for k in self.keys if k.startswith(prefix)}
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as e:   # zlib: a damaged --compress file
             raise DataError(f"data file {self.path} is damaged (split {split!r} unreadable): {e}") from None
 
     def close(self):
@@ -157,6 +158,8 @@ def _check(name, arrays, path, split):
     for key, shape in expected.items():
         if arrays[key].shape != shape:
             raise DataError(f"{where}: {key} has shape {arrays[key].shape}, a {name} file has {shape}")
+        if arrays[key].dtype.kind not in "biuf":
+            raise DataError(f"{where}: {key} has dtype {arrays[key].dtype}, not numbers")
     if n == 0:
         return
     if not numpy.isfinite(features).all() or features.min() < 0 or features.max() > 1:

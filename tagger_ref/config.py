@@ -219,6 +219,10 @@ def load_named(name_or_path, presets, from_dict_fn, what="config"):
     if key in presets:
         return presets[key]
     if key.endswith(".json") or os.path.sep in key or os.path.exists(key):
+        if os.path.isdir(key):
+            config_json = os.path.join(key, "config.json")
+            raise ConfigError(f"config {key} is a folder, not a preset name or a JSON file"
+                              + (f" (a run folder? its config is {config_json})" if os.path.isfile(config_json) else ""))
         if not os.path.isfile(key):
             raise ConfigError(f"config file {key} does not exist")
         try:

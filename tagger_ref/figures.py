@@ -149,10 +149,19 @@ def read_table1(path):
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
-        return [{"iteration": int(r["iteration"]), "denoising_cost": float(r["denoising_cost"]),
+        rows = [{"iteration": int(r["iteration"]), "denoising_cost": float(r["denoising_cost"]),
                  "ami": float(r["ami"]), "ami_median": float(r["ami_median"])} for r in rows]
-    except (OSError, KeyError, ValueError, TypeError) as e:
+    except UnicodeDecodeError:
+        raise DataError(f"cannot read table {path}: not a text file (a table1.csv of tagger-ref evaluate?)") from None
+    except IsADirectoryError:
+        raise DataError(f"cannot read table {path}: it is a folder, not a table1.csv") from None
+    except (OSError, KeyError, ValueError, TypeError, csv.Error) as e:
         raise DataError(f"cannot read table {path}: {e}") from None
+    if not rows:
+        raise DataError(f"cannot read table {path}: no rows (a table1.csv of tagger-ref evaluate has one per iteration)")
+    if not all(numpy.isfinite(list(r.values())).all() for r in rows):
+        raise DataError(f"cannot read table {path}: it holds non-finite values")
+    return rows
 
 
 # Table 1 (b) as the Table 1 comparison shows it (tagger_ref.targets): method -> AMI ± spread and,
@@ -164,14 +173,35 @@ PAPER_TABLE1.update({MODEL_NAMES[norm]: {"ami": TABLE1_AMI_SPREAD[norm],
                      for norm in ("batch", "layer")})
 
 
+def read_run_config(run_dir):
+    """The dict of a run folder's config.json, DataError in one clear line where there is none."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isdir(run_dir):
+        raise DataError(f"{run_dir} is not a folder: give the run folders of tagger-ref train or baseline")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{run_dir} holds no config.json: not a run folder of tagger-ref train or baseline") from None
+    except OSError as e:
+        raise DataError(f"{path} cannot be read: {e.strerror}") from None
+    except ValueError as e:
+        raise DataError(f"{path} is not a JSON config: {e}") from None
+    if not isinstance(config, dict):
+        raise DataError(f"{path} is not a config (a JSON object of fields)")
+    return config
+
+
 def read_run_table1(run_dir):
     """(method, rows) of a run folder evaluated by ``tagger-ref evaluate``: method "Tagger" for batch
     norm, "Tagger*" for layer norm (from its config.json), rows from its table1.csv."""
-    try:
-        with open(os.path.join(run_dir, "config.json")) as f:
-            norm = json.load(f)["norm"]
-    except (OSError, ValueError, KeyError) as e:
-        raise DataError(f"{run_dir}: cannot read the run's config.json ({e})") from None
+    config = read_run_config(run_dir)
+    if "baseline" in config:
+        raise DataError(f"{run_dir} is a {config['baseline']} baseline's run: Table 1 compares Tagger runs on "
+                        f"Shapes (figure table2 takes the baselines)")
+    if "norm" not in config:
+        raise DataError(f"{run_dir}/config.json has no field 'norm': not the config of a tagger-ref train run")
+    norm = config["norm"]
     path = os.path.join(run_dir, "table1.csv")
     if not os.path.isfile(path):
         raise DataError(f"{run_dir} holds no table1.csv: run tagger-ref evaluate on it first")

@@ -9,7 +9,6 @@ training image: "50k", the paper's training set; another N: "N"). Per cell: the 
 their mean and sample standard deviation (ddof = 1, the paper's statistic; blank for one run).
 """
 import csv
-import json
 import math
 import os
 
@@ -40,15 +39,18 @@ def labels_name(labeled_samples):
 
 def read_run(run_dir):
     """(dataset, method, labels, class_error) of one evaluated run folder."""
+    from .figures import read_run_config
+    config = read_run_config(run_dir)
     try:
-        with open(os.path.join(run_dir, "config.json")) as f:
-            config = json.load(f)
         method = {"mlp": "FC MLP", "ladder": "FC Ladder", "convnet": "ConvNet"}[config["baseline"]] \
             if "baseline" in config else "Tagger"
         dataset = f"TextureMNIST{int(config['objects_per_sample'])}"
         labels = labels_name(config.get("labeled_samples"))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DataError(f"{run_dir}: cannot read the run's config.json ({e})") from None
+    except KeyError as e:
+        raise DataError(f"{run_dir}/config.json has no field {e.args[0]!r}: not the config of a tagger-ref "
+                        f"train or baseline run on TextureMNIST") from None
+    except (ValueError, TypeError) as e:
+        raise DataError(f"{run_dir}/config.json has an unusable value ({e})") from None
     path = os.path.join(run_dir, "table2.csv")
     if not os.path.isfile(path):
         raise DataError(f"{run_dir} holds no table2.csv: run tagger-ref evaluate on it first")

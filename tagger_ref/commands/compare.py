@@ -1,8 +1,10 @@
 """``tagger-ref compare REFERENCE.npz CANDIDATE.npz``: judge a candidate trace against a reference.
 
 Exit status 0 when every key of the reference agrees, 1 when any is missing, of another shape or
-out of tolerance, 2 when a file cannot be read or an option is bad.
+out of tolerance, 2 when a file cannot be read, the reference holds NaN or infinities, or an option is bad.
 """
+import numpy
+
 from .. import compare as _compare
 from ..errors import TraceError
 from ..fileio import load_npz
@@ -45,6 +47,10 @@ def run(args):
     tolerances = {name: preset[name] if getattr(args, name) is None else getattr(args, name)
                   for name in ("rtol", "atol", "atol_scale")}
     reference = load_npz(args.reference, TraceError, what="reference trace")
+    nonfinite = [k for k, v in reference.items() if v.dtype.kind in "fc" and not numpy.all(numpy.isfinite(v))]
+    if nonfinite:   # a reference is a trace of a computation that went right: NaN there is bad input, not a mismatch
+        raise TraceError(f"reference trace {args.reference} holds non-finite values ({', '.join(nonfinite[:5])}"
+                         f"{' ...' if len(nonfinite) > 5 else ''}): not a usable reference")
     candidate = load_npz(args.candidate, TraceError, what="candidate trace")
     report = _compare.compare_traces(reference, candidate, keys=args.keys, **tolerances)
     print(f"reference: {args.reference}\ncandidate: {args.candidate}")

@@ -359,3 +359,16 @@ def test_leftovers_of_a_kill_empty_folders_and_clear_messages(files, trained, tm
               "config.json has no field 'norm': not the config of a tagger-ref train run")
     one_error(capsys, main(["figure", "table1", str(tmp_path / "nothing"), "--out", str(tmp_path / "t")]),
               "is not a folder")
+
+
+def test_a_reader_that_goes_away_is_no_error():
+    """`tagger-ref golden list | head -1`: the pipe closes early; no traceback, exit 0."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "tagger_ref.cli", "golden", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()                      # as head does after its first line
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr and "Error" not in stderr

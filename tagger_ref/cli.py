@@ -64,7 +64,12 @@ def main(argv=None):
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `tagger-ref golden list | head`): stop quietly,
+        # pointing stdout at /dev/null so that the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as e:     # BrokenPipeError, an OSError too, is handled above
         if debug or e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         # a writer outside fileio.atomic_path (which says so itself): a full disk, in one line
@@ -79,11 +84,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader of our output went away (e.g. `tagger-ref golden list | head`): stop quietly,
-        # pointing stdout at /dev/null so that the interpreter's final flush does not fail again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
     finally:
         manifest.command_line = outer
 

@@ -257,7 +257,8 @@ def curves(runs, paper=None):
     for ax, (column, ylabel) in zip(axes, panels):
         for i, (label, log) in enumerate(runs):
             if column in log:
-                ax.plot(log["step"], log[column], "-", color=f"C{i}", label=label)
+                # a marker on every epoch's point, so a run with one or two epochs still shows
+                ax.plot(log["step"], log[column], ".-", color=f"C{i}", label=label, markersize=4)
                 if column == "valid_ami" and "valid_ami_median" in log:
                     ax.plot(log["step"], log["valid_ami_median"], ":", color=f"C{i}")
         for j, (value, text) in enumerate(paper.get(column, ())):

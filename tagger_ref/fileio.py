@@ -21,6 +21,10 @@ import numpy
 
 from .errors import OutputError, TaggerError
 
+try:
+    import fcntl                    # advisory locks (flock); absent on Windows, where nothing is locked
+except ImportError:
+    fcntl = None
 
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
@@ -73,10 +77,11 @@ def _write_error(e, path):
 
 def _lock(fd):
     """Lock the open temporary file ``fd`` for as long as it is open (True), where flock exists."""
+    if fcntl is None:
+        return False
     try:
-        import fcntl
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except (ImportError, OSError):
+    except OSError:
         return False
     return True
 
@@ -84,9 +89,7 @@ def _lock(fd):
 def remove_stale_parts(folder):
     """Remove the hidden temporary files (``.NAME.*.part*``) in ``folder`` and its sub-folders that
     no process is writing: those a killed writer left. Returns their paths."""
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         return []
     removed = []
     for where, _, names in os.walk(folder):

@@ -16,24 +16,15 @@ import os
 import time
 
 from .errors import OutputError, TaggerError
-from .fileio import remove_stale_parts
+from .fileio import fcntl, remove_stale_parts   # fcntl is None where flock does not exist
 
 LOCK = ".lock"
-
-
-def _flock():
-    try:
-        import fcntl
-    except ImportError:             # no flock (Windows)
-        return None
-    return fcntl
 
 
 @contextlib.contextmanager
 def locked(folder, wait=0.0, busy=None):
     """Hold an exclusive lock on FOLDER/.lock (the folder must exist); TaggerError(``busy``) if another
     process holds it for longer than ``wait`` seconds. Stale ``*.part`` files are removed once it is held."""
-    fcntl = _flock()
     if fcntl is None:
         yield
         return

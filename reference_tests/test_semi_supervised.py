@@ -11,6 +11,7 @@ from run_helpers import CLOCKS, checkpoint_arrays
 from tagger_ref import training
 from tagger_ref.config import TaggerConfig
 from tagger_ref.errors import CheckpointError, DataError, InputError
+from tagger_ref.evaluation import evaluate_classifier
 from tagger_ref.inputs import make_semi_supervised_inputs, prepare_inputs
 from tagger_ref.maths.classification import class_error, class_errors
 from tagger_ref.maths.gradients import cost_and_grad
@@ -240,9 +241,15 @@ def test_semi_supervised_resume_is_bit_exact_and_logs_the_class_columns(tmp_path
     assert [k for k in a if k not in CLOCKS and not numpy.array_equal(a[k], b[k])] == []
     log = (tmp_path / "whole" / "log.csv").read_text().split()
     assert log[0] == ("epoch,step,train_cost,valid_cost,valid_cost_last,valid_class_cost,valid_class_error,"
-                      "seconds,cpu_seconds")
+                      "train_class_error,seconds,cpu_seconds")
     assert [row.split(",")[1] for row in log[1:]] == ["8", "16"]             # 40 // 5 steps an epoch
     assert 0 <= float(log[2].split(",")[6]) <= 100
+    # the training class error: the final parameters scored again on the labeled subset, clean input
+    state = training.load_checkpoint(tmp_path / "whole" / "checkpoint.npz")[0]
+    labeled = state.labeled.index
+    again = evaluate_classifier(state.params, config, x[labeled], y[labeled],
+                                numpy.random.default_rng([config.seed, 3]), config.n_iterations)
+    assert float(log[2].split(",")[7]) == pytest.approx(float(again["class_error"][-1]), abs=0.006)
     assert len(numpy.unique(training.load_checkpoint(tmp_path / "whole" / "checkpoint.npz")[0].labeled.index)) == 10
     with pytest.raises(DataError, match="no class targets"):
         training.train(config, x, vx, tmp_path / "none")

@@ -241,17 +241,18 @@ def curves(runs, paper=None):
     """Validation quantities against training steps for one or more runs on shared axes.
 
     ``runs``: [(label, {column: [values]})] from log.csv (``step`` and ``valid_cost_last`` always;
-    ``valid_ami``, ``valid_ami_median``, ``valid_class_error`` where present). ``paper``: {column:
+    ``valid_ami``, ``valid_ami_median``, ``valid_class_error``, ``train_class_error`` where present). ``paper``: {column:
     (value, text)} drawn as dashed horizontal lines (the paper's final value). One panel per
     quantity that some run has: the validation cost at the last training iteration, the mean AMI
-    over images (the median dotted, same colour), the classification error.
+    over images (the median dotted, same colour), the classification error (of the labeled training
+    images dashed, same colour).
     """
     paper = paper or {}
     panels = [("valid_cost_last", "validation denoising cost\n(last training iteration)")]
     if any("valid_ami" in log for _, log in runs):
         panels.append(("valid_ami", "validation AMI (last training iteration)\nmean over images; median dotted"))
     if any("valid_class_error" in log for _, log in runs):
-        panels.append(("valid_class_error", "validation class error (%)"))
+        panels.append(("valid_class_error", "class error (%), validation;\nlabeled training images dashed"))
     fig = Figure(figsize=(4.2 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (column, ylabel) in zip(axes, panels):
@@ -261,6 +262,8 @@ def curves(runs, paper=None):
                 ax.plot(log["step"], log[column], ".-", color=f"C{i}", label=label, markersize=4)
                 if column == "valid_ami" and "valid_ami_median" in log:
                     ax.plot(log["step"], log["valid_ami_median"], ":", color=f"C{i}")
+                if column == "valid_class_error" and "train_class_error" in log:
+                    ax.plot(log["step"], log["train_class_error"], "--", color=f"C{i}")
         for j, (value, text) in enumerate(paper.get(column, ())):
             ax.axhline(value, color="0.4", linestyle="--", linewidth=1)
             ax.annotate(text, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.3",

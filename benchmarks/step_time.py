@@ -15,8 +15,12 @@ as trace, gradcheck and the tests run). For each dtype and path it prints
   each (the gradient with respect to the left operand, ``G @ W.T``, and to the weight,
   ``A.T @ G``), except for the left operand of the first iteration's input projection, which
   depends on no parameter. No implementation of this design can do less than these products;
-- ratio step / bound (the target is at most 1.5; steps and products are timed alternately and
-  the ratio is the median of the pairs' ratios, which a busy machine disturbs less);
+- ratio step / bound (steps and products are timed alternately and the ratio is the median of
+  the pairs' ratios, which a busy machine disturbs less);
+- ``port``: the ratio of the step to the same step of the PyTorch port
+  (examples/torch_port/tagger_torch.py: forward and ``backward()`` on the same parameters and
+  inputs, in the same dtype, with as many threads), timed alternately with it, where PyTorch is
+  installed (``-`` otherwise, or with ``--no-port``);
 - the minor page faults of one step (``faults``) and the peak of the memory NumPy allocates
   during one step (tracemalloc, measured in a separate untimed step).
 Each dtype is timed twice: with the C library's default allocator settings, then after
@@ -48,6 +52,9 @@ from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.inputs import make_inputs  # noqa: E402
 from tagger_ref.memory import keep_freed_memory  # noqa: E402
 from tagger_ref.params import init_params, perturb_params  # noqa: E402
+
+
+MODELS = {"shapes": ("shapes", "2000,1000,500"), "texture": ("texture-mnist-pretrain", "3000,2000,1000")}
 
 
 def matmul_shapes(config, batch):
@@ -98,13 +105,17 @@ def seconds(f):
     return time.perf_counter() - start
 
 
-def time_step_and_bound(config, products, batch, repeats, rng, fast=True):
+def time_step_and_bound(config, products, batch, repeats, rng, fast=True, port_threads=None):
     """Median times of cost_and_grad and of its products alone, the median of their ratios, the
-    gradient dtypes, the minor page faults of the last timed step, and the traced peak memory of
-    one step. Steps and products alternate, so that both see the same state of the machine; the
-    ratio is taken pair by pair."""
+    gradient dtypes, the minor page faults of the last timed step, the traced peak memory of one
+    step, and (``port_threads`` not None, PyTorch installed) the median ratio of the step to the
+    PyTorch port's. Steps, products and port steps alternate, so that all see the same state of
+    the machine; the ratios are taken pair by pair."""
     params = perturb_params(init_params(config, rng), rng, 0.1)
-    x = (rng.random((batch, config.n_inputs)) < 0.26).astype(config.dtype)
+    if config.input_type == "binary":
+        x = (rng.random((batch, config.n_inputs)) < 0.26).astype(config.dtype)
+    else:
+        x = rng.random((batch, config.n_inputs)).astype(config.dtype)
     inputs = make_inputs(config, x, rng)
 
     def step():
@@ -112,28 +123,70 @@ def time_step_and_bound(config, products, batch, repeats, rng, fast=True):
             return cost_and_grad(params, config, inputs)
 
     bound = product_runner(products, config.dtype, rng)
+    port = port_step(config, params, inputs) if port_threads is not None else None
     step(), bound()                                                  # warm up
-    steps, bounds = [], []
+    if port:
+        port()
+    steps, bounds, ports = [], [], []
     for _ in range(repeats):
         faults = minor_faults()
         steps.append(seconds(step))
         faults = minor_faults() - faults
         bounds.append(seconds(bound))
+        if port:
+            ports.append(seconds(port))
     dtypes = sorted({str(numpy.asarray(g).dtype) for g in step()[1].values()})
     tracemalloc.start()
     step()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     ratio = statistics.median(s / b for s, b in zip(steps, bounds))
-    return statistics.median(steps), statistics.median(bounds), ratio, dtypes, faults, peak
+    port_ratio = statistics.median(s / q for s, q in zip(steps, ports)) if ports else None
+    return statistics.median(steps), statistics.median(bounds), ratio, dtypes, faults, peak, port_ratio
+
+
+def load_port():
+    """The PyTorch port's module (examples/torch_port/tagger_torch.py), or None without PyTorch."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return None
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "examples", "torch_port", "tagger_torch.py")
+    spec = importlib.util.spec_from_file_location("tagger_torch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def port_step(config, params, inputs):
+    """A function doing one forward and backward pass of the PyTorch port on the same parameters
+    and inputs, in the parameters' dtype; None without PyTorch."""
+    port = load_port()
+    if port is None:
+        return None
+    import torch
+    dtype = getattr(torch, config.dtype)
+    model = port.Tagger(config.to_dict(), dtype=dtype)
+    model.load_state_dict({k: torch.from_numpy(numpy.asarray(v)) for k, v in params.items()})
+    x, x_tilde, m0 = (torch.from_numpy(numpy.asarray(inputs[k])) for k in ("x", "x_tilde", "m0_logits"))
+
+    def run():
+        model.zero_grad()
+        model(x, x_tilde, m0).backward()
+    return run
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", choices=sorted(MODELS), default="shapes",
+                   help="shapes: the paper's Shapes model; texture: the TextureMNIST stage-1 model (default shapes)")
     p.add_argument("--repeats", type=int, default=7, help="timed repetitions, medians reported (default 7)")
     p.add_argument("--threads", type=int, help="limit the BLAS threads (default: the library's choice)")
     p.add_argument("--batch", type=int, default=100, help="B (default 100)")
-    p.add_argument("--ladder", default="2000,1000,500", help="Ladder sizes (default the paper's 2000,1000,500)")
+    p.add_argument("--ladder", help="Ladder sizes (default the paper's: 2000,1000,500 for shapes, "
+                                    "3000,2000,1000 for texture)")
     p.add_argument("--dtypes", default="float64,float32", help="dtypes to time (default float64,float32)")
     p.add_argument("--allocator", choices=["both", "kept"], default="both",
                    help="both: time with the default allocator settings, then with freed memory kept "
@@ -141,14 +194,20 @@ def main(argv=None):
     p.add_argument("--paths", default="fast,reference",
                    help="derivative paths to time: fast (training's), reference (autograd through the plain "
                         "formulas); default both")
+    p.add_argument("--no-port", action="store_true", help="do not time the PyTorch port")
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_info, threadpool_limits
     if args.threads:
         threadpool_limits(limits=args.threads, user_api="blas")
+    port_threads = None if args.no_port or load_port() is None else (args.threads or os.cpu_count())
+    if port_threads is not None:
+        import torch
+        torch.set_num_threads(port_threads)
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
             for i in threadpool_info() if i.get("user_api") == "blas"]
-    base = PRESETS["shapes"].replace(encoder_proj=tuple(int(h) for h in args.ladder.split(",")))
-    print(f"Shapes model: N={base.n_inputs}, K={base.n_groups}, T={base.n_iterations}, B={args.batch}, "
+    preset, ladder = MODELS[args.model]
+    base = PRESETS[preset].replace(encoder_proj=tuple(int(h) for h in (args.ladder or ladder).split(",")))
+    print(f"{args.model} model ({preset}, {base.input_type}): N={base.n_inputs}, K={base.n_groups}, T={base.n_iterations}, B={args.batch}, "
           f"Ladder {base.encoder_proj}, norm {base.norm}; {os.cpu_count()} CPUs; BLAS: {', '.join(blas) or '?'}")
     products = product_list(base, args.batch)
     flop = 2 * sum(a[0] * a[1] * b[1] for a, b, _, _ in products)
@@ -156,8 +215,9 @@ def main(argv=None):
     paths = args.paths.split(",")
     if not set(paths) <= {"fast", "reference"}:
         p.error(f"--paths takes fast and/or reference, got {args.paths!r}")
-    print(f"{'dtype':8s} {'path':9s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'GFLOP/s':>8s} "
-          f"{'faults':>7s} {'peak MB':>7s}  gradient dtypes")
+    print(f"PyTorch port: {'not timed (--no-port)' if args.no_port else 'not installed' if port_threads is None else f'{port_threads} threads'}")
+    print(f"{'dtype':8s} {'path':9s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'port':>6s} "
+          f"{'GFLOP/s':>8s} {'faults':>7s} {'peak MB':>7s}  gradient dtypes")
     ok = True
     settings = ["default", "kept"] if args.allocator == "both" else ["kept"]
     for setting in settings:
@@ -166,10 +226,11 @@ def main(argv=None):
         for dtype, path in [(d, q) for d in args.dtypes.split(",") for q in paths]:
             config = base.replace(dtype=dtype)
             rng = numpy.random.default_rng(0)
-            step, bound, ratio, dtypes, faults, peak = time_step_and_bound(
-                config, products, args.batch, args.repeats, rng, fast=path == "fast")
-            print(f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {flop / bound / 1e9:8.1f} "
-                  f"{faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}")
+            step, bound, ratio, dtypes, faults, peak, port_ratio = time_step_and_bound(
+                config, products, args.batch, args.repeats, rng, fast=path == "fast", port_threads=port_threads)
+            port = f"{port_ratio:6.2f}" if port_ratio is not None else f"{'-':>6s}"
+            print(f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {port} "
+                  f"{flop / bound / 1e9:8.1f} {faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}")
             ok &= dtypes == [dtype]
     if not ok:
         print("error: gradients came back in another dtype than the parameters", file=sys.stderr)

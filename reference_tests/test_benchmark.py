@@ -61,3 +61,42 @@ def test_script_runs_and_checks_gradient_dtypes(capsys):
     assert [(r[0], r[1], r[2], r[-1]) for r in rows] == [
         ("float64", "fast", "kept", "float64"), ("float64", "reference", "kept", "float64"),
         ("float32", "fast", "kept", "float32"), ("float32", "reference", "kept", "float32")]
+
+
+def test_texture_model_and_the_ports_column(capsys):
+    """--model texture times the TextureMNIST stage-1 model (continuous inputs, its preset's Ladder
+    unless --ladder), and the port column holds a ratio exactly when PyTorch is installed."""
+    step_time = load_script()
+    assert step_time.main(["--model", "texture", "--batch", "2", "--ladder", "6,5,4", "--repeats", "1",
+                           "--allocator", "kept", "--paths", "fast"]) == 0
+    out = capsys.readouterr().out
+    assert "texture-mnist-pretrain, continuous): N=784" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith(("float64 ", "float32 "))]
+    assert [r[0] for r in rows] == ["float64", "float32"]
+    port_column = [r[6] for r in rows]
+    if step_time.load_port() is None:
+        assert port_column == ["-", "-"]
+    else:
+        assert all(float(p) > 0 for p in port_column)
+    assert step_time.main(["--batch", "2", "--ladder", "6,5,4", "--repeats", "1", "--allocator", "kept",
+                           "--paths", "fast", "--no-port"]) == 0
+    assert [line.split()[6] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("float")] == ["-", "-"]
+
+
+def test_the_port_follows_its_parameters_dtype():
+    """The PyTorch port builds its tensors in the dtype it is given: a float32 step stays float32."""
+    torch = __import__("pytest").importorskip("torch")
+    step_time = load_script()
+    config = PRESETS["tiny-binary"].replace(dtype="float32")
+    rng = numpy.random.default_rng(0)
+    params = {k: v.astype("float32") for k, v in init_params(config, rng).items()}
+    inputs = make_inputs(config, (rng.random((3, config.n_inputs)) < 0.3).astype("float32"), rng)
+    port = step_time.load_port()
+    model = port.Tagger(config.to_dict(), dtype=torch.float32)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
+    record = {}
+    cost = model(*(torch.from_numpy(numpy.asarray(inputs[k])) for k in ("x", "x_tilde", "m0_logits")), record=record)
+    cost.backward()
+    assert cost.dtype == torch.float32 and record["z_3"].dtype == torch.float32
+    assert all(p.grad.dtype == torch.float32 for p in model.parameters() if p.grad is not None)

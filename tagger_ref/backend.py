@@ -16,11 +16,54 @@ import contextlib
 
 import numpy as _numpy
 import autograd.numpy as np  # noqa: F401  (re-exported: the namespace of all maths modules)
+from autograd.builtins import container_untake
+from autograd.extend import defvjp, primitive, vspace
 from autograd.tracer import getval, isbox  # noqa: F401  (the raw value behind a traced array; is it traced)
 
 from .errors import DeviceError
 
 DEVICES = ("cpu", "gpu")
+
+
+def entries(params):
+    """The parameter dict, read through a view that makes autograd's bookkeeping cheap (for ``forward``).
+
+    Plain NumPy for a dict of arrays. Under autograd, reading ``params[k]`` of a traced dict is a
+    tape node whose derivative rebuilds the vector space of the whole dict (every entry's shape
+    and dtype) each time; through this view each read is still its own node, but the space is
+    built once and shared, which removes about a third of the bookkeeping of a Shapes step
+    (docs/numerics.md). Each read stays a node of its own, so that a use's gradient goes into the
+    dict's gradient as soon as its iteration's backward pass is done (one node per key for the
+    whole pass would hold every parameter's gradient until the end: one copy of the parameters
+    more at the memory peak). The values and the gradient are the same.
+    """
+    if not isbox(params):
+        return params
+    return _Entries(params, vspace(getval(params)))
+
+
+class _Entries:
+    """``entries``' view: ``view[k]`` is ``params[k]`` as a tape node sharing one vector space."""
+
+    def __init__(self, params, space):
+        self._params, self._space = params, space
+
+    def __getitem__(self, key):
+        return _entry(self._params, key, self._space)
+
+    def __contains__(self, key):
+        return key in self._params
+
+    def keys(self):
+        return getval(self._params).keys()
+
+
+@primitive
+def _entry(params, key, space):
+    return params[key]
+
+
+defvjp(_entry, lambda ans, params, key, space: lambda g: container_untake(g, key, space))
 
 _DEVICE = "cpu"
 _XP = _numpy

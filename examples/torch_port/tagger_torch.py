@@ -56,7 +56,7 @@ class Tagger(nn.Module):
     so ``load_state_dict`` takes a tagger_ref parameter file as it is.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, dtype=torch.float64):
         super().__init__()
         self.cfg = dict(cfg)
         self.binary = cfg["input_type"] == "binary"
@@ -65,7 +65,7 @@ class Tagger(nn.Module):
         self.norm = cfg.get("norm", "batch")
         self.semantics = cfg.get("semantics", "original")
         for name, shape in parameter_shapes(cfg).items():
-            self.register_parameter(name, nn.Parameter(torch.zeros(shape, dtype=torch.float64)))
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape, dtype=dtype)))
 
     @classmethod
     def from_files(cls, config_path, params_path):
@@ -214,7 +214,7 @@ class Tagger(nn.Module):
     def class_targets(self, y):
         """(B, C): the mean of the one-hot codes of each image's digits (y's width is the number of digits)."""
         C = self.cfg["encoder_proj"][-1] - 1
-        return F.one_hot(y, C).to(torch.float64).mean(dim=1)
+        return F.one_hot(y, C).to(self.W.dtype).mean(dim=1)
 
     def forward(self, x, x_tilde, m0_logits, y=None, n_iterations=None, record=None):
         """Run the iterations and return the training cost; ``record`` (a dict) receives every
@@ -222,7 +222,7 @@ class Tagger(nn.Module):
         K, B, N = m0_logits.shape
         T = n_iterations or self.cfg["n_iterations"]
         rec = record if record is not None else {}
-        z = torch.full((K, B, N), float(self.cfg["z_init"]), dtype=torch.float64)
+        z = torch.full((K, B, N), float(self.cfg["z_init"]), dtype=x_tilde.dtype)
         m_logits = m0_logits
         m = self.masks(m_logits)
         rec["z_0"], rec["m_0"] = z, m

@@ -7,7 +7,7 @@ under the trace keys of docs/spec.md section 8, and ``total_cost``. Gradients co
 """
 import numpy
 
-from ..backend import getval, np
+from ..backend import entries, getval, np
 from ..errors import InputError
 from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
@@ -72,6 +72,7 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     x, x_tilde, m0_logits = inputs["x"], inputs["x_tilde"], inputs["m0_logits"]
     T = config.n_iterations if n_iterations is None else n_iterations
     _check_entry(config, x, x_tilde, m0_logits, T, remove_group)
+    params = entries(params)                                               # cheap reads under autograd
     K, B, N = m0_logits.shape
     n_layers = len(config.encoder_proj)
     binary = config.input_type == "binary"

@@ -319,7 +319,13 @@ def paper_lines(run_dir):
 
 def curves(run_dirs, path):
     """``figure curves``: validation cost, AMI and class error against training steps for the runs,
-    each labelled by its folder's name, with the paper's values of the first run as dashed lines."""
+    each labelled by its folder's name, with the paper's values of every model among them as dashed
+    lines (each once: Tagger's and Tagger*'s both where runs of both are drawn)."""
     runs = [(os.path.basename(os.path.normpath(d)), read_log(d)) for d in run_dirs]
-    plots.save_png(plots.curves(runs, paper_lines(run_dirs[0])), path)
+    lines = {}
+    for d in run_dirs:
+        for column, values in paper_lines(d).items():
+            lines.setdefault(column, [])
+            lines[column] += [v for v in values if v not in lines[column]]
+    plots.save_png(plots.curves(runs, lines), path)
     return path

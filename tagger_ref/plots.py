@@ -241,8 +241,8 @@ def curves(runs, paper=None):
     """Validation quantities against training steps for one or more runs on shared axes.
 
     ``runs``: [(label, {column: [values]})] from log.csv (``step`` and ``valid_cost_last`` always;
-    ``valid_ami``, ``valid_ami_median``, ``valid_class_error``, ``train_class_error`` where present). ``paper``: {column:
-    (value, text)} drawn as dashed horizontal lines (the paper's final value). One panel per
+    ``valid_ami``, ``valid_ami_median``, ``valid_class_error``, ``train_class_error`` where
+    present). ``paper``: {column: (value, text)} drawn as dashed horizontal lines (the paper's final value). One panel per
     quantity that some run has: the validation cost at the last training iteration, the mean AMI
     over images (the median dotted, same colour), the classification error (of the labeled training
     images dashed, same colour).

@@ -105,11 +105,11 @@ def seconds(f):
     return time.perf_counter() - start
 
 
-def time_step_and_bound(config, products, batch, repeats, rng, fast=True, port_threads=None):
+def time_step_and_bound(config, products, batch, repeats, rng, fast=True, port=None):
     """Median times of cost_and_grad and of its products alone, the median of their ratios, the
     gradient dtypes, the minor page faults of the last timed step, the traced peak memory of one
-    step, and (``port_threads`` not None, PyTorch installed) the median ratio of the step to the
-    PyTorch port's. Steps, products and port steps alternate, so that all see the same state of
+    step, and (``port``: the PyTorch port's module, from ``load_port``) the median ratio of the
+    step to the port's. Steps, products and port steps alternate, so that all see the same state of
     the machine; the ratios are taken pair by pair."""
     params = perturb_params(init_params(config, rng), rng, 0.1)
     if config.input_type == "binary":
@@ -123,18 +123,18 @@ def time_step_and_bound(config, products, batch, repeats, rng, fast=True, port_t
             return cost_and_grad(params, config, inputs)
 
     bound = product_runner(products, config.dtype, rng)
-    port = port_step(config, params, inputs) if port_threads is not None else None
+    port_run = port_step(port, config, params, inputs) if port is not None else None
     step(), bound()                                                  # warm up
-    if port:
-        port()
+    if port_run:
+        port_run()
     steps, bounds, ports = [], [], []
     for _ in range(repeats):
         faults = minor_faults()
         steps.append(seconds(step))
         faults = minor_faults() - faults
         bounds.append(seconds(bound))
-        if port:
-            ports.append(seconds(port))
+        if port_run:
+            ports.append(seconds(port_run))
     dtypes = sorted({str(numpy.asarray(g).dtype) for g in step()[1].values()})
     tracemalloc.start()
     step()
@@ -160,12 +160,9 @@ def load_port():
     return module
 
 
-def port_step(config, params, inputs):
-    """A function doing one forward and backward pass of the PyTorch port on the same parameters
-    and inputs, in the parameters' dtype; None without PyTorch."""
-    port = load_port()
-    if port is None:
-        return None
+def port_step(port, config, params, inputs):
+    """A function doing one forward and backward pass of the PyTorch port (``port``, its module) on
+    the same parameters and inputs, in the parameters' dtype."""
     import torch
     dtype = getattr(torch, config.dtype)
     model = port.Tagger(config.to_dict(), dtype=dtype)
@@ -199,15 +196,17 @@ def main(argv=None):
     from threadpoolctl import threadpool_info, threadpool_limits
     if args.threads:
         threadpool_limits(limits=args.threads, user_api="blas")
-    port_threads = None if args.no_port or load_port() is None else (args.threads or os.cpu_count())
-    if port_threads is not None:
+    port = None if args.no_port else load_port()
+    port_threads = args.threads or os.cpu_count()
+    if port is not None:
         import torch
         torch.set_num_threads(port_threads)
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
             for i in threadpool_info() if i.get("user_api") == "blas"]
     preset, ladder = MODELS[args.model]
     base = PRESETS[preset].replace(encoder_proj=tuple(int(h) for h in (args.ladder or ladder).split(",")))
-    print(f"{args.model} model ({preset}, {base.input_type}): N={base.n_inputs}, K={base.n_groups}, T={base.n_iterations}, B={args.batch}, "
+    print(f"{args.model} model ({preset}, {base.input_type}): N={base.n_inputs}, K={base.n_groups}, "
+          f"T={base.n_iterations}, B={args.batch}, "
           f"Ladder {base.encoder_proj}, norm {base.norm}; {os.cpu_count()} CPUs; BLAS: {', '.join(blas) or '?'}")
     products = product_list(base, args.batch)
     flop = 2 * sum(a[0] * a[1] * b[1] for a, b, _, _ in products)
@@ -215,7 +214,8 @@ def main(argv=None):
     paths = args.paths.split(",")
     if not set(paths) <= {"fast", "reference"}:
         p.error(f"--paths takes fast and/or reference, got {args.paths!r}")
-    print(f"PyTorch port: {'not timed (--no-port)' if args.no_port else 'not installed' if port_threads is None else f'{port_threads} threads'}")
+    timed = f"{port_threads} threads" if port is not None else "not installed"
+    print(f"PyTorch port: {'not timed (--no-port)' if args.no_port else timed}")
     print(f"{'dtype':8s} {'path':9s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'port':>6s} "
           f"{'GFLOP/s':>8s} {'faults':>7s} {'peak MB':>7s}  gradient dtypes")
     ok = True
@@ -227,9 +227,9 @@ def main(argv=None):
             config = base.replace(dtype=dtype)
             rng = numpy.random.default_rng(0)
             step, bound, ratio, dtypes, faults, peak, port_ratio = time_step_and_bound(
-                config, products, args.batch, args.repeats, rng, fast=path == "fast", port_threads=port_threads)
-            port = f"{port_ratio:6.2f}" if port_ratio is not None else f"{'-':>6s}"
-            print(f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {port} "
+                config, products, args.batch, args.repeats, rng, fast=path == "fast", port=port)
+            port_text = f"{port_ratio:6.2f}" if port_ratio is not None else f"{'-':>6s}"
+            print(f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {port_text} "
                   f"{flop / bound / 1e9:8.1f} {faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}")
             ok &= dtypes == [dtype]
     if not ok:

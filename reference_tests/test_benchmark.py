@@ -83,20 +83,3 @@ def test_texture_model_and_the_ports_column(capsys):
     assert [line.split()[6] for line in capsys.readouterr().out.splitlines()
             if line.startswith("float")] == ["-", "-"]
 
-
-def test_the_port_follows_its_parameters_dtype():
-    """The PyTorch port builds its tensors in the dtype it is given: a float32 step stays float32."""
-    torch = __import__("pytest").importorskip("torch")
-    step_time = load_script()
-    config = PRESETS["tiny-binary"].replace(dtype="float32")
-    rng = numpy.random.default_rng(0)
-    params = {k: v.astype("float32") for k, v in init_params(config, rng).items()}
-    inputs = make_inputs(config, (rng.random((3, config.n_inputs)) < 0.3).astype("float32"), rng)
-    port = step_time.load_port()
-    model = port.Tagger(config.to_dict(), dtype=torch.float32)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()})
-    record = {}
-    cost = model(*(torch.from_numpy(numpy.asarray(inputs[k])) for k in ("x", "x_tilde", "m0_logits")), record=record)
-    cost.backward()
-    assert cost.dtype == torch.float32 and record["z_3"].dtype == torch.float32
-    assert all(p.grad.dtype == torch.float32 for p in model.parameters() if p.grad is not None)

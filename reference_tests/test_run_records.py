@@ -199,5 +199,5 @@ def test_curves_of_both_models_mark_both_papers_values(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "save_png", lambda fig, path: None)
     monkeypatch.setattr(plots, "curves", lambda runs, paper: drawn.update(paper) or "figure")
     figures.curves(dirs, str(tmp_path / "curves.png"))
-    # Table 1 (b) at iteration 3, as the paper prints it: Tagger 0.77, Tagger* 0.95 (docs/spec.md)
+    # the paper's Table 1 (b) at iteration 3: Tagger 0.77, Tagger* 0.95
     assert sorted(value for value, _ in drawn["valid_ami"]) == [0.77, 0.95]

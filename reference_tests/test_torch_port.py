@@ -87,3 +87,23 @@ def test_port_reproduces_the_authors_traces(port, name):
     model = port.Tagger.from_files(os.path.join(folder, "config.json"), os.path.join(folder, "params.npz"))
     candidate = port.write_trace(model, port.load_inputs(os.path.join(folder, "inputs.npz")))
     assert_traces_close(os.path.join(folder, "trace.npz"), candidate)
+
+
+def test_the_port_follows_its_parameters_dtype(port):
+    """The port builds its tensors in the dtype it is given (the benchmark times it in float32):
+    cost, intermediates and gradients of a float32 step stay float32."""
+    import numpy
+    from tagger_ref.config import PRESETS
+    from tagger_ref.inputs import make_inputs
+    from tagger_ref.params import init_params
+    config = PRESETS["tiny-binary"].replace(dtype="float32")
+    rng = numpy.random.default_rng(0)
+    params = init_params(config, rng)
+    inputs = make_inputs(config, (rng.random((3, config.n_inputs)) < 0.3).astype("float32"), rng)
+    model = port.Tagger(config.to_dict(), dtype=torch.float32)
+    model.load_state_dict({k: torch.from_numpy(numpy.asarray(v, dtype="float32")) for k, v in params.items()})
+    record = {}
+    cost = model(*(torch.from_numpy(numpy.asarray(inputs[k])) for k in ("x", "x_tilde", "m0_logits")), record=record)
+    cost.backward()
+    assert cost.dtype == torch.float32 and record["z_3"].dtype == torch.float32
+    assert all(p.grad.dtype == torch.float32 for p in model.parameters() if p.grad is not None)

@@ -26,7 +26,7 @@ DEVICES = ("cpu", "gpu")
 
 
 def entries(params):
-    """The parameter dict, read through a view that makes autograd's bookkeeping cheap (for ``forward``).
+    """The parameter dict through a view that makes autograd's bookkeeping cheap (for ``forward``).
 
     Plain NumPy for a dict of arrays. Under autograd, reading ``params[k]`` of a traced dict is a
     tape node whose derivative rebuilds the vector space of the whole dict (every entry's shape
@@ -50,12 +50,6 @@ class _Entries:
 
     def __getitem__(self, key):
         return _entry(self._params, key, self._space)
-
-    def __contains__(self, key):
-        return key in self._params
-
-    def keys(self):
-        return getval(self._params).keys()
 
 
 @primitive

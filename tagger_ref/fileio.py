@@ -26,6 +26,7 @@ try:
 except ImportError:
     fcntl = None
 
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.

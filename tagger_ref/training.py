@@ -82,7 +82,7 @@ CLASS_COLUMNS = ("valid_class_cost", "valid_class_error", "train_class_error")
 AMI_COLUMNS = ("valid_ami", "valid_ami_median")
 VALID_STREAM = 1      # validation generator: default_rng([seed, VALID_STREAM])
 VALID_AMI_STREAM = 2  # the AMI's initial mask logits: default_rng([seed, VALID_AMI_STREAM]), afresh every epoch
-TRAIN_CLASS_STREAM = 3  # train_class_error's draws: default_rng([seed, TRAIN_CLASS_STREAM]), afresh every epoch
+TRAIN_CLASS_STREAM = 3  # train_class_error's draws: default_rng([seed, TRAIN_CLASS_STREAM]), afresh each epoch
 # Images the AMI is scored on by default: 200 cost 0.7 s on shapes-hour (1.5 % of its 47 s epoch
 # with two threads) and 1.8 s on the paper's Shapes model (under 1 %): docs/training.md.
 VALID_AMI_IMAGES = 200
@@ -610,7 +610,8 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
         train_x = numpy.asarray(train_x, dtype=config.dtype)
         if classify:
             valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
-            scored = state.labeled.index if state.labeled is not None else numpy.arange(min(len(train_x), len(valid_x)))
+            scored = (state.labeled.index if state.labeled is not None       # train_class_error's images
+                      else numpy.arange(min(len(train_x), len(valid_x))))
 
         def step(rows):
             """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""

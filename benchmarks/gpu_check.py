@@ -80,21 +80,22 @@ MISSING = missing_dependencies()
 if not MISSING:
     try:
         import numpy
-        from tagger_ref import backend, training
-        from tagger_ref.adam import adam_init, adam_update
-        from tagger_ref.backend import to_device, to_numpy
-        from tagger_ref.compare import compare_traces
+        from tagger_ref.device import backend
+        from tagger_ref.experiments import training
+        from tagger_ref.experiments.adam import adam_init, adam_update
+        from tagger_ref.device.backend import to_device, to_numpy
+        from tagger_ref.oracle.compare import compare_traces
         from tagger_ref.config import PRESETS, load_config
         from tagger_ref.errors import DeviceError
-        from tagger_ref.fileio import write_json
-        from tagger_ref.gradcheck import check_gradient
-        from tagger_ref.inputs import load_inputs, make_inputs, prepare_inputs
+        from tagger_ref.files.fileio import write_json
+        from tagger_ref.oracle.gradcheck import check_gradient
+        from tagger_ref.files.inputs import load_inputs, make_inputs, prepare_inputs
         from tagger_ref.maths.fused import fast_derivatives
         from tagger_ref.maths.gradients import cost_and_grad
         from tagger_ref.maths.model import total_cost
-        from tagger_ref.params import load_params, perturb_params, prepare_params
-        from tagger_ref.random_case import random_case, random_params
-        from tagger_ref.trace import compute_trace, load_trace
+        from tagger_ref.files.params import load_params, perturb_params, prepare_params
+        from tagger_ref.oracle.random_case import random_case, random_params
+        from tagger_ref.oracle.trace import compute_trace, load_trace
     except ImportError as e:  # found but broken (e.g. built for another NumPy)
         MISSING = [f"{e.name or 'a module'} ({str(e).splitlines()[0] if str(e) else type(e).__name__})"]
 
@@ -242,7 +243,7 @@ def golden_cases():
     """(name, config, params, inputs, stored trace or None): shipped cases, the authors' traces in
     reference_tests/data, and drawn small cases (always, so that the check never runs empty)."""
     cases = []
-    from tagger_ref.golden import list_cases, load_case
+    from tagger_ref.oracle.golden import list_cases, load_case
     for name in list_cases():
         config, params, inputs, trace = load_case(name)
         cases.append((name, config, params, inputs, trace))
@@ -325,7 +326,7 @@ def _quiet():
 
 def check_cli(device, results, sizes):
     """tagger-ref trace --device gpu against the same command on the CPU; then train + evaluate."""
-    from tagger_ref.cli import main as cli
+    from tagger_ref.commands.cli import main as cli
     results.progress("cli", f"tagger-ref trace --device gpu (the {device.label}) and on the CPU")
     with tempfile.TemporaryDirectory() as folder:
         common = ["trace", "--config", "tiny-classify", "--seed", "4"]
@@ -368,7 +369,7 @@ def tiny_training_case(folder):
     rounding noise (~1e-13) that Adam's eps (1e-8) turns into steps of ~1e-8 depending on the order
     of summation: a comparison of such runs fails on a correct device. Returns (data, checkpoint).
     """
-    from tagger_ref.cli import main as cli
+    from tagger_ref.commands.cli import main as cli
     config = PRESETS["shapes"].replace(**TINY_SHAPES)
     data, start = os.path.join(folder, "tiny-shapes.npz"), os.path.join(folder, "start.npz")
     with _quiet():
@@ -388,7 +389,7 @@ def train_and_evaluate(run, data, start, device):
     """`tagger-ref train --resume` from the checkpoint ``start`` and `tagger-ref evaluate`, on ``device``
     in float64. Returns what must agree across devices (parameters, Adam's moments, the log but its
     clocks, Table 1) as a dict of arrays, or a string saying which command failed."""
-    from tagger_ref.cli import main as cli
+    from tagger_ref.commands.cli import main as cli
     os.makedirs(run)
     shutil.copy(start, os.path.join(run, training.CHECKPOINT))
     flags = ["--device", device, "--dtype", "float64"]

@@ -24,7 +24,7 @@ as trace, gradcheck and the tests run). For each dtype and path it prints
 - the minor page faults of one step (``faults``) and the peak of the memory NumPy allocates
   during one step (tracemalloc, measured in a separate untimed step).
 Each dtype is timed twice: with the C library's default allocator settings, then after
-``tagger_ref.memory.keep_freed_memory()``, which the ``tagger-ref`` command line (training
+``tagger_ref.experiments.memory.keep_freed_memory()``, which the ``tagger-ref`` command line (training
 included) calls at start, so the second row is the step time training gets. The default settings
 hand freed blocks back to the operating system, and each new array then pays a page fault per
 4 KiB page.
@@ -49,9 +49,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tagger_ref.config import PRESETS  # noqa: E402
 from tagger_ref.maths.fused import fast_derivatives  # noqa: E402
 from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
-from tagger_ref.inputs import make_inputs  # noqa: E402
-from tagger_ref.memory import keep_freed_memory  # noqa: E402
-from tagger_ref.params import init_params, perturb_params  # noqa: E402
+from tagger_ref.files.inputs import make_inputs  # noqa: E402
+from tagger_ref.experiments.memory import keep_freed_memory  # noqa: E402
+from tagger_ref.files.params import init_params, perturb_params  # noqa: E402
 
 
 MODELS = {"shapes": ("shapes", "2000,1000,500"), "texture": ("texture-mnist-pretrain", "3000,2000,1000")}

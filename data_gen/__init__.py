@@ -13,7 +13,7 @@ The generators are pure functions of their arguments (sizes, seeds, digit arrays
 arrays; they depend on nothing but NumPy (scipy and scikit-learn for the stand-in digits only) and
 raise :class:`data_gen.errors.DataGenError` on a bad argument or file. Writing files, timing and
 progress bars live in ``tagger_ref.commands.data``; reading any of these files for training, and
-the authors' released HDF5 files (Fuel's layout), is ``tagger_ref.datasets``.
+the authors' released HDF5 files (Fuel's layout), is ``tagger_ref.files.datasets``.
 """
 import numpy
 

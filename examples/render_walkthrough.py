@@ -91,7 +91,7 @@ def run_cells(cells, script, save_figure):
 
 def render(script=SCRIPT, page=PAGE):
     """Run ``script`` and write ``page`` (markdown) and its figures; returns the list of figure paths."""
-    from tagger_ref.fileio import atomic_path, write_text
+    from tagger_ref.files.fileio import atomic_path, write_text
 
     with open(script, encoding="utf-8") as f:
         cells = parse_cells(f.read())

@@ -34,19 +34,16 @@ import numpy
 from autograd import elementwise_grad
 
 from tagger_ref import TaggerConfig, cost_and_grad, forward, random_params
-from tagger_ref.identities import log_q_tilde_binary, log_q_tilde_continuous
+from tagger_ref.oracle.identities import log_q_tilde_binary, log_q_tilde_continuous
 from tagger_ref.maths.corruption import bitflip, corrupt, draw_mask_logits, initial_masks, initial_z
-from tagger_ref.maths.costs import (cost_binary, cost_continuous, mixture_binary, mixture_log_terms_continuous,
-                                    total_denoising_cost)
+from tagger_ref.maths.costs import cost_binary, cost_continuous, mixture_binary, mixture_log_terms_continuous, total_denoising_cost
 from tagger_ref.maths.functions import normalize, pos
 from tagger_ref.maths.heads import input_projection, m_head, m_logits, network_input, z_head
 from tagger_ref.maths.ladder import combinator, decoder, encoder, ladder
-from tagger_ref.maths.likelihood import (binary_xi, binary_ztilde, continuous_total_variance, continuous_ztilde,
-                                         group_likelihood_binary, group_likelihood_continuous)
+from tagger_ref.maths.likelihood import binary_xi, binary_ztilde, continuous_total_variance, continuous_ztilde, group_likelihood_binary, group_likelihood_continuous
 from tagger_ref.maths.model import likelihood_and_error
-from tagger_ref.maths.modelling_error import (delta_z_binary, delta_z_binary_paper, delta_z_continuous,
-                                              delta_z_continuous_eq28, delta_z_continuous_eq29)
-from tagger_ref.plots import group_colour
+from tagger_ref.maths.modelling_error import delta_z_binary, delta_z_binary_paper, delta_z_continuous, delta_z_continuous_eq28, delta_z_continuous_eq29
+from tagger_ref.report.plots import group_colour
 
 numpy.set_printoptions(precision=3, suppress=True, linewidth=120)
 

@@ -4,7 +4,7 @@ The same as `tagger-ref figure figure4 ...`; see `tagger-ref figure --help` for 
 """
 import sys
 
-from tagger_ref.cli import main
+from tagger_ref.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["figure", "figure4"] + sys.argv[1:]))

@@ -4,7 +4,7 @@ The same as `tagger-ref figure group-removal ...`; see `tagger-ref figure --help
 """
 import sys
 
-from tagger_ref.cli import main
+from tagger_ref.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["figure", "group-removal"] + sys.argv[1:]))

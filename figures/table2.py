@@ -5,7 +5,7 @@ mean and sample standard deviation of the runs' class_error, in table2.md and ta
 """
 import sys
 
-from tagger_ref.cli import main
+from tagger_ref.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["figure", "table2"] + sys.argv[1:]))

@@ -1,10 +1,10 @@
 """Write the golden cases shipped with the package (a maintainer's tool, not installed).
 
-    python maintainer/make_golden.py            # rewrites tagger_ref/golden/<name>/ in this checkout
+    python maintainer/make_golden.py            # rewrites tagger_ref/oracle/golden/<name>/ in this checkout
     python maintainer/make_golden.py --out DIR  # somewhere else, e.g. to compare
     python maintainer/make_golden.py NAME ...   # only these cases
 
-The cases' recipe is ``tagger_ref.golden.make_case``. A change of the maths that moves a trace makes
+The cases' recipe is ``tagger_ref.oracle.golden.make_case``. A change of the maths that moves a trace makes
 reference_tests/test_golden.py fail; the shipped files are then regenerated on purpose, with this.
 """
 import argparse
@@ -14,11 +14,11 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # this checkout's code, installed or not
 
-from tagger_ref.fileio import write_json  # noqa: E402
-from tagger_ref.golden import CASES, GOLDEN_DIR, make_case  # noqa: E402
-from tagger_ref.inputs import save_inputs  # noqa: E402
-from tagger_ref.params import save_params  # noqa: E402
-from tagger_ref.trace import save_trace  # noqa: E402
+from tagger_ref.files.fileio import write_json  # noqa: E402
+from tagger_ref.oracle.golden import CASES, GOLDEN_DIR, make_case  # noqa: E402
+from tagger_ref.files.inputs import save_inputs  # noqa: E402
+from tagger_ref.files.params import save_params  # noqa: E402
+from tagger_ref.oracle.trace import save_trace  # noqa: E402
 
 
 def write_case(name, folder):
@@ -33,7 +33,7 @@ def write_case(name, folder):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python maintainer/make_golden.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=GOLDEN_DIR, help="destination folder (default: the checkout's tagger_ref/golden/)")
+    parser.add_argument("--out", default=GOLDEN_DIR, help="destination folder (default: the checkout's tagger_ref/oracle/golden/)")
     parser.add_argument("names", nargs="*", help="cases to write (default: all)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in CASES]

@@ -6,9 +6,9 @@ import numpy
 import pytest
 
 from tagger_ref.config import from_dict, load_config
-from tagger_ref.inputs import prepare_inputs
-from tagger_ref.params import prepare_params
-from tagger_ref.random_case import random_case
+from tagger_ref.files.inputs import prepare_inputs
+from tagger_ref.files.params import prepare_params
+from tagger_ref.oracle.random_case import random_case
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

@@ -15,7 +15,7 @@ hidden NumPy fallback:
 It is stricter than CuPy in one harmless way: a NumPy array is refused even where CuPy would
 read it as a shape.
 
-The module itself plays the part of ``cupy`` for ``tagger_ref.gpu.register_array_type``:
+The module itself plays the part of ``cupy`` for ``tagger_ref.device.gpu.register_array_type``:
 ``zeros``, ``ones``, ``asarray`` and ``random.default_rng``; ``cupy_module()`` plays ``cupy`` as a
 whole, for ``backend.use_device("gpu")``. Results are computed by NumPy, so
 they equal NumPy's to the last bit, which lets the tests compare exactly.
@@ -197,8 +197,8 @@ random = types.SimpleNamespace(default_rng=FakeGenerator)
 
 
 def register():
-    """Register FakeGPUArray with autograd, as tagger_ref.gpu.load_cupy registers cupy.ndarray."""
-    from tagger_ref.gpu import register_array_type
+    """Register FakeGPUArray with autograd, as tagger_ref.device.gpu.load_cupy registers cupy.ndarray."""
+    from tagger_ref.device.gpu import register_array_type
     import sys
     register_array_type(FakeGPUArray, sys.modules[__name__])
 

@@ -7,9 +7,9 @@ import sys
 
 import numpy
 
-from tagger_ref.cli import main
+from tagger_ref.commands.cli import main
 from tagger_ref.config import TaggerConfig
-from tagger_ref.training import CHECKPOINT
+from tagger_ref.experiments.training import CHECKPOINT
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,7 +57,7 @@ def config_file(folder, config=TINY_SHAPES, name="tiny-shapes.json"):
 def cli(*args, **popen):
     """Start `tagger-ref ARGS` as a subprocess of this Python (the package need not be installed)."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-m", "tagger_ref.cli", *map(str, args)], cwd=popen.pop("cwd", REPO),
+    return subprocess.Popen([sys.executable, "-m", "tagger_ref.commands.cli", *map(str, args)], cwd=popen.pop("cwd", REPO),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 

@@ -2,7 +2,7 @@
 import numpy
 import pytest
 
-from tagger_ref.adam import BETA1, BETA2, EPS, adam_init, adam_update
+from tagger_ref.experiments.adam import BETA1, BETA2, EPS, adam_init, adam_update
 
 pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
 

@@ -12,12 +12,12 @@ from autograd import value_and_grad
 from scipy.special import expit
 
 from run_helpers import CLOCKS, checkpoint_arrays
-from tagger_ref import baselines
-from tagger_ref.baseline_config import PRESETS, BaselineConfig, from_dict, rasmus_weights
-from tagger_ref.cli import main
+from tagger_ref.baselines import models as baselines
+from tagger_ref.baselines.config import PRESETS, BaselineConfig, from_dict, rasmus_weights
+from tagger_ref.commands.cli import main
 from tagger_ref.errors import ConfigError
-from tagger_ref.gradcheck import check_gradient
-from tagger_ref.maths import conv, fc_ladder, mlp
+from tagger_ref.oracle.gradcheck import check_gradient
+from tagger_ref.baselines import conv, fc_ladder, mlp
 from tagger_ref.maths.classification import class_errors, class_targets
 
 # Small models for the gradient checks (float64): 6 inputs for the FC ones, 19 x 19 images for the ConvNet.

@@ -8,9 +8,9 @@ from autograd.tracer import notrace_primitives, trace
 
 from run_helpers import load_repo_script
 from tagger_ref.config import PRESETS
-from tagger_ref.inputs import make_inputs
+from tagger_ref.files.inputs import make_inputs
 from tagger_ref.maths.model import total_cost
-from tagger_ref.params import init_params
+from tagger_ref.files.params import init_params
 
 
 def load_script():

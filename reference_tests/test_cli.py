@@ -9,7 +9,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "tagger_ref.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "tagger_ref.commands.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env=dict(os.environ, PYTHONPATH=os.path.dirname(HERE)))
 
 

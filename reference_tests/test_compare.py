@@ -1,4 +1,4 @@
-"""The trace comparison (tagger_ref.compare and `tagger-ref compare`): tolerance semantics, the
+"""The trace comparison (tagger_ref.oracle.compare and `tagger-ref compare`): tolerance semantics, the
 report's facts, computation order, exit codes, and the authors' traces passing at the defaults."""
 import json
 import os
@@ -6,14 +6,14 @@ import os
 import numpy
 import pytest
 
-from tagger_ref import cli, golden
-from tagger_ref.compare import (DEFAULT_ATOL_SCALE, DEFAULT_RTOL, FLOAT32, assert_traces_close,
-                                compare_traces, computation_rank)
+from tagger_ref.commands import cli
+from tagger_ref.oracle import golden
+from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, DEFAULT_RTOL, FLOAT32, assert_traces_close, compare_traces, computation_rank
 from tagger_ref.config import from_dict
 from tagger_ref.errors import TaggerError
-from tagger_ref.inputs import load_inputs, prepare_inputs
-from tagger_ref.params import load_params, prepare_params
-from tagger_ref.trace import compute_trace, load_trace, save_trace
+from tagger_ref.files.inputs import load_inputs, prepare_inputs
+from tagger_ref.files.params import load_params, prepare_params
+from tagger_ref.oracle.trace import compute_trace, load_trace, save_trace
 
 ORIGINAL = os.path.join(os.path.dirname(__file__), "data", "golden_original")
 

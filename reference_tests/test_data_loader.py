@@ -1,4 +1,4 @@
-"""tagger_ref.datasets: one loader for this project's .npz files and the authors' Fuel-layout HDF5 files."""
+"""tagger_ref.files.datasets: one loader for this project's .npz files and the authors' Fuel-layout HDF5 files."""
 import json
 import os
 import sys
@@ -8,8 +8,8 @@ import pytest
 
 from data_gen import shapes, texture_mnist as tm
 from data_gen.digits import DigitSource
-from tagger_ref import cli
-from tagger_ref.datasets import Dataset, dataset_kind, dataset_splits, load_dataset
+from tagger_ref.commands import cli
+from tagger_ref.files.datasets import Dataset, dataset_kind, dataset_splits, load_dataset
 from tagger_ref.errors import DataError
 
 SHAPES_SIZES = {"train": 40, "valid": 10, "test": 10, "single": 10}

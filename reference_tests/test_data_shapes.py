@@ -11,7 +11,7 @@ import numpy
 import pytest
 
 from data_gen import shapes
-from tagger_ref import cli
+from tagger_ref.commands import cli
 from data_gen.errors import DataGenError
 
 # docs/spec.md section 9.1, verbatim

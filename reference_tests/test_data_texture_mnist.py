@@ -17,7 +17,7 @@ import pytest
 
 from data_gen import digits as digit_sources
 from data_gen import mnist, standin_digits, texture_mnist as tm
-from tagger_ref import cli
+from tagger_ref.commands import cli
 from data_gen.errors import DataGenError
 
 MNIST_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"

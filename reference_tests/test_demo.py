@@ -1,7 +1,7 @@
 """tagger-ref demo at a reduced size (CI runs it): the whole path from data to figures."""
 import os
 
-from tagger_ref.cli import main
+from tagger_ref.commands.cli import main
 
 
 def test_demo_runs_the_whole_path(tmp_path, capsys):

@@ -6,9 +6,8 @@ import numpy
 import pytest
 
 from tagger_ref.config import PRESETS
-from tagger_ref.evaluation import (ami_per_image, batch_slices, degenerate_images, denoising_costs, evaluate,
-                                   infer, predicted_labels, table1_rows, true_labels)
-from tagger_ref.params import init_params, perturb_params
+from tagger_ref.experiments.evaluation import ami_per_image, batch_slices, degenerate_images, denoising_costs, evaluate, infer, predicted_labels, table1_rows, true_labels
+from tagger_ref.files.params import init_params, perturb_params
 
 
 def ami_by_formula(a, b):

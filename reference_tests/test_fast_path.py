@@ -6,7 +6,7 @@ import scipy.special
 from autograd import elementwise_grad, grad, make_vjp
 import autograd.numpy as anp
 
-from tagger_ref import golden
+from tagger_ref.oracle import golden
 from tagger_ref.maths import fused
 from tagger_ref.maths.gradients import cost_and_grad
 
@@ -177,7 +177,7 @@ def test_the_paths_differ_in_how_they_are_differentiated():
 
 def test_training_steps_take_the_fast_path(tmp_path, monkeypatch):
     """training.train switches the fast path on for its gradient, and only there."""
-    from tagger_ref import training
+    from tagger_ref.experiments import training
     from tagger_ref.config import PRESETS
     seen = []
     real = training.cost_and_grad
@@ -233,7 +233,7 @@ def test_training_log_is_unchanged_by_the_speed_work(tmp_path, preset):
     (about 1e-12 of their key's scale on either path) move parameters by different amounts; the
     reference path's log already differs by 1e-5 after these three steps."""
     import csv
-    from tagger_ref import training
+    from tagger_ref.experiments import training
     from tagger_ref.config import PRESETS
     config = PRESETS[preset].replace(num_epochs=1, dtype="float64")
     rng = numpy.random.default_rng(3)

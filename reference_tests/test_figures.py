@@ -7,8 +7,8 @@ import numpy
 import pytest
 
 from run_helpers import REPO, config_file, shapes_file
-from tagger_ref.cli import main
-from tagger_ref.plots import GROUP_COLOURS, colourize, image_shape
+from tagger_ref.commands.cli import main
+from tagger_ref.report.plots import GROUP_COLOURS, colourize, image_shape
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

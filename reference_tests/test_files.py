@@ -5,10 +5,10 @@ import numpy
 import pytest
 
 from tagger_ref.errors import InputError, ParamFileError, TraceError
-from tagger_ref.inputs import load_inputs, save_inputs
+from tagger_ref.files.inputs import load_inputs, save_inputs
 from tagger_ref.maths.model import forward
-from tagger_ref.params import load_params, save_params
-from tagger_ref.trace import compute_trace, load_trace, save_trace
+from tagger_ref.files.params import load_params, save_params
+from tagger_ref.oracle.trace import compute_trace, load_trace, save_trace
 
 from conftest import case
 

@@ -7,10 +7,11 @@ import numpy
 import pytest
 
 from run_helpers import load_repo_script
-from tagger_ref import cli, golden
-from tagger_ref.compare import assert_traces_close
+from tagger_ref.commands import cli
+from tagger_ref.oracle import golden
+from tagger_ref.oracle.compare import assert_traces_close
 from tagger_ref.config import TaggerConfig
-from tagger_ref.fileio import load_npz
+from tagger_ref.files.fileio import load_npz
 
 
 def _maintainer_script():

@@ -2,10 +2,10 @@
 import numpy
 import pytest
 
-from tagger_ref.compare import DEFAULT_ATOL_SCALE, compare_traces
-from tagger_ref.inputs import prepare_inputs
-from tagger_ref.params import prepare_params
-from tagger_ref.trace import compute_trace
+from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, compare_traces
+from tagger_ref.files.inputs import prepare_inputs
+from tagger_ref.files.params import prepare_params
+from tagger_ref.oracle.trace import compute_trace
 
 from conftest import golden_original_case
 

@@ -12,7 +12,7 @@ import numpy
 import pytest
 
 from run_helpers import REPO, load_repo_script
-from tagger_ref import backend
+from tagger_ref.device import backend
 
 SCRIPT = os.path.join(REPO, "benchmarks", "gpu_check.py")
 CORRECTNESS = "cli,golden,gradients,values"
@@ -64,7 +64,7 @@ def test_gpu_check_without_autograd_names_it_in_one_line():
 
 
 def test_gpu_check_with_an_old_autograd_exits_2_before_any_check(monkeypatch, capsys):
-    from tagger_ref import gpu
+    from tagger_ref.device import gpu
     monkeypatch.setattr(gpu, "_autograd_version", lambda: "1.8.0")
     before = sys.modules.get("cupy")
     assert load_gpu_check().main(["--dry-run"]) == 2

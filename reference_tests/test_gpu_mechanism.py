@@ -1,4 +1,4 @@
-"""The GPU mechanism (tagger_ref.gpu) checked on the CPU through a CuPy stand-in.
+"""The GPU mechanism (tagger_ref.device.gpu) checked on the CPU through a CuPy stand-in.
 
 FakeGPUArray (reference_tests/fake_gpu.py) is registered exactly as cupy.ndarray is, and refuses what CuPy
 refuses (implicit host copies, NumPy arrays mixed in, ufunc methods, object views, reshape with
@@ -15,8 +15,8 @@ import pytest
 from autograd import grad
 
 import fake_gpu
-from tagger_ref import backend
-from tagger_ref.backend import np, to_numpy
+from tagger_ref.device import backend
+from tagger_ref.device.backend import np, to_numpy
 from tagger_ref.config import load_config
 from tagger_ref.maths.fused import fast_derivatives
 from tagger_ref.maths.gradients import cost_and_grad
@@ -199,7 +199,7 @@ def test_too_old_autograd_is_one_line_before_anything_changes(monkeypatch, versi
     from autograd.core import primitive_vjps
     from autograd.extend import VSpace
     from autograd.tracer import Box
-    from tagger_ref import gpu
+    from tagger_ref.device import gpu
     from tagger_ref.errors import DeviceError
     monkeypatch.setattr(gpu, "_autograd_version", lambda: version)
     if lacking:
@@ -225,8 +225,8 @@ def test_too_old_autograd_is_one_line_before_anything_changes(monkeypatch, versi
 
 def test_cli_device_gpu_with_too_old_autograd_fails_in_one_line(monkeypatch, tmp_path, capsys):
     import sys
-    from tagger_ref import gpu
-    from tagger_ref.cli import main
+    from tagger_ref.device import gpu
+    from tagger_ref.commands.cli import main
     monkeypatch.setattr(gpu, "_autograd_version", lambda: "1.7.0")
     monkeypatch.setitem(sys.modules, "cupy", fake_gpu.cupy_module())
     status = main(["trace", "--config", "tiny-binary", "--out", str(tmp_path / "t.npz"), "--device", "gpu"])
@@ -237,7 +237,7 @@ def test_cli_device_gpu_with_too_old_autograd_fails_in_one_line(monkeypatch, tmp
 
 
 def test_autograd_versions_are_read_by_major_and_minor():
-    from tagger_ref.gpu import AUTOGRAD_MIN, _version_tuple
+    from tagger_ref.device.gpu import AUTOGRAD_MIN, _version_tuple
     assert [_version_tuple(v) for v in ("1.9.0", "1.9", "1.10.2", "2.0rc1", "1.8.0.post1", "x")] == [
         (1, 9), (1, 9), (1, 10), (2, 0), (1, 8), (0, 0)]
     assert _version_tuple("1.10.0") >= AUTOGRAD_MIN > _version_tuple("1.8.0")
@@ -268,7 +268,7 @@ def test_use_device_gpu_fails_in_one_line_without_a_usable_gpu(monkeypatch, modu
 def test_cli_trace_on_device_gpu_equals_cpu(monkeypatch, tmp_path):
     """The whole --device gpu path of the CLI (load_cupy, apply_device, compute_trace), with the
     stand-in answering for cupy."""
-    from tagger_ref.cli import main
+    from tagger_ref.commands.cli import main
     monkeypatch.setitem(__import__("sys").modules, "cupy", fake_gpu.cupy_module())
     common = ["trace", "--config", "tiny-classify", "--seed", "4"]
     try:
@@ -287,7 +287,7 @@ def test_inputs_made_on_the_active_device():
     config = load_config("tiny-classify")
     x = numpy.random.default_rng(5).random((config.batch_size, config.n_inputs))
     y = [[1, 2], [3, 3], [0, 9], [4, 5]]
-    from tagger_ref.inputs import make_inputs
+    from tagger_ref.files.inputs import make_inputs
     host = make_inputs(config, x, numpy.random.default_rng(7), y=y)
     previous = (backend.device(), backend.array_module())
     backend.use_array_module("fake", fake_gpu)
@@ -316,7 +316,7 @@ def test_inputs_made_on_the_active_device():
 
 
 def test_trace_on_device_equals_trace_on_host():
-    from tagger_ref.trace import compute_trace
+    from tagger_ref.oracle.trace import compute_trace
     config, params, inputs = case("tiny-continuous", seed=2)
     host = compute_trace(params, config, inputs)
     previous = (backend.device(), backend.array_module())
@@ -337,7 +337,7 @@ def test_cli_device_gpu_without_cupy_fails_in_one_line(tmp_path, capsys):
         pytest.skip("CuPy is installed here")
     except ImportError:
         pass
-    from tagger_ref.cli import main
+    from tagger_ref.commands.cli import main
     status = main(["trace", "--config", "tiny-binary", "--out", str(tmp_path / "t.npz"), "--device", "gpu"])
     err = capsys.readouterr().err
     assert status == 2

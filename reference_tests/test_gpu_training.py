@@ -14,11 +14,12 @@ import pytest
 
 from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, config_file, shapes_file
 import fake_gpu
-from tagger_ref import backend, evaluation, training
-from tagger_ref.cli import main
+from tagger_ref.device import backend
+from tagger_ref.experiments import evaluation, training
+from tagger_ref.commands.cli import main
 from tagger_ref.config import PRESETS
-from tagger_ref.params import init_params, perturb_params
-from tagger_ref.training import CHECKPOINT, load_checkpoint, train
+from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
 
 fake_gpu.register()
 TOL = 1e-12

@@ -2,10 +2,10 @@
 import numpy
 import pytest
 
-from tagger_ref.gradcheck import check_gradient, judge
+from tagger_ref.oracle.gradcheck import check_gradient, judge
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.model import total_cost
-from tagger_ref.identities import identity_errors
+from tagger_ref.oracle.identities import identity_errors
 
 from conftest import case
 
@@ -74,7 +74,7 @@ def test_derivative_identities():
 
 
 def test_second_order_directional_derivative():
-    from tagger_ref.gradcheck import check_second_order
+    from tagger_ref.oracle.gradcheck import check_second_order
     for preset in ("tiny-binary", "tiny-continuous"):
         config, params, inputs = case(preset, seed=12)
         c = check_second_order(lambda p: total_cost(p, config, inputs), params, numpy.random.default_rng(1))

@@ -14,11 +14,11 @@ import numpy
 import pytest
 
 from run_helpers import TINY_SHAPES, cli, config_file, shapes_file
-from tagger_ref.baseline_config import load_baseline_config
-from tagger_ref.cli import main
-from tagger_ref.fileio import remove_stale_parts
-from tagger_ref.locks import locked
-from tagger_ref.training import CHECKPOINT, load_checkpoint
+from tagger_ref.baselines.config import load_baseline_config
+from tagger_ref.commands.cli import main
+from tagger_ref.files.fileio import remove_stale_parts
+from tagger_ref.files.locks import locked
+from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint
 
 # A classifying TextureMNIST model (N = 784) with a tiny Ladder, as test_texture_cli's stage 2.
 CLASSIFIER = TINY_SHAPES.replace(input_type="continuous", n_inputs=784, encoder_proj=(8, 6, 5, 6, 11), input_noise=0.2,
@@ -365,7 +365,7 @@ def test_a_reader_that_goes_away_is_no_error():
     """`tagger-ref golden list | head -1`: the pipe closes early; no traceback, exit 0."""
     import subprocess
     import sys
-    proc = subprocess.Popen([sys.executable, "-m", "tagger_ref.cli", "golden", "list"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "tagger_ref.commands.cli", "golden", "list"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     proc.stdout.readline()
     proc.stdout.close()                      # as head does after its first line

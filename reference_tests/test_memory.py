@@ -6,13 +6,13 @@ import textwrap
 
 import pytest
 
-from tagger_ref.memory import _glibc
+from tagger_ref.experiments.memory import _glibc
 
 PROGRAM = textwrap.dedent("""
     import resource, sys
     import numpy
     if sys.argv[1] == "keep":
-        from tagger_ref.memory import keep_freed_memory
+        from tagger_ref.experiments.memory import keep_freed_memory
         assert keep_freed_memory()
 
     def step():  # arrays of 1.6 to 24 MB, made and dropped in a mixed order
@@ -47,6 +47,6 @@ def test_kept_memory_reuses_warm_pages():
 
 
 def test_keep_freed_memory_is_harmless_elsewhere(monkeypatch):
-    from tagger_ref import memory
+    from tagger_ref.experiments import memory
     monkeypatch.setattr(memory, "_glibc", lambda: None)
     assert memory.keep_freed_memory() is False

@@ -22,8 +22,8 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from tagger_ref import golden  # noqa: E402
-from tagger_ref.compare import compare_traces  # noqa: E402
+from tagger_ref.oracle import golden  # noqa: E402
+from tagger_ref.oracle.compare import compare_traces  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = os.path.join(REPO, "examples", "torch_port", "tagger_torch.py")

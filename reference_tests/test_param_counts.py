@@ -1,6 +1,6 @@
 """Exact parameter counts of the paper's models, computed by hand from docs/spec.md section 3."""
 from tagger_ref.config import PRESETS
-from tagger_ref.params import count_params, init_params, param_shapes
+from tagger_ref.files.params import count_params, init_params, param_shapes
 
 import numpy
 import pytest

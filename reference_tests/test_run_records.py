@@ -16,12 +16,12 @@ import pytest
 from sklearn.metrics import adjusted_mutual_info_score
 
 from run_helpers import TINY_SHAPES, config_file, shapes_file
-from tagger_ref.cli import main
-from tagger_ref.datasets import load_dataset
-from tagger_ref.inputs import make_inputs
+from tagger_ref.commands.cli import main
+from tagger_ref.files.datasets import load_dataset
+from tagger_ref.files.inputs import make_inputs
 from tagger_ref.maths.model import forward
-from tagger_ref.params import load_params
-from tagger_ref.training import CHECKPOINT, VALID_AMI_STREAM, kept_params_path, load_checkpoint
+from tagger_ref.files.params import load_params
+from tagger_ref.experiments.training import CHECKPOINT, VALID_AMI_STREAM, kept_params_path, load_checkpoint
 
 AMI_IMAGES = 15
 
@@ -124,8 +124,8 @@ def test_manifest_records_what_produced_the_run(tmp_path, files):
 
 def test_stopped_and_failed_commands_in_the_manifest(tmp_path, files):
     from tagger_ref.config import load_config
-    from tagger_ref.manifest import Segment
-    from tagger_ref.training import train as train_fn
+    from tagger_ref.experiments.manifest import Segment
+    from tagger_ref.experiments.training import train as train_fn
     data, config_path = files
     train_data, valid_data = load_dataset(data, "train"), load_dataset(data, "valid")
     config = load_config(config_path).replace(num_epochs=5)
@@ -176,7 +176,7 @@ def test_figure_curves(tmp_path, files, capsys):
 
 
 def test_paper_lines_for_shapes_runs(tmp_path):
-    from tagger_ref.figures import paper_lines
+    from tagger_ref.report.figures import paper_lines
     with open(tmp_path / "config.json", "w") as f:
         json.dump(TINY_SHAPES.replace(n_iterations=3, norm="batch").to_dict(), f)
     lines = paper_lines(str(tmp_path))
@@ -185,7 +185,7 @@ def test_paper_lines_for_shapes_runs(tmp_path):
 
 def test_curves_of_both_models_mark_both_papers_values(tmp_path, monkeypatch):
     """A batch-norm and a layer-norm run drawn together: the paper's Tagger and Tagger* lines, each once."""
-    from tagger_ref import figures, plots
+    from tagger_ref.report import figures, plots
     dirs = []
     for name, norm in (("bn", "batch"), ("ln", "layer"), ("bn2", "batch")):
         os.makedirs(tmp_path / name)

@@ -8,18 +8,18 @@ import pytest
 from autograd import grad
 
 from run_helpers import CLOCKS, checkpoint_arrays
-from tagger_ref import training
+from tagger_ref.experiments import training
 from tagger_ref.config import TaggerConfig
 from tagger_ref.errors import CheckpointError, DataError, InputError
-from tagger_ref.evaluation import evaluate_classifier
-from tagger_ref.inputs import make_semi_supervised_inputs, prepare_inputs
+from tagger_ref.experiments.evaluation import evaluate_classifier
+from tagger_ref.files.inputs import make_semi_supervised_inputs, prepare_inputs
 from tagger_ref.maths.classification import class_error, class_errors
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.model import forward
 from tagger_ref.maths.semi_supervised import semi_supervised_forward
-from tagger_ref.params import init_params
-from tagger_ref.random_case import random_params
-from tagger_ref.streams import LABEL_STREAM, LabeledStream, labeled_subset, steps_per_epoch
+from tagger_ref.files.params import init_params
+from tagger_ref.oracle.random_case import random_params
+from tagger_ref.experiments.streams import LABEL_STREAM, LabeledStream, labeled_subset, steps_per_epoch
 
 # Continuous, N = 6, K = 3, T = 2; stage 1 Ladder (7, 5, 4), stage 2 grown to (7, 5, 4, 6, 11).
 STAGE1 = TaggerConfig(input_type="continuous", n_inputs=6, n_groups=3, n_iterations=2, encoder_proj=(7, 5, 4),
@@ -260,9 +260,9 @@ def test_semi_supervised_resume_is_bit_exact_and_logs_the_class_columns(tmp_path
 # ---------------------------------------------------------------- trace and compare
 
 def test_trace_command_recomputes_the_semi_supervised_golden_case(tmp_path, capsys):
-    from tagger_ref import golden
-    from tagger_ref.cli import main
-    from tagger_ref.compare import compare_traces, describe_key
+    from tagger_ref.oracle import golden
+    from tagger_ref.commands.cli import main
+    from tagger_ref.oracle.compare import compare_traces, describe_key
     folder = golden.case_dir("semi-supervised")
     out = tmp_path / "trace.npz"
     assert main(["trace", "--config", os.path.join(folder, "config.json"), "--params",
@@ -292,7 +292,7 @@ def test_a_bad_label_budget_is_an_error_before_the_run_folder_exists(tmp_path):
 def test_per_iteration_class_probabilities_against_the_top_softmax():
     """Table 2's P at every iteration (the encoder run again on h_i, log domain) equals the
     authors' formula on the trace's top softmax, and the last one the forward pass's class_probs."""
-    from tagger_ref.evaluation import iteration_class_log_probs
+    from tagger_ref.experiments.evaluation import iteration_class_log_probs
     from tagger_ref.maths.classification import class_probabilities
     config, params, inputs = step_case(3)
     labeled = {"x": inputs["labeled_x"], "x_tilde": inputs["labeled_x_tilde"], "m0_logits": inputs["labeled_m0_logits"],

@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 from run_helpers import REPO, config_file
-from tagger_ref.cli import main
+from tagger_ref.commands.cli import main
 from tagger_ref.config import TaggerConfig
 from tagger_ref.maths.classification import class_errors
 

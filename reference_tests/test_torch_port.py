@@ -8,9 +8,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tagger_ref import cli, golden  # noqa: E402
-from tagger_ref.compare import DEFAULT_ATOL_SCALE, assert_traces_close, compare_traces  # noqa: E402
-from tagger_ref.golden import CASES  # noqa: E402
+from tagger_ref.commands import cli
+from tagger_ref.oracle import golden  # noqa: E402
+from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, assert_traces_close, compare_traces  # noqa: E402
+from tagger_ref.oracle.golden import CASES  # noqa: E402
 
 PORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "torch_port",
                     "tagger_torch.py")
@@ -94,8 +95,8 @@ def test_the_port_follows_its_parameters_dtype(port):
     cost, intermediates and gradients of a float32 step stay float32."""
     import numpy
     from tagger_ref.config import PRESETS
-    from tagger_ref.inputs import make_inputs
-    from tagger_ref.params import init_params
+    from tagger_ref.files.inputs import make_inputs
+    from tagger_ref.files.params import init_params
     config = PRESETS["tiny-binary"].replace(dtype="float32")
     rng = numpy.random.default_rng(0)
     params = init_params(config, rng)

@@ -8,8 +8,8 @@ import numpy
 import pytest
 
 from run_helpers import CLOCKS, TINY_SHAPES, cli, config_file, run_cli, shapes_file
-from tagger_ref.cli import main
-from tagger_ref.training import CHECKPOINT, load_checkpoint
+from tagger_ref.commands.cli import main
+from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,15 @@ import numpy
 import pytest
 
 from run_helpers import CLOCKS, checkpoint_arrays
-from tagger_ref import training
-from tagger_ref.adam import adam_init, adam_update
+from tagger_ref.experiments import training
+from tagger_ref.experiments.adam import adam_init, adam_update
 from tagger_ref.config import PRESETS
 from tagger_ref.errors import CheckpointError, DataError, OutputError, TrainingError
 from tagger_ref.maths.gradients import cost_and_grad
-from tagger_ref.inputs import make_inputs
+from tagger_ref.files.inputs import make_inputs
 from tagger_ref.maths.model import forward
-from tagger_ref.params import init_params, perturb_params
-from tagger_ref.training import CHECKPOINT, load_checkpoint, train
+from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
 
 # 16 inputs, K=3, T=3, Ladder (7, 5, 4); 40 images in batches of 8: 5 steps an epoch.
 TINY = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8, num_epochs=3, seed=4)

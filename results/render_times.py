@@ -2,7 +2,7 @@
 
     python results/render_times.py RESULTS_FOLDER [--write]
 
-Searches RESULTS_FOLDER recursively for ``manifest.json`` files (tagger_ref/manifest.py documents
+Searches RESULTS_FOLDER recursively for ``manifest.json`` files (tagger_ref/experiments/manifest.py documents
 their fields) and prints a Markdown section, "## Machine and times (from the manifests)", with one
 table row per segment of each manifest: the run folder (relative to RESULTS_FOLDER), the command,
 start and end (UTC), wall minutes, CPU seconds, steps, how it ended, the commit (12 characters,

@@ -17,7 +17,7 @@ What it does (cheap: a few hundred images, single-threaded NumPy):
    only the images whose plan has that background are rendered (about a hundred), and the match
    is tested bit for bit, with the default stacking and with ``--random-top``.
 3. Scores their masks ``m`` against our ground truth for that image (AMI as in
-   ``tagger_ref.evaluation``, per-pixel entropy, which true group each of their groups holds).
+   ``tagger_ref.experiments.evaluation``, per-pixel entropy, which true group each of their groups holds).
 4. Writes a small sample with ``tagger-ref data texture-mnist`` (``--n`` training images, in a
    temporary folder) and compares pixel statistics, per-image statistics and the dominant spatial
    frequency of the background and digit regions with theirs.
@@ -34,9 +34,9 @@ import numpy
 
 from data_gen import texture_mnist as tm
 from data_gen.digits import load_digits
-from tagger_ref.cli import main as cli_main
-from tagger_ref.datasets import load_dataset
-from tagger_ref.evaluation import ami_per_image, true_labels
+from tagger_ref.commands.cli import main as cli_main
+from tagger_ref.files.datasets import load_dataset
+from tagger_ref.experiments.evaluation import ami_per_image, true_labels
 
 S = tm.IMAGE_SIZE
 PAD = 128            # zero-padded FFT size for the region spectra (frequency step 1/128 cycle per pixel)

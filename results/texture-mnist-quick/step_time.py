@@ -16,12 +16,12 @@ import numpy
 from threadpoolctl import threadpool_limits
 
 from tagger_ref.config import PRESETS
-from tagger_ref.datasets import load_dataset
-from tagger_ref.inputs import make_inputs, make_semi_supervised_inputs
+from tagger_ref.files.datasets import load_dataset
+from tagger_ref.files.inputs import make_inputs, make_semi_supervised_inputs
 from tagger_ref.maths.fused import fast_derivatives
 from tagger_ref.maths.gradients import cost_and_grad
-from tagger_ref.memory import keep_freed_memory
-from tagger_ref.params import init_params
+from tagger_ref.experiments.memory import keep_freed_memory
+from tagger_ref.files.params import init_params
 
 keep_freed_memory()
 threads, budget = int(sys.argv[3]), float(sys.argv[4])

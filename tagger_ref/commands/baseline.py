@@ -3,13 +3,13 @@ import os
 
 from tqdm import tqdm
 
-from ..baseline_config import DEFAULT_PRESETS, KINDS, load_baseline_config
-from ..baseline_training import load_checkpoint, train
+from ..baselines.config import DEFAULT_PRESETS, KINDS, load_baseline_config
+from ..experiments.baseline_training import load_checkpoint, train
 from ..errors import CheckpointError, ConfigError
-from ..training import CHECKPOINT, load_split
-from ..locks import run_folder
-from ..manifest import Segment
-from ..memory import check_model_fits
+from ..experiments.training import CHECKPOINT, load_split
+from ..files.locks import run_folder
+from ..experiments.manifest import Segment
+from ..experiments.memory import check_model_fits
 from .common import check_seed, run_training
 
 

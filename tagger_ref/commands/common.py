@@ -1,7 +1,7 @@
 """Argument helpers shared by the subcommands."""
 import os
 
-from ..backend import DEVICES, use_device
+from ..device.backend import DEVICES, use_device
 from ..config import DTYPES, load_config
 from ..errors import ConfigError, OutputError
 
@@ -58,7 +58,7 @@ def run_training(args, train_fn):
     and SIGINT/SIGTERM turned into a checkpointed stop; print how training ended and return the
     exit status: 0 done or stopped at the time limit, 130 SIGINT, 143 SIGTERM. ``train_fn``
     returns training's ``{"status", "epoch", "step"}`` (``training.train``)."""
-    from ..training import CHECKPOINT, stop_signals
+    from ..experiments.training import CHECKPOINT, stop_signals
     limit = None
     if args.threads:
         from threadpoolctl import threadpool_limits

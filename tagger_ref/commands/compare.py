@@ -5,9 +5,9 @@ out of tolerance, 2 when a file cannot be read, the reference holds NaN or infin
 """
 import numpy
 
-from .. import compare as _compare
+from ..oracle import compare as _compare
 from ..errors import TraceError
-from ..fileio import load_npz
+from ..files.fileio import load_npz
 
 
 def register(subparsers):

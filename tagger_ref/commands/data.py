@@ -18,7 +18,7 @@ import numpy
 from data_gen import digits, shapes, texture_mnist
 
 from ..errors import DataError, OutputError
-from ..fileio import save_npz
+from ..files.fileio import save_npz
 
 
 def register(subparsers):
@@ -142,7 +142,7 @@ def run_texture_mnist(args):
 
 
 def run_info(args):
-    from ..datasets import dataset_kind, dataset_splits, load_dataset
+    from ..files.datasets import dataset_kind, dataset_splits, load_dataset
 
     name = dataset_kind(args.file)
     print(f"{args.file}: {name}")

@@ -7,9 +7,9 @@ would run, called with the arguments printed before it.
 import os
 import time
 
-from ..backend import use_device
+from ..device.backend import use_device
 from ..errors import ConfigError, OutputError
-from ..manifest import Segment
+from ..experiments.manifest import Segment
 from .common import add_device_argument
 
 DEFAULTS = {"train_images": 10000, "valid_images": 500, "test_images": 1000, "epochs": 12, "minutes": 3.0}
@@ -36,7 +36,7 @@ def register(sub):
 
 
 def run(args):
-    from ..cli import main
+    from .cli import main
     for name in ("train_images", "valid_images", "test_images", "epochs"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")

@@ -4,16 +4,16 @@ import os
 
 import numpy
 
-from ..backend import to_device
+from ..device.backend import to_device
 from ..errors import CheckpointError, ConfigError, DataError
-from ..evaluation import chance_error, degenerate_images, evaluate, evaluate_classifier, table1_rows, table2_rows
-from ..fileio import save_npz, write_json, write_text
-from ..manifest import Segment, data_fingerprint, manifest_reference
-from ..params import load_params
-from ..baseline_training import evaluate as evaluate_baseline, is_baseline_config, stored_config_dict
-from ..baseline_training import load_run as load_baseline_run
-from ..training import check_targets, kept_epochs, kept_params_path, load_run, load_split
-from ..memory import check_model_fits
+from ..experiments.evaluation import chance_error, degenerate_images, evaluate, evaluate_classifier, table1_rows, table2_rows
+from ..files.fileio import save_npz, write_json, write_text
+from ..experiments.manifest import Segment, data_fingerprint, manifest_reference
+from ..files.params import load_params
+from ..experiments.baseline_training import evaluate as evaluate_baseline, is_baseline_config, stored_config_dict
+from ..experiments.baseline_training import load_run as load_baseline_run
+from ..experiments.training import check_targets, kept_epochs, kept_params_path, load_run, load_split
+from ..experiments.memory import check_model_fits
 from .common import add_device_argument, apply_device, check_output_file, check_seed
 
 TABLE1_COLUMNS = ("iteration", "denoising_cost", "ami", "ami_median")

@@ -4,13 +4,13 @@ import os
 
 import numpy
 
-from .. import figures, table2
-from ..backend import to_device
-from ..datasets import load_dataset
+from ..report import figures, table2
+from ..device.backend import to_device
+from ..files.datasets import load_dataset
 from ..errors import ConfigError, DataError, OutputError
-from ..evaluation import evaluate, table1_rows
-from ..training import load_run, load_split
-from ..memory import check_model_fits
+from ..experiments.evaluation import evaluate, table1_rows
+from ..experiments.training import load_run, load_split
+from ..experiments.memory import check_model_fits
 from .common import add_device_argument, apply_device, check_seed
 from .evaluate import check_iterations_groups
 

@@ -1,7 +1,7 @@
 """``tagger-ref golden list`` and ``tagger-ref golden export NAME DIR``: the shipped golden cases."""
 import os
 
-from .. import golden
+from ..oracle import golden
 from ..errors import OutputError
 
 

@@ -1,15 +1,15 @@
 """tagger-ref gradcheck: autograd's gradients against finite differences, and the derivative identities."""
 import numpy
 
-from ..gradcheck import STEPS, check_gradient, check_second_order
+from ..oracle.gradcheck import STEPS, check_gradient, check_second_order
 from ..maths.gradients import cost_and_grad
-from ..identities import identity_errors
-from ..inputs import prepare_inputs
+from ..oracle.identities import identity_errors
+from ..files.inputs import prepare_inputs
 from ..maths.model import total_cost
-from ..params import prepare_params
-from ..random_case import random_inputs, random_params
+from ..files.params import prepare_params
+from ..oracle.random_case import random_inputs, random_params
 from ..errors import ConfigError
-from ..memory import check_model_fits
+from ..experiments.memory import check_model_fits
 from .common import add_config_argument, check_seed, config_from_args
 
 IDENTITY_RTOL = 1e-10

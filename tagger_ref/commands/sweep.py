@@ -6,12 +6,12 @@ import time
 
 from ..config import load_config
 from ..errors import ConfigError, OutputError
-from ..executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
-from ..fileio import write_text
-from ..manifest import Segment
-from ..summary import write_summary
-from ..sweep import SeedTask, check_evaluate_args, is_finished, parse_seeds, read_seed_json, seed_dir
-from ..training import LOG, load_split, stop_signals
+from ..experiments.executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
+from ..files.fileio import write_text
+from ..experiments.manifest import Segment
+from ..experiments.summary import write_summary
+from ..experiments.sweep import SeedTask, check_evaluate_args, is_finished, parse_seeds, read_seed_json, seed_dir
+from ..experiments.training import LOG, load_split, stop_signals
 
 POLL = 0.5                # seconds between two looks at the seeds' folders
 SEEDS_CSV = "seeds.csv"

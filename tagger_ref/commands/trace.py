@@ -4,12 +4,12 @@ import os
 import numpy
 
 from ..errors import ConfigError, InputError, OutputError
-from ..fileio import write_json
-from ..inputs import load_inputs, prepare_inputs, save_inputs
-from ..params import load_params, prepare_params, save_params
-from ..random_case import random_inputs, random_params
-from ..trace import compute_trace, save_trace
-from ..memory import check_model_fits
+from ..files.fileio import write_json
+from ..files.inputs import load_inputs, prepare_inputs, save_inputs
+from ..files.params import load_params, prepare_params, save_params
+from ..oracle.random_case import random_inputs, random_params
+from ..oracle.trace import compute_trace, save_trace
+from ..experiments.memory import check_model_fits
 from .common import add_config_argument, add_device_argument, apply_device, check_output_file, check_seed, config_from_args
 
 

@@ -5,10 +5,10 @@ from tqdm import tqdm
 
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
-from ..training import CHECKPOINT, KEPT_DIR, VALID_AMI_IMAGES, load_checkpoint, load_split, train
-from ..locks import run_folder
-from ..manifest import Segment
-from ..memory import check_model_fits
+from ..experiments.training import CHECKPOINT, KEPT_DIR, VALID_AMI_IMAGES, load_checkpoint, load_split, train
+from ..files.locks import run_folder
+from ..experiments.manifest import Segment
+from ..experiments.memory import check_model_fits
 from .common import add_device_argument, apply_device, check_seed, run_training
 
 

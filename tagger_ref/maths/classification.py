@@ -1,7 +1,7 @@
 """Classification with Tagger (section 3.3, Figure 3's y_g): per-group class outputs and the "no class" unit."""
 import numpy
 
-from ..backend import np, to_numpy
+from ..device.backend import np, to_numpy
 from .functions import logsumexp, mean
 
 

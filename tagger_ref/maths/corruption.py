@@ -5,7 +5,7 @@ plain inputs (``x_tilde``, ``m0_logits``), so that a trace is reproducible from 
 generator is a ``numpy.random.Generator`` or one of the active device (``backend.device_rng``);
 draws are moved to the device of the data they corrupt.
 """
-from ..backend import asarray_like, np
+from ..device.backend import asarray_like, np
 from .functions import softmax
 
 

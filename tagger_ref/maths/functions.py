@@ -1,5 +1,5 @@
 """Elementary functions (docs/spec.md section 1), each with the numerical trick it needs named."""
-from ..backend import getval, np
+from ..device.backend import getval, np
 from . import fused
 
 # The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).

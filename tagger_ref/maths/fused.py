@@ -14,7 +14,7 @@ import threading
 import numpy as _numpy
 from autograd.extend import defvjp, defvjp_argnums, primitive
 
-from ..backend import getval, isbox, np
+from ..device.backend import getval, isbox, np
 from . import functions   # the module, not its names: functions imports this module in turn
 
 _switch = threading.local()   # per thread: two runs training in threads of one process (a Dask worker) keep apart

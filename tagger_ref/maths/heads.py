@@ -1,5 +1,5 @@
 """The network's input projection and its two output heads (docs/spec.md section 4 steps 3-4 and 7)."""
-from ..backend import np
+from ..device.backend import np
 from .functions import normalize, relu, sigmoid, softmax
 
 

@@ -4,7 +4,7 @@ Binary inputs: (11)-(18). Continuous inputs: (19)-(20). Arrays over groups are (
 """
 import math
 
-from ..backend import np
+from ..device.backend import np
 from .functions import bce, clip_eps, softmax
 
 # Soft clip of probabilities before a log (original code): p (1 - 2e) + e with e = 1e-4.

@@ -7,7 +7,7 @@ under the trace keys of docs/spec.md section 8, and ``total_cost``. Gradients co
 """
 import numpy
 
-from ..backend import entries, getval, np
+from ..device.backend import entries, getval, np
 from ..errors import InputError
 from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
@@ -16,8 +16,7 @@ from .functions import log_softmax, pos, softmax
 from .heads import input_projection, m_head, m_logits, network_input, z_head
 from .ladder import ladder
 from .likelihood import continuous_total_variance, group_likelihood_binary, group_likelihood_continuous
-from .modelling_error import (delta_z_binary, delta_z_binary_paper, delta_z_continuous,
-                              delta_z_continuous_eq28, delta_z_continuous_eq29)
+from .modelling_error import delta_z_binary, delta_z_binary_paper, delta_z_continuous, delta_z_continuous_eq28, delta_z_continuous_eq29
 
 # The logit given to a removed group before the last softmax (Figure 5, example E2): exp(-1e9)
 # is exactly zero in float32 and float64, so the other groups share its inputs.

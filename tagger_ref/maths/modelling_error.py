@@ -1,5 +1,5 @@
 """The modelling error delta_z, eq. (4) and A.5: (21)-(31). Arrays over groups are (K, B, N)."""
-from ..backend import np
+from ..device.backend import np
 from .functions import log_or_minus_inf, softmax
 from .likelihood import binary_xi, continuous_group_nll, continuous_ztilde
 

@@ -1,0 +1,43 @@
+"""The fully connected baseline of Table 2 (section 3.3, "FC MLP"; docs/baselines.md) and the
+layers and class cost that the three baselines share.
+
+Every layer is batch-normalised (Ioffe and Szegedy 2015) with a learned bias beta and, at the
+softmax top only, a learned scale gamma, the places where the Ladder paper (Rasmus et al. 2015,
+Algorithm 1) has them: below a ReLU a scale is redundant. Normalisation is
+``functions.normalize(a, "batch")`` over the rows of the batch, as in Tagger. Parameters are
+named ``W_l``, ``beta_l`` (l = 1..L) and ``gamma_L``; matrices are (in, out), used as ``h @ W``.
+"""
+from ..device.backend import np
+from ..maths.functions import log_softmax, mean, normalize, relu
+
+
+def hidden_layer(h, W, beta):
+    """h^l = relu(BN(h^{l-1} W_l) + beta_l): the baselines' hidden layer (section 3.3). h (B, H_{l-1}) -> (B, H_l)."""
+    return relu(normalize(h @ W, "batch") + beta)
+
+
+def top_logits(z, gamma, beta):
+    """a = gamma_L (BN(z) + beta_L): the logits of the softmax top (Rasmus et al. Algorithm 1,
+    h^L = softmax(gamma^L (z^L + beta^L))). z: the top's pre-activation (B, C)."""
+    return gamma * (normalize(z, "batch") + beta)
+
+
+def class_cost(logits, targets):
+    """Categorical cross-entropy (section 3.3): batch mean of -sum_c t_c log softmax(a)_c, in the log
+    domain (``log_softmax``). targets (B, C): ``classification.class_targets``, 0.5 on each of two
+    different digits."""
+    return mean(-np.sum(targets * log_softmax(logits, axis=-1), axis=1))
+
+
+def mlp_logits(params, x, n_hidden):
+    """The FC MLP: n_hidden layers ``hidden_layer``, then the softmax top's logits (B, C). x: (B, N)."""
+    h = x
+    for l in range(1, n_hidden + 1):
+        h = hidden_layer(h, params[f"W_{l}"], params[f"beta_{l}"])                 # (B, H_l)
+    L = n_hidden + 1
+    return top_logits(h @ params[f"W_{L}"], params[f"gamma_{L}"], params[f"beta_{L}"])  # (B, C)
+
+
+def mlp_cost(params, x, targets, n_hidden):
+    """The MLP's training cost: ``class_cost`` of its logits (supervised only)."""
+    return class_cost(mlp_logits(params, x, n_hidden), targets)

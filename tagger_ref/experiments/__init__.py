@@ -1,0 +1,1 @@
+"""Training and evaluation: the epoch loop, Adam, data streams, sweeps, run records."""

@@ -1,0 +1,212 @@
+"""Training of the baselines of Table 2 (FC MLP, FC Ladder, ConvNet), with the conventions of
+``training`` (docs/baselines.md, "Training").
+
+A run folder holds ``checkpoint.npz`` (``training.save_checkpoint``'s layout, written at the start,
+after every epoch and when training stops early), ``log.csv``, ``config.json`` (with the field
+``baseline``, by which ``tagger-ref evaluate`` tells a baseline run) and ``params.npz``.
+
+Every step takes the next batch of the labeled stream (``streams.LabeledStream`` over
+``labeled_samples`` balanced images, or all), and for the Ladder also the next batch of the
+unlabeled stream (a fresh permutation of the whole training split per epoch). An epoch is
+``n // B`` steps for every method, one pass of the unlabeled stream, so that "epochs" mean the same
+number of steps for all rows of Table 2. One ``numpy.random.Generator`` seeded by the run's seed
+draws, in this order: the initial parameters, then per epoch the unlabeled permutation (drawn for
+the MLP and ConvNet too, so every method's stream is the same), then per step the labeled stream's
+permutation when a pass begins and the Ladder's noise (``baselines.step_inputs``). Its state is in
+every checkpoint, so a resumed run equals an uninterrupted one bit for bit.
+
+After every epoch the clean network is validated on the 'valid' split: class cost and error in
+percent (the top-2 error for two digits), in batches of B.
+"""
+import json
+import os
+import zipfile
+import zlib
+
+import numpy
+from autograd import value_and_grad
+
+from ..baselines import models as baselines
+from .adam import adam_init
+from ..baselines.config import from_dict
+from ..errors import CheckpointError, DataError, OutputError
+from ..files.fileio import load_npz, write_json
+from ..maths.classification import class_errors, class_targets
+from ..maths.functions import softmax
+from ..baselines.mlp import class_cost
+from .manifest import optional
+from ..files.params import save_params
+from .streams import LabeledStream, labeled_subset
+from .training import CHECKPOINT, CONFIG, PARAMS, TrainState, _same_config, check_data, check_state_arrays, check_targets, data_identity, nothing_to_do, run_epochs, save_checkpoint
+from .training import load_run as training_load_run
+
+# log.csv: as a Tagger run's, with the clean network's validation class cost and error (%).
+LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_class_cost", "valid_class_error", "seconds", "cpu_seconds")
+
+
+def is_baseline_config(d):
+    """Whether a config dict (config.json, a checkpoint's) is a baseline's: it has the field ``baseline``."""
+    return isinstance(d, dict) and "baseline" in d
+
+
+def stored_config_dict(run_dir):
+    """The config dict in RUN_DIR's checkpoint, or None when there is no readable checkpoint."""
+    try:
+        with numpy.load(os.path.join(run_dir, CHECKPOINT), allow_pickle=False) as f:
+            return json.loads(str(f["config_json"]))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None             # the checkpoint's reader then says what is wrong with it
+
+
+def new_state(config, train_y):
+    """A fresh run: the generator seeded with config.seed, parameters initialised from it, the labeled stream."""
+    rng = numpy.random.default_rng(config.seed)
+    params = baselines.init_params(config, rng)
+    labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
+    return TrainState(params=params, adam=adam_init(params), rng=rng, log={c: [] for c in LOG_COLUMNS},
+                      labeled=labeled)
+
+
+def load_checkpoint(path):
+    """Read a baseline checkpoint. Returns ``(state, config, data_id)``; CheckpointError if unreadable."""
+    raw = load_npz(path, CheckpointError, what="checkpoint")
+    try:
+        stored = json.loads(str(raw["config_json"]))
+        if not is_baseline_config(stored):
+            raise CheckpointError(f"checkpoint {path} is a Tagger run's (tagger-ref train), not a baseline's")
+        config = from_dict(stored, source=f"the config stored in checkpoint {path}")
+        names = list(baselines.param_shapes(config))
+        rng_state = json.loads(str(raw["rng_json"]))
+        rng = numpy.random.Generator(getattr(numpy.random, rng_state["bit_generator"])())
+        rng.bit_generator.state = rng_state
+        state = TrainState(
+            params={k: raw[f"param/{k}"] for k in names},
+            adam={"t": int(raw["adam/t"]), "m": {k: raw[f"adam/m/{k}"] for k in names},
+                  "v": {k: raw[f"adam/v/{k}"] for k in names}},
+            rng=rng, epoch=int(raw["epoch"]), step=int(raw["step"]), batch=int(raw["batch"]), order=raw["order"],
+            cost_sum=float(raw["cost_sum"]), log={c: raw[f"log/{c}"].tolist() for c in LOG_COLUMNS},
+            seconds=float(raw["seconds"]), cpu_seconds=float(raw["cpu_seconds"]),
+            labeled=LabeledStream.from_arrays({k: raw[f"labeled/{k}"] for k in ("index", "order", "position")}))
+        data_id = json.loads(str(raw["data_json"]))
+    except KeyError as e:
+        raise CheckpointError(f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref baseline checkpoint") from None
+    except (ValueError, TypeError, AttributeError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
+    check_state_arrays(state, baselines.param_shapes(config), path)
+    return state, config, data_id
+
+
+def load_run(run_dir):
+    """(config, params) of the latest checkpoint of a baseline run folder (``training.load_run``)."""
+    return training_load_run(run_dir, load_checkpoint)
+
+
+def prepare_run(run_dir, config, data_id, resume, train_y):
+    """Create or reopen a run folder, as ``training.prepare_run``. Returns ``(state, config)``."""
+    path = os.path.join(run_dir, CHECKPOINT)
+    if resume:
+        if not os.path.isfile(path):
+            raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
+        state, stored, stored_data = load_checkpoint(path)
+        if not _same_config(config, stored):
+            diff = [f"{k}: {v!r} in the checkpoint, {config.to_dict()[k]!r} now"
+                    for k, v in stored.to_dict().items() if k != "num_epochs" and v != config.to_dict()[k]]
+            raise CheckpointError(f"--resume with a different config than the checkpoint in {run_dir} "
+                                  f"({'; '.join(diff)})")
+        if stored_data != data_id:
+            raise CheckpointError(f"--resume with other training data than the run in {run_dir} was trained on")
+        return state, stored.replace(num_epochs=config.num_epochs)
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise OutputError(f"cannot use {run_dir} as a run folder: it is a file")
+    if os.path.isfile(path):
+        raise CheckpointError(f"{run_dir} already holds a training checkpoint: pass --resume to continue it, "
+                              f"or choose another folder")
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create run folder {run_dir}: {e.strerror}") from None
+    return new_state(config, train_y), config
+
+
+def batch_slices(n, batch_size):
+    """Consecutive slices of at most ``batch_size`` rows covering 0..n."""
+    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+
+
+def evaluate(params, config, features, targets, rng=None, batch_size=None):
+    """The clean network on every image, in batches of B (batch statistics per batch, as Tagger's evaluation).
+
+    Returns {"class_probs" (n, C), "class_cost" (batch-size-weighted mean of the batch means),
+    "class_error" (percent; the top-2 error for two digits)} and, for the Ladder with ``rng``,
+    "denoising_cost" on corrupted input (noise drawn from ``rng`` batch by batch).
+    """
+    features = numpy.asarray(features, config.dtype)
+    targets = numpy.asarray(targets).reshape(len(features), -1)
+    n, B = len(features), batch_size or config.batch_size
+    probs, cost, denoising = numpy.zeros((n, config.n_classes)), 0.0, 0.0
+    for rows in batch_slices(n, B):
+        logits = baselines.logits(params, config, features[rows])
+        t = class_targets(targets[rows], config.n_classes, config.dtype)
+        cost += (rows.stop - rows.start) * float(class_cost(logits, t))
+        probs[rows] = softmax(logits, axis=-1)
+        if config.baseline == "ladder" and rng is not None:
+            denoising += (rows.stop - rows.start) * float(baselines.denoising_cost(params, config, features[rows], rng))
+    result = {"class_probs": probs, "class_cost": cost / n,
+              "class_error": 100.0 * float(numpy.mean(class_errors(probs, targets)))}
+    if config.baseline == "ladder" and rng is not None:
+        result["denoising_cost"] = denoising / n
+    return result
+
+
+def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max_seconds=None, valid_images=None,
+          stop_requested=None, progress=False, echo=None, manifest=None):
+    """Train (or continue) the baseline run in ``run_dir`` until ``config.num_epochs`` epochs are done.
+
+    As ``training.train``: ``max_seconds`` stops after the step that passes that many seconds,
+    ``stop_requested()`` returning a name after the current step, each with a checkpoint first;
+    ``manifest`` (a ``manifest.Segment``) records the segment once the run folder is ready.
+    Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
+    """
+    for x, y, what in ((train_x, train_y, "training data"), (valid_x, valid_y, "validation data")):
+        check_data(x, config, what)
+        check_targets(y, x, config, what)
+    B = config.batch_size
+    if len(train_x) < B:
+        raise DataError(f"training data has {len(train_x)} images, fewer than one batch of {B}")
+    if not resume and len(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed)) < B:
+        raise DataError(f"labeled_samples = {config.labeled_samples}: fewer labeled images than one batch of {B}")
+    data_id = data_identity(train_x, train_y)
+    state, config = prepare_run(run_dir, config, data_id, resume, train_y)
+    if resume and nothing_to_do(state, config, run_dir, echo):
+        return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
+    if manifest is not None:
+        manifest.steps_fn = lambda: state.step
+    with optional(manifest):
+        checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+        write_json(os.path.join(run_dir, CONFIG), config.to_dict())
+        if not resume:
+            save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
+        train_x, train_y = numpy.asarray(train_x, config.dtype), numpy.asarray(train_y)
+        valid_x, valid_y = numpy.asarray(valid_x)[:valid_images], numpy.asarray(valid_y)[:valid_images]
+        cost_and_grad = value_and_grad(baselines.step_cost)
+
+        def step(unlabeled):
+            """One step: the next labeled batch (and, for the Ladder, the ``unlabeled`` rows with their noise)."""
+            labeled = state.labeled.next_rows(state.rng, B)
+            inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled], state.rng)
+            return cost_and_grad(state.params, config, inputs)
+
+        def validate():
+            """The clean network's class cost and error on the validation images."""
+            scores = evaluate(state.params, config, valid_x, valid_y)
+            row = {"valid_class_cost": scores["class_cost"], "valid_class_error": scores["class_error"]}
+            return row, f"validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
+
+        status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
+                            stop_requested=stop_requested, progress=progress, echo=echo)
+        save_params(os.path.join(run_dir, PARAMS), state.params)
+        if manifest is not None:
+            manifest.status = status
+    return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

@@ -1,0 +1,333 @@
+"""One seed of a sweep: train, then evaluate, in ``SWEEP_DIR/seed-S/`` (``tagger-ref sweep``, docs/sweeps.md).
+
+:func:`run_seed` is the whole task of a seed, the same function whether it runs in the sweep's own
+process, in a local worker process or on a Dask worker. It does what ``tagger-ref train --config C
+--seed S --data FILE --out SWEEP_DIR/seed-S [--resume]`` followed by ``tagger-ref evaluate
+SWEEP_DIR/seed-S --data FILE EVALUATE_ARGS`` do, with the same functions, so its files equal theirs
+(the clock entries of checkpoint.npz and log.csv aside):
+
+- a checkpoint in the folder is resumed (training resumes exactly, docs/training.md), so a seed
+  stopped by a signal, a time limit, ``kill -9`` or a lost worker continues where it stopped;
+- a seed whose ``seed.json`` says ``finished`` with the same config and evaluation arguments is
+  not run again;
+- evaluation is the ``evaluate`` subcommand itself, parsed from EVALUATE_ARGS; whatever tables it
+  writes (``table1.csv``, ``table2.csv``) are the seed's results, and what it prints goes to
+  ``evaluate.txt``;
+- every error is caught and returned (and recorded in ``seed.json``), so one failing seed does
+  not stop the others.
+
+``seed.json`` records the seed's state: ``running`` (or a run that was killed), ``stopped``
+(checkpointed before its last epoch), ``finished`` or ``failed``, with the host and process, the
+config, the evaluation arguments and, for a failure, the error. An exclusive lock on
+``seed-S/.lock`` (``locks.locked``: ``fcntl.flock``, released by the kernel when the process dies) keeps two
+processes from running the same seed at once, e.g. a restarted sweep and a worker of the old one
+that is still writing its last checkpoint.
+"""
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import typing
+
+from ..config import TaggerConfig
+from ..errors import ConfigError, TaggerError
+from ..files.fileio import write_json, write_text
+from ..files.locks import locked
+from .memory import check_fits
+
+SEED_JSON = "seed.json"
+EVALUATE_TXT = "evaluate.txt"
+LOCK_WAIT = 120.0          # seconds a task waits for another process to release a seed's folder
+SEED_BYTES = 1000          # memory a seed costs the sweep at least (its task, config, folder name, report)
+STOP_POLL = 2.0            # seconds between two looks at a Dask stop event (each one asks the scheduler)
+RESERVED_EVALUATE_ARGS = ("--data", "--out", "--device", "--dtype")
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedTask:
+    """Everything a seed's task needs; plain values, so it travels to other processes and machines."""
+    seed: int                                # the run's seed (config.seed)
+    run_dir: str                             # SWEEP_DIR/seed-S
+    config: TaggerConfig                     # the config to train, seed and epoch count included
+    data: str                                # dataset file (train and valid for training, the rest to evaluate)
+    evaluate_args: typing.Tuple[str, ...] = ()   # arguments of `tagger-ref evaluate` after RUN_DIR --data FILE
+    valid_images: typing.Optional[int] = None    # validate on the first that many images (train --valid-images)
+    deadline: typing.Optional[float] = None      # time.time() after which training stops (checkpointed)
+    threads: typing.Optional[int] = None         # BLAS threads of this task (threadpoolctl), None: unchanged
+    stop_event: typing.Optional[str] = None      # name of a distributed.Event that asks the task to stop
+
+
+def seed_dir(sweep_dir, seed):
+    return os.path.join(sweep_dir, f"seed-{seed}")
+
+
+def parse_seeds(text):
+    """Seeds from ``"0-19"``, ``"3"`` or ``"0-4,10,12-13"``: a sorted list without repeats. A list
+    whose bookkeeping (SEED_BYTES a seed) cannot fit in memory is refused before it is built."""
+    ranges = []
+    for part in str(text).split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match:
+            raise ConfigError(f"--seeds {text!r}: expected seeds >= 0 and ranges, such as 0-19 or 0-4,10")
+        lo, hi = int(match[1]), int(match[2] or match[1])
+        if hi < lo:
+            raise ConfigError(f"--seeds {text!r}: the range {part.strip()!r} is empty")
+        ranges.append((lo, hi))
+    count = sum(hi - lo + 1 for lo, hi in ranges)
+    check_fits(count * SEED_BYTES, f"--seeds {text!r} ({count} seeds)")
+    seeds = set()
+    for lo, hi in ranges:
+        seeds.update(range(lo, hi + 1))
+    return sorted(seeds)
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _ArgumentError(message)
+
+
+def evaluate_parser():
+    """A parser for the `evaluate` subcommand alone, raising instead of exiting on bad arguments."""
+    from ..commands import evaluate
+    parser = _RaisingParser(prog="tagger-ref", add_help=False)
+    evaluate.register(parser.add_subparsers(dest="command", parser_class=_RaisingParser))
+    return parser
+
+
+def check_evaluate_args(args):
+    """ConfigError unless ``args`` are valid arguments of `tagger-ref evaluate` that the sweep does not set itself."""
+    args = tuple(args)
+    reserved = [a for a in args if a.split("=")[0] in RESERVED_EVALUATE_ARGS]
+    if reserved:
+        raise ConfigError(f"--evaluate-args: {reserved[0].split('=')[0]} is set by the sweep")
+    try:
+        evaluate_parser().parse_args(["evaluate", "RUN_DIR", "--data", "FILE", *args])
+    except _ArgumentError as e:
+        raise ConfigError(f"--evaluate-args {' '.join(args)!r}: {e}") from None
+    return args
+
+
+def read_seed_json(run_dir):
+    """The seed's record, or None where there is none (or it cannot be read)."""
+    try:
+        with open(os.path.join(run_dir, SEED_JSON)) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None     # not a record (e.g. a hand-edited [1]): none
+
+
+def is_finished(record, task):
+    """Whether ``record`` (seed.json) is a finished run of ``task``'s config and evaluation."""
+    return (record is not None and record.get("state") == "finished" and record.get("config") == task.config.to_dict()
+            and record.get("evaluate_args") == list(task.evaluate_args))
+
+
+def _record(task, state, **fields):
+    return {"seed": task.seed, "state": state, "config": task.config.to_dict(),
+            "evaluate_args": list(task.evaluate_args), "host": socket.gethostname(), "pid": os.getpid(), **fields}
+
+
+# ---------------------------------------------------------------------------------------------
+# stopping
+
+_worker_stop = []   # callables set by a worker process's initializer (executors), polled with the others
+
+
+def add_worker_stop(check):
+    """Register ``check()`` (True: stop) for every task that runs in this process."""
+    _worker_stop.append(check)
+
+
+def _dask_stop(name):
+    """A poll of the distributed.Event ``name``, asking the scheduler at most every STOP_POLL seconds."""
+    from distributed import Event
+    event, last, seen = Event(name), [0.0], [False]
+
+    def check():
+        if not seen[0] and time.monotonic() - last[0] >= STOP_POLL:
+            last[0] = time.monotonic()
+            seen[0] = event.is_set()
+        return seen[0]
+    return check
+
+
+def _stop_check(task, stop_requested):
+    """One function for the training loop: the name of the first stop asked for, or None."""
+    checks = list(_worker_stop) + ([_dask_stop(task.stop_event)] if task.stop_event else [])
+
+    def check():
+        name = stop_requested() if stop_requested else None
+        if name:
+            return name
+        if task.deadline is not None and time.time() >= task.deadline:
+            return "time limit"
+        return "a stop request" if any(c() for c in checks) else None
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# what the evaluate subcommand prints goes to the seed's evaluate.txt, per thread
+
+class _ThreadStdout:
+    """sys.stdout for threads: each thread's writes go to the file it registered, else to the original."""
+
+    def __init__(self, original):
+        self.original = original
+        self.local = threading.local()
+
+    def _target(self):
+        return getattr(self.local, "target", None) or self.original
+
+    def write(self, text):
+        return self._target().write(text)
+
+    def flush(self):
+        self._target().flush()
+
+    def __getattr__(self, name):
+        return getattr(self.original, name)
+
+
+_stdout_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stdout_to(path):
+    """Send this thread's prints to ``path`` (written atomically at the end); other threads are untouched."""
+    import io
+    with _stdout_lock:
+        if not isinstance(sys.stdout, _ThreadStdout):
+            sys.stdout = _ThreadStdout(sys.stdout)
+        proxy = sys.stdout
+    buffer = io.StringIO()
+    proxy.local.target = buffer
+    try:
+        yield
+    finally:
+        proxy.local.target = None
+        write_text(path, buffer.getvalue())
+
+
+def evaluate_seed(run_dir, data, evaluate_args):
+    """``tagger-ref evaluate RUN_DIR --data FILE EVALUATE_ARGS``, its output in RUN_DIR/evaluate.txt."""
+    args = evaluate_parser().parse_args(["evaluate", run_dir, "--data", data, *evaluate_args])
+    with _stdout_to(os.path.join(run_dir, EVALUATE_TXT)):
+        args.func(args)
+
+
+def tables(run_dir):
+    """The tables a seed's evaluation wrote (table1.csv, table2.csv, ...), sorted."""
+    try:
+        names = os.listdir(run_dir)
+    except OSError:
+        return []
+    return sorted(n for n in names if n.startswith("table") and n.endswith(".csv") and n[5:-4].isdigit())
+
+
+# ---------------------------------------------------------------------------------------------
+# the task
+
+def _locked(run_dir, wait=LOCK_WAIT):
+    """Hold the seed folder's lock (``locks.locked``), waiting up to ``wait`` s for another process."""
+    return locked(run_dir, wait, busy=f"{run_dir} is in use by another process (still running this seed?)")
+
+
+def local_data_copy(data_bytes):
+    """Write a dataset file received as bytes (``--scatter-data``) once per machine; returns its path."""
+    digest = hashlib.sha256(data_bytes).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), f"tagger-ref-data-{digest}.npz")
+    if not (os.path.isfile(path) and os.path.getsize(path) == len(data_bytes)):
+        from ..files.fileio import atomic_path
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                f.write(data_bytes)
+    return path
+
+
+def run_seed(task, data_bytes=None, stop_requested=None):
+    """Train and evaluate one seed (see the module doc). ``data_bytes``: the dataset file's content
+    when the machine cannot read ``task.data``; ``stop_requested()``: a name to stop after the
+    current step (e.g. from training.stop_signals), besides the deadline and the worker's stops.
+
+    Returns ``{"seed", "status": "finished" | "skipped" | "stopped" | "not started" | "failed",
+    "epoch", "step", "resumed_step", "seconds", "host", "error"}``; never raises for a seed's error.
+    """
+    result = {"seed": task.seed, "status": "failed", "epoch": None, "step": None, "resumed_step": None,
+              "seconds": None, "host": socket.gethostname(), "error": None}
+    stop = _stop_check(task, stop_requested)
+    if stop():
+        result["status"] = "not started"
+        return result
+    try:
+        os.makedirs(task.run_dir, exist_ok=True)
+        with _locked(task.run_dir):
+            return _run_locked(task, data_bytes, stop, result)
+    except Exception as e:   # noqa: BLE001 -- a seed's failure is reported, never raised into the sweep
+        result["error"] = str(e) if isinstance(e, TaggerError) else f"{type(e).__name__}: {e}"
+        with contextlib.suppress(Exception):
+            write_json(os.path.join(task.run_dir, SEED_JSON),
+                       _record(task, "failed", error=result["error"], traceback=traceback.format_exc()))
+        return result
+
+
+def _seed_command_line(task):
+    """What a seed's training amounts to, for its manifest: the tagger-ref train command it equals."""
+    line = ["tagger-ref", "train", "--config", "<the sweep's config>", "--data", os.fspath(task.data),
+            "--out", os.fspath(task.run_dir), "--seed", str(task.config.seed), "--epochs", str(task.config.num_epochs)]
+    if task.valid_images:
+        line += ["--valid-images", str(task.valid_images)]
+    return line + ["(run by tagger-ref sweep)"]
+
+
+def _run_locked(task, data_bytes, stop, result):
+    from .memory import keep_freed_memory
+    from .manifest import Segment
+    from .training import CHECKPOINT, load_checkpoint, load_split, train
+    run_dir, config = task.run_dir, task.config
+    if is_finished(read_seed_json(run_dir), task):
+        record = read_seed_json(run_dir)
+        result.update(status="skipped", epoch=record.get("epoch"), step=record.get("step"),
+                      seconds=record.get("seconds"))
+        return result
+    data = local_data_copy(data_bytes) if data_bytes is not None else task.data
+    checkpoint = os.path.join(run_dir, CHECKPOINT)
+    resume = os.path.isfile(checkpoint)
+    result["resumed_step"] = load_checkpoint(checkpoint)[0].step if resume else None
+    write_json(os.path.join(run_dir, SEED_JSON), _record(task, "running", started=time.time()))
+    keep_freed_memory()
+    train_data, valid_data = load_split(data, "train", config), load_split(data, "valid", config)
+    from threadpoolctl import threadpool_info, threadpool_limits
+    limits = threadpool_limits(limits=task.threads, user_api="blas") if task.threads else contextlib.nullcontext()
+    with limits:
+        blas_threads = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], default=None)
+        trained = train(config, train_data.features, valid_data.features, run_dir, resume=resume,
+                        valid_images=task.valid_images, stop_requested=stop, valid_mask=valid_data.mask,
+                        train_y=train_data.targets, valid_y=valid_data.targets,
+                        manifest=Segment(run_dir, "train", argv=_seed_command_line(task), data=data))
+        state = load_checkpoint(checkpoint)[0]
+        result.update(epoch=state.epoch, step=state.step, seconds=state.seconds)
+        counters = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds,
+                    "cpu_seconds": state.cpu_seconds, "blas_threads": blas_threads}
+        if trained["status"] != "done":
+            result.update(status="stopped", error=trained["status"])
+            write_json(os.path.join(run_dir, SEED_JSON), _record(task, "stopped", reason=trained["status"], **counters))
+            return result
+        evaluate_seed(run_dir, data, task.evaluate_args)
+    write_json(os.path.join(run_dir, SEED_JSON), _record(task, "finished", tables=tables(run_dir), **counters))
+    result["status"] = "finished"
+    return result
+

@@ -1,0 +1,1 @@
+"""The project's files: the checked .npz reader/writer, parameters, inputs, datasets, locks."""

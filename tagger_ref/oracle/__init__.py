@@ -1,0 +1,1 @@
+"""Checking implementations: traces, the compare tool, golden cases, gradient checks, identities."""

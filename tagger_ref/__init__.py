@@ -1,9 +1,21 @@
 """tagger_ref: the reference implementation of Tagger (Greff et al., NIPS 2016) in NumPy and autograd.
 
-The paper is the subpackage ``tagger_ref.maths`` (its docstring gives the reading order); beside
-it are the tools: files (params, inputs, fileio), the oracle (trace, compare, golden, gradcheck),
-reproduction (training, evaluation, figures, datasets), devices (backend, gpu) and the command
-line (cli, commands). README.md maps equation numbers to functions.
+The paper is the subpackage ``tagger_ref.maths`` (its docstring gives the reading order). Around
+it, the package is stacked in wings, from the bottom up; a module imports only from its own wing
+or a lower one (reference_tests/test_layout.py):
+
+- ``errors``, ``config``: exception types; the configuration dataclass and the paper's presets;
+- ``device``: where the arrays live, NumPy or CuPy (backend, gpu);
+- ``maths``: the paper as pure functions;
+- ``files``: the checked .npz files, parameters, inputs, datasets, locks;
+- ``baselines``: the FC MLP, FC Ladder and ConvNet of Table 2;
+- ``oracle``: traces, compare, golden cases, gradient checks, derivative identities;
+- ``experiments``: training, Adam, data streams, evaluation, sweeps, run records;
+- ``report``: the paper's figures and tables drawn from runs;
+- ``commands``: the ``tagger-ref`` command line.
+
+docs/equations.md maps equation numbers to functions. This module re-exports the public entry
+points of every wing.
 """
 from .config import PRESETS, TaggerConfig, load_config
 from .errors import ConfigError, DataError, InputError, OutputError, ParamFileError, TaggerError, TraceError

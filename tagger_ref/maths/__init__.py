@@ -1,5 +1,10 @@
 """The paper as array code: one module per part of the computation, read in this order.
 
+This is the project's reading order; README.md and the docs link here rather than repeat it.
+Before the modules: the paper, then docs/walkthrough.md (one TAG iteration on small arrays, each
+step checked against this code), then docs/spec.md, the contract (section 4: the forward pass
+step by step; docs/equations.md lists each equation with its function). Then the modules:
+
 1. ``functions``: the elementary functions (sigmoid, softmax, normalize, ...), each with its
    numerical trick;
 2. ``corruption``: the corrupted input x_tilde (A.2), the initial z and masks (8)-(9);
@@ -12,6 +17,11 @@
 9. ``model``: the forward pass, the TAG iterations around the Ladder (Alg. 1-3);
 10. ``semi_supervised``: the labeled and unlabeled passes of a semi-supervised step (section 3.3);
 11. ``gradients``: the exact gradient of the cost by autograd.
+
+After the modules: the checks (reference_tests/README.md says which test checks which module
+against what; the oracle tools are in ``tagger_ref.oracle``, the authors' own traces in
+reference_tests/data/golden_original), then reproduction (``tagger_ref.experiments``,
+docs/training.md, results/).
 
 The baselines of Table 2 (docs/baselines.md) have their own modules beside these: ``mlp`` (the
 FC MLP and the layers and class cost the baselines share), ``fc_ladder`` (Rasmus et al.'s Ladder

@@ -17,8 +17,9 @@ from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, cli, config_file
 from tagger_ref.commands.cli import main
 from tagger_ref.errors import ConfigError
 from tagger_ref.experiments.executors import DaskRunner, available_cores, threads_per_worker
-from tagger_ref.experiments.summary import collect, read_table, statistics as seed_statistics, summary_rows
+from tagger_ref.experiments.summary import collect, statistics as seed_statistics, summary_rows
 from tagger_ref.experiments.sweep import SeedTask, parse_seeds, read_seed_json
+from tagger_ref.files.tables import read_table
 
 EPOCHS = "4"        # 4 epochs of 6 steps per seed
 LONG_EPOCHS = "40"  # for the stop-and-restart tests: the signal must land while the seeds still train

@@ -9,9 +9,9 @@ row and quantity, ``summary.csv`` holds one line:
 
 with n the number of seeds with a finite value, the median (the paper's Table 1 statistic), the
 mean and the sample standard deviation (ddof = 1, the paper's Table 2 statistic; empty for one
-seed), the minimum and the maximum, each written with 6 significant digits.
+seed), the minimum and the maximum, each written with 6 significant digits. The format, and the
+reading of a seed's tables, are ``files.tables``'.
 """
-import csv
 import math
 import os
 
@@ -19,38 +19,10 @@ import numpy
 
 from ..errors import DataError
 from ..files.fileio import write_text
+from ..files.tables import STATISTICS, read_table, summary_csv
 from .sweep import read_seed_json, tables
 
 SUMMARY = "summary.csv"
-SUMMARY_COLUMNS = ("table", "key", "row", "column", "n", "median", "mean", "std", "min", "max")
-STATISTICS = ("median", "mean", "std", "min", "max")
-
-
-def read_table(path):
-    """(key name, rows) of a seed's table: rows are (key value, {column: float or None}) in file order."""
-    try:
-        with open(path, newline="") as f:
-            lines = list(csv.reader(f))
-    except OSError as e:
-        raise DataError(f"cannot read table {path}: {e.strerror}") from None
-    if not lines or len(lines[0]) < 2:
-        raise DataError(f"table {path} has no header with a key and a quantity")
-    header = lines[0]
-    rows = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        if len(line) != len(header):
-            raise DataError(f"table {path}: a row has {len(line)} fields, the header {len(header)}")
-        rows.append((line[0], {c: _number(v) for c, v in zip(header[1:], line[1:])}))
-    return header[0], rows
-
-
-def _number(text):
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def statistics(values):
@@ -110,19 +82,6 @@ def summary_rows(collected):
                 out.append({"table": name, "key": table["key"], "row": row, "column": column,
                             **statistics(values.values())})
     return out
-
-
-def _format(value):
-    return "" if isinstance(value, float) and math.isnan(value) else f"{value:.6g}"
-
-
-def summary_csv(rows):
-    """The text of summary.csv."""
-    lines = [",".join(SUMMARY_COLUMNS)]
-    for r in rows:
-        lines.append(",".join([r["table"], r["key"], r["row"], r["column"], str(r["n"])] +
-                              [_format(r[s]) for s in STATISTICS]))
-    return "\n".join(lines) + "\n"
 
 
 def write_summary(sweep_dir, seeds=None):

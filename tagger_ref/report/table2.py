@@ -8,12 +8,12 @@ a Tagger run's last iteration, a baseline's one row). Its method comes from its 
 training image: "50k", the paper's training set; another N: "N"). Per cell: the number of runs,
 their mean and sample standard deviation (ddof = 1, the paper's statistic; blank for one run).
 """
-import csv
 import math
 import os
 
 from ..errors import DataError
 from ..files.fileio import write_text
+from ..files.tables import TABLE2_COMPARISON_COLUMNS, read_table2_errors, table2_comparison_csv
 
 # The paper's Table 2: (dataset, method, labels) -> (mean, sample sd) of the test error in percent
 # (top-2 error for TextureMNIST2) over 5 runs.
@@ -27,7 +27,6 @@ PAPER_TABLE2 = {
     ("TextureMNIST2", "Tagger", "50k"): (7.9, 0.3), ("TextureMNIST2", "Tagger", "1k"): (24.9, 1.8),
     ("TextureMNIST2", "ConvNet", "50k"): (12.6, 0.4), ("TextureMNIST2", "ConvNet", "1k"): (79.1, 0.8),
 }
-COLUMNS = ("dataset", "method", "labels", "runs", "mean", "sd", "paper_mean", "paper_sd")
 
 
 def labels_name(labeled_samples):
@@ -55,9 +54,7 @@ def read_run(run_dir):
     if not os.path.isfile(path):
         raise DataError(f"{run_dir} holds no table2.csv: run tagger-ref evaluate on it first")
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        error = float(rows[-1]["class_error"])
+        error = read_table2_errors(path)[-1]
     except (OSError, KeyError, ValueError, IndexError) as e:
         raise DataError(f"cannot read table {path}: {e}") from None
     return dataset, method, labels, error
@@ -83,20 +80,12 @@ def collect(run_dirs):
         values = cells.get(key, [])
         mean, sd = mean_sd(values) if values else (None, None)
         paper_mean, paper_sd = PAPER_TABLE2.get(key, (None, None))
-        rows.append(dict(zip(COLUMNS, key + (len(values), mean, sd, paper_mean, paper_sd))))
+        rows.append(dict(zip(TABLE2_COMPARISON_COLUMNS, key + (len(values), mean, sd, paper_mean, paper_sd))))
     return rows
 
 
 def _fmt(value, digits=2):
     return "" if value is None else f"{value:.{digits}f}"
-
-
-def table2_csv(rows):
-    lines = [",".join(COLUMNS)]
-    for r in rows:
-        lines.append(",".join([r["dataset"], r["method"], r["labels"], str(r["runs"]), _fmt(r["mean"]), _fmt(r["sd"]),
-                               _fmt(r["paper_mean"], 1), _fmt(r["paper_sd"], 1)]))
-    return "\n".join(lines) + "\n"
 
 
 def table2_markdown(rows):
@@ -114,5 +103,5 @@ def table2_comparison(run_dirs, out):
     rows = collect(run_dirs)
     md_path, csv_path = os.path.join(out, "table2.md"), os.path.join(out, "table2.csv")
     write_text(md_path, table2_markdown(rows))
-    write_text(csv_path, table2_csv(rows))
+    write_text(csv_path, table2_comparison_csv(rows))
     return md_path, csv_path

@@ -97,7 +97,6 @@ def test_every_module_lies_in_a_known_wing():
     assert not strays, f"modules outside the wings {WINGS}: {strays}"
 
 
-@pytest.mark.xfail(strict=True, reason="sweep still calls commands.evaluate (being replaced by a library call)")
 def test_no_import_points_up_the_wings():
     found = upward_imports(import_graph())
     assert not found, "imports that point up the wings " + " < ".join(WINGS) + ":\n" + "\n".join(found)

@@ -11,8 +11,9 @@ from ..errors import ConfigError, DataError, OutputError
 from ..experiments.evaluation import evaluate, table1_rows
 from ..experiments.training import load_run, load_split
 from ..experiments.memory import check_model_fits
+from ..experiments.run_evaluation import check_iterations_groups
+from ..files.tables import read_table1
 from .common import add_device_argument, apply_device, check_seed
-from .evaluate import check_iterations_groups
 
 NAMES = ("figure4", "convergence", "group-removal")
 TEXTURE_NAMES = ("figure5",)                 # needs a TextureMNIST file (its digit classes and masks)
@@ -111,7 +112,7 @@ def run(args):
     params = to_device(params, config.dtype)             # the model runs on the device; drawing on the host
     data = load_split(args.data, args.split, config)
     data1 = load_dataset(args.data1, args.split, expect="texture-mnist1") if args.data1 else None
-    rows = figures.read_table1(args.table) if args.table else None
+    rows = read_table1(args.table) if args.table else None
     make_folder(args.out)                                 # only once everything was read
     names = (NAMES + (TEXTURE_NAMES if data.targets is not None else ())) if args.name == "all" else (args.name,)
     for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows, data1):

@@ -10,12 +10,13 @@ from ..experiments.executors import DaskRunner, LocalRunner, available_cores, th
 from ..files.fileio import write_text
 from ..experiments.manifest import Segment
 from ..experiments.summary import write_summary
-from ..experiments.sweep import SeedTask, check_evaluate_args, is_finished, parse_seeds, read_seed_json, seed_dir
+from ..experiments.sweep import SeedTask, is_finished, parse_seeds, read_seed_json, seed_dir
 from ..experiments.training import LOG, load_split, stop_signals
+from ..files.tables import seeds_csv
+from .evaluate import evaluation_from_words
 
 POLL = 0.5                # seconds between two looks at the seeds' folders
 SEEDS_CSV = "seeds.csv"
-SEEDS_COLUMNS = ("seed", "state", "epoch", "step", "seconds", "host", "error")
 
 
 def register(sub):
@@ -120,18 +121,6 @@ def _report(result):
     return f"seed {seed}: failed: {result['error']}"
 
 
-def seeds_csv(sweep_dir, seeds):
-    """The text of seeds.csv: every seed's state from its seed.json (epoch, step and training seconds so far)."""
-    lines = [",".join(SEEDS_COLUMNS)]
-    for seed in seeds:
-        record = read_seed_json(seed_dir(sweep_dir, seed)) or {"state": "not started"}
-        error = str(record.get("error") or record.get("reason") or "").replace("\n", " ").replace(",", ";")
-        seconds = record.get("seconds")
-        lines.append(",".join([str(seed), record["state"], str(record.get("epoch", "")), str(record.get("step", "")),
-                               "" if seconds is None else f"{seconds:.1f}", str(record.get("host", "")), error]))
-    return "\n".join(lines) + "\n"
-
-
 def run(args):
     _check_args(args)
     seeds = parse_seeds(args.seeds)
@@ -142,7 +131,7 @@ def run(args):
         words = shlex.split(args.evaluate_args)
     except ValueError as e:         # an unbalanced quote
         raise ConfigError(f"--evaluate-args {args.evaluate_args!r}: {e} (quote as a shell does)") from None
-    evaluate_args = check_evaluate_args(words)
+    evaluation, evaluate_args = evaluation_from_words(words), tuple(words)
     if not args.scatter_data:
         load_split(args.data, "train", config)           # one clear error before any seed starts
     elif not os.path.isfile(args.data):
@@ -157,8 +146,8 @@ def run(args):
     started = time.monotonic()
     deadline = None if args.max_minutes is None else time.time() + 60.0 * args.max_minutes
     tasks = [SeedTask(seed=s, run_dir=seed_dir(args.out, s), config=config.replace(seed=s),
-                      data=os.path.abspath(args.data), evaluate_args=evaluate_args, valid_images=args.valid_images,
-                      deadline=deadline) for s in seeds]
+                      data=os.path.abspath(args.data), evaluation=evaluation, evaluate_args=evaluate_args,
+                      valid_images=args.valid_images, deadline=deadline) for s in seeds]
     todo = [t for t in tasks if not is_finished(read_seed_json(t.run_dir), t)]
     where = "nothing"
     if todo:
@@ -193,7 +182,8 @@ def run(args):
                         time.sleep(POLL if pending else 0)
             finally:
                 runner.close()
-        write_text(os.path.join(args.out, SEEDS_CSV), seeds_csv(args.out, seeds))
+        records = [(s, read_seed_json(seed_dir(args.out, s))) for s in seeds]
+        write_text(os.path.join(args.out, SEEDS_CSV), seeds_csv(records))
         path, used = write_summary(args.out, seeds)
         states = [results.get(s, {"status": "skipped"})["status"] for s in seeds]
         failed = [s for s, state in zip(seeds, states) if state == "failed"]

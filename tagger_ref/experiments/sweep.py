@@ -10,9 +10,10 @@ SWEEP_DIR/seed-S --data FILE EVALUATE_ARGS`` do, with the same functions, so its
   stopped by a signal, a time limit, ``kill -9`` or a lost worker continues where it stopped;
 - a seed whose ``seed.json`` says ``finished`` with the same config and evaluation arguments is
   not run again;
-- evaluation is the ``evaluate`` subcommand itself, parsed from EVALUATE_ARGS; whatever tables it
-  writes (``table1.csv``, ``table2.csv``) are the seed's results, and what it prints goes to
-  ``evaluate.txt``;
+- evaluation is ``run_evaluation.evaluate_run``, as for the ``evaluate`` subcommand, with the
+  task's :class:`~tagger_ref.experiments.run_evaluation.Evaluation` (the command line parses it
+  from EVALUATE_ARGS); whatever tables it writes (``table1.csv``, ``table2.csv``) are the seed's
+  results, and what the subcommand would print goes to ``evaluate.txt``;
 - every error is caught and returned (and recorded in ``seed.json``), so one failing seed does
   not stop the others.
 
@@ -23,7 +24,6 @@ config, the evaluation arguments and, for a failure, the error. An exclusive loc
 processes from running the same seed at once, e.g. a restarted sweep and a worker of the old one
 that is still writing its last checkpoint.
 """
-import argparse
 import contextlib
 import dataclasses
 import hashlib
@@ -31,9 +31,7 @@ import json
 import os
 import re
 import socket
-import sys
 import tempfile
-import threading
 import time
 import traceback
 import typing
@@ -43,13 +41,13 @@ from ..errors import ConfigError, TaggerError
 from ..files.fileio import write_json, write_text
 from ..files.locks import locked
 from .memory import check_fits
+from .run_evaluation import Evaluation, evaluate_run
 
 SEED_JSON = "seed.json"
 EVALUATE_TXT = "evaluate.txt"
 LOCK_WAIT = 120.0          # seconds a task waits for another process to release a seed's folder
 SEED_BYTES = 1000          # memory a seed costs the sweep at least (its task, config, folder name, report)
 STOP_POLL = 2.0            # seconds between two looks at a Dask stop event (each one asks the scheduler)
-RESERVED_EVALUATE_ARGS = ("--data", "--out", "--device", "--dtype")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +57,8 @@ class SeedTask:
     run_dir: str                             # SWEEP_DIR/seed-S
     config: TaggerConfig                     # the config to train, seed and epoch count included
     data: str                                # dataset file (train and valid for training, the rest to evaluate)
-    evaluate_args: typing.Tuple[str, ...] = ()   # arguments of `tagger-ref evaluate` after RUN_DIR --data FILE
+    evaluation: Evaluation = Evaluation()        # what the seed's run is evaluated on (split, T, K, seed, ...)
+    evaluate_args: typing.Tuple[str, ...] = ()   # the words `evaluation` was parsed from, recorded in seed.json
     valid_images: typing.Optional[int] = None    # validate on the first that many images (train --valid-images)
     deadline: typing.Optional[float] = None      # time.time() after which training stops (checkpointed)
     threads: typing.Optional[int] = None         # BLAS threads of this task (threadpoolctl), None: unchanged
@@ -88,36 +87,6 @@ def parse_seeds(text):
     for lo, hi in ranges:
         seeds.update(range(lo, hi + 1))
     return sorted(seeds)
-
-
-class _ArgumentError(Exception):
-    pass
-
-
-class _RaisingParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _ArgumentError(message)
-
-
-def evaluate_parser():
-    """A parser for the `evaluate` subcommand alone, raising instead of exiting on bad arguments."""
-    from ..commands import evaluate
-    parser = _RaisingParser(prog="tagger-ref", add_help=False)
-    evaluate.register(parser.add_subparsers(dest="command", parser_class=_RaisingParser))
-    return parser
-
-
-def check_evaluate_args(args):
-    """ConfigError unless ``args`` are valid arguments of `tagger-ref evaluate` that the sweep does not set itself."""
-    args = tuple(args)
-    reserved = [a for a in args if a.split("=")[0] in RESERVED_EVALUATE_ARGS]
-    if reserved:
-        raise ConfigError(f"--evaluate-args: {reserved[0].split('=')[0]} is set by the sweep")
-    try:
-        evaluate_parser().parse_args(["evaluate", "RUN_DIR", "--data", "FILE", *args])
-    except _ArgumentError as e:
-        raise ConfigError(f"--evaluate-args {' '.join(args)!r}: {e}") from None
-    return args
 
 
 def read_seed_json(run_dir):
@@ -180,53 +149,16 @@ def _stop_check(task, stop_requested):
 
 
 # ---------------------------------------------------------------------------------------------
-# what the evaluate subcommand prints goes to the seed's evaluate.txt, per thread
+# evaluation
 
-class _ThreadStdout:
-    """sys.stdout for threads: each thread's writes go to the file it registered, else to the original."""
-
-    def __init__(self, original):
-        self.original = original
-        self.local = threading.local()
-
-    def _target(self):
-        return getattr(self.local, "target", None) or self.original
-
-    def write(self, text):
-        return self._target().write(text)
-
-    def flush(self):
-        self._target().flush()
-
-    def __getattr__(self, name):
-        return getattr(self.original, name)
-
-
-_stdout_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _stdout_to(path):
-    """Send this thread's prints to ``path`` (written atomically at the end); other threads are untouched."""
-    import io
-    with _stdout_lock:
-        if not isinstance(sys.stdout, _ThreadStdout):
-            sys.stdout = _ThreadStdout(sys.stdout)
-        proxy = sys.stdout
-    buffer = io.StringIO()
-    proxy.local.target = buffer
+def evaluate_seed(run_dir, data, evaluation):
+    """``evaluate_run`` of the seed's folder; what ``tagger-ref evaluate`` would print goes to
+    RUN_DIR/evaluate.txt (written also when the evaluation fails, with what it printed so far)."""
+    lines = []
     try:
-        yield
+        return evaluate_run(run_dir, data, evaluation, echo=lines.append)
     finally:
-        proxy.local.target = None
-        write_text(path, buffer.getvalue())
-
-
-def evaluate_seed(run_dir, data, evaluate_args):
-    """``tagger-ref evaluate RUN_DIR --data FILE EVALUATE_ARGS``, its output in RUN_DIR/evaluate.txt."""
-    args = evaluate_parser().parse_args(["evaluate", run_dir, "--data", data, *evaluate_args])
-    with _stdout_to(os.path.join(run_dir, EVALUATE_TXT)):
-        args.func(args)
+        write_text(os.path.join(run_dir, EVALUATE_TXT), "".join(line + "\n" for line in lines))
 
 
 def tables(run_dir):
@@ -326,7 +258,7 @@ def _run_locked(task, data_bytes, stop, result):
             result.update(status="stopped", error=trained["status"])
             write_json(os.path.join(run_dir, SEED_JSON), _record(task, "stopped", reason=trained["status"], **counters))
             return result
-        evaluate_seed(run_dir, data, task.evaluate_args)
+        evaluate_seed(run_dir, data, task.evaluation)
     write_json(os.path.join(run_dir, SEED_JSON), _record(task, "finished", tables=tables(run_dir), **counters))
     result["status"] = "finished"
     return result

@@ -17,6 +17,7 @@ from . import plots
 from ..errors import DataError
 from ..experiments.evaluation import ami_per_image, infer, predicted_labels, true_labels
 from ..files.fileio import write_text
+from ..files.tables import read_table1
 from .paper import MODEL_NAMES, RC_AMI, TABLE1, TABLE1_AMI_SPREAD
 
 N_EXAMPLES = 7          # test images on the left of Figure 4, as in the paper
@@ -142,26 +143,6 @@ def convergence(rows, path, title=None):
     """Denoising cost and AMI against the iteration, from table1 rows."""
     plots.save_png(plots.convergence(rows, title), path)
     return path
-
-
-def read_table1(path):
-    """Rows of a table1.csv as dicts of numbers."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        rows = [{"iteration": int(r["iteration"]), "denoising_cost": float(r["denoising_cost"]),
-                 "ami": float(r["ami"]), "ami_median": float(r["ami_median"])} for r in rows]
-    except UnicodeDecodeError:
-        raise DataError(f"cannot read table {path}: not a text file (a table1.csv of tagger-ref evaluate?)") from None
-    except IsADirectoryError:
-        raise DataError(f"cannot read table {path}: it is a folder, not a table1.csv") from None
-    except (OSError, KeyError, ValueError, TypeError, csv.Error) as e:
-        raise DataError(f"cannot read table {path}: {e}") from None
-    if not rows:
-        raise DataError(f"cannot read table {path}: no rows (a table1.csv of tagger-ref evaluate has one per iteration)")
-    if not all(numpy.isfinite(list(r.values())).all() for r in rows):
-        raise DataError(f"cannot read table {path}: it holds non-finite values")
-    return rows
 
 
 # Table 1 (b) as the Table 1 comparison shows it (tagger_ref.report.paper): method -> AMI ± spread and,

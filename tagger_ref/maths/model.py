@@ -119,7 +119,7 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
 
     total = total_denoising_cost(costs, config.semantics)                 # (1), E5
     y = inputs.get("y")
-    if y is not None and config.class_cost_x > 0 and T > 0:
+    if y is not None and config.class_cost_x > 0:
         C = config.n_classes
         log_probs = class_log_probabilities(top_logits, K, C)              # (B, C), last iteration
         ccost = class_cost_log(log_probs, class_targets(y, C, dtype=x.dtype))

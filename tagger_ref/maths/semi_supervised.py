@@ -11,7 +11,6 @@ not used. The inputs of a step are one dict: the unlabeled batch under ``x``, ``
 from .model import forward
 
 LABELED_PREFIX = "labeled_"
-LABELED_KEYS = ("labeled_x", "labeled_x_tilde", "labeled_m0_logits", "y")
 # Keys of the labeled pass's trace that the semi-supervised trace does not carry under the prefix:
 # its class output is the step's (unprefixed), its total cost is not used.
 _NOT_PREFIXED = ("class_probs", "class_cost", "total_cost")

@@ -6,7 +6,7 @@ import numpy
 import pytest
 
 from tagger_ref.config import PRESETS
-from tagger_ref.experiments.evaluation import ami_per_image, batch_slices, degenerate_images, denoising_costs, evaluate, infer, predicted_labels, table1_rows, true_labels
+from tagger_ref.experiments.evaluation import ami_per_image, batch_slices, class_error, degenerate_images, denoising_costs, evaluate, infer, predicted_labels, table1_rows, true_labels
 from tagger_ref.files.params import init_params, perturb_params
 
 
@@ -55,6 +55,15 @@ def test_hand_computed_ami_ignores_unscored_pixels():
     assert ami_per_image(truth, mask_scored, predicted)[0] == pytest.approx(-0.5, abs=1e-12)
     # the same pixels with a perfect (relabelled) prediction; unscored pixels may be anything
     assert ami_per_image(truth, mask_scored, numpy.array([[3, 3, 1, 1, 0, 2]]))[0] == pytest.approx(1.0)
+
+
+def test_class_error_hand_computed():
+    probs = numpy.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
+    y = numpy.array([[1, 0], [2, 0], [2, 2], [0, 0]])
+    # row 0: top-2 {0,1} = {1,0} right; row 1: {0,1} holds one of {2,0}, half wrong; row 2: same class,
+    # top-1 2 right; row 3: same class 0, top-1 0 right
+    assert class_error(probs, y) == pytest.approx(0.125)
+    assert class_error(probs[:, :3], numpy.array([[0], [1], [2], [0]])) == pytest.approx(0.25)
 
 
 def test_scored_threshold_and_labels():

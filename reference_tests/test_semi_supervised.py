@@ -13,7 +13,7 @@ from tagger_ref.config import TaggerConfig
 from tagger_ref.errors import CheckpointError, DataError, InputError
 from tagger_ref.experiments.evaluation import evaluate_classifier
 from tagger_ref.files.inputs import make_semi_supervised_inputs, prepare_inputs
-from tagger_ref.maths.classification import class_error, class_errors
+from tagger_ref.experiments.evaluation import class_error, class_errors
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.model import forward
 from tagger_ref.maths.semi_supervised import semi_supervised_forward

@@ -11,7 +11,7 @@ import pytest
 from run_helpers import REPO, config_file
 from tagger_ref.commands.cli import main
 from tagger_ref.config import TaggerConfig
-from tagger_ref.maths.classification import class_errors
+from tagger_ref.experiments.evaluation import class_errors
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # TextureMNIST (N = 784) with a tiny Ladder; stage 2 grows it by two layers and the class layer.

@@ -10,8 +10,9 @@ softmax top 4*4*C -> C (``mlp.top_logits``). Parameters: kernels ``W_1``..``W_7`
 """
 from ..device.backend import np
 from .conv import batch_norm_channels, conv2d, max_pool
-from ..maths.functions import relu
-from .mlp import class_cost, top_logits
+from ..maths.classification import class_cost_log
+from ..maths.functions import log_softmax, relu
+from .mlp import top_logits
 
 # (kernel size, padding) of the seven convolutions, and after which of them a 3x3/2 max pooling comes.
 CONV_LAYERS = ((3, 1), (3, 1), (3, 1), (3, 1), (3, 0), (1, 0), (1, 0))
@@ -41,8 +42,8 @@ def convnet_logits(params, x, side):
 
 
 def convnet_cost(params, x, targets, side):
-    """The ConvNet's training cost: ``class_cost`` of its logits (supervised only)."""
-    return class_cost(convnet_logits(params, x, side), targets)
+    """The ConvNet's training cost (supervised only): the cross-entropy of softmax(logits), as the MLP's."""
+    return class_cost_log(log_softmax(convnet_logits(params, x, side), axis=-1), targets)
 
 
 def feature_side(side):

@@ -14,9 +14,9 @@ Parameters: encoder ``W_l`` (H_{l-1}, H_l), ``beta_l`` (H_l,) for l = 1..L and `
 reproducible from its arrays. Defaults and sources: docs/baselines.md.
 """
 from ..device.backend import np
-from ..maths.functions import _centred_and_scale, mean, normalize, relu, softmax
+from ..maths.classification import class_cost_log
+from ..maths.functions import _centred_and_scale, log_softmax, mean, normalize, relu, softmax
 from ..maths.ladder import combinator
-from .mlp import class_cost
 
 
 def batch_statistics(pre):
@@ -98,10 +98,10 @@ def unsupervised_cost(params, x, noise, n_layers, weights):
 def ladder_cost(params, x_labeled, targets, noise_labeled, x_unlabeled, noise_unlabeled, n_layers, weights):
     """One semi-supervised step: C = C_c + C_d (Rasmus et al. Algorithm 1).
 
-    C_c: ``class_cost`` of the corrupted encoder on the labeled batch (its logits, targets (B, C));
+    C_c: the cross-entropy of the corrupted encoder's softmax on the labeled batch (targets (B, C));
     C_d: ``unsupervised_cost`` of the unlabeled batch. Each batch has its own batch statistics
     (docs/baselines.md, "FC Ladder").
     """
     corrupted = encoder(params, x_labeled, n_layers, noise_labeled)
-    return class_cost(corrupted["logits"], targets) + unsupervised_cost(params, x_unlabeled, noise_unlabeled,
-                                                                        n_layers, weights)
+    class_cost = class_cost_log(log_softmax(corrupted["logits"], axis=-1), targets)
+    return class_cost + unsupervised_cost(params, x_unlabeled, noise_unlabeled, n_layers, weights)

@@ -1,14 +1,15 @@
 """The fully connected baseline of Table 2 (section 3.3, "FC MLP"; docs/baselines.md) and the
-layers and class cost that the three baselines share.
+layers that the three baselines share.
 
 Every layer is batch-normalised (Ioffe and Szegedy 2015) with a learned bias beta and, at the
 softmax top only, a learned scale gamma, the places where the Ladder paper (Rasmus et al. 2015,
 Algorithm 1) has them: below a ReLU a scale is redundant. Normalisation is
 ``functions.normalize(a, "batch")`` over the rows of the batch, as in Tagger. Parameters are
 named ``W_l``, ``beta_l`` (l = 1..L) and ``gamma_L``; matrices are (in, out), used as ``h @ W``.
+The class cost is ``classification.class_cost_log`` of ``log_softmax`` of the logits.
 """
-from ..device.backend import np
-from ..maths.functions import log_softmax, mean, normalize, relu
+from ..maths.classification import class_cost_log
+from ..maths.functions import log_softmax, normalize, relu
 
 
 def hidden_layer(h, W, beta):
@@ -22,13 +23,6 @@ def top_logits(z, gamma, beta):
     return gamma * (normalize(z, "batch") + beta)
 
 
-def class_cost(logits, targets):
-    """Categorical cross-entropy (section 3.3): batch mean of -sum_c t_c log softmax(a)_c, in the log
-    domain (``log_softmax``). targets (B, C): ``classification.class_targets``, 0.5 on each of two
-    different digits."""
-    return mean(-np.sum(targets * log_softmax(logits, axis=-1), axis=1))
-
-
 def mlp_logits(params, x, n_hidden):
     """The FC MLP: n_hidden layers ``hidden_layer``, then the softmax top's logits (B, C). x: (B, N)."""
     h = x
@@ -39,5 +33,6 @@ def mlp_logits(params, x, n_hidden):
 
 
 def mlp_cost(params, x, targets, n_hidden):
-    """The MLP's training cost: ``class_cost`` of its logits (supervised only)."""
-    return class_cost(mlp_logits(params, x, n_hidden), targets)
+    """The MLP's training cost (supervised only): the cross-entropy of softmax(logits) against the
+    targets (B, C) (``classification.class_targets``, 0.5 on each of two different digits)."""
+    return class_cost_log(log_softmax(mlp_logits(params, x, n_hidden), axis=-1), targets)

@@ -31,9 +31,9 @@ from .adam import adam_init
 from ..baselines.config import from_dict
 from ..errors import CheckpointError, DataError, OutputError
 from ..files.fileio import load_npz, write_json
-from ..maths.classification import class_errors, class_targets
-from ..maths.functions import softmax
-from ..baselines.mlp import class_cost
+from .evaluation import class_error
+from ..maths.classification import class_cost_log, class_targets
+from ..maths.functions import log_softmax, softmax
 from .manifest import optional
 from ..files.params import save_params
 from .streams import LabeledStream, labeled_subset
@@ -149,12 +149,12 @@ def evaluate(params, config, features, targets, rng=None, batch_size=None):
     for rows in batch_slices(n, B):
         logits = baselines.logits(params, config, features[rows])
         t = class_targets(targets[rows], config.n_classes, config.dtype)
-        cost += (rows.stop - rows.start) * float(class_cost(logits, t))
+        cost += (rows.stop - rows.start) * float(class_cost_log(log_softmax(logits, axis=-1), t))
         probs[rows] = softmax(logits, axis=-1)
         if config.baseline == "ladder" and rng is not None:
             denoising += (rows.stop - rows.start) * float(baselines.denoising_cost(params, config, features[rows], rng))
     result = {"class_probs": probs, "class_cost": cost / n,
-              "class_error": 100.0 * float(numpy.mean(class_errors(probs, targets)))}
+              "class_error": 100.0 * class_error(probs, targets)}
     if config.baseline == "ladder" and rng is not None:
         result["denoising_cost"] = denoising / n
     return result

@@ -23,7 +23,7 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from ..device.backend import np, to_numpy
 from ..files.inputs import make_inputs
-from ..maths.classification import class_cost_log, class_error, class_log_probabilities, class_targets
+from ..maths.classification import class_cost_log, class_log_probabilities, class_targets
 from ..maths.functions import softmax
 from ..maths.ladder import encoder
 from ..maths.model import forward
@@ -182,6 +182,26 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
     if ami is not None:
         result["ami"] = ami
     return result
+
+
+def class_errors(probs, y):
+    """Per-image error in [0, 1] (the authors' top-2 error). One digit: 1 where the argmax is not
+    the label. Two digits with different labels: 1 - (labels among the two most probable classes) / 2,
+    so 0, 0.5 or 1; with equal labels: 1 where the argmax is not that label. (n,) float64."""
+    probs = to_numpy(probs)
+    y = to_numpy(y).reshape(len(probs), -1)                          # (n, objects)
+    order = numpy.argsort(-probs, axis=1, kind="stable")             # (n, C), most probable first
+    top1_wrong = (order[:, 0] != y[:, 0]).astype(numpy.float64)
+    if y.shape[1] == 1:
+        return top1_wrong
+    hits = (order[:, :2, None] == y[:, None, :]).any(axis=1)           # (n, objects): label in the top 2
+    top2_wrong = 1.0 - hits.sum(axis=1) / y.shape[1]
+    return numpy.where(y[:, 0] == y[:, 1], top1_wrong, top2_wrong)
+
+
+def class_error(probs, y):
+    """Mean of ``class_errors`` over the images: the fraction misclassified (x 100 for percent)."""
+    return float(numpy.mean(class_errors(probs, y)))
 
 
 def table2_rows(result):

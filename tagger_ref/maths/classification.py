@@ -1,7 +1,7 @@
 """Classification with Tagger (section 3.3, Figure 3's y_g): per-group class outputs and the "no class" unit."""
 import numpy
 
-from ..device.backend import np, to_numpy
+from ..device.backend import np
 from .functions import logsumexp, mean
 
 
@@ -42,31 +42,10 @@ def class_targets(y, n_classes, dtype="float64"):
     return np.sum(onehot, axis=1).astype(dtype) / y.shape[1]         # (B, C)
 
 
-def class_cost(probs, targets):
-    """Categorical cross-entropy, batch mean of -sum_c target_c log P_c (natural log, no epsilon)."""
-    return mean(-np.sum(targets * np.log(probs), axis=1))
-
-
 def class_cost_log(log_probs, targets):
-    """``class_cost`` from log P (``class_log_probabilities``): batch mean of -sum_c target_c log P_c."""
+    """Categorical cross-entropy from log P (B, C): batch mean of -sum_c target_c log P_c (natural log).
+
+    Taken in the log domain, so no epsilon: Tagger's log P from ``class_log_probabilities``, the
+    baselines' from ``functions.log_softmax`` of their logits. The one cross-entropy of the package.
+    """
     return mean(-np.sum(targets * log_probs, axis=1))
-
-
-def class_errors(probs, y):
-    """Per-image error in [0, 1] (the authors' top-2 error). One digit: 1 where the argmax is not
-    the label. Two digits with different labels: 1 - (labels among the two most probable classes) / 2,
-    so 0, 0.5 or 1; with equal labels: 1 where the argmax is not that label. (n,) float64."""
-    probs = to_numpy(probs)
-    y = to_numpy(y).reshape(len(probs), -1)                          # (n, objects)
-    order = numpy.argsort(-probs, axis=1, kind="stable")             # (n, C), most probable first
-    top1_wrong = (order[:, 0] != y[:, 0]).astype(numpy.float64)
-    if y.shape[1] == 1:
-        return top1_wrong
-    hits = (order[:, :2, None] == y[:, None, :]).any(axis=1)           # (n, objects): label in the top 2
-    top2_wrong = 1.0 - hits.sum(axis=1) / y.shape[1]
-    return numpy.where(y[:, 0] == y[:, 1], top1_wrong, top2_wrong)
-
-
-def class_error(probs, y):
-    """Mean of ``class_errors`` over the images: the fraction misclassified (x 100 for percent)."""
-    return float(numpy.mean(class_errors(probs, y)))

@@ -90,7 +90,7 @@ if not MISSING:
         from tagger_ref.files.fileio import write_json
         from tagger_ref.oracle.gradcheck import check_gradient
         from tagger_ref.files.inputs import load_inputs, make_inputs, prepare_inputs
-        from tagger_ref.maths.fused import fast_derivatives
+        from tagger_ref.maths.ops import FAST, REFERENCE
         from tagger_ref.maths.gradients import cost_and_grad
         from tagger_ref.maths.model import total_cost
         from tagger_ref.files.params import load_params, perturb_params, prepare_params
@@ -432,9 +432,8 @@ def check_values(device, results, sizes):
             results.progress("values", f"shapes model, {path} path, {dtype}: CPU, then the {device.label}")
             for where in ("cpu", "gpu"):
                 getattr(device, where)()
-                with fast_derivatives(fast):
-                    cost, grads = cost_and_grad(to_device(params, dtype), config.replace(dtype=dtype),
-                                                to_device(inputs, dtype))
+                cost, grads = cost_and_grad(to_device(params, dtype), config.replace(dtype=dtype),
+                                            to_device(inputs, dtype), ops=FAST if fast else REFERENCE)
                 values[where, dtype] = dict({f"grad_{k}": to_numpy(v) for k, v in grads.items()},
                                             total_cost=to_numpy(cost))
                 device.cpu()
@@ -498,8 +497,7 @@ def training_step(config, data, draw_rng, seed=0):
         i = state["batch"]
         state["batch"] = (i + 1) % n_batches
         inputs = make_inputs(config, data[i * B:(i + 1) * B], draw_rng)
-        with fast_derivatives():
-            cost, grads = cost_and_grad(params, config, inputs)
+        cost, grads = cost_and_grad(params, config, inputs, ops=FAST)
         params, state["adam"] = adam_update(params, grads, state["adam"], config.lr)
         return cost
     return step

@@ -47,7 +47,7 @@ except ImportError:          # not on Windows: no page-fault count there
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tagger_ref.config import PRESETS  # noqa: E402
-from tagger_ref.maths.fused import fast_derivatives  # noqa: E402
+from tagger_ref.maths.ops import FAST, REFERENCE  # noqa: E402
 from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.files.inputs import make_inputs  # noqa: E402
 from tagger_ref.experiments.memory import keep_freed_memory  # noqa: E402
@@ -119,8 +119,7 @@ def time_step_and_bound(config, products, batch, repeats, rng, fast=True, port=N
     inputs = make_inputs(config, x, rng)
 
     def step():
-        with fast_derivatives(fast):
-            return cost_and_grad(params, config, inputs)
+        return cost_and_grad(params, config, inputs, ops=FAST if fast else REFERENCE)
 
     bound = product_runner(products, config.dtype, rng)
     port_run = port_step(port, config, params, inputs) if port is not None else None

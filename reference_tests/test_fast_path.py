@@ -1,5 +1,5 @@
-"""The fast path (maths/fused.py): sigmoid, normalize and the combinator as autograd primitives with hand-written
-derivatives, against the plain formulas differentiated by autograd (written out again here) and scipy."""
+"""The fast path (maths/fused.py, ``ops.FAST``): sigmoid, normalize and the combinator as autograd primitives with
+hand-written derivatives, against the plain formulas differentiated by autograd (written out again here) and scipy."""
 import numpy
 import pytest
 import scipy.special
@@ -9,6 +9,7 @@ import autograd.numpy as anp
 from tagger_ref.oracle import golden
 from tagger_ref.maths import fused
 from tagger_ref.maths.gradients import cost_and_grad
+from tagger_ref.maths.ops import FAST, REFERENCE, Ops
 
 pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
 
@@ -139,12 +140,10 @@ def test_fast_and_reference_paths_agree_on_every_golden_case(name):
     of the reference path (autograd through the plain formulas); 1e-11 on the edge-* cases, where
     saturated masks leave gradients such as grad_c2 as small residues of cancelling terms."""
     config, params, inputs, _ = golden.load_case(name)
-    assert not fused.active()                                   # the reference path is the default
-    cost, grads = cost_and_grad(params, config, inputs)
-    with fused.fast_derivatives():
-        assert fused.active()
-        fast_cost, fast_grads = cost_and_grad(params, config, inputs)
-    assert not fused.active()
+    cost, grads = cost_and_grad(params, config, inputs)          # the default: the reference path
+    ref_cost, ref_grads = cost_and_grad(params, config, inputs, ops=REFERENCE)
+    assert ref_cost == cost and all(numpy.array_equal(ref_grads[k], grads[k]) for k in grads)
+    fast_cost, fast_grads = cost_and_grad(params, config, inputs, ops=FAST)
     assert abs(fast_cost - cost) <= 1e-12 * abs(cost)
     assert fast_grads.keys() == grads.keys()
     bound = 1e-11 if name.startswith("edge-") else 1e-12
@@ -153,8 +152,14 @@ def test_fast_and_reference_paths_agree_on_every_golden_case(name):
         assert numpy.abs(fast_grads[key] - grads[key]).max() <= bound * max(scale, 1e-300), key
 
 
+def test_the_tables_hold_the_plain_formulas_and_the_primitives():
+    from tagger_ref.maths import functions, ladder
+    assert REFERENCE == Ops(functions.sigmoid, functions.normalize, ladder.combinator)
+    assert FAST == Ops(fused.sigmoid, fused.normalize, fused.combinator)
+
+
 def test_the_paths_differ_in_how_they_are_differentiated():
-    """The switch really swaps the derivative: autograd's graph of the reference path has no fused primitive,
+    """The argument really swaps the derivative: autograd's graph of the reference path has no fused primitive,
     the fast path's has them (so the agreement above compares two computations, not one)."""
     config, params, inputs, _ = golden.load_case("continuous-batch-original")
     used = []
@@ -167,52 +172,33 @@ def test_the_paths_differ_in_how_they_are_differentiated():
     try:
         cost_and_grad(params, config, inputs)
         assert used == []
-        with fused.fast_derivatives():
-            cost_and_grad(params, config, inputs)
+        cost_and_grad(params, config, inputs, ops=FAST)
         assert {"_normalized", "_combine", "sigmoid"} <= set(used)
     finally:
         for name, f in originals.items():
             setattr(fused, name, f)
 
 
-def test_training_steps_take_the_fast_path(tmp_path, monkeypatch):
-    """training.train switches the fast path on for its gradient, and only there."""
-    from tagger_ref.experiments import training
+def test_training_steps_and_validation_take_the_fast_path(tmp_path, monkeypatch):
+    """training.train hands ops=FAST to its gradient and to every forward pass of its validation."""
+    from tagger_ref.experiments import evaluation, training
     from tagger_ref.config import PRESETS
-    seen = []
-    real = training.cost_and_grad
+    steps, passes = [], []
 
-    def recording(*args, **kwargs):
-        seen.append(fused.active())
-        return real(*args, **kwargs)
+    def recording(seen, real):
+        def f(*args, ops=REFERENCE, **kwargs):
+            seen.append(ops)
+            return real(*args, ops=ops, **kwargs)
+        return f
 
-    monkeypatch.setattr(training, "cost_and_grad", recording)
+    monkeypatch.setattr(training, "cost_and_grad", recording(steps, training.cost_and_grad))
+    monkeypatch.setattr(evaluation, "forward", recording(passes, evaluation.forward))
     config = PRESETS["tiny-binary"].replace(num_epochs=1)
     rng = numpy.random.default_rng(0)
     x = (rng.random((8, config.n_inputs)) < 0.3).astype(float)
     training.train(config, x, x[:4], str(tmp_path / "run"))
-    assert seen and all(seen) and not fused.active()
-
-
-def test_the_switch_is_per_thread():
-    """Two runs training in threads of one process (a Dask worker's threads) do not switch each other's path."""
-    import threading
-    inside, seen = threading.Event(), []
-
-    def other_thread():
-        inside.wait(10)
-        seen.append(fused.active())
-        with fused.fast_derivatives():
-            seen.append(fused.active())
-        seen.append(fused.active())
-
-    t = threading.Thread(target=other_thread)
-    with fused.fast_derivatives():
-        t.start()
-        inside.set()
-        t.join(10)
-        assert fused.active()                  # the other thread's block did not switch this one off
-    assert seen == [False, True, False] and not fused.active()
+    assert steps and all(ops is FAST for ops in steps)
+    assert passes and all(ops is FAST for ops in passes)
 
 
 # The log of one epoch of each tiny float64 run below, as written by commit 95f684c, before the work

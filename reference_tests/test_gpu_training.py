@@ -43,12 +43,12 @@ def fake_device(monkeypatch):
     seen = {"steps": 0}
     cost_and_grad, adam_update = training.cost_and_grad, training.adam_update
 
-    def spy_cost_and_grad(params, config, inputs):
+    def spy_cost_and_grad(params, config, inputs, **kwargs):
         if backend.array_module() is not fake_gpu:   # a CPU run inside the test
-            return cost_and_grad(params, config, inputs)
+            return cost_and_grad(params, config, inputs, **kwargs)
         all_on_device(params, "parameters")
         all_on_device(inputs, "inputs")
-        cost, grads = cost_and_grad(params, config, inputs)
+        cost, grads = cost_and_grad(params, config, inputs, **kwargs)
         assert isinstance(cost, FakeGPUArray)
         all_on_device(grads, "gradients")
         return cost, grads

@@ -135,8 +135,8 @@ def test_non_finite_cost_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     real = training.cost_and_grad
     calls = iter(range(1, 100))
 
-    def poisoned(params, config, inputs):
-        cost, grads = real(params, config, inputs)
+    def poisoned(params, config, inputs, **kwargs):
+        cost, grads = real(params, config, inputs, **kwargs)
         return (numpy.nan if next(calls) == 8 else cost), grads
 
     monkeypatch.setattr(training, "cost_and_grad", poisoned)

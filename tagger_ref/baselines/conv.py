@@ -6,6 +6,7 @@ slices of the image (im2col), which autograd differentiates (it has no derivativ
 ``as_strided``); stride 1 for the convolution, as every convolution of Model C.
 """
 from ..device.backend import np
+from ..maths.ops import REFERENCE
 
 
 def pad_spatial(x, p):
@@ -49,9 +50,8 @@ def max_pool(x, size=3, stride=2):
     return out
 
 
-def batch_norm_channels(a):
+def batch_norm_channels(a, ops=REFERENCE):
     """Batch normalisation of a convolution's output a (B, H, W, C): per channel over the batch and
-    all positions, ``functions.normalize`` of the rows B*H*W (Ioffe and Szegedy's convolutional case)."""
-    from ..maths.functions import normalize
+    all positions, ``ops.normalize`` of the rows B*H*W (Ioffe and Szegedy's convolutional case)."""
     B, H, W, C = a.shape
-    return np.reshape(normalize(np.reshape(a, (B * H * W, C)), "batch"), (B, H, W, C))
+    return np.reshape(ops.normalize(np.reshape(a, (B * H * W, C)), "batch"), (B, H, W, C))

@@ -12,6 +12,7 @@ from ..device.backend import np
 from .conv import batch_norm_channels, conv2d, max_pool
 from ..maths.classification import class_cost_log
 from ..maths.functions import log_softmax, relu
+from ..maths.ops import REFERENCE
 from .mlp import top_logits
 
 # (kernel size, padding) of the seven convolutions, and after which of them a 3x3/2 max pooling comes.
@@ -24,26 +25,26 @@ def conv_channels(c1, c2, n_classes):
     return (c1, c1, c2, c2, c2, c2, n_classes)
 
 
-def conv_layer(h, kernel, beta, padding):
+def conv_layer(h, kernel, beta, padding, ops=REFERENCE):
     """h^l = relu(BN(conv(h^{l-1}, W_l)) + beta_l), BN per channel over batch and positions. (B, H, W, C)."""
-    return relu(batch_norm_channels(conv2d(h, kernel, padding)) + beta)
+    return relu(batch_norm_channels(conv2d(h, kernel, padding), ops) + beta)
 
 
-def convnet_logits(params, x, side):
+def convnet_logits(params, x, side, ops=REFERENCE):
     """Logits (B, C) of the ConvNet for flat images x (B, side*side)."""
     h = np.reshape(x, (x.shape[0], side, side, 1))                                 # (B, 28, 28, 1)
     for l, (_, padding) in enumerate(CONV_LAYERS, start=1):
-        h = conv_layer(h, params[f"W_{l}"], params[f"beta_{l}"], padding)
+        h = conv_layer(h, params[f"W_{l}"], params[f"beta_{l}"], padding, ops)
         if l in POOL_AFTER:
             h = max_pool(h, 3, 2)
     L = len(CONV_LAYERS) + 1
     flat = np.reshape(h, (h.shape[0], -1))                                         # (B, 4*4*C)
-    return top_logits(flat @ params[f"W_{L}"], params[f"gamma_{L}"], params[f"beta_{L}"])  # (B, C)
+    return top_logits(flat @ params[f"W_{L}"], params[f"gamma_{L}"], params[f"beta_{L}"], ops)  # (B, C)
 
 
-def convnet_cost(params, x, targets, side):
+def convnet_cost(params, x, targets, side, ops=REFERENCE):
     """The ConvNet's training cost (supervised only): the cross-entropy of softmax(logits), as the MLP's."""
-    return class_cost_log(log_softmax(convnet_logits(params, x, side), axis=-1), targets)
+    return class_cost_log(log_softmax(convnet_logits(params, x, side, ops), axis=-1), targets)
 
 
 def feature_side(side):

@@ -11,12 +11,13 @@ H_0 = N (the input) .. H_L = C (the softmax top). The combinator is ``ladder.com
 Parameters: encoder ``W_l`` (H_{l-1}, H_l), ``beta_l`` (H_l,) for l = 1..L and ``gamma_L``
 (as ``mlp``); decoder ``V_l`` (H_l, H_{l-1}) for l = 1..L and the combinator's ``a_l_1`` ..
 ``a_l_10`` (H_l,) for l = 0..L. The noise is an input (``draw_noise``), so a step is
-reproducible from its arrays. Defaults and sources: docs/baselines.md.
+reproducible from its arrays. ``ops`` (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies
+the decoder's normalize and combinator. Defaults and sources: docs/baselines.md.
 """
 from ..device.backend import np
 from ..maths.classification import class_cost_log
-from ..maths.functions import _centred_and_scale, log_softmax, mean, normalize, relu, softmax
-from ..maths.ladder import combinator
+from ..maths.functions import _centred_and_scale, log_softmax, mean, relu, softmax
+from ..maths.ops import REFERENCE
 
 
 def batch_statistics(pre):
@@ -61,7 +62,7 @@ def encoder(params, x, n_layers, noise=None):
     return out
 
 
-def decoder(params, corrupted, n_layers):
+def decoder(params, corrupted, n_layers, ops=REFERENCE):
     """Algorithm 1's decoder, from the top down: z_hat^l for l = L..0, returned as [z_hat^0..z_hat^L].
 
     u^L = BN(h~^L);  u^l = BN(z_hat^{l+1} V_{l+1}) below;  z_hat^l = g(z~^l, u^l) (eq. (2), vanilla).
@@ -71,7 +72,7 @@ def decoder(params, corrupted, n_layers):
     for l in range(L, -1, -1):
         u = corrupted["top"] if l == L else zhat[l + 1] @ params[f"V_{l + 1}"]  # (B, H_l)
         a = [params[f"a_{l}_{j}"] for j in range(1, 11)]
-        zhat[l] = combinator(corrupted["z"][l], normalize(u, "batch"), a, continuous=False)  # (B, H_l)
+        zhat[l] = ops.combinator(corrupted["z"][l], ops.normalize(u, "batch"), a, False)  # (B, H_l), vanilla
     return zhat
 
 
@@ -88,14 +89,15 @@ def denoising_cost(clean, zhat, weights):
     return total
 
 
-def unsupervised_cost(params, x, noise, n_layers, weights):
+def unsupervised_cost(params, x, noise, n_layers, weights, ops=REFERENCE):
     """The denoising cost of one batch x (B, N): a clean and a corrupted encoder pass, the decoder."""
     clean = encoder(params, x, n_layers)
     corrupted = encoder(params, x, n_layers, noise)
-    return denoising_cost(clean, decoder(params, corrupted, n_layers), weights)
+    return denoising_cost(clean, decoder(params, corrupted, n_layers, ops), weights)
 
 
-def ladder_cost(params, x_labeled, targets, noise_labeled, x_unlabeled, noise_unlabeled, n_layers, weights):
+def ladder_cost(params, x_labeled, targets, noise_labeled, x_unlabeled, noise_unlabeled, n_layers, weights,
+                ops=REFERENCE):
     """One semi-supervised step: C = C_c + C_d (Rasmus et al. Algorithm 1).
 
     C_c: the cross-entropy of the corrupted encoder's softmax on the labeled batch (targets (B, C));
@@ -104,4 +106,4 @@ def ladder_cost(params, x_labeled, targets, noise_labeled, x_unlabeled, noise_un
     """
     corrupted = encoder(params, x_labeled, n_layers, noise_labeled)
     class_cost = class_cost_log(log_softmax(corrupted["logits"], axis=-1), targets)
-    return class_cost + unsupervised_cost(params, x_unlabeled, noise_unlabeled, n_layers, weights)
+    return class_cost + unsupervised_cost(params, x_unlabeled, noise_unlabeled, n_layers, weights, ops)

@@ -8,6 +8,7 @@ from ..device.backend import np
 from . import convnet, fc_ladder, mlp
 from ..maths.classification import class_targets
 from ..maths.functions import softmax
+from ..maths.ops import REFERENCE
 from ..files.params import COMBINATOR_ONES
 
 
@@ -58,18 +59,19 @@ def n_layers(config):
     return len(config.hidden) + 1
 
 
-def logits(params, config, x):
-    """Logits (B, C) of the clean network on x (B, N): the prediction of every baseline."""
+def logits(params, config, x, ops=REFERENCE):
+    """Logits (B, C) of the clean network on x (B, N): the prediction of every baseline.
+    ``ops``: ``ops.REFERENCE`` (the plain formulas, the default) or ``ops.FAST``."""
     if config.baseline == "mlp":
-        return mlp.mlp_logits(params, x, len(config.hidden))
+        return mlp.mlp_logits(params, x, len(config.hidden), ops)
     if config.baseline == "convnet":
-        return convnet.convnet_logits(params, x, config.image_side)
-    return fc_ladder.encoder(params, x, n_layers(config))["logits"]
+        return convnet.convnet_logits(params, x, config.image_side, ops)
+    return fc_ladder.encoder(params, x, n_layers(config))["logits"]          # no normalize, no combinator
 
 
-def class_probabilities(params, config, x):
+def class_probabilities(params, config, x, ops=REFERENCE):
     """P(class) (B, C) = softmax of ``logits``."""
-    return softmax(logits(params, config, x), axis=-1)
+    return softmax(logits(params, config, x, ops), axis=-1)
 
 
 def step_inputs(config, x_labeled, y_labeled, x_unlabeled, rng):
@@ -87,18 +89,18 @@ def step_inputs(config, x_labeled, y_labeled, x_unlabeled, rng):
     return inputs
 
 
-def step_cost(params, config, inputs):
+def step_cost(params, config, inputs, ops=REFERENCE):
     """The training cost of one step: the class cost (MLP, ConvNet), or the Ladder's C_c + C_d."""
     if config.baseline == "mlp":
-        return mlp.mlp_cost(params, inputs["x"], inputs["targets"], len(config.hidden))
+        return mlp.mlp_cost(params, inputs["x"], inputs["targets"], len(config.hidden), ops)
     if config.baseline == "convnet":
-        return convnet.convnet_cost(params, inputs["x"], inputs["targets"], config.image_side)
+        return convnet.convnet_cost(params, inputs["x"], inputs["targets"], config.image_side, ops)
     return fc_ladder.ladder_cost(params, inputs["x"], inputs["targets"], inputs["noise"], inputs["x_unlabeled"],
-                                 inputs["noise_unlabeled"], n_layers(config), config.denoising_weights)
+                                 inputs["noise_unlabeled"], n_layers(config), config.denoising_weights, ops)
 
 
-def denoising_cost(params, config, x, rng):
+def denoising_cost(params, config, x, rng, ops=REFERENCE):
     """The Ladder's denoising cost C_d of x (B, N) with noise drawn from ``rng`` (evaluation)."""
     noise = fc_ladder.draw_noise(rng, config.sizes, len(x), config.input_noise, config.dtype)
     return fc_ladder.unsupervised_cost(params, np.asarray(x, config.dtype), noise, n_layers(config),
-                                       config.denoising_weights)
+                                       config.denoising_weights, ops)

@@ -16,7 +16,8 @@ permutation when a pass begins and the Ladder's noise (``baselines.step_inputs``
 every checkpoint, so a resumed run equals an uninterrupted one bit for bit.
 
 After every epoch the clean network is validated on the 'valid' split: class cost and error in
-percent (the top-2 error for two digits), in batches of B.
+percent (the top-2 error for two digits), in batches of B. Steps, validation and ``evaluate`` take
+the fast path (``ops=FAST``), as Tagger's training and evaluation do (docs/training.md, "Fast path").
 """
 import json
 import os
@@ -34,6 +35,7 @@ from ..files.fileio import load_npz, write_json
 from .evaluation import class_error
 from ..maths.classification import class_cost_log, class_targets
 from ..maths.functions import log_softmax, softmax
+from ..maths.ops import FAST
 from .manifest import optional
 from ..files.params import save_params
 from .streams import LabeledStream, labeled_subset
@@ -147,12 +149,13 @@ def evaluate(params, config, features, targets, rng=None, batch_size=None):
     n, B = len(features), batch_size or config.batch_size
     probs, cost, denoising = numpy.zeros((n, config.n_classes)), 0.0, 0.0
     for rows in batch_slices(n, B):
-        logits = baselines.logits(params, config, features[rows])
+        logits = baselines.logits(params, config, features[rows], ops=FAST)
         t = class_targets(targets[rows], config.n_classes, config.dtype)
         cost += (rows.stop - rows.start) * float(class_cost_log(log_softmax(logits, axis=-1), t))
         probs[rows] = softmax(logits, axis=-1)
         if config.baseline == "ladder" and rng is not None:
-            denoising += (rows.stop - rows.start) * float(baselines.denoising_cost(params, config, features[rows], rng))
+            c_d = baselines.denoising_cost(params, config, features[rows], rng, ops=FAST)
+            denoising += (rows.stop - rows.start) * float(c_d)
     result = {"class_probs": probs, "class_cost": cost / n,
               "class_error": 100.0 * class_error(probs, targets)}
     if config.baseline == "ladder" and rng is not None:
@@ -196,7 +199,7 @@ def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max
             """One step: the next labeled batch (and, for the Ladder, the ``unlabeled`` rows with their noise)."""
             labeled = state.labeled.next_rows(state.rng, B)
             inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled], state.rng)
-            return cost_and_grad(state.params, config, inputs)
+            return cost_and_grad(state.params, config, inputs, ops=FAST)
 
         def validate():
             """The clean network's class cost and error on the validation images."""

@@ -17,6 +17,7 @@ sprite); :func:`degenerate_images` counts them so that a report can say how many
 Batch norm uses the statistics of each evaluation batch (``batch_size`` images, 100 as in the
 paper); a last batch with fewer images is evaluated as it is, with its own statistics, so every
 image is scored. All random draws (corruption, initial mask logits) come from the ``rng`` given.
+Every pass takes the fast path (``ops=FAST``), as training does (docs/training.md, "Fast path").
 """
 import numpy
 from sklearn.metrics import adjusted_mutual_info_score
@@ -27,6 +28,7 @@ from ..maths.classification import class_cost_log, class_log_probabilities, clas
 from ..maths.functions import softmax
 from ..maths.ladder import encoder
 from ..maths.model import forward
+from ..maths.ops import FAST
 
 SCORED_THRESHOLD = 0.9   # a pixel is scored when its ground-truth mask maximum exceeds this (docs/spec.md section 5)
 AMI_AVERAGE = "max"      # scikit-learn's normaliser of 2016 (errata E10); its default became "arithmetic" in 0.22
@@ -68,7 +70,7 @@ def infer(params, config, x, rng, n_iterations, n_groups=None, corrupted=False, 
     (T, K, B, H_{L-1}) the top softmax of each iteration (a classifier's per-group class outputs).
     """
     inputs = make_inputs(config, x, rng, corrupted=corrupted, n_groups=n_groups)
-    trace = forward(params, config, inputs, n_iterations=n_iterations, remove_group=remove_group)
+    trace = forward(params, config, inputs, n_iterations=n_iterations, remove_group=remove_group, ops=FAST)
     T = n_iterations
     return {"z": numpy.stack([to_numpy(trace[f"z_{i}"]) for i in range(T + 1)]),
             "m": numpy.stack([to_numpy(trace[f"m_{i}"]) for i in range(T + 1)]),
@@ -85,7 +87,7 @@ def denoising_costs(params, config, features, rng, n_iterations, n_groups=None, 
     for rows in batch_slices(len(features), batch_size):
         x = features[rows]
         inputs = make_inputs(config, x, rng, corrupted=True, n_groups=n_groups)
-        trace = forward(params, config, inputs, n_iterations=n_iterations)
+        trace = forward(params, config, inputs, n_iterations=n_iterations, ops=FAST)
         total += len(x) * numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, n_iterations + 1)])
     return total / len(features)
 
@@ -138,7 +140,7 @@ def iteration_class_log_probs(params, config, trace, n_iterations, prefix=""):
     out = []
     for i in range(n_iterations):
         h = np.reshape(trace[f"{prefix}h_{i}"], (K * B, -1))                      # (K*B, H_0)
-        _, _, top_logits = encoder(params, h, L, config.norm)                      # (K*B, C+1)
+        _, _, top_logits = encoder(params, h, L, config.norm, ops=FAST)            # (K*B, C+1)
         out.append(to_numpy(class_log_probabilities(top_logits, K, config.n_classes)))  # (B, C)
     return numpy.stack(out)
 
@@ -159,7 +161,7 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
     costs, class_cost = numpy.zeros(T), numpy.zeros(T)
     for rows in batch_slices(n, batch_size):
         inputs = make_inputs(config, features[rows], rng, corrupted=True, n_groups=n_groups, y=targets[rows])
-        trace = forward(params, config, inputs, n_iterations=T)
+        trace = forward(params, config, inputs, n_iterations=T, ops=FAST)
         t = class_targets(inputs["y"], C, dtype=config.dtype)
         log_p = iteration_class_log_probs(params, config, trace, T)                   # (T, B, C)
         count = rows.stop - rows.start
@@ -171,7 +173,7 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
         labels, scored = true_labels(mask)
     for rows in batch_slices(n, batch_size):
         inputs = make_inputs(config, features[rows], rng, corrupted=False, n_groups=n_groups, y=targets[rows])
-        trace = forward(params, config, inputs, n_iterations=T)
+        trace = forward(params, config, inputs, n_iterations=T, ops=FAST)
         log_p = iteration_class_log_probs(params, config, trace, T)
         probs[:, rows] = softmax(log_p, axis=-1)                                   # as the trace's class_probs
         if mask is not None:

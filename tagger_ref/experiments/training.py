@@ -53,8 +53,8 @@ from ..config import from_dict
 from ..errors import CheckpointError, DataError, OutputError, TrainingError
 from .evaluation import ami_scores, denoising_costs, evaluate_classifier
 from ..files.fileio import load_npz, save_npz, write_json, write_text
-from ..maths.fused import fast_derivatives
 from ..maths.gradients import cost_and_grad
+from ..maths.ops import FAST
 from .manifest import optional
 from ..files.inputs import make_inputs, make_semi_supervised_inputs
 from ..files.params import init_params, param_shapes, save_params
@@ -544,7 +544,7 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     ``manifest`` (a ``manifest.Segment``) is entered once the run folder is ready and completed
     with the status and steps however training ends.
     Runs on the active device (``backend.use_device``); the returned and saved values are NumPy.
-    Gradients take the fast path (``maths.fused``), the one place where it is switched on. The
+    Steps and validation take the fast path (``ops=FAST``; docs/training.md, "Fast path"). The
     command line also keeps freed memory in the process (``memory.keep_freed_memory``), which saves
     up to a fifth of a CPU step; from Python, call it yourself if you want that (it is process-wide).
     Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
@@ -620,8 +620,7 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
                 inputs = make_semi_supervised_inputs(config, train_x[rows], train_x[labeled], train_y[labeled], state.rng)
             else:
                 inputs = make_inputs(config, train_x[rows], state.rng)
-            with fast_derivatives():   # the hand-written derivatives of maths/fused.py
-                return cost_and_grad(state.params, config, inputs)
+            return cost_and_grad(state.params, config, inputs, ops=FAST)   # maths/fused.py's derivatives
 
         def validate():
             """The epoch's validation columns and their words for the epoch line."""

@@ -1,6 +1,5 @@
 """Elementary functions (docs/spec.md section 1), each with the numerical trick it needs named."""
 from ..device.backend import getval, np
-from . import fused
 
 # The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).
 NORM_EPS = 1e-10
@@ -21,10 +20,8 @@ def sigmoid(a):
 
     logaddexp(0, -a) = log(1 + exp(-a)) never overflows, so g and autograd's derivative of this
     expression are finite in both tails (the formula as written gives 0 * inf = NaN in the
-    derivative where exp(-a) overflows). Fast path: ``fused.sigmoid``.
+    derivative where exp(-a) overflows). Fast path: ``fused.sigmoid`` (``ops.FAST``).
     """
-    if fused.active():
-        return fused.sigmoid(a)
     return np.exp(-np.logaddexp(0.0, -a))
 
 
@@ -95,9 +92,7 @@ def normalize(a, norm="batch"):
 
     ``a`` has shape (rows, features), rows being the K*B group-and-batch rows jointly; the
     variance is the biased one. Batch norm is the original code's; layer norm (Tagger*) is this
-    reference's definition (docs/spec.md section 4). Fast path: ``fused.normalize``.
+    reference's definition (docs/spec.md section 4). Fast path: ``fused.normalize`` (``ops.FAST``).
     """
-    if fused.active():
-        return fused.normalize(a, norm)
     centred, scale = _centred_and_scale(a, 0 if norm == "batch" else -1)
     return centred / scale

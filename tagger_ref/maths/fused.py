@@ -3,37 +3,17 @@ derivatives are written out by hand, for training speed.
 
 The reference path is the plain formula in ``functions`` and ``ladder``, differentiated by
 autograd step by step; ``trace``, ``gradcheck``, the golden cases and the maths tests use it.
-Training switches to these primitives in one place (``training.train`` runs inside
-``fast_derivatives()``). Both paths give the same values up to rounding and the same gradients to
-1e-12 in float64 (reference_tests/test_fast_path.py); how much time each saves is in
-docs/numerics.md and ``benchmarks/step_time.py``.
+These primitives reach the model only through ``ops.FAST``, which the caller hands to ``forward``
+or ``cost_and_grad`` (training, validation, evaluation and the baselines do: docs/training.md).
+Both paths give the same values up to rounding and the same gradients to 1e-12 in float64
+(reference_tests/test_fast_path.py); how much time each saves is in docs/numerics.md and
+``benchmarks/step_time.py``.
 """
-import contextlib
-import threading
-
 import numpy as _numpy
 from autograd.extend import defvjp, defvjp_argnums, primitive
 
 from ..device.backend import getval, isbox, np
-from . import functions   # the module, not its names: functions imports this module in turn
-
-_switch = threading.local()   # per thread: two runs training in threads of one process (a Dask worker) keep apart
-
-
-def active():
-    """Whether the model's sigmoid, normalize and combinator take the fast path now (in this thread)."""
-    return getattr(_switch, "on", False)
-
-
-@contextlib.contextmanager
-def fast_derivatives(on=True):
-    """Within the block, sigmoid, normalize and the combinator use the primitives of this module
-    (in the calling thread only)."""
-    saved, _switch.on = active(), on
-    try:
-        yield
-    finally:
-        _switch.on = saved
+from . import functions
 
 
 # ---------------------------------------------------------------- sigmoid

@@ -2,12 +2,14 @@
 
 No noise and no denoising costs (lambda_l = 0). Rows are the K*B group-and-batch rows jointly;
 layer l has H_l units. Parameter names are the original code's (docs/spec.md section 3).
+``ops`` (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies normalize and the combinator.
 """
-from . import fused
-from .functions import normalize, relu, sigmoid, softmax
+from .combinator import combinator  # noqa: F401  (ladder.combinator: the plain formula, ops.REFERENCE's)
+from .functions import relu, softmax
+from .ops import REFERENCE
 
 
-def encoder(params, h, n_layers, norm="batch"):
+def encoder(params, h, n_layers, norm="batch", *, ops=REFERENCE):
     """Clean encoder. Returns the laterals zl^0..zl^{L-1}, the top activation h^{L-1} and its logits.
 
     zl^0 = h; for l = 1..L-1: zl^l = normalize(h^{l-1} @ f_l_W) (the lateral is taken after
@@ -18,7 +20,7 @@ def encoder(params, h, n_layers, norm="batch"):
     laterals = [h]                                                  # zl^0 = h, (K*B, H_0)
     logits = None
     for l in range(1, n_layers):
-        zl = normalize(h @ params[f"f_{l}_W"], norm)                # (K*B, H_l)
+        zl = ops.normalize(h @ params[f"f_{l}_W"], norm)            # (K*B, H_l)
         laterals.append(zl)
         if l < n_layers - 1:
             h = relu(zl + params[f"f_{l}_b"])                       # (K*B, H_l)
@@ -28,24 +30,7 @@ def encoder(params, h, n_layers, norm="batch"):
     return laterals, h, logits
 
 
-def combinator(zl, u, a, continuous):
-    """The Ladder's combinator g(zl, u) with ten per-unit parameters a1..a10 (Rasmus et al. eq. 2, A.6).
-
-    mu = a1 sigmoid(a2 u + a3) + a4 u + a5;  vg = a6 sigmoid(a7 u + a8) + a9 u + a10;
-    for continuous inputs Tagger adds a sigmoid on the gating variable, vg = sigmoid(vg) (A.6, E11);
-    zhat = (zl - mu) vg + mu.  zl, u: (rows, H_l); a1..a10: (H_l,). Fast path: ``fused.combinator``.
-    """
-    if fused.active():
-        return fused.combinator(zl, u, a, continuous)
-    a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = a
-    mu = a1 * sigmoid(a2 * u + a3) + a4 * u + a5
-    vg = a6 * sigmoid(a7 * u + a8) + a9 * u + a10
-    if continuous:
-        vg = sigmoid(vg)
-    return (zl - mu) * vg + mu
-
-
-def decoder(params, laterals, top, n_layers, continuous, norm="batch"):
+def decoder(params, laterals, top, n_layers, continuous, norm="batch", *, ops=REFERENCE):
     """Decoder from the top down; returns zhat^0, the Ladder's output (K*B, H_0).
 
     u = h^{L-1} at the top, u = zhat^{l+1} @ g_l_W below; u is normalised, then combined with
@@ -54,13 +39,13 @@ def decoder(params, laterals, top, n_layers, continuous, norm="batch"):
     zhat = None
     for l in reversed(range(n_layers)):
         u = top if l == n_layers - 1 else zhat @ params[f"g_{l}_W"]  # (K*B, H_l)
-        u = normalize(u, norm)
+        u = ops.normalize(u, norm)
         a = [params[f"g_{l}_a{j}"] for j in range(1, 11)]
-        zhat = combinator(laterals[l], u, a, continuous)             # (K*B, H_l)
+        zhat = ops.combinator(laterals[l], u, a, continuous)         # (K*B, H_l)
     return zhat
 
 
-def ladder(params, h, n_layers, continuous, norm="batch"):
+def ladder(params, h, n_layers, continuous, norm="batch", *, ops=REFERENCE):
     """The whole Ladder: returns zhat^0 (K*B, H_0), the top activation h^{L-1} and its logits (K*B, H_{L-1})."""
-    laterals, top, top_logits = encoder(params, h, n_layers, norm)
-    return decoder(params, laterals, top, n_layers, continuous, norm), top, top_logits
+    laterals, top, top_logits = encoder(params, h, n_layers, norm, ops=ops)
+    return decoder(params, laterals, top, n_layers, continuous, norm, ops=ops), top, top_logits

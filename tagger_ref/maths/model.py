@@ -1,8 +1,9 @@
 """Tagger's forward pass: TAG iterations around the Ladder (Alg. 1-3, docs/spec.md section 4).
 
 ``forward`` is a pure function of the parameter dict, the config and the inputs
-(``x``, ``x_tilde``, ``m0_logits``, optionally ``y``). It returns every intermediate quantity
-under the trace keys of docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
+(``x``, ``x_tilde``, ``m0_logits``, optionally ``y``), and of ``ops``, the path through sigmoid,
+normalize and the combinator (``ops.REFERENCE``, the default, or ``ops.FAST``). It returns every
+intermediate quantity under the trace keys of docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
 (``tagger_ref.maths.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
 import numpy
@@ -17,6 +18,7 @@ from .heads import input_projection, m_head, m_logits, network_input, z_head
 from .ladder import ladder
 from .likelihood import continuous_total_variance, group_likelihood_binary, group_likelihood_continuous
 from .modelling_error import delta_z_binary, delta_z_binary_paper, delta_z_continuous, delta_z_continuous_eq28, delta_z_continuous_eq29
+from .ops import REFERENCE
 
 # The logit given to a removed group before the last softmax (Figure 5, example E2): exp(-1e9)
 # is exactly zero in float32 and float64, so the other groups share its inputs.
@@ -59,7 +61,7 @@ def _check_entry(config, x, x_tilde, m0_logits, T, remove_group):
         raise InputError(f"remove_group = {remove_group!r}, but there are K = {K} groups")
 
 
-def forward(params, config, inputs, n_iterations=None, remove_group=None):
+def forward(params, config, inputs, n_iterations=None, remove_group=None, ops=REFERENCE):
     """Run T TAG iterations and return the trace dict (docs/spec.md section 8, without gradients).
 
     params: dict of named arrays (docs/spec.md section 3); config: TaggerConfig; inputs: dict with
@@ -67,6 +69,8 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     n_iterations overrides config.n_iterations (evaluation uses 5); K is m0_logits.shape[0].
     remove_group: a group index whose mask logits are set to a large negative number before the
     softmax of the last iteration (Figure 5, group removal).
+    ops: ``ops.REFERENCE`` (the plain formulas, the default) or ``ops.FAST`` (the same values with
+    hand-written derivatives); who takes which: docs/training.md, "Fast path".
     """
     x, x_tilde, m0_logits = inputs["x"], inputs["x_tilde"], inputs["m0_logits"]
     T = config.n_iterations if n_iterations is None else n_iterations
@@ -92,10 +96,10 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     for i in range(T):
         L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2, logits)  # (K, B, N) each
         z_in = z_logit if z_logit is not None else z                       # binary: logits from i = 1 on (E6)
-        h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm)  # (K*B, H_0)
-        zhat0, top, top_logits = ladder(params, h, n_layers, not binary, norm)  # (K*B, H_0), (K*B, H_{L-1}) x 2
-        z_flat, z_logit_flat = z_head(params, zhat0, binary, norm)         # (K*B, N)
-        logits = np.reshape(m_logits(params, zhat0, norm), (K, B, N))
+        h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm, ops=ops)  # (K*B, H_0)
+        zhat0, top, top_logits = ladder(params, h, n_layers, not binary, norm, ops=ops)  # (K*B, H_0), (K*B, H_{L-1})
+        z_flat, z_logit_flat = z_head(params, zhat0, binary, norm, ops=ops)  # (K*B, N)
+        logits = np.reshape(m_logits(params, zhat0, norm, ops=ops), (K, B, N))
         if remove_group is not None and i == T - 1:
             removed = (np.arange(K, like=getval(m0_logits)) == remove_group)[:, None, None]  # (K, 1, 1)
             logits = np.where(removed, REMOVED_GROUP_LOGIT, logits)
@@ -132,6 +136,6 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None):
     return trace
 
 
-def total_cost(params, config, inputs, n_iterations=None):
+def total_cost(params, config, inputs, n_iterations=None, ops=REFERENCE):
     """The training cost (docs/spec.md section 4): denoising cost over iterations plus the weighted class cost."""
-    return forward(params, config, inputs, n_iterations)["total_cost"]
+    return forward(params, config, inputs, n_iterations, ops=ops)["total_cost"]

@@ -9,6 +9,7 @@ not used. The inputs of a step are one dict: the unlabeled batch under ``x``, ``
 ``labeled_m0_logits`` and ``y`` (the batches may differ in size).
 """
 from .model import forward
+from .ops import REFERENCE
 
 LABELED_PREFIX = "labeled_"
 # Keys of the labeled pass's trace that the semi-supervised trace does not carry under the prefix:
@@ -29,17 +30,17 @@ def split_inputs(inputs):
     return unlabeled, labeled
 
 
-def semi_supervised_forward(params, config, inputs, n_iterations=None):
+def semi_supervised_forward(params, config, inputs, n_iterations=None, ops=REFERENCE):
     """Both passes and the total cost, as one trace dict.
 
     The unlabeled pass under the usual keys, the labeled pass's iteration keys prefixed
     ``labeled_``, ``class_probs`` and ``class_cost`` of the labeled pass's last iteration,
     ``denoising_cost`` (the unlabeled pass's cost over iterations, eq. (1)) and
-    ``total_cost = denoising_cost + class_cost_x * class_cost``.
+    ``total_cost = denoising_cost + class_cost_x * class_cost``. ``ops``: as ``forward``'s.
     """
     unlabeled, labeled = split_inputs(inputs)
-    trace = forward(params, config, unlabeled, n_iterations)     # no y: the denoising cost alone
-    labeled_trace = forward(params, config, labeled, n_iterations)
+    trace = forward(params, config, unlabeled, n_iterations, ops=ops)   # no y: the denoising cost alone
+    labeled_trace = forward(params, config, labeled, n_iterations, ops=ops)
     trace["denoising_cost"] = trace.pop("total_cost")
     trace.update({LABELED_PREFIX + k: v for k, v in labeled_trace.items() if k not in _NOT_PREFIXED})
     trace["class_probs"] = labeled_trace["class_probs"]
@@ -48,9 +49,9 @@ def semi_supervised_forward(params, config, inputs, n_iterations=None):
     return trace
 
 
-def training_cost(params, config, inputs, n_iterations=None):
+def training_cost(params, config, inputs, n_iterations=None, ops=REFERENCE):
     """The cost that training differentiates: the semi-supervised total when ``inputs`` hold a
     labeled batch, else the one-batch ``total_cost`` of ``forward``."""
     if is_semi_supervised(inputs):
-        return semi_supervised_forward(params, config, inputs, n_iterations)["total_cost"]
-    return forward(params, config, inputs, n_iterations)["total_cost"]
+        return semi_supervised_forward(params, config, inputs, n_iterations, ops)["total_cost"]
+    return forward(params, config, inputs, n_iterations, ops=ops)["total_cost"]

@@ -451,6 +451,21 @@ def _checkpoint_step(path):
 
 
 
+def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
+    """The cost and gradients of one training batch: the step that every Tagger training takes
+    (``train``, ``benchmarks/step_time.py``, the device checks), followed by ``adam_update``.
+
+    x (B, N): clean images; their corruption and initial mask logits are drawn from ``rng``
+    (``files.inputs.make_inputs``). Semi-supervised, ``labeled_x`` (B, N) and their targets
+    ``labeled_y`` are drawn for after them (``make_semi_supervised_inputs``). Fast path (``ops=FAST``).
+    """
+    if labeled_x is None:
+        inputs = make_inputs(config, x, rng)
+    else:
+        inputs = make_semi_supervised_inputs(config, x, labeled_x, labeled_y, rng)
+    return cost_and_grad(params, config, inputs, ops=FAST)   # maths/fused.py's derivatives
+
+
 def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_seconds=None, max_cpu_seconds=None,
                stop_requested=None, progress=False, echo=None, after_epoch=None):
     """The epoch loop of every training (Tagger's and the baselines'), until ``config.num_epochs``.
@@ -615,12 +630,10 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
 
         def step(rows):
             """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""
-            if state.labeled is not None:                                   # semi-supervised: two batches
-                labeled = state.labeled.next_rows(state.rng, B)
-                inputs = make_semi_supervised_inputs(config, train_x[rows], train_x[labeled], train_y[labeled], state.rng)
-            else:
-                inputs = make_inputs(config, train_x[rows], state.rng)
-            return cost_and_grad(state.params, config, inputs, ops=FAST)   # maths/fused.py's derivatives
+            if state.labeled is None:
+                return batch_cost_and_grad(state.params, config, train_x[rows], state.rng)
+            labeled = state.labeled.next_rows(state.rng, B)                 # semi-supervised: two batches
+            return batch_cost_and_grad(state.params, config, train_x[rows], state.rng, train_x[labeled], train_y[labeled])
 
         def validate():
             """The epoch's validation columns and their words for the epoch line."""

@@ -16,6 +16,12 @@ DATA = os.path.join(HERE, "data")
 SHARED = os.path.join(REPO, "..", "shared")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--device", choices=("none", "gpu", "standin"), default="none",
+                     help="where test_device.py's device checks run: gpu (CuPy and a GPU), standin (the CPU "
+                          "stand-in fake_gpu.py, small sizes), none (they skip; default)")
+
+
 def golden_original_case(name):
     """(config, params, inputs, reference trace) of one shipped copy of the authors' traces."""
     d = os.path.join(DATA, "golden_original", name)

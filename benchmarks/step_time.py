@@ -2,6 +2,7 @@
 
     python benchmarks/step_time.py [--repeats R] [--threads N] [--batch B] [--ladder 2000,1000,500]
                                    [--dtypes float64,float32] [--allocator both|kept] [--paths fast,reference]
+    python benchmarks/step_time.py --device gpu [--repeats R] [--warmup W] [--batch B] [--dtypes ...]
 
 Default: the paper's Shapes model (N=400, K=4, T=3, B=100, Ladder (2000, 1000, 500)), in float64
 and float32, on both derivative paths: ``fast`` (the hand-written derivatives of
@@ -29,6 +30,14 @@ included) calls at start, so the second row is the step time training gets. The 
 hand freed blocks back to the operating system, and each new array then pays a page fault per
 4 KiB page.
 The gradients' dtype is checked too: a float32 step must produce float32 gradients.
+
+``--device gpu`` times training's step instead (``training.batch_cost_and_grad``: the batch's
+draws, cost and gradients on the fast path; then ``adam_update``; the cost read back, as training
+logs it) on the GPU and on the CPU: the median seconds of a step (each one synchronised) after
+``--warmup`` untimed steps (CuPy compiles its kernels on the first), on the GPU with the draws
+made on the host and copied over (training's way) or made on the device (``device_rng``), and
+what that makes an epoch of 50,000 images and the preset's epochs (steps only: no validation, no
+checkpoint), then the GPU's speed-up over the CPU. Its correctness is reference_tests/test_device.py's.
 """
 import argparse
 import os
@@ -174,6 +183,93 @@ def port_step(port, config, params, inputs):
     return run
 
 
+EPOCH_IMAGES = 50_000      # the training set of Shapes (and of TextureMNIST)
+
+
+def device_step_seconds(config, batch, repeats, warmup, draws, rng):
+    """Median seconds of training's step on the active device (each step synchronised) and the last cost.
+    ``draws``: "host" (the run's NumPy generator, copied over) or "device" (``device_rng``)."""
+    from tagger_ref.device import backend
+    from tagger_ref.experiments.adam import adam_init, adam_update
+    from tagger_ref.experiments.training import batch_cost_and_grad
+    params = backend.to_device(perturb_params(init_params(config, rng), rng, 0.1), config.dtype)
+    adam = adam_init(params)
+    if config.input_type == "binary":
+        data = (rng.random((2 * batch, config.n_inputs)) < 0.26).astype(config.dtype)
+    else:
+        data = rng.random((2 * batch, config.n_inputs)).astype(config.dtype)
+    if draws == "device":
+        data, rng = backend.asarray(data), backend.device_rng(rng)
+
+    def step(i):
+        nonlocal params, adam
+        x = data[(i % 2) * batch:(i % 2 + 1) * batch]                    # (B, N)
+        cost, grads = batch_cost_and_grad(params, config, x, rng)
+        params, adam = adam_update(params, grads, adam, config.lr)
+        return float(backend.to_numpy(cost))                             # read back, as training does
+
+    for i in range(warmup):
+        step(i)
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        cost = step(i)
+        backend.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), cost
+
+
+def describe_device(xp):
+    """The GPU's name, memory, CuPy and CUDA versions (what a stand-in module offers, otherwise)."""
+    try:
+        props = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        cuda = xp.cuda.runtime.runtimeGetVersion()
+        return (f"{name} ({props['totalGlobalMem'] / 2 ** 30:.0f} GiB), CuPy {xp.__version__}, "
+                f"CUDA runtime {cuda // 1000}.{cuda % 1000 // 10}")
+    except AttributeError:
+        return getattr(xp, "__name__", "?")
+
+
+def device_main(args, base, preset):
+    """--device gpu: training's step on the GPU and on the CPU, per dtype; exit status 2 without a GPU."""
+    from tagger_ref.device import backend
+    from tagger_ref.errors import DeviceError
+    try:
+        backend.use_device("gpu")
+    except DeviceError as e:
+        print(f"step_time: {e}", file=sys.stderr)
+        return 2
+    print(f"GPU: {describe_device(backend.array_module())}")
+    epochs, steps_per_epoch = PRESETS[preset].num_epochs, EPOCH_IMAGES // args.batch
+    print(f"training's step (batch_cost_and_grad, fast path, then Adam): median of {args.repeats} steps; "
+          f"epoch: {steps_per_epoch} steps ({EPOCH_IMAGES} images), steps only")
+    print(f"{'device':6s} {'dtype':8s} {'draws':6s} {'step s':>8s} {'epoch min':>9s} {f'{epochs} ep. h':>9s}  last cost")
+    ok, times = True, {}
+    runs = [("gpu", d, draws) for d in args.dtypes.split(",") for draws in ("host", "device")]
+    runs += [("cpu", d, "host") for d in args.dtypes.split(",")]
+    try:
+        for where, dtype, draws in runs:
+            backend.use_device(where)
+            warmup = args.warmup if where == "gpu" else 1
+            seconds, cost = device_step_seconds(base.replace(dtype=dtype), args.batch, args.repeats, warmup, draws,
+                                                numpy.random.default_rng(0))
+            times[where, dtype, draws] = seconds
+            epoch = steps_per_epoch * seconds
+            print(f"{where:6s} {dtype:8s} {draws:6s} {seconds:8.4f} {epoch / 60:9.1f} {epochs * epoch / 3600:9.2f}"
+                  f"  {cost:.4f}")
+            ok &= bool(numpy.isfinite(cost))
+    finally:
+        backend.use_device("cpu")
+    for dtype in args.dtypes.split(","):
+        print(f"speed-up, GPU {dtype} (host draws) over CPU {dtype}: "
+              f"{times['cpu', dtype, 'host'] / times['gpu', dtype, 'host']:.1f}x")
+    if not ok:
+        print("error: a step's cost is not finite", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=sorted(MODELS), default="shapes",
@@ -191,11 +287,16 @@ def main(argv=None):
                    help="derivative paths to time: fast (training's), reference (autograd through the plain "
                         "formulas); default both")
     p.add_argument("--no-port", action="store_true", help="do not time the PyTorch port")
+    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu",
+                   help="gpu: time training's step on the GPU and on the CPU, per dtype and with an epoch "
+                        "estimate, instead of the table of step and bound (default cpu)")
+    p.add_argument("--warmup", type=int, default=3,
+                   help="--device gpu: untimed steps before the timed ones on the GPU (default 3)")
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_info, threadpool_limits
     if args.threads:
         threadpool_limits(limits=args.threads, user_api="blas")
-    port = None if args.no_port else load_port()
+    port = None if args.no_port or args.device == "gpu" else load_port()
     port_threads = args.threads or os.cpu_count()
     if port is not None:
         import torch
@@ -207,6 +308,8 @@ def main(argv=None):
     print(f"{args.model} model ({preset}, {base.input_type}): N={base.n_inputs}, K={base.n_groups}, "
           f"T={base.n_iterations}, B={args.batch}, "
           f"Ladder {base.encoder_proj}, norm {base.norm}; {os.cpu_count()} CPUs; BLAS: {', '.join(blas) or '?'}")
+    if args.device == "gpu":
+        return device_main(args, base, preset)
     products = product_list(base, args.batch)
     flop = 2 * sum(a[0] * a[1] * b[1] for a, b, _, _ in products)
     print(f"{len(products)} matrix products per step, {flop / 1e9:.1f} GFLOP")

@@ -1,8 +1,10 @@
 """benchmarks/step_time.py: its lower bound holds exactly the matrix products of a training step
 (counted here from autograd's own graph of the step), and the script runs."""
+import sys
 
 import autograd.numpy as anp
 import numpy
+import pytest
 from autograd.core import VJPNode
 from autograd.tracer import notrace_primitives, trace
 
@@ -83,3 +85,33 @@ def test_texture_model_and_the_ports_column(capsys):
     assert [line.split()[6] for line in capsys.readouterr().out.splitlines()
             if line.startswith("float")] == ["-", "-"]
 
+
+
+def test_device_gpu_times_trainings_step_on_the_device_and_the_cpu(monkeypatch, capsys):
+    """--device gpu on the CuPy stand-in (reference_tests/fake_gpu.py in the place of cupy): a row
+    per device, dtype and draws, finite costs, a speed-up line per dtype; the CPU is active after."""
+    import fake_gpu
+    from tagger_ref.device import backend
+    step_time = load_script()
+    monkeypatch.setitem(sys.modules, "cupy", fake_gpu.cupy_module())
+    assert step_time.main(["--device", "gpu", "--batch", "2", "--ladder", "6,5,4", "--repeats", "1",
+                           "--warmup", "1"]) == 0
+    assert backend.device() == "cpu"
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith(("gpu ", "cpu "))]
+    assert [tuple(r[:3]) for r in rows] == [
+        ("gpu", "float64", "host"), ("gpu", "float64", "device"), ("gpu", "float32", "host"),
+        ("gpu", "float32", "device"), ("cpu", "float64", "host"), ("cpu", "float32", "host")]
+    assert all(float(r[3]) > 0 and numpy.isfinite(float(r[-1])) for r in rows)
+    assert out.count("speed-up, GPU") == 2 and "fake_gpu.py stand-in" in out
+
+
+def test_device_gpu_without_cupy_says_so_and_exits_2(capsys):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    assert load_script().main(["--device", "gpu", "--batch", "2", "--ladder", "6,5,4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("step_time: ") and "CuPy is not installed" in err

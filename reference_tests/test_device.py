@@ -8,8 +8,8 @@
 model; ``standin`` puts the CuPy stand-in in the place of ``cupy`` and runs every check once on
 small sizes, to check the device plumbing and these tests without a GPU (its results equal NumPy's
 to the bit, so it cannot show a GPU's numerics). ``--device gpu`` without CuPy, a GPU or autograd
->= 1.9 stops the run with one line and exit status 2. The tests, in the order of the old
-benchmarks/gpu_check.py:
+>= 1.9 stops the run with one line and exit status 2. benchmarks/device_run.sh runs it with
+the timings (docs/gpu.md, "The device check"). The tests:
 
 - device: arrays land on the device; the device's description (with ``-s``);
 - cli: ``tagger-ref trace --device gpu`` against the CPU's; a tiny Shapes run trained with

@@ -34,7 +34,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 
 import numpy
 import pytest

@@ -58,7 +58,8 @@ def run_training(args, train_fn):
     and SIGINT/SIGTERM turned into a checkpointed stop; print how training ended and return the
     exit status: 0 done or stopped at the time limit, 130 SIGINT, 143 SIGTERM. ``train_fn``
     returns training's ``{"status", "epoch", "step"}`` (``training.train``)."""
-    from ..experiments.training import CHECKPOINT, stop_signals
+    from ..experiments.checkpoint import CHECKPOINT
+    from ..experiments.loop import stop_signals
     limit = None
     if args.threads:
         from threadpoolctl import threadpool_limits

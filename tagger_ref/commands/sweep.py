@@ -11,7 +11,9 @@ from ..files.fileio import write_text
 from ..experiments.manifest import Segment
 from ..experiments.summary import write_summary
 from ..experiments.sweep import SeedTask, is_finished, parse_seeds, read_seed_json, seed_dir
-from ..experiments.training import LOG, load_split, stop_signals
+from ..experiments.checkpoint import LOG
+from ..experiments.loop import stop_signals
+from ..experiments.training import load_split
 from ..files.tables import seeds_csv
 from .evaluate import evaluation_from_words
 

@@ -1,7 +1,7 @@
 """Training of the baselines of Table 2 (FC MLP, FC Ladder, ConvNet), with the conventions of
 ``training`` (docs/baselines.md, "Training").
 
-A run folder holds ``checkpoint.npz`` (``training.save_checkpoint``'s layout, written at the start,
+A run folder holds ``checkpoint.npz`` (``checkpoint.save_checkpoint``'s layout, the one of Tagger's runs, written at the start,
 after every epoch and when training stops early), ``log.csv``, ``config.json`` (with the field
 ``baseline``, by which ``tagger-ref evaluate`` tells a baseline run) and ``params.npz``.
 
@@ -30,8 +30,8 @@ from autograd import value_and_grad
 from ..baselines import models as baselines
 from .adam import adam_init
 from ..baselines.config import from_dict
-from ..errors import CheckpointError, DataError, OutputError
-from ..files.fileio import load_npz, write_json
+from ..errors import DataError
+from ..files.fileio import write_json
 from .evaluation import class_error
 from ..maths.classification import class_cost_log, class_targets
 from ..maths.functions import log_softmax, softmax
@@ -39,8 +39,12 @@ from ..maths.ops import FAST
 from .manifest import optional
 from ..files.params import save_params
 from .streams import LabeledStream, labeled_subset
-from .training import CHECKPOINT, CONFIG, PARAMS, TrainState, _same_config, check_data, check_state_arrays, check_targets, data_identity, nothing_to_do, run_epochs, save_checkpoint
-from .training import load_run as training_load_run
+from .checkpoint import (CHECKPOINT, CONFIG, PARAMS, RunKind, TrainState, data_identity, nothing_to_do, prepare_run,
+                         read_checkpoint, save_checkpoint)
+from .checkpoint import load_run as load_run_of_kind
+from .evaluation import batch_slices
+from .loop import run_epochs
+from .training import check_data, check_targets
 
 # log.csv: as a Tagger run's, with the clean network's validation class cost and error (%).
 LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_class_cost", "valid_class_error", "seconds", "cpu_seconds")
@@ -69,72 +73,23 @@ def new_state(config, train_y):
                       labeled=labeled)
 
 
+def _not_a_baseline(stored):
+    return None if is_baseline_config(stored) else "is a Tagger run's (tagger-ref train), not a baseline's"
+
+
+# The baselines' runs: a checkpoint of the same layout as Tagger's, the labeled stream always kept.
+BASELINE_RUN = RunKind(name="baseline", from_dict=from_dict, param_shapes=baselines.param_shapes,
+                       log_columns=lambda config: LOG_COLUMNS, labeled=lambda config: True, refuse=_not_a_baseline)
+
+
 def load_checkpoint(path):
     """Read a baseline checkpoint. Returns ``(state, config, data_id)``; CheckpointError if unreadable."""
-    raw = load_npz(path, CheckpointError, what="checkpoint")
-    try:
-        stored = json.loads(str(raw["config_json"]))
-        if not is_baseline_config(stored):
-            raise CheckpointError(f"checkpoint {path} is a Tagger run's (tagger-ref train), not a baseline's")
-        config = from_dict(stored, source=f"the config stored in checkpoint {path}")
-        names = list(baselines.param_shapes(config))
-        rng_state = json.loads(str(raw["rng_json"]))
-        rng = numpy.random.Generator(getattr(numpy.random, rng_state["bit_generator"])())
-        rng.bit_generator.state = rng_state
-        state = TrainState(
-            params={k: raw[f"param/{k}"] for k in names},
-            adam={"t": int(raw["adam/t"]), "m": {k: raw[f"adam/m/{k}"] for k in names},
-                  "v": {k: raw[f"adam/v/{k}"] for k in names}},
-            rng=rng, epoch=int(raw["epoch"]), step=int(raw["step"]), batch=int(raw["batch"]), order=raw["order"],
-            cost_sum=float(raw["cost_sum"]), log={c: raw[f"log/{c}"].tolist() for c in LOG_COLUMNS},
-            seconds=float(raw["seconds"]), cpu_seconds=float(raw["cpu_seconds"]),
-            labeled=LabeledStream.from_arrays({k: raw[f"labeled/{k}"] for k in ("index", "order", "position")}))
-        data_id = json.loads(str(raw["data_json"]))
-    except KeyError as e:
-        raise CheckpointError(f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref baseline checkpoint") from None
-    except (ValueError, TypeError, AttributeError) as e:
-        if isinstance(e, CheckpointError):
-            raise
-        raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
-    check_state_arrays(state, baselines.param_shapes(config), path)
-    return state, config, data_id
+    return read_checkpoint(path, BASELINE_RUN)
 
 
 def load_run(run_dir):
-    """(config, params) of the latest checkpoint of a baseline run folder (``training.load_run``)."""
-    return training_load_run(run_dir, load_checkpoint)
-
-
-def prepare_run(run_dir, config, data_id, resume, train_y):
-    """Create or reopen a run folder, as ``training.prepare_run``. Returns ``(state, config)``."""
-    path = os.path.join(run_dir, CHECKPOINT)
-    if resume:
-        if not os.path.isfile(path):
-            raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
-        state, stored, stored_data = load_checkpoint(path)
-        if not _same_config(config, stored):
-            diff = [f"{k}: {v!r} in the checkpoint, {config.to_dict()[k]!r} now"
-                    for k, v in stored.to_dict().items() if k != "num_epochs" and v != config.to_dict()[k]]
-            raise CheckpointError(f"--resume with a different config than the checkpoint in {run_dir} "
-                                  f"({'; '.join(diff)})")
-        if stored_data != data_id:
-            raise CheckpointError(f"--resume with other training data than the run in {run_dir} was trained on")
-        return state, stored.replace(num_epochs=config.num_epochs)
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise OutputError(f"cannot use {run_dir} as a run folder: it is a file")
-    if os.path.isfile(path):
-        raise CheckpointError(f"{run_dir} already holds a training checkpoint: pass --resume to continue it, "
-                              f"or choose another folder")
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create run folder {run_dir}: {e.strerror}") from None
-    return new_state(config, train_y), config
-
-
-def batch_slices(n, batch_size):
-    """Consecutive slices of at most ``batch_size`` rows covering 0..n."""
-    return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    """(config, params) of the latest checkpoint of a baseline run folder."""
+    return load_run_of_kind(run_dir, BASELINE_RUN)
 
 
 def evaluate(params, config, features, targets, rng=None, batch_size=None):
@@ -181,7 +136,7 @@ def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max
     if not resume and len(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed)) < B:
         raise DataError(f"labeled_samples = {config.labeled_samples}: fewer labeled images than one batch of {B}")
     data_id = data_identity(train_x, train_y)
-    state, config = prepare_run(run_dir, config, data_id, resume, train_y)
+    state, config = prepare_run(run_dir, config, data_id, resume, BASELINE_RUN, lambda: new_state(config, train_y))
     if resume and nothing_to_do(state, config, run_dir, echo):
         return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
     if manifest is not None:

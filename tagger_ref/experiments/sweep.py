@@ -193,7 +193,7 @@ def local_data_copy(data_bytes):
 def run_seed(task, data_bytes=None, stop_requested=None):
     """Train and evaluate one seed (see the module doc). ``data_bytes``: the dataset file's content
     when the machine cannot read ``task.data``; ``stop_requested()``: a name to stop after the
-    current step (e.g. from training.stop_signals), besides the deadline and the worker's stops.
+    current step (e.g. from loop.stop_signals), besides the deadline and the worker's stops.
 
     Returns ``{"seed", "status": "finished" | "skipped" | "stopped" | "not started" | "failed",
     "epoch", "step", "resumed_step", "seconds", "host", "error"}``; never raises for a seed's error.

@@ -1,13 +1,9 @@
 """Training (section 3.1): Adam on the denoising cost, backpropagated through all T iterations.
 
-One run lives in a folder:
-
-- ``checkpoint.npz``: everything needed to continue exactly (see :func:`save_checkpoint`),
-  replaced atomically at the start, after every epoch, and when training stops early;
-- ``log.csv``: one row per epoch (see :data:`LOG_COLUMNS`), rewritten from the checkpoint;
-- ``config.json``: the run's config (the preset with the run's seed and epoch count);
-- ``params.npz``: the parameters in the float64 exchange format (docs/spec.md section 8), written when
-  training stops.
+A run lives in a folder (``experiments.checkpoint``: checkpoint.npz, log.csv, config.json,
+params.npz); the epoch loop is ``experiments.loop.run_epochs``, shared with the baselines. This
+module is Tagger's part: its data checks, its log columns, its step (:func:`batch_cost_and_grad`),
+its validation, ``--init-from`` and :func:`train`.
 
 Randomness comes from one ``numpy.random.Generator`` seeded with the run's seed, in this order:
 parameter initialisation, then per epoch a permutation of the training images, then per batch
@@ -33,37 +29,27 @@ host by the run's generator and copied over, so CPU and GPU runs draw the same n
 checkpoint's generator state is the whole story (docs/gpu.md, "Random draws"). Checkpoints,
 params.npz and log.csv are written from NumPy copies (``to_numpy``).
 """
-import contextlib
-import dataclasses
-import hashlib
-import json
 import os
-import signal
-import time
-import typing
-import zipfile
-import zlib
 
 import numpy
-from tqdm import tqdm
 
-from .adam import adam_init, adam_update
-from ..device.backend import to_device, to_numpy
 from ..config import from_dict
-from ..errors import CheckpointError, DataError, OutputError, TrainingError
-from .evaluation import ami_scores, denoising_costs, evaluate_classifier
-from ..files.fileio import load_npz, save_npz, write_json, write_text
-from ..maths.gradients import cost_and_grad
-from ..maths.ops import FAST
-from .manifest import optional
+from ..device.backend import to_device
+from ..errors import CheckpointError, DataError, TrainingError
+from ..files.fileio import load_npz, write_json
 from ..files.inputs import make_inputs, make_semi_supervised_inputs
 from ..files.params import init_params, param_shapes, save_params
-from .streams import LabeledStream, labeled_subset, steps_per_epoch
+from ..maths.gradients import cost_and_grad
+from ..maths.ops import FAST
+from .adam import adam_init
+from .checkpoint import (CHECKPOINT, CONFIG, PARAMS, RunKind, TrainState, data_identity, nothing_to_do,
+                         prepare_run, read_checkpoint, save_checkpoint, stored_ami_images)
+from .checkpoint import load_run as load_run_of_kind
+from .evaluation import ami_scores, denoising_costs, evaluate_classifier
+from .loop import run_epochs
+from .manifest import optional
+from .streams import LabeledStream, labeled_subset
 
-CHECKPOINT = "checkpoint.npz"
-LOG = "log.csv"
-CONFIG = "config.json"
-PARAMS = "params.npz"
 INIT_FROM = "init_from.json"
 # log.csv: epochs and steps completed; the epoch's mean training cost (the objective total_cost);
 # the validation denoising cost averaged over the T iterations and that of the last iteration;
@@ -89,28 +75,27 @@ VALID_AMI_IMAGES = 200
 KEPT_DIR = "epochs"   # --keep-every: epochs/params-epoch-<E>.npz, the parameters after epoch E
 
 
-@dataclasses.dataclass
-class TrainState:
-    """Where a run stands: what a checkpoint holds besides the config and the data's identity."""
-    params: dict                 # name -> array of the config's dtype
-    adam: dict                   # adam_init / adam_update state
-    rng: numpy.random.Generator  # the run's generator, after every draw made so far
-    epoch: int = 0               # epochs completed
-    step: int = 0                # training steps (batches) completed
-    batch: int = 0               # batches completed in the current epoch (0 between epochs)
-    order: numpy.ndarray = dataclasses.field(default_factory=lambda: numpy.zeros(0, numpy.int64))  # current epoch's permutation
-    cost_sum: float = 0.0        # sum of the training costs of the current epoch's batches
-    log: dict = dataclasses.field(default_factory=lambda: {c: [] for c in LOG_COLUMNS})  # column -> values per epoch
-    seconds: float = 0.0         # wall-clock seconds spent training, over all sessions
-    cpu_seconds: float = 0.0     # CPU seconds spent training (process time), over all sessions
-    labeled: typing.Optional[LabeledStream] = None  # semi-supervised runs: the labeled stream
-    valid_ami_images: int = 0    # validation images whose AMI each epoch scores (0: none, no AMI columns)
-
 
 def log_columns(config, valid_ami_images=0):
     """The columns of log.csv (and of the checkpoint's log) of a run of ``config``, in order."""
     extra = (CLASS_COLUMNS if config.class_cost_x > 0 else ()) + (AMI_COLUMNS if valid_ami_images else ())
     return LOG_COLUMNS[:5] + extra + LOG_COLUMNS[5:]
+
+
+# Tagger's runs: a config of this package's TaggerConfig; a baseline's checkpoint fails to read as one.
+TAGGER_RUN = RunKind(name="training", from_dict=from_dict, param_shapes=param_shapes, log_columns=log_columns,
+                     labeled=lambda config: config.class_cost_x > 0)
+
+
+def load_checkpoint(path):
+    """Read a Tagger run's checkpoint. Returns ``(state, config, data_id)``; CheckpointError if it
+    is unreadable or incomplete (``checkpoint.read_checkpoint``)."""
+    return read_checkpoint(path, TAGGER_RUN)
+
+
+def load_run(run_dir):
+    """(config, params) of the latest checkpoint of a Tagger run folder."""
+    return load_run_of_kind(run_dir, TAGGER_RUN)
 
 
 def kept_params_path(run_dir, epoch):
@@ -138,16 +123,6 @@ def new_state(config, train_y=None, valid_ami_images=0):
     return TrainState(params=params, adam=adam_init(params), rng=rng,
                       log={c: [] for c in log_columns(config, valid_ami_images)}, labeled=labeled,
                       valid_ami_images=valid_ami_images)
-
-
-def data_identity(features, targets=None):
-    """A short record of a training set (size and a hash of its values, and of the class targets
-    when training uses them): a run resumes only on the same data."""
-    a = numpy.ascontiguousarray(features, dtype=numpy.float32)
-    identity = {"images": int(a.shape[0]), "inputs": int(a.shape[1]), "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
-    if targets is not None:
-        identity["targets_sha256"] = hashlib.sha256(numpy.ascontiguousarray(targets, dtype=numpy.int64)).hexdigest()
-    return identity
 
 
 def check_targets(targets, features, config, source):
@@ -194,112 +169,6 @@ def load_split(path, split, config):
     return data
 
 
-# ---------------------------------------------------------------------------------------------
-# checkpoints
-
-def save_checkpoint(path, state, config, data_id):
-    """Write one `.npz`: ``param/<name>``, ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``, the
-    counters ``epoch``, ``step``, ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
-    ``log/<column>`` arrays, a semi-supervised run's labeled stream (``labeled/index``,
-    ``labeled/order``, ``labeled/position``), ``seconds``, ``cpu_seconds``, ``valid_ami_images``, and JSON
-    strings ``rng_json`` (the generator's ``bit_generator.state``), ``config_json``, ``data_json`` and
-    ``log_columns_json`` (the log's columns in order). Atomic (fileio.save_npz)."""
-    arrays = {f"param/{k}": to_numpy(v) for k, v in state.params.items()}
-    arrays.update({f"adam/m/{k}": to_numpy(v) for k, v in state.adam["m"].items()})
-    arrays.update({f"adam/v/{k}": to_numpy(v) for k, v in state.adam["v"].items()})
-    arrays.update({f"log/{c}": numpy.asarray(values, dtype=numpy.float64) for c, values in state.log.items()})
-    if state.labeled is not None:
-        arrays.update({f"labeled/{k}": v for k, v in state.labeled.arrays().items()})
-    arrays.update({
-        "adam/t": numpy.int64(state.adam["t"]), "epoch": numpy.int64(state.epoch), "step": numpy.int64(state.step),
-        "batch": numpy.int64(state.batch), "order": numpy.asarray(state.order, dtype=numpy.int64),
-        "cost_sum": numpy.float64(state.cost_sum), "seconds": numpy.float64(state.seconds),
-        "cpu_seconds": numpy.float64(state.cpu_seconds), "valid_ami_images": numpy.int64(state.valid_ami_images),
-        "log_columns_json": numpy.str_(json.dumps(list(state.log))),
-        "rng_json": numpy.str_(json.dumps(state.rng.bit_generator.state)),
-        "config_json": numpy.str_(json.dumps(config.to_dict())),
-        "data_json": numpy.str_(json.dumps(data_id)),
-    })
-    save_npz(path, arrays)
-
-
-def load_checkpoint(path):
-    """Read a checkpoint. Returns ``(state, config, data_id)``; CheckpointError if it is unreadable or incomplete."""
-    raw = load_npz(path, CheckpointError, what="checkpoint")
-    try:
-        config = from_dict(json.loads(str(raw["config_json"])), source=f"the config stored in checkpoint {path}")
-        names = list(param_shapes(config))
-        # checkpoints written before the AMI columns existed hold neither key
-        ami_images = int(raw["valid_ami_images"]) if "valid_ami_images" in raw else 0
-        columns = (json.loads(str(raw["log_columns_json"])) if "log_columns_json" in raw
-                   else list(log_columns(config)))
-        rng_state = json.loads(str(raw["rng_json"]))
-        rng = numpy.random.Generator(getattr(numpy.random, rng_state["bit_generator"])())
-        rng.bit_generator.state = rng_state
-        state = TrainState(
-            params={k: raw[f"param/{k}"] for k in names},
-            adam={"t": int(raw["adam/t"]), "m": {k: raw[f"adam/m/{k}"] for k in names},
-                  "v": {k: raw[f"adam/v/{k}"] for k in names}},
-            rng=rng, epoch=int(raw["epoch"]), step=int(raw["step"]), batch=int(raw["batch"]),
-            order=raw["order"], cost_sum=float(raw["cost_sum"]),
-            log={c: raw[f"log/{c}"].tolist() for c in columns}, seconds=float(raw["seconds"]),
-            cpu_seconds=float(raw["cpu_seconds"]), valid_ami_images=ami_images)
-        if config.class_cost_x > 0:
-            state.labeled = LabeledStream.from_arrays({k: raw[f"labeled/{k}"] for k in ("index", "order", "position")})
-        data_id = json.loads(str(raw["data_json"]))
-    except KeyError as e:
-        raise CheckpointError(f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref training checkpoint") from None
-    except (ValueError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
-    check_state_arrays(state, param_shapes(config), path)
-    return state, config, data_id
-
-
-def check_state_arrays(state, shapes, path):
-    """CheckpointError unless every parameter and both of Adam's moments of it have the config's
-    shape (``shapes``: name -> shape), a real dtype and finite values: a damaged checkpoint is
-    refused when it is read, before anything is written or computed from it."""
-    problems = []
-    for name, shape in shapes.items():
-        for what, a in (("parameter", state.params[name]), ("Adam's m of", state.adam["m"][name]),
-                        ("Adam's v of", state.adam["v"][name])):
-            a = numpy.asarray(a)
-            if a.shape != tuple(shape):
-                problems.append(f"{what} {name} has shape {a.shape}, the config's is {tuple(shape)}")
-            elif a.dtype.kind not in "fiu":
-                problems.append(f"{what} {name} has dtype {a.dtype}, not numbers")
-            elif not numpy.all(numpy.isfinite(a)):
-                problems.append(f"{what} {name} has {int(numpy.sum(~numpy.isfinite(a)))} non-finite value(s)")
-    if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise CheckpointError(f"checkpoint {path} is damaged: {'; '.join(problems[:3])}{more}")
-
-
-def load_run(run_dir, read_checkpoint=None):
-    """(config, params) of the latest checkpoint in a run folder, read by ``read_checkpoint``
-    (default ``load_checkpoint``; the baselines pass theirs)."""
-    path = os.path.join(run_dir, CHECKPOINT)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"{run_dir} holds no {CHECKPOINT}: not a training run folder, or training never started")
-    state, config, _ = (read_checkpoint or load_checkpoint)(path)
-    return config, state.params
-
-
-def log_csv(log):
-    """The text of log.csv from the log columns (a dict in the order of ``log_columns``)."""
-    formats = {"epoch": "{:.0f}", "step": "{:.0f}", "seconds": "{:.1f}", "cpu_seconds": "{:.1f}",
-               "valid_class_error": "{:.2f}", "train_class_error": "{:.2f}"}
-    lines = [",".join(log)]
-    for row in zip(*log.values()):
-        lines.append(",".join(formats.get(c, "{:.6f}").format(v) for c, v in zip(log, row)))
-    return "\n".join(lines) + "\n"
-
-
-def _same_config(a, b):
-    """Configs equal in every field but the epoch count (which --epochs may change on resume)."""
-    return a.replace(num_epochs=0) == b.replace(num_epochs=0)
-
-
 def load_init_source(path):
     """The parameters to start from (``--init-from``): the latest checkpoint of a run folder, or a
     parameter ``.npz``. Returns {name: array}."""
@@ -334,122 +203,6 @@ def transfer_params(params, source, plan):
     return out
 
 
-def prepare_run(run_dir, config, data_id, resume, train_y=None, init_from=None, valid_ami_images=0):
-    """Create or reopen a run folder. Returns ``(state, config)``.
-
-    A fresh run refuses a folder that already holds a checkpoint; ``resume`` needs one whose
-    config (all fields but num_epochs; ``config`` None accepts the stored one) and training
-    data match. ``init_from`` = (source parameters, plan of ``plan_transfer``): a fresh run
-    starts from them, with Adam's state fresh. ``valid_ami_images`` is a fresh run's (a resumed
-    run keeps the checkpoint's).
-    """
-    path = os.path.join(run_dir, CHECKPOINT)
-    if resume:
-        if not os.path.isfile(path):
-            raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
-        state, stored, stored_data = load_checkpoint(path)
-        if config is not None and not _same_config(config, stored):
-            diff = [f"{k}: {v!r} in the checkpoint, {getattr(config, k)!r} now"
-                    for k, v in stored.to_dict().items() if k != "num_epochs" and v != config.to_dict()[k]]
-            raise CheckpointError(f"--resume with a different config than the checkpoint in {run_dir} ({'; '.join(diff)})")
-        if stored_data != data_id:
-            raise CheckpointError(f"--resume with other training data than the run in {run_dir} was trained on "
-                                  f"(checkpoint: {stored_data['images']} images, sha256 {stored_data['sha256'][:12]}; "
-                                  f"now: {data_id['images']} images, sha256 {data_id['sha256'][:12]})")
-        config = stored.replace(num_epochs=config.num_epochs) if config is not None else stored
-        return state, config
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise OutputError(f"cannot use {run_dir} as a run folder: it is a file")
-    if os.path.isfile(path):
-        raise CheckpointError(f"{run_dir} already holds a training checkpoint: pass --resume to continue it, "
-                              f"or choose another folder")
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create run folder {run_dir}: {e.strerror}") from None
-    if not os.access(run_dir, os.W_OK):
-        raise OutputError(f"cannot write to run folder {run_dir}")
-    state = new_state(config, train_y, valid_ami_images)
-    if init_from is not None:
-        state.params = transfer_params(state.params, *init_from)
-        state.adam = adam_init(state.params)
-    return state, config
-
-
-def nothing_to_do(state, config, run_dir, echo=None):
-    """Whether a resumed run has already done ``config.num_epochs`` epochs: then nothing is trained
-    and nothing is written (config.json, the checkpoint and the log stay as they are; params.npz is
-    written only if a kill left none). Fewer epochs than the run has done is a CheckpointError:
-    training cannot be undone, and config.json must not claim fewer epochs than the checkpoint holds."""
-    if state.epoch > config.num_epochs:
-        raise CheckpointError(f"--resume --epochs {config.num_epochs}: the run in {run_dir} has done {state.epoch} "
-                              f"epochs already, and training cannot be undone (--epochs counts all epochs: "
-                              f"{state.epoch} does nothing, more trains on)")
-    if state.epoch < config.num_epochs:
-        return False
-    if not os.path.isfile(os.path.join(run_dir, PARAMS)):
-        save_params(os.path.join(run_dir, PARAMS), state.params)
-    if echo:
-        echo(f"nothing to do: the run in {run_dir} has done its {state.epoch} epochs; nothing was changed "
-             f"(raise --epochs to train on)")
-    return True
-
-
-# ---------------------------------------------------------------------------------------------
-# the loop
-
-@contextlib.contextmanager
-def stop_signals(signals=(signal.SIGINT, signal.SIGTERM)):
-    """While active, SIGINT and SIGTERM only record their name; yields a function returning the
-    first one received (or None), which the training loop polls after every step. A second
-    signal aborts at once (KeyboardInterrupt); the last complete checkpoint stays in place."""
-    received = []
-
-    def handler(signum, frame):
-        received.append(signal.Signals(signum).name)
-        if len(received) > 1:
-            raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, handler) for s in signals}
-    try:
-        yield lambda: received[0] if received else None
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-def _check_finite(cost, grads, state, checkpoint_path):
-    """Raise TrainingError naming the step if the cost or a gradient is not finite."""
-    bad = None
-    if not numpy.isfinite(cost):
-        bad = f"training cost {float(cost)}"
-    else:
-        nonfinite = [k for k, g in grads.items() if not numpy.all(numpy.isfinite(g))]
-        if nonfinite:
-            bad = f"gradient of {', '.join(nonfinite)}"
-    if bad:
-        raise TrainingError(f"non-finite {bad} at step {state.step + 1} (epoch {state.epoch + 1}, batch "
-                            f"{state.batch + 1}); training stopped, the last good checkpoint {checkpoint_path} "
-                            f"(step {_checkpoint_step(checkpoint_path)}) is kept")
-
-
-def _stored_ami_images(path):
-    """valid_ami_images of a checkpoint (None if unreadable: load_checkpoint then says why)."""
-    try:
-        with numpy.load(path) as f:
-            return int(f["valid_ami_images"]) if "valid_ami_images" in f.files else 0
-    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError):
-        return None
-
-
-def _checkpoint_step(path):
-    try:
-        with numpy.load(path) as f:
-            return int(f["step"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, EOFError):
-        return "unknown"
-
-
 
 def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
     """The cost and gradients of one training batch: the step that every Tagger training takes
@@ -465,74 +218,6 @@ def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
         inputs = make_semi_supervised_inputs(config, x, labeled_x, labeled_y, rng)
     return cost_and_grad(params, config, inputs, ops=FAST)   # maths/fused.py's derivatives
 
-
-def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_seconds=None, max_cpu_seconds=None,
-               stop_requested=None, progress=False, echo=None, after_epoch=None):
-    """The epoch loop of every training (Tagger's and the baselines'), until ``config.num_epochs``.
-
-    Each epoch draws a permutation of the ``n_images`` training images from ``state.rng`` and
-    takes ``n // B`` batches of it; ``step(rows)`` returns the cost and gradients of one batch
-    (drawing whatever else it needs from ``state.rng``), and Adam updates ``state.params``. After
-    a complete epoch ``validate()`` returns (validation columns of the log, their words for the
-    epoch line). The checkpoint and log.csv are written after every epoch and when training stops
-    early (``max_seconds`` of wall clock or ``max_cpu_seconds`` of this process in this session,
-    or ``stop_requested()`` returning a name); ``state`` is updated in place. ``after_epoch()``, if
-    given, is called after each complete epoch's log row, before that epoch's checkpoint.
-    Returns the status: "done", "time limit" or the signal's name.
-    """
-    B = config.batch_size
-    n_batches = steps_per_epoch(n_images, B)
-    checkpoint_path = os.path.join(run_dir, CHECKPOINT)
-    started, cpu_started = time.monotonic(), time.process_time()
-    seconds_before, cpu_before = state.seconds, state.cpu_seconds
-
-    def clocks():
-        """(wall, CPU) seconds of training, over all sessions."""
-        return seconds_before + time.monotonic() - started, cpu_before + time.process_time() - cpu_started
-
-    status = "done"
-    bar = tqdm(total=config.num_epochs * n_batches, initial=min(state.step, config.num_epochs * n_batches),
-               unit="step", disable=not progress, dynamic_ncols=True, mininterval=1.0)
-    try:
-        while state.epoch < config.num_epochs and status == "done":
-            if state.batch == 0:
-                state.order = state.rng.permutation(n_images)
-                state.cost_sum = 0.0
-            bar.set_description(f"epoch {state.epoch + 1}/{config.num_epochs}")
-            while state.batch < n_batches:
-                cost, grads = step(state.order[state.batch * B:(state.batch + 1) * B])
-                _check_finite(cost, grads, state, checkpoint_path)
-                state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
-                state.step += 1
-                state.batch += 1
-                state.cost_sum += float(to_numpy(cost))
-                bar.update(1)
-                bar.set_postfix(cost=f"{state.cost_sum / state.batch:.4f}", refresh=False)
-                stop = stop_requested() if stop_requested else None
-                out_of_time = ((max_seconds is not None and time.monotonic() - started >= max_seconds) or
-                               (max_cpu_seconds is not None and time.process_time() - cpu_started >= max_cpu_seconds))
-                if stop or out_of_time:
-                    status = stop or "time limit"
-                    break
-            state.seconds, state.cpu_seconds = clocks()
-            if state.batch == n_batches:                                    # the epoch is complete
-                row, text = validate()
-                state.epoch += 1
-                seconds, cpu_seconds = clocks()
-                row.update(epoch=state.epoch, step=state.step, train_cost=state.cost_sum / n_batches, seconds=seconds,
-                           cpu_seconds=cpu_seconds)
-                for column in state.log:
-                    state.log[column].append(row[column])
-                state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
-                if echo:
-                    echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, {text}, {seconds:.0f} s")
-                if after_epoch:
-                    after_epoch()
-            save_checkpoint(checkpoint_path, state, config, data_id)
-            write_text(os.path.join(run_dir, LOG), log_csv(state.log))
-    finally:
-        bar.close()
-    return status
 
 def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max_cpu_seconds=None, valid_images=None,
           stop_requested=None, progress=False, echo=None, train_y=None, valid_y=None, init_from=None,
@@ -593,12 +278,20 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
         raise DataError(f"validation masks have shape {numpy.shape(valid_mask)}, expected "
                         f"({len(valid_x)}, masks, {config.n_inputs})")
     if resume:
-        stored_ami = _stored_ami_images(os.path.join(run_dir, CHECKPOINT))
+        stored_ami = stored_ami_images(os.path.join(run_dir, CHECKPOINT))
         if valid_ami_images is not None and stored_ami is not None and ami_images != stored_ami:
             raise CheckpointError(f"--resume: the run in {run_dir} scores the AMI on {stored_ami} validation "
                                   f"image(s), not {ami_images}; leave --valid-ami-images out to keep it")
     data_id = data_identity(train_x, train_y if classify else None)
-    state, config = prepare_run(run_dir, config, data_id, resume, train_y, transfer, ami_images)
+
+    def fresh_state():
+        state = new_state(config, train_y, ami_images)
+        if transfer is not None:
+            state.params = transfer_params(state.params, *transfer)
+            state.adam = adam_init(state.params)
+        return state
+
+    state, config = prepare_run(run_dir, config, data_id, resume, TAGGER_RUN, fresh_state)
     if state.valid_ami_images and valid_mask is None:
         raise DataError(f"the run in {run_dir} scores the AMI of validation images, but no validation masks were given")
     if resume and nothing_to_do(state, config, run_dir, echo):

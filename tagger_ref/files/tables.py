@@ -11,7 +11,7 @@ writer (rows -> the file's text) and its reader.
 - ``figure table2``'s ``table2.csv`` (:data:`TABLE2_COMPARISON_COLUMNS`): runs' mean and sd per
   cell of the paper's Table 2, beside the paper's numbers.
 
-``log.csv`` (one row per epoch) is written by ``experiments.training.log_csv``.
+``log.csv`` (one row per epoch) is written by ``experiments.checkpoint.log_csv``.
 """
 import csv
 import math

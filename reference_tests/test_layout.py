@@ -102,7 +102,6 @@ def test_no_import_points_up_the_wings():
     assert not found, "imports that point up the wings " + " < ".join(WINGS) + ":\n" + "\n".join(found)
 
 
-@pytest.mark.xfail(strict=True, reason="report.figures and report.table2 still import each other (inside functions)")
 def test_the_import_graph_has_no_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)

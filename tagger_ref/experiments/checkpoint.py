@@ -17,7 +17,7 @@ import zlib
 import numpy
 
 from ..device.backend import to_numpy
-from ..errors import CheckpointError, OutputError
+from ..errors import CheckpointError, DataError, OutputError
 from ..files.fileio import load_npz, save_npz
 from ..files.params import save_params
 from .streams import LabeledStream
@@ -245,3 +245,22 @@ def checkpoint_step(path):
             return int(f["step"])
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, EOFError):
         return "unknown"
+
+
+def read_run_config(run_dir):
+    """The dict of a run folder's config.json, DataError in one clear line where there is none."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isdir(run_dir):
+        raise DataError(f"{run_dir} is not a folder: give the run folders of tagger-ref train or baseline")
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{run_dir} holds no config.json: not a run folder of tagger-ref train or baseline") from None
+    except OSError as e:
+        raise DataError(f"{path} cannot be read: {e.strerror}") from None
+    except ValueError as e:
+        raise DataError(f"{path} is not a JSON config: {e}") from None
+    if not isinstance(config, dict):
+        raise DataError(f"{path} is not a config (a JSON object of fields)")
+    return config

@@ -18,7 +18,8 @@ from ..errors import DataError
 from ..experiments.evaluation import ami_per_image, infer, predicted_labels, true_labels
 from ..files.fileio import write_text
 from ..files.tables import read_table1
-from .paper import MODEL_NAMES, RC_AMI, TABLE1, TABLE1_AMI_SPREAD
+from ..experiments.checkpoint import read_run_config
+from .paper import MODEL_NAMES, PAPER_TABLE2, RC_AMI, TABLE1, TABLE1_AMI_SPREAD, labels_name
 
 N_EXAMPLES = 7          # test images on the left of Figure 4, as in the paper
 N_REMOVAL_IMAGES = 4    # rows of the group-removal figure
@@ -154,25 +155,6 @@ PAPER_TABLE1.update({MODEL_NAMES[norm]: {"ami": TABLE1_AMI_SPREAD[norm],
                      for norm in ("batch", "layer")})
 
 
-def read_run_config(run_dir):
-    """The dict of a run folder's config.json, DataError in one clear line where there is none."""
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.isdir(run_dir):
-        raise DataError(f"{run_dir} is not a folder: give the run folders of tagger-ref train or baseline")
-    try:
-        with open(path) as f:
-            config = json.load(f)
-    except FileNotFoundError:
-        raise DataError(f"{run_dir} holds no config.json: not a run folder of tagger-ref train or baseline") from None
-    except OSError as e:
-        raise DataError(f"{path} cannot be read: {e.strerror}") from None
-    except ValueError as e:
-        raise DataError(f"{path} is not a JSON config: {e}") from None
-    if not isinstance(config, dict):
-        raise DataError(f"{path} is not a config (a JSON object of fields)")
-    return config
-
-
 def read_run_table1(run_dir):
     """(method, rows) of a run folder evaluated by ``tagger-ref evaluate``: method "Tagger" for batch
     norm, "Tagger*" for layer norm (from its config.json), rows from its table1.csv."""
@@ -275,7 +257,6 @@ def paper_lines(run_dir):
     """The paper's final values for a run's curves: {column: [(value, text)]}, from its config.json:
     Table 1's AMI and denoising cost at the training T (or iteration 5) for a Shapes model, Table 2's
     error for a classifying TextureMNIST model. Empty where the paper reports nothing comparable."""
-    from .table2 import PAPER_TABLE2, labels_name
     from .paper import shapes_targets
     try:
         with open(os.path.join(run_dir, "config.json")) as f:

@@ -1,4 +1,4 @@
-"""The paper's Shapes numbers that a sweep is held against (docs/spec.md section 6, the paper's Table 1).
+"""The paper's numbers: Table 1 for Shapes, which a sweep is held against (docs/spec.md section 6), and Table 2.
 
 Table 1 (a) is the median over 20 seeds of each model's score, per evaluation iteration; the
 paper's text, as this project holds it, gives iterations 3 and 5 only. Table 1 (b) gives the AMI
@@ -22,3 +22,24 @@ def shapes_targets(config):
         return None
     norm = config["norm"]
     return {"model": MODEL_NAMES[norm], "table1": TABLE1[norm], "ami_spread": TABLE1_AMI_SPREAD[norm]}
+
+
+# The paper's Table 2: (dataset, method, labels) -> (mean, sample sd) of the test error in percent
+# (top-2 error for TextureMNIST2) over 5 runs.
+PAPER_TABLE2 = {
+    ("TextureMNIST1", "FC MLP", "50k"): (31.1, 2.2), ("TextureMNIST1", "FC MLP", "1k"): (89.0, 0.2),
+    ("TextureMNIST1", "FC Ladder", "50k"): (7.2, 0.1), ("TextureMNIST1", "FC Ladder", "1k"): (30.5, 0.5),
+    ("TextureMNIST1", "Tagger", "50k"): (4.0, 0.3), ("TextureMNIST1", "Tagger", "1k"): (10.5, 0.9),
+    ("TextureMNIST1", "ConvNet", "50k"): (3.9, 0.3), ("TextureMNIST1", "ConvNet", "1k"): (52.4, 5.3),
+    ("TextureMNIST2", "FC MLP", "50k"): (55.2, 1.0), ("TextureMNIST2", "FC MLP", "1k"): (79.4, 0.3),
+    ("TextureMNIST2", "FC Ladder", "50k"): (41.1, 0.2), ("TextureMNIST2", "FC Ladder", "1k"): (68.5, 0.2),
+    ("TextureMNIST2", "Tagger", "50k"): (7.9, 0.3), ("TextureMNIST2", "Tagger", "1k"): (24.9, 1.8),
+    ("TextureMNIST2", "ConvNet", "50k"): (12.6, 0.4), ("TextureMNIST2", "ConvNet", "1k"): (79.1, 0.8),
+}
+
+
+def labels_name(labeled_samples):
+    """Table 2's column for a label budget: "1k", "50k" (every training image), or the number."""
+    if not labeled_samples:
+        return "50k"
+    return "1k" if labeled_samples == 1000 else str(labeled_samples)

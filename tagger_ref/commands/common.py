@@ -3,7 +3,7 @@ import os
 
 from ..device.backend import DEVICES, use_device
 from ..config import DTYPES, load_config
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError
 
 
 def add_config_argument(parser, required=True):
@@ -23,17 +23,6 @@ def check_seed(args):
     seed = getattr(args, "seed", None)
     if seed is not None and seed < 0:
         raise ConfigError(f"--seed must be at least 0, got {seed}")
-
-
-def check_output_file(path):
-    """Fail early, before any work, when ``path`` cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise OutputError(f"output {path} is a folder")
-    if not os.path.isdir(folder):
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
 
 
 def add_device_argument(parser, gpu_dtype="float32"):

@@ -10,7 +10,8 @@ from ..files.params import load_params, prepare_params, save_params
 from ..oracle.random_case import random_inputs, random_params
 from ..oracle.trace import compute_trace, save_trace
 from ..experiments.memory import check_model_fits
-from .common import add_config_argument, add_device_argument, apply_device, check_output_file, check_seed, config_from_args
+from ..files.fileio import check_output_file
+from .common import add_config_argument, add_device_argument, apply_device, check_seed, config_from_args
 
 
 def register(sub):

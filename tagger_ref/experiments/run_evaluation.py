@@ -23,8 +23,8 @@ import typing
 import numpy
 
 from ..device.backend import to_device, use_device
-from ..errors import CheckpointError, ConfigError, DataError, OutputError
-from ..files.fileio import save_npz, write_json, write_text
+from ..errors import CheckpointError, ConfigError, DataError
+from ..files.fileio import check_output_file, save_npz, write_json, write_text
 from ..files.params import load_params
 from ..files.tables import table1_csv, table2_csv
 from .baseline_training import evaluate as evaluate_baseline, is_baseline_config, stored_config_dict
@@ -57,17 +57,6 @@ def check_iterations_groups(iterations, groups):
         raise ConfigError(f"--iterations must be at least 1, got {iterations}")
     if groups is not None and groups < 1:
         raise ConfigError(f"--groups must be at least 1, got {groups}")
-
-
-def check_output_file(path):
-    """Fail early, before any work, when ``path`` cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise OutputError(f"output {path} is a folder")
-    if not os.path.isdir(folder):
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
 
 
 def load_evaluated(run_dir, epoch):

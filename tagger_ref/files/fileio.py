@@ -27,6 +27,17 @@ except ImportError:
     fcntl = None
 
 
+def check_output_file(path):
+    """Fail early, before any work, when ``path`` cannot be written."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise OutputError(f"output {path} is a folder")
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
     """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.

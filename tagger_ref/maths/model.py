@@ -1,9 +1,12 @@
 """Tagger's forward pass: TAG iterations around the Ladder (Alg. 1-3, docs/spec.md section 4).
 
-``forward`` is a pure function of the parameter dict, the config and the inputs
-(``x``, ``x_tilde``, ``m0_logits``, optionally ``y``), and of ``ops``, the path through sigmoid,
-normalize and the combinator (``ops.REFERENCE``, the default, or ``ops.FAST``). It returns every
-intermediate quantity under the trace keys of docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
+``forward`` is Algorithm 1: ``initial_state``, then T calls of ``tag_iteration`` (one iteration
+i -> i+1), then the cost over iterations and the class head (``class_outputs``); what goes into
+the trace is ``iteration_trace``'s, group removal ``remove_group_logits``'s. It is a pure function
+of the parameter dict, the config and the inputs (``x``, ``x_tilde``, ``m0_logits``, optionally
+``y``), and of ``ops``, the path through sigmoid, normalize and the combinator (``ops.REFERENCE``,
+the default, or ``ops.FAST``). It returns every intermediate quantity under the trace keys of
+docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
 (``tagger_ref.maths.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
 import numpy
@@ -61,6 +64,103 @@ def _check_entry(config, x, x_tilde, m0_logits, T, remove_group):
         raise InputError(f"remove_group = {remove_group!r}, but there are K = {K} groups")
 
 
+def continuous_variances(params, config):
+    """(s2, v_eff) of a continuous model, (None, None) for binary inputs.
+
+    v_eff = pos(v) the learned variance of (6) (errata E4); s2 = sigma^2 + v_eff^2 the variance of
+    x_tilde given a group in (20) (errata E3: (20) and (6) use different variances).
+    """
+    if config.input_type == "binary":
+        return None, None
+    v_eff = pos(params["v"])                                               # errata E4
+    return continuous_total_variance(config.input_noise, v_eff, config.semantics), v_eff  # (20), E3
+
+
+def initial_state(x_tilde, m0_logits, config):
+    """Iteration 0's state: z_0 = z_init everywhere (A.4), m_0 = softmax_K(m0_logits) (8)-(9).
+
+    A state is the dict z (K, B, N), m (K, B, N), mask_logits (m's logits, (K, B, N)) and z_logit
+    (binary inputs from iteration 1 on: z before the sigmoid; None otherwise).
+    """
+    K = m0_logits.shape[0]
+    return {"z": initial_z(x_tilde, K, config.z_init),                    # (K, B, N)
+            "m": initial_masks(m0_logits),                                 # (K, B, N), (8)-(9)
+            "mask_logits": m0_logits, "z_logit": None}
+
+
+def remove_group_logits(mask_logits, group):
+    """Group removal (Figure 5, example E2): group ``group``'s mask logits set to REMOVED_GROUP_LOGIT
+    before the softmax over groups, so that m_group = 0 and the other groups share its inputs."""
+    K = mask_logits.shape[0]
+    removed = (np.arange(K, like=getval(mask_logits)) == group)[:, None, None]  # (K, 1, 1)
+    return np.where(removed, REMOVED_GROUP_LOGIT, mask_logits)                 # (K, B, N)
+
+
+def iteration_cost(z, m, x, config, v_eff=None):
+    """The denoising cost of one iteration against the clean x: (2) binary, (6) continuous (E5)."""
+    if config.input_type == "binary":
+        return cost_binary(z, m, x)                                        # (2), E5
+    return cost_continuous(z, m, x, v_eff)                                 # (6), E5
+
+
+def tag_iteration(params, config, state, x, x_tilde, s2=None, v_eff=None, remove_group=None, ops=REFERENCE):
+    """One TAG iteration i -> i+1 (Alg. 1; docs/spec.md section 4, steps 1-8).
+
+    From state i (z_i, m_i, their logits; see ``initial_state``) and the input fed x_tilde:
+    L(m_i) (5) and delta_z_i (4)/(28)-(31); the network input [z_i, delta_z_i, m_i, L(m_i)] (E6)
+    and its projection h (Alg. 1-3 f(W_h [...]), E7); the Ladder (A.6) gives zhat^0 and the top
+    layer; the heads read out z_{i+1} ((11) for binary inputs) and m_{i+1} = softmax_K (3), (7);
+    cost_{i+1} against the clean x, (2) or (6).
+    remove_group: a group removed from m_{i+1} (``remove_group_logits``), None for none.
+    Returns state i+1 (z, m, mask_logits, z_logit) with the iteration's intermediates: L_m,
+    delta_z, h (K*B, H_0), top and top_logits (K*B, H_{L-1}), zhat0 (K*B, H_0), cost.
+    """
+    z, m = state["z"], state["m"]
+    K, B, N = z.shape
+    binary = config.input_type == "binary"
+    norm = config.norm
+    L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2, state["mask_logits"])  # (K, B, N) each
+    z_in = state["z_logit"] if state["z_logit"] is not None else z        # binary: logits from i = 1 on (E6)
+    h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm, ops=ops)  # (K*B, H_0)
+    # zhat^0 (K*B, H_0); the top softmax h^{L-1} and its logits, (K*B, H_{L-1}) each
+    zhat0, top, top_logits = ladder(params, h, len(config.encoder_proj), not binary, norm, ops=ops)
+    z_flat, z_logit_flat = z_head(params, zhat0, binary, norm, ops=ops)  # (K*B, N)
+    mask_logits = np.reshape(m_logits(params, zhat0, norm, ops=ops), (K, B, N))
+    if remove_group is not None:
+        mask_logits = remove_group_logits(mask_logits, remove_group)
+    z = np.reshape(z_flat, (K, B, N))
+    m = m_head(mask_logits)                                                # (K, B, N), (3), (7)
+    z_logit = np.reshape(z_logit_flat, (K, B, N)) if binary else None
+    return {"z": z, "m": m, "mask_logits": mask_logits, "z_logit": z_logit,
+            "L_m": L_m, "delta_z": delta_z, "h": h, "top": top, "top_logits": top_logits, "zhat0": zhat0,
+            "cost": iteration_cost(z, m, x, config, v_eff)}
+
+
+def iteration_trace(step, i):
+    """The trace keys of iteration i (docs/spec.md section 8) from ``tag_iteration``'s result,
+    the Ladder's rows reshaped to (K, B, H)."""
+    K, B, _ = step["z"].shape
+    keys = {f"L_m_{i}": step["L_m"], f"delta_z_{i}": step["delta_z"],
+            f"h_{i}": np.reshape(step["h"], (K, B, -1)),
+            f"ladder_top_{i}": np.reshape(step["top"], (K, B, -1)),
+            f"zhat0_{i}": np.reshape(step["zhat0"], (K, B, -1)),
+            f"z_{i + 1}": step["z"], f"m_{i + 1}": step["m"], f"cost_{i + 1}": step["cost"]}
+    if step["z_logit"] is not None:
+        keys[f"z_logit_{i + 1}"] = step["z_logit"]
+    return keys
+
+
+def class_outputs(top_logits, config, y, K, dtype):
+    """The class head (section 3.3) on the last iteration's top logits (K*B, C+1): class_probs
+    (B, C) and class_cost, the cross-entropy with the targets of y (B, objects)."""
+    C = config.n_classes
+    log_probs = class_log_probabilities(top_logits, K, C)                  # (B, C)
+    ccost = class_cost_log(log_probs, class_targets(y, C, dtype=dtype))
+    # exp(log P), normalised: log P carries an absolute error of ~eps * |top logits|, which
+    # exp alone would turn into a sum over classes off one by as much
+    return {"class_probs": softmax(log_probs, axis=-1), "class_cost": ccost}
+
+
 def forward(params, config, inputs, n_iterations=None, remove_group=None, ops=REFERENCE):
     """Run T TAG iterations and return the trace dict (docs/spec.md section 8, without gradients).
 
@@ -76,62 +176,21 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None, ops=RE
     T = config.n_iterations if n_iterations is None else n_iterations
     _check_entry(config, x, x_tilde, m0_logits, T, remove_group)
     params = entries(params)                                               # cheap reads under autograd
-    K, B, N = m0_logits.shape
-    n_layers = len(config.encoder_proj)
-    binary = config.input_type == "binary"
-    norm = config.norm
-
-    s2 = v_eff = None
-    if not binary:
-        v_eff = pos(params["v"])                                           # errata E4
-        s2 = continuous_total_variance(config.input_noise, v_eff, config.semantics)  # (20), E3
-
-    z = initial_z(x_tilde, K, config.z_init)                               # (K, B, N)
-    m = initial_masks(m0_logits)                                           # (K, B, N), (8)-(9)
-    logits = m0_logits                                                     # m's logits, (K, B, N)
-    z_logit = None
-    trace = {"z_0": z, "m_0": m}
+    s2, v_eff = continuous_variances(params, config)                       # (20), E3, E4
+    state = initial_state(x_tilde, m0_logits, config)                      # (8)-(9)
+    trace = {"z_0": state["z"], "m_0": state["m"]}
     costs = []
-    top = top_logits = None
     for i in range(T):
-        L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2, logits)  # (K, B, N) each
-        z_in = z_logit if z_logit is not None else z                       # binary: logits from i = 1 on (E6)
-        h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm, ops=ops)  # (K*B, H_0)
-        zhat0, top, top_logits = ladder(params, h, n_layers, not binary, norm, ops=ops)  # (K*B, H_0), (K*B, H_{L-1})
-        z_flat, z_logit_flat = z_head(params, zhat0, binary, norm, ops=ops)  # (K*B, N)
-        logits = np.reshape(m_logits(params, zhat0, norm, ops=ops), (K, B, N))
-        if remove_group is not None and i == T - 1:
-            removed = (np.arange(K, like=getval(m0_logits)) == remove_group)[:, None, None]  # (K, 1, 1)
-            logits = np.where(removed, REMOVED_GROUP_LOGIT, logits)
-        z = np.reshape(z_flat, (K, B, N))
-        m = m_head(logits)                                                 # (K, B, N), (3), (7)
-        if binary:
-            z_logit = np.reshape(z_logit_flat, (K, B, N))
-            cost = cost_binary(z, m, x)                                    # (2), E5
-        else:
-            cost = cost_continuous(z, m, x, v_eff)                         # (6), E5
-        costs.append(cost)
-        trace.update({
-            f"L_m_{i}": L_m, f"delta_z_{i}": delta_z,
-            f"h_{i}": np.reshape(h, (K, B, -1)),
-            f"ladder_top_{i}": np.reshape(top, (K, B, -1)),
-            f"zhat0_{i}": np.reshape(zhat0, (K, B, -1)),
-            f"z_{i + 1}": z, f"m_{i + 1}": m, f"cost_{i + 1}": cost,
-        })
-        if binary:
-            trace[f"z_logit_{i + 1}"] = z_logit
+        removed = remove_group if i == T - 1 else None                     # Figure 5: the last iteration
+        state = tag_iteration(params, config, state, x, x_tilde, s2, v_eff, removed, ops=ops)
+        trace.update(iteration_trace(state, i))
+        costs.append(state["cost"])
 
     total = total_denoising_cost(costs, config.semantics)                 # (1), E5
     y = inputs.get("y")
     if y is not None and config.class_cost_x > 0:
-        C = config.n_classes
-        log_probs = class_log_probabilities(top_logits, K, C)              # (B, C), last iteration
-        ccost = class_cost_log(log_probs, class_targets(y, C, dtype=x.dtype))
-        # exp(log P), normalised: log P carries an absolute error of ~eps * |top logits|, which
-        # exp alone would turn into a sum over classes off one by as much
-        trace["class_probs"] = softmax(log_probs, axis=-1)
-        trace["class_cost"] = ccost
-        total = total + config.class_cost_x * ccost
+        trace.update(class_outputs(state["top_logits"], config, y, m0_logits.shape[0], x.dtype))
+        total = total + config.class_cost_x * trace["class_cost"]
     trace["total_cost"] = total
     return trace
 

@@ -26,7 +26,6 @@ from ..device.backend import np, to_numpy
 from ..files.inputs import make_inputs
 from ..maths.classification import class_cost_log, class_log_probabilities, class_targets
 from ..maths.functions import softmax
-from ..maths.ladder import encoder
 from ..maths.model import forward
 from ..maths.ops import FAST
 
@@ -131,16 +130,14 @@ def table1_rows(result):
 def iteration_class_log_probs(params, config, trace, n_iterations, prefix=""):
     """log P(class) (T, B, C) of every iteration 1..T of a forward trace.
 
-    The trace keeps the top softmax, not its logits; the Ladder's encoder is run again on each
-    iteration's input ``h_i`` (same rows, so the same batch statistics) for the exact logits, and
-    ``class_log_probabilities`` takes them as the training cost does.
+    From the top layer's logits that ``forward`` keeps in memory, ``ladder_top_logits_i``, by
+    ``class_log_probabilities`` as the training cost takes them (log domain, finite where the top
+    softmax saturates). ``params`` is not read: the logits are in the trace.
     """
     K, B, _ = trace[prefix + "m_0"].shape
-    L = len(config.encoder_proj)
     out = []
     for i in range(n_iterations):
-        h = np.reshape(trace[f"{prefix}h_{i}"], (K * B, -1))                      # (K*B, H_0)
-        _, _, top_logits = encoder(params, h, L, config.norm, ops=FAST)            # (K*B, C+1)
+        top_logits = np.reshape(trace[f"{prefix}ladder_top_logits_{i}"], (K * B, -1))     # (K*B, C+1)
         out.append(to_numpy(class_log_probabilities(top_logits, K, config.n_classes)))  # (B, C)
     return numpy.stack(out)
 

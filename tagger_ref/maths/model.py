@@ -138,11 +138,13 @@ def tag_iteration(params, config, state, x, x_tilde, s2=None, v_eff=None, remove
 
 def iteration_trace(step, i):
     """The trace keys of iteration i (docs/spec.md section 8) from ``tag_iteration``'s result,
-    the Ladder's rows reshaped to (K, B, H)."""
+    the Ladder's rows reshaped to (K, B, H). ``ladder_top_logits_i``, the top layer's logits a (step 5),
+    is kept in memory only: the trace files do not carry it (``trace.compute_trace``)."""
     K, B, _ = step["z"].shape
     keys = {f"L_m_{i}": step["L_m"], f"delta_z_{i}": step["delta_z"],
             f"h_{i}": np.reshape(step["h"], (K, B, -1)),
             f"ladder_top_{i}": np.reshape(step["top"], (K, B, -1)),
+            f"ladder_top_logits_{i}": np.reshape(step["top_logits"], (K, B, -1)),
             f"zhat0_{i}": np.reshape(step["zhat0"], (K, B, -1)),
             f"z_{i + 1}": step["z"], f"m_{i + 1}": step["m"], f"cost_{i + 1}": step["cost"]}
     if step["z_logit"] is not None:
@@ -171,6 +173,9 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None, ops=RE
     softmax of the last iteration (Figure 5, group removal).
     ops: ``ops.REFERENCE`` (the plain formulas, the default) or ``ops.FAST`` (the same values with
     hand-written derivatives); who takes which: docs/training.md, "Fast path".
+    Beside the keys of section 8 the dict holds ``ladder_top_logits_i`` (K, B, H_{L-1}), the top
+    layer's logits of iteration i, for evaluation's per-iteration class outputs; it is in memory
+    only, not part of the trace file format.
     """
     x, x_tilde, m0_logits = inputs["x"], inputs["x_tilde"], inputs["m0_logits"]
     T = config.n_iterations if n_iterations is None else n_iterations

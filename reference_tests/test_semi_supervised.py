@@ -290,7 +290,7 @@ def test_a_bad_label_budget_is_an_error_before_the_run_folder_exists(tmp_path):
 
 
 def test_per_iteration_class_probabilities_against_the_top_softmax():
-    """Table 2's P at every iteration (the encoder run again on h_i, log domain) equals the
+    """Table 2's P at every iteration (from the top logits the trace keeps, log domain) equals the
     authors' formula on the trace's top softmax, and the last one the forward pass's class_probs."""
     from tagger_ref.experiments.evaluation import iteration_class_log_probs
     from tagger_ref.maths.classification import class_probabilities
@@ -298,7 +298,7 @@ def test_per_iteration_class_probabilities_against_the_top_softmax():
     labeled = {"x": inputs["labeled_x"], "x_tilde": inputs["labeled_x_tilde"], "m0_logits": inputs["labeled_m0_logits"],
                "y": inputs["y"]}
     trace = forward(params, config, labeled)
-    log_p = iteration_class_log_probs(params, config, trace, 2)
+    log_p = iteration_class_log_probs(config, trace, 2)
     assert log_p.shape == (2, 4, 10)
     for i in range(2):
         top = trace[f"ladder_top_{i}"].reshape(12, 11)                          # (K*B, C+1)

@@ -127,12 +127,12 @@ def table1_rows(result):
 # ---------------------------------------------------------------------------------------------
 # classification (section 3.3, Table 2)
 
-def iteration_class_log_probs(params, config, trace, n_iterations, prefix=""):
+def iteration_class_log_probs(config, trace, n_iterations, prefix=""):
     """log P(class) (T, B, C) of every iteration 1..T of a forward trace.
 
     From the top layer's logits that ``forward`` keeps in memory, ``ladder_top_logits_i``, by
     ``class_log_probabilities`` as the training cost takes them (log domain, finite where the top
-    softmax saturates). ``params`` is not read: the logits are in the trace.
+    softmax saturates).
     """
     K, B, _ = trace[prefix + "m_0"].shape
     out = []
@@ -160,7 +160,7 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
         inputs = make_inputs(config, features[rows], rng, corrupted=True, n_groups=n_groups, y=targets[rows])
         trace = forward(params, config, inputs, n_iterations=T, ops=FAST)
         t = class_targets(inputs["y"], C, dtype=config.dtype)
-        log_p = iteration_class_log_probs(params, config, trace, T)                   # (T, B, C)
+        log_p = iteration_class_log_probs(config, trace, T)                   # (T, B, C)
         count = rows.stop - rows.start
         costs += count * numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, T + 1)])
         class_cost += count * numpy.array([float(to_numpy(class_cost_log(lp, to_numpy(t)))) for lp in log_p])
@@ -171,7 +171,7 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
     for rows in batch_slices(n, batch_size):
         inputs = make_inputs(config, features[rows], rng, corrupted=False, n_groups=n_groups, y=targets[rows])
         trace = forward(params, config, inputs, n_iterations=T, ops=FAST)
-        log_p = iteration_class_log_probs(params, config, trace, T)
+        log_p = iteration_class_log_probs(config, trace, T)
         probs[:, rows] = softmax(log_p, axis=-1)                                   # as the trace's class_probs
         if mask is not None:
             for i in range(1, T + 1):

@@ -39,6 +39,7 @@ made on the host and copied over (training's way) or made on the device (``devic
 what that makes an epoch of 50,000 images and the preset's epochs (steps only: no validation, no
 checkpoint), then the GPU's speed-up over the CPU. Its correctness is reference_tests/test_device.py's.
 """
+
 import argparse
 import os
 import statistics
@@ -50,18 +51,17 @@ import numpy
 
 try:
     import resource
-except ImportError:          # not on Windows: no page-fault count there
+except ImportError:  # not on Windows: no page-fault count there
     resource = None
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tagger_ref.config import PRESETS  # noqa: E402
-from tagger_ref.maths.ops import FAST, REFERENCE  # noqa: E402
-from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
-from tagger_ref.files.inputs import make_inputs  # noqa: E402
 from tagger_ref.experiments.memory import keep_freed_memory  # noqa: E402
+from tagger_ref.files.inputs import make_inputs  # noqa: E402
 from tagger_ref.files.params import init_params, perturb_params  # noqa: E402
-
+from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
+from tagger_ref.maths.ops import FAST, REFERENCE  # noqa: E402
 
 MODELS = {"shapes": ("shapes", "2000,1000,500"), "texture": ("texture-mnist-pretrain", "3000,2000,1000")}
 
@@ -70,10 +70,10 @@ def matmul_shapes(config, batch):
     """(m, k, n) of every product A (m, k) @ B (k, n) of one iteration's forward pass (docs/spec.md section 4)."""
     R, N, H = config.n_groups * batch, config.n_inputs, config.encoder_proj
     L = len(H)
-    shapes = [(R, 4 * N, H[0])]                                    # step 4: inp @ W
-    shapes += [(R, H[l - 1], H[l]) for l in range(1, L)]           # step 5: encoder h @ f_l_W
+    shapes = [(R, 4 * N, H[0])]  # step 4: inp @ W
+    shapes += [(R, H[l - 1], H[l]) for l in range(1, L)]  # step 5: encoder h @ f_l_W
     shapes += [(R, H[l + 1], H[l]) for l in range(L - 2, -1, -1)]  # step 6: decoder zhat @ g_l_W
-    shapes += [(R, H[0], N), (R, H[0], N)]                         # step 7: heads z_u_W, m_u_W
+    shapes += [(R, H[0], N), (R, H[0], N)]  # step 7: heads z_u_W, m_u_W
     return shapes
 
 
@@ -82,17 +82,17 @@ def product_list(config, batch):
     products = []
     for i in range(config.n_iterations):
         for j, (m, k, n) in enumerate(matmul_shapes(config, batch)):
-            products.append(((m, k), (k, n), False, False))         # forward  A @ B
-            products.append(((k, m), (m, n), True, False))          # backward A.T @ G  (weight gradient)
-            if not (i == 0 and j == 0):                             # the first input depends on no parameter
-                products.append(((m, n), (n, k), False, True))      # backward G @ B.T  (input gradient)
+            products.append(((m, k), (k, n), False, False))  # forward  A @ B
+            products.append(((k, m), (m, n), True, False))  # backward A.T @ G  (weight gradient)
+            if not (i == 0 and j == 0):  # the first input depends on no parameter
+                products.append(((m, n), (n, k), False, True))  # backward G @ B.T  (input gradient)
     return products
 
 
 def product_runner(products, dtype, rng):
     """A function doing all the products once, each on preallocated random arrays."""
     arrays = []
-    for (a_shape, b_shape, ta, tb) in products:
+    for a_shape, b_shape, ta, tb in products:
         a = rng.standard_normal(a_shape[::-1] if ta else a_shape).astype(dtype)
         b = rng.standard_normal(b_shape[::-1] if tb else b_shape).astype(dtype)
         arrays.append((a.T if ta else a, b.T if tb else b))
@@ -100,6 +100,7 @@ def product_runner(products, dtype, rng):
     def run():
         for a, b in arrays:
             a @ b
+
     return run
 
 
@@ -132,7 +133,7 @@ def time_step_and_bound(config, products, batch, repeats, rng, fast=True, port=N
 
     bound = product_runner(products, config.dtype, rng)
     port_run = port_step(port, config, params, inputs) if port is not None else None
-    step(), bound()                                                  # warm up
+    step(), bound()  # warm up
     if port_run:
         port_run()
     steps, bounds, ports = [], [], []
@@ -160,8 +161,10 @@ def load_port():
     except ImportError:
         return None
     import importlib.util
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "examples", "torch_port", "tagger_torch.py")
+
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "torch_port", "tagger_torch.py"
+    )
     spec = importlib.util.spec_from_file_location("tagger_torch", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -172,6 +175,7 @@ def port_step(port, config, params, inputs):
     """A function doing one forward and backward pass of the PyTorch port (``port``, its module) on
     the same parameters and inputs, in the parameters' dtype."""
     import torch
+
     dtype = getattr(torch, config.dtype)
     model = port.Tagger(config.to_dict(), dtype=dtype)
     model.load_state_dict({k: torch.from_numpy(numpy.asarray(v)) for k, v in params.items()})
@@ -180,10 +184,11 @@ def port_step(port, config, params, inputs):
     def run():
         model.zero_grad()
         model(x, x_tilde, m0).backward()
+
     return run
 
 
-EPOCH_IMAGES = 50_000      # the training set of Shapes (and of TextureMNIST)
+EPOCH_IMAGES = 50_000  # the training set of Shapes (and of TextureMNIST)
 
 
 def device_step_seconds(config, batch, repeats, warmup, draws, rng):
@@ -192,6 +197,7 @@ def device_step_seconds(config, batch, repeats, warmup, draws, rng):
     from tagger_ref.device import backend
     from tagger_ref.experiments.adam import adam_init, adam_update
     from tagger_ref.experiments.training import batch_cost_and_grad
+
     params = backend.to_device(perturb_params(init_params(config, rng), rng, 0.1), config.dtype)
     adam = adam_init(params)
     if config.input_type == "binary":
@@ -203,10 +209,10 @@ def device_step_seconds(config, batch, repeats, warmup, draws, rng):
 
     def step(i):
         nonlocal params, adam
-        x = data[(i % 2) * batch:(i % 2 + 1) * batch]                    # (B, N)
+        x = data[(i % 2) * batch : (i % 2 + 1) * batch]  # (B, N)
         cost, grads = batch_cost_and_grad(params, config, x, rng)
         params, adam = adam_update(params, grads, adam, config.lr)
-        return float(backend.to_numpy(cost))                             # read back, as training does
+        return float(backend.to_numpy(cost))  # read back, as training does
 
     for i in range(warmup):
         step(i)
@@ -225,8 +231,10 @@ def describe_device(xp):
         props = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         cuda = xp.cuda.runtime.runtimeGetVersion()
-        return (f"{name} ({props['totalGlobalMem'] / 2 ** 30:.0f} GiB), CuPy {xp.__version__}, "
-                f"CUDA runtime {cuda // 1000}.{cuda % 1000 // 10}")
+        return (
+            f"{name} ({props['totalGlobalMem'] / 2**30:.0f} GiB), CuPy {xp.__version__}, "
+            f"CUDA runtime {cuda // 1000}.{cuda % 1000 // 10}"
+        )
     except AttributeError:
         return getattr(xp, "__name__", "?")
 
@@ -235,6 +243,7 @@ def device_main(args, base, preset):
     """--device gpu: training's step on the GPU and on the CPU, per dtype; exit status 2 without a GPU."""
     from tagger_ref.device import backend
     from tagger_ref.errors import DeviceError
+
     try:
         backend.use_device("gpu")
     except DeviceError as e:
@@ -242,9 +251,13 @@ def device_main(args, base, preset):
         return 2
     print(f"GPU: {describe_device(backend.array_module())}")
     epochs, steps_per_epoch = PRESETS[preset].num_epochs, EPOCH_IMAGES // args.batch
-    print(f"training's step (batch_cost_and_grad, fast path, then Adam): median of {args.repeats} steps; "
-          f"epoch: {steps_per_epoch} steps ({EPOCH_IMAGES} images), steps only")
-    print(f"{'device':6s} {'dtype':8s} {'draws':6s} {'step s':>8s} {'epoch min':>9s} {f'{epochs} ep. h':>9s}  last cost")
+    print(
+        f"training's step (batch_cost_and_grad, fast path, then Adam): median of {args.repeats} steps; "
+        f"epoch: {steps_per_epoch} steps ({EPOCH_IMAGES} images), steps only"
+    )
+    print(
+        f"{'device':6s} {'dtype':8s} {'draws':6s} {'step s':>8s} {'epoch min':>9s} {f'{epochs} ep. h':>9s}  last cost"
+    )
     ok, times = True, {}
     runs = [("gpu", d, draws) for d in args.dtypes.split(",") for draws in ("host", "device")]
     runs += [("cpu", d, "host") for d in args.dtypes.split(",")]
@@ -252,18 +265,23 @@ def device_main(args, base, preset):
         for where, dtype, draws in runs:
             backend.use_device(where)
             warmup = args.warmup if where == "gpu" else 1
-            seconds, cost = device_step_seconds(base.replace(dtype=dtype), args.batch, args.repeats, warmup, draws,
-                                                numpy.random.default_rng(0))
+            seconds, cost = device_step_seconds(
+                base.replace(dtype=dtype), args.batch, args.repeats, warmup, draws, numpy.random.default_rng(0)
+            )
             times[where, dtype, draws] = seconds
             epoch = steps_per_epoch * seconds
-            print(f"{where:6s} {dtype:8s} {draws:6s} {seconds:8.4f} {epoch / 60:9.1f} {epochs * epoch / 3600:9.2f}"
-                  f"  {cost:.4f}")
+            print(
+                f"{where:6s} {dtype:8s} {draws:6s} {seconds:8.4f} {epoch / 60:9.1f} {epochs * epoch / 3600:9.2f}"
+                f"  {cost:.4f}"
+            )
             ok &= bool(numpy.isfinite(cost))
     finally:
         backend.use_device("cpu")
     for dtype in args.dtypes.split(","):
-        print(f"speed-up, GPU {dtype} (host draws) over CPU {dtype}: "
-              f"{times['cpu', dtype, 'host'] / times['gpu', dtype, 'host']:.1f}x")
+        print(
+            f"speed-up, GPU {dtype} (host draws) over CPU {dtype}: "
+            f"{times['cpu', dtype, 'host'] / times['gpu', dtype, 'host']:.1f}x"
+        )
     if not ok:
         print("error: a step's cost is not finite", file=sys.stderr)
         return 1
@@ -272,42 +290,66 @@ def device_main(args, base, preset):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=sorted(MODELS), default="shapes",
-                   help="shapes: the paper's Shapes model; texture: the TextureMNIST stage-1 model (default shapes)")
+    p.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default="shapes",
+        help="shapes: the paper's Shapes model; texture: the TextureMNIST stage-1 model (default shapes)",
+    )
     p.add_argument("--repeats", type=int, default=7, help="timed repetitions, medians reported (default 7)")
     p.add_argument("--threads", type=int, help="limit the BLAS threads (default: the library's choice)")
     p.add_argument("--batch", type=int, default=100, help="B (default 100)")
-    p.add_argument("--ladder", help="Ladder sizes (default the paper's: 2000,1000,500 for shapes, "
-                                    "3000,2000,1000 for texture)")
+    p.add_argument(
+        "--ladder", help="Ladder sizes (default the paper's: 2000,1000,500 for shapes, 3000,2000,1000 for texture)"
+    )
     p.add_argument("--dtypes", default="float64,float32", help="dtypes to time (default float64,float32)")
-    p.add_argument("--allocator", choices=["both", "kept"], default="both",
-                   help="both: time with the default allocator settings, then with freed memory kept "
-                        "(as tagger-ref runs); kept: only the latter (default both)")
-    p.add_argument("--paths", default="fast,reference",
-                   help="derivative paths to time: fast (training's), reference (autograd through the plain "
-                        "formulas); default both")
+    p.add_argument(
+        "--allocator",
+        choices=["both", "kept"],
+        default="both",
+        help="both: time with the default allocator settings, then with freed memory kept "
+        "(as tagger-ref runs); kept: only the latter (default both)",
+    )
+    p.add_argument(
+        "--paths",
+        default="fast,reference",
+        help="derivative paths to time: fast (training's), reference (autograd through the plain "
+        "formulas); default both",
+    )
     p.add_argument("--no-port", action="store_true", help="do not time the PyTorch port")
-    p.add_argument("--device", choices=["cpu", "gpu"], default="cpu",
-                   help="gpu: time training's step on the GPU and on the CPU, per dtype and with an epoch "
-                        "estimate, instead of the table of step and bound (default cpu)")
-    p.add_argument("--warmup", type=int, default=3,
-                   help="--device gpu: untimed steps before the timed ones on the GPU (default 3)")
+    p.add_argument(
+        "--device",
+        choices=["cpu", "gpu"],
+        default="cpu",
+        help="gpu: time training's step on the GPU and on the CPU, per dtype and with an epoch "
+        "estimate, instead of the table of step and bound (default cpu)",
+    )
+    p.add_argument(
+        "--warmup", type=int, default=3, help="--device gpu: untimed steps before the timed ones on the GPU (default 3)"
+    )
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_info, threadpool_limits
+
     if args.threads:
         threadpool_limits(limits=args.threads, user_api="blas")
     port = None if args.no_port or args.device == "gpu" else load_port()
     port_threads = args.threads or os.cpu_count()
     if port is not None:
         import torch
+
         torch.set_num_threads(port_threads)
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
-            for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
     preset, ladder = MODELS[args.model]
     base = PRESETS[preset].replace(encoder_proj=tuple(int(h) for h in (args.ladder or ladder).split(",")))
-    print(f"{args.model} model ({preset}, {base.input_type}): N={base.n_inputs}, K={base.n_groups}, "
-          f"T={base.n_iterations}, B={args.batch}, "
-          f"Ladder {base.encoder_proj}, norm {base.norm}; {os.cpu_count()} CPUs; BLAS: {', '.join(blas) or '?'}")
+    print(
+        f"{args.model} model ({preset}, {base.input_type}): N={base.n_inputs}, K={base.n_groups}, "
+        f"T={base.n_iterations}, B={args.batch}, "
+        f"Ladder {base.encoder_proj}, norm {base.norm}; {os.cpu_count()} CPUs; BLAS: {', '.join(blas) or '?'}"
+    )
     if args.device == "gpu":
         return device_main(args, base, preset)
     products = product_list(base, args.batch)
@@ -318,8 +360,10 @@ def main(argv=None):
         p.error(f"--paths takes fast and/or reference, got {args.paths!r}")
     timed = f"{port_threads} threads" if port is not None else "not installed"
     print(f"PyTorch port: {'not timed (--no-port)' if args.no_port else timed}")
-    print(f"{'dtype':8s} {'path':9s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'port':>6s} "
-          f"{'GFLOP/s':>8s} {'faults':>7s} {'peak MB':>7s}  gradient dtypes")
+    print(
+        f"{'dtype':8s} {'path':9s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'port':>6s} "
+        f"{'GFLOP/s':>8s} {'faults':>7s} {'peak MB':>7s}  gradient dtypes"
+    )
     ok = True
     settings = ["default", "kept"] if args.allocator == "both" else ["kept"]
     for setting in settings:
@@ -329,10 +373,13 @@ def main(argv=None):
             config = base.replace(dtype=dtype)
             rng = numpy.random.default_rng(0)
             step, bound, ratio, dtypes, faults, peak, port_ratio = time_step_and_bound(
-                config, products, args.batch, args.repeats, rng, fast=path == "fast", port=port)
+                config, products, args.batch, args.repeats, rng, fast=path == "fast", port=port
+            )
             port_text = f"{port_ratio:6.2f}" if port_ratio is not None else f"{'-':>6s}"
-            print(f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {port_text} "
-                  f"{flop / bound / 1e9:8.1f} {faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}")
+            print(
+                f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {port_text} "
+                f"{flop / bound / 1e9:8.1f} {faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}"
+            )
             ok &= dtypes == [dtype]
     if not ok:
         print("error: gradients came back in another dtype than the parameters", file=sys.stderr)

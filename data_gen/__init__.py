@@ -15,6 +15,7 @@ raise :class:`data_gen.errors.DataGenError` on a bad argument or file. Writing f
 progress bars live in ``tagger_ref.commands.data``; reading any of these files for training, and
 the authors' released HDF5 files (Fuel's layout), is ``tagger_ref.files.datasets``.
 """
+
 import numpy
 
 from .errors import DataGenError

@@ -1,4 +1,5 @@
 """Joining the pieces that the generators yield split by split."""
+
 import numpy
 
 
@@ -7,5 +8,7 @@ def concatenate_chunks(chunks):
     parts = {}
     for split, images in chunks:
         parts.setdefault(split, []).append(images)
-    return {split: {key: numpy.concatenate([p[key] for p in pieces]) for key in pieces[0]}
-            for split, pieces in parts.items()}
+    return {
+        split: {key: numpy.concatenate([p[key] for p in pieces]) for key in pieces[0]}
+        for split, pieces in parts.items()
+    }

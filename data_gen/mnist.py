@@ -6,6 +6,7 @@ dimension as a big-endian uint32, then the values in C order. Images are ``(n, 2
 ``train-images.idx3-ubyte`` (some mirrors), each with or without ``.gz``; compression is detected
 from the file's first bytes, not its name.
 """
+
 import gzip
 import hashlib
 import os
@@ -43,7 +44,9 @@ def find_file(folder, role):
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             return path
-    raise DataGenError(f"MNIST folder {folder} has no {role.replace('_', ' ')} file (looked for {', '.join(candidates)})")
+    raise DataGenError(
+        f"MNIST folder {folder} has no {role.replace('_', ' ')} file (looked for {', '.join(candidates)})"
+    )
 
 
 def read_bytes(path):
@@ -75,8 +78,10 @@ def parse_idx(data, path, ndim):
     shape = tuple(int(d) for d in numpy.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     size = int(numpy.prod(shape, dtype=numpy.int64))
     if len(data) - header != size:
-        raise DataGenError(f"MNIST file {path} has {len(data) - header} data bytes, its header {shape} says {size}"
-                        " (truncated or corrupt)")
+        raise DataGenError(
+            f"MNIST file {path} has {len(data) - header} data bytes, its header {shape} says {size}"
+            " (truncated or corrupt)"
+        )
     return numpy.frombuffer(data, dtype=numpy.uint8, offset=header).reshape(shape)
 
 
@@ -89,8 +94,11 @@ def load_mnist(folder):
     """
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
-        raise DataGenError(f"MNIST folder {folder} does not exist" if not os.path.exists(folder)
-                        else f"MNIST path {folder} is not a folder")
+        raise DataGenError(
+            f"MNIST folder {folder} does not exist"
+            if not os.path.exists(folder)
+            else f"MNIST path {folder} is not a folder"
+        )
     out = {}
     standard = True
     for role in FILE_NAMES:

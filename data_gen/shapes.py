@@ -16,16 +16,18 @@ the draws (painting, labels, masks) is vectorised.
 Shapes of the arrays, with ``n`` images, ``S`` sprites per image, ``G = 3`` mask channels,
 ``N = 400`` pixels: placements ``(n, S)``, features and groups ``(n, N)``, mask ``(n, G, N)``.
 """
+
 import numpy
 
-from . import GENERATOR_VERSION, check_sizes as _check_sizes
+from . import GENERATOR_VERSION
+from . import check_sizes as _check_sizes
 from .chunks import concatenate_chunks
 
 HEIGHT = 20
 WIDTH = 20
-N_PIXELS = HEIGHT * WIDTH            # N = 400
-N_GROUPS = 3                         # G: mask channels, the 3 sprites of a full image
-SEED = 265076                        # the authors' seed of the legacy global generator
+N_PIXELS = HEIGHT * WIDTH  # N = 400
+N_GROUPS = 3  # G: mask channels, the 3 sprites of a full image
+SEED = 265076  # the authors' seed of the legacy global generator
 
 # The authors' split, in the order the stream is consumed: (name, default size, sprites per image).
 SPLITS = (
@@ -45,16 +47,18 @@ def _bitmap(rows):
 
 # The three sprites, in the order of the kind index that randint(0, 3) draws (docs/spec.md section 9).
 SQUARE = _bitmap(["1111111", "1111111", "1100011", "1100011", "1100011", "1111111", "1111111"])  # 7x7
-TRIANGLE = _bitmap([
-    "000001100000",
-    "000011110000",
-    "000111111000",
-    "001110011100",
-    "011100001110",
-    "111111111111",
-    "111111111111",
-])                                                            # 7 rows x 12 columns
-FLIPPED_TRIANGLE = TRIANGLE[::-1].copy()                      # upside down
+TRIANGLE = _bitmap(
+    [
+        "000001100000",
+        "000011110000",
+        "000111111000",
+        "001110011100",
+        "011100001110",
+        "111111111111",
+        "111111111111",
+    ]
+)  # 7 rows x 12 columns
+FLIPPED_TRIANGLE = TRIANGLE[::-1].copy()  # upside down
 SPRITES = (SQUARE, TRIANGLE, FLIPPED_TRIANGLE)
 SPRITE_NAMES = ("square", "triangle", "flipped triangle")
 
@@ -72,14 +76,14 @@ def draw_placements(rng, n_images, n_sprites=3):
     :data:`SPRITES`) and the row (y) and column (x) of its top-left corner.
     """
     n_kinds = len(SPRITES)
-    x_high = [WIDTH - sprite.shape[1] + 1 for sprite in SPRITES]   # randint's exclusive bound, per kind
+    x_high = [WIDTH - sprite.shape[1] + 1 for sprite in SPRITES]  # randint's exclusive bound, per kind
     y_high = [HEIGHT - sprite.shape[0] + 1 for sprite in SPRITES]
     randint = rng.randint
     draws = []
     for _ in range(n_images * n_sprites):
         kind = randint(0, n_kinds)
-        x = randint(0, x_high[kind])      # column offset, x in [0, 20 - w]
-        y = randint(0, y_high[kind])      # row offset, y in [0, 20 - h]
+        x = randint(0, x_high[kind])  # column offset, x in [0, 20 - w]
+        y = randint(0, y_high[kind])  # row offset, y in [0, 20 - h]
         draws += (kind, y, x)
     placements = numpy.array(draws, dtype=numpy.int64).reshape(n_images, n_sprites, 3)
     return placements[..., 0], placements[..., 1], placements[..., 2]
@@ -95,7 +99,7 @@ def _placement_table():
         h, w = sprite.shape
         for y in range(HEIGHT - h + 1):
             for x in range(WIDTH - w + 1):
-                table[kind, y, x, y:y + h, x:x + w] = sprite
+                table[kind, y, x, y : y + h, x : x + w] = sprite
     return table.reshape(len(SPRITES), HEIGHT, WIDTH, N_PIXELS)
 
 
@@ -109,20 +113,20 @@ def render(kinds, rows, cols):
     ``1..S`` of the one sprite covering the pixel (docs/spec.md section 9; the authors wrote later sprites
     over earlier ones and then cleared every pixel covered more than once, which is the same).
     """
-    cover = _TABLE[kinds, rows, cols]                                   # (n, S, N) bool
-    count = cover.sum(axis=1, dtype=numpy.uint8)                        # (n, N) sprites per pixel
-    label = numpy.zeros(count.shape, dtype=numpy.uint8)                 # (n, N) label where count == 1
+    cover = _TABLE[kinds, rows, cols]  # (n, S, N) bool
+    count = cover.sum(axis=1, dtype=numpy.uint8)  # (n, N) sprites per pixel
+    label = numpy.zeros(count.shape, dtype=numpy.uint8)  # (n, N) label where count == 1
     for s in range(cover.shape[1]):
         label += cover[:, s].astype(numpy.uint8) * numpy.uint8(s + 1)
-    features = (count > 0).astype(numpy.float32)                        # (n, N)
-    groups = numpy.where(count == 1, label, numpy.uint8(0))             # (n, N) uint8
+    features = (count > 0).astype(numpy.float32)  # (n, N)
+    groups = numpy.where(count == 1, label, numpy.uint8(0))  # (n, N) uint8
     return features, groups
 
 
 def mask_from_groups(groups, n_groups=N_GROUPS):
     """Ground-truth mask (n, G, N) float32: one-hot on scored pixels, ``1/G`` in every channel elsewhere."""
-    labels = numpy.arange(1, n_groups + 1, dtype=groups.dtype)                       # (G,)
-    mask = (groups[:, None, :] == labels[None, :, None]).astype(numpy.float32)      # (n, G, N) one-hot
+    labels = numpy.arange(1, n_groups + 1, dtype=groups.dtype)  # (G,)
+    mask = (groups[:, None, :] == labels[None, :, None]).astype(numpy.float32)  # (n, G, N) one-hot
     numpy.copyto(mask, numpy.float32(1.0 / n_groups), where=(groups == 0)[:, None, :])  # unscored: 1/G
     return mask
 
@@ -132,8 +136,14 @@ def generate_images(rng, n_images, n_sprites=3):
     ``kinds``, ``rows``, ``cols`` (see :func:`draw_placements`, :func:`render`)."""
     kinds, rows, cols = draw_placements(rng, n_images, n_sprites)
     features, groups = render(kinds, rows, cols)
-    return {"features": features, "mask": mask_from_groups(groups), "groups": groups,
-            "kinds": kinds, "rows": rows, "cols": cols}
+    return {
+        "features": features,
+        "mask": mask_from_groups(groups),
+        "groups": groups,
+        "kinds": kinds,
+        "rows": rows,
+        "cols": cols,
+    }
 
 
 def generate_chunks(sizes=None, seed=SEED, chunk_size=5000):

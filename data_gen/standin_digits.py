@@ -14,13 +14,14 @@ Construction (deterministic, no randomness):
   the pools are repeated cyclically to MNIST's sizes: training image ``i`` is pool image
   ``i mod 1500`` (60,000 images), test image ``i`` is test-pool image ``i mod 297`` (10,000).
 """
+
 import numpy
 
-N_TRAIN_POOL = 1500          # sklearn digits 0..1499: training pool; 1500..1796: test pool
-N_TRAIN = 60000              # MNIST's sizes
+N_TRAIN_POOL = 1500  # sklearn digits 0..1499: training pool; 1500..1796: test pool
+N_TRAIN = 60000  # MNIST's sizes
 N_TEST = 10000
 IMAGE_SIZE = 28
-BOX = 20                     # MNIST centres each digit's 20x20 box in the 28x28 frame
+BOX = 20  # MNIST centres each digit's 20x20 box in the 28x28 frame
 SCALE = BOX / 8
 
 
@@ -32,9 +33,9 @@ def scaled_digits():
     digits = load_digits()
     border = (IMAGE_SIZE - BOX) // 2
     images = numpy.zeros((len(digits.images), IMAGE_SIZE, IMAGE_SIZE), dtype=numpy.float32)  # (1797, 28, 28)
-    for i, small in enumerate(digits.images):                                                  # small: (8, 8)
-        box = ndimage.zoom(small, SCALE, order=3)                                              # (20, 20)
-        images[i, border:border + BOX, border:border + BOX] = numpy.clip(box / 16.0, 0.0, 1.0)
+    for i, small in enumerate(digits.images):  # small: (8, 8)
+        box = ndimage.zoom(small, SCALE, order=3)  # (20, 20)
+        images[i, border : border + BOX, border : border + BOX] = numpy.clip(box / 16.0, 0.0, 1.0)
     return images, digits.target.astype(numpy.int64)
 
 
@@ -46,5 +47,9 @@ def load_standin():
     test_pool = numpy.arange(N_TRAIN_POOL, len(images))
     train = train_pool[numpy.arange(N_TRAIN) % len(train_pool)]
     test = test_pool[numpy.arange(N_TEST) % len(test_pool)]
-    return {"train_images": images[train], "train_labels": labels[train],
-            "test_images": images[test], "test_labels": labels[test]}
+    return {
+        "train_images": images[train],
+        "train_labels": labels[train],
+        "test_images": images[test],
+        "test_labels": labels[test],
+    }

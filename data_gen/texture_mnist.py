@@ -23,20 +23,22 @@ released files (see ``docs/datasets.md`` for what is and is not verified):
 Shapes: ``n`` images, ``d`` digits, ``L = d + 1`` layers (background first), ``S = 28``,
 ``N = S * S = 784`` pixels, texture bank ``(20, 38, 38)``.
 """
+
 import numpy
 
-from . import GENERATOR_VERSION, check_sizes as _check_sizes
-from .errors import DataGenError
+from . import GENERATOR_VERSION
+from . import check_sizes as _check_sizes
 from .chunks import concatenate_chunks
+from .errors import DataGenError
 
-IMAGE_SIZE = 28                          # S
-N_PIXELS = IMAGE_SIZE * IMAGE_SIZE       # N = 784
-TEXTURE_SIZE = 38                        # grid of the texture bank: largest frequency index + 1
-FREQUENCY_ROWS = (4, 10, 21, 32, 37)     # one per block of four textures
-FREQUENCY_COLUMNS = (0, 4, 8, 12)        # plus the block index 0..4
-N_TEXTURES = len(FREQUENCY_ROWS) * len(FREQUENCY_COLUMNS)   # 20
-MAX_CROP = TEXTURE_SIZE - IMAGE_SIZE     # crop offsets 0..10 in each direction
-SHIFT = 2                                # TextureMNIST2: digits shifted 2 pixels left-up / right-down
+IMAGE_SIZE = 28  # S
+N_PIXELS = IMAGE_SIZE * IMAGE_SIZE  # N = 784
+TEXTURE_SIZE = 38  # grid of the texture bank: largest frequency index + 1
+FREQUENCY_ROWS = (4, 10, 21, 32, 37)  # one per block of four textures
+FREQUENCY_COLUMNS = (0, 4, 8, 12)  # plus the block index 0..4
+N_TEXTURES = len(FREQUENCY_ROWS) * len(FREQUENCY_COLUMNS)  # 20
+MAX_CROP = TEXTURE_SIZE - IMAGE_SIZE  # crop offsets 0..10 in each direction
+SHIFT = 2  # TextureMNIST2: digits shifted 2 pixels left-up / right-down
 
 # The authors' seeds (docs/spec.md section 9).
 AUTHORS_SEEDS = {"textures": 546298, "train": 52698, "test": 2938, "crops": 598}
@@ -66,9 +68,7 @@ def seeds(seed=None):
 
 def texture_frequencies():
     """(20, 2) int: the Fourier coefficient (row, column) of each texture, in bank order."""
-    return numpy.array([(row, col + block)
-                        for block, row in enumerate(FREQUENCY_ROWS)
-                        for col in FREQUENCY_COLUMNS])
+    return numpy.array([(row, col + block) for block, row in enumerate(FREQUENCY_ROWS) for col in FREQUENCY_COLUMNS])
 
 
 def texture_bank(rng):
@@ -108,21 +108,21 @@ def draw_layers(n_source, n_digits, rng, random_top=False):
     Both consume the same draws.
     """
     if n_digits == 1:
-        index = numpy.arange(n_source)[:, None]                    # (n, 1)
+        index = numpy.arange(n_source)[:, None]  # (n, 1)
         return index, numpy.zeros_like(index), index
     if n_digits != 2:
         raise DataGenError(f"TextureMNIST has 1 or 2 digits per image, got {n_digits}")
-    p1 = rng.permutation(n_source)                                 # (n,) shifted left and up
-    p2 = rng.permutation(n_source)                                 # (n,) shifted right and down
-    t = rng.binomial(1, 0.5, n_source)[:, None] == 1               # (n, 1)
+    p1 = rng.permutation(n_source)  # (n,) shifted left and up
+    p2 = rng.permutation(n_source)  # (n,) shifted right and down
+    t = rng.binomial(1, 0.5, n_source)[:, None] == 1  # (n, 1)
     left_up = numpy.stack([p1, numpy.full(n_source, -SHIFT)], -1)  # (n, 2): digit, shift
     right_down = numpy.stack([p2, numpy.full(n_source, SHIFT)], -1)
     if random_top:
-        bottom = numpy.where(t, left_up, right_down)               # (n, 2)
+        bottom = numpy.where(t, left_up, right_down)  # (n, 2)
         top = numpy.where(t, right_down, left_up)
-        layers = numpy.stack([bottom, top], 1)                     # (n, 2 layers, 2)
+        layers = numpy.stack([bottom, top], 1)  # (n, 2 layers, 2)
         return layers[..., 0], layers[..., 1], layers[..., 0]
-    layers = numpy.stack([right_down, left_up], 1)                 # (n, 2 layers, 2): p2 below, p1 on top
+    layers = numpy.stack([right_down, left_up], 1)  # (n, 2 layers, 2): p2 below, p1 on top
     targets = numpy.where(t, numpy.stack([p2, p1], 1), numpy.stack([p1, p2], 1))  # (n, 2), E14
     return layers[..., 0], layers[..., 1], targets
 
@@ -149,19 +149,19 @@ def shift_images(images, shifts):
 
     images: (n, S, S); shifts: (n,) ints with ``|s| <= 2``. Returns (n, S, S).
     """
-    padded = numpy.pad(images, ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT)))   # (n, S+4, S+4)
+    padded = numpy.pad(images, ((0, 0), (SHIFT, SHIFT), (SHIFT, SHIFT)))  # (n, S+4, S+4)
     out = numpy.empty_like(images)
     for s in numpy.unique(shifts):
-        start = SHIFT - s                      # out[r, c] = images[r - s, c - s]
-        out[shifts == s] = padded[shifts == s, start:start + IMAGE_SIZE, start:start + IMAGE_SIZE]
+        start = SHIFT - s  # out[r, c] = images[r - s, c - s]
+        out[shifts == s] = padded[shifts == s, start : start + IMAGE_SIZE, start : start + IMAGE_SIZE]
     return out
 
 
 def crop_textures(bank, codes, crops):
     """Texture crops (n, L, S, S) float32: ``bank[codes[i, j]][r:r+28, c:c+28]`` with ``(r, c) = crops[i, j]``."""
     offsets = numpy.arange(IMAGE_SIZE)
-    rows = crops[..., 0, None] + offsets                           # (n, L, S)
-    cols = crops[..., 1, None] + offsets                           # (n, L, S)
+    rows = crops[..., 0, None] + offsets  # (n, L, S)
+    cols = crops[..., 1, None] + offsets  # (n, L, S)
     return bank[codes[:, :, None, None], rows[:, :, :, None], cols[:, :, None, :]]
 
 
@@ -174,11 +174,11 @@ def compose(textures, alphas):
     Masks ``M_j = m_j prod_{l > j} (1 - m_l)``, ``M_0 = prod_l (1 - m_l)``, in float32, multiplied
     in drawing order as the authors did; they sum to one.
     """
-    image = textures[:, 0].astype(numpy.float64)                   # (n, S, S) the background
-    masks = numpy.ones(textures.shape, dtype=numpy.float32)        # (n, L, S, S)
+    image = textures[:, 0].astype(numpy.float64)  # (n, S, S) the background
+    masks = numpy.ones(textures.shape, dtype=numpy.float32)  # (n, L, S, S)
     for j in range(1, textures.shape[1]):
-        m = alphas[:, j - 1]                                       # (n, S, S) float32
-        keep = numpy.float32(1) - m                                # (n, S, S) float32: what shows through
+        m = alphas[:, j - 1]  # (n, S, S) float32
+        keep = numpy.float32(1) - m  # (n, S, S) float32: what shows through
         image = m * textures[:, j].astype(numpy.float64) + keep * image
         masks[:, j] = m
         masks[:, :j] *= keep[:, None]
@@ -195,8 +195,13 @@ def plan_images(n_source, n_images, n_digits, rng, crop_rng, random_top=False):
     layer_digits, layer_shifts, target_digits = draw_layers(n_source, n_digits, rng, random_top)
     codes = draw_codes(n_images, n_digits, rng)
     crops = draw_crops(n_images, n_digits + 1, crop_rng)
-    return {"layer_digits": layer_digits[:n_images], "layer_shifts": layer_shifts[:n_images],
-            "target_digits": target_digits[:n_images], "codes": codes, "crops": crops}
+    return {
+        "layer_digits": layer_digits[:n_images],
+        "layer_shifts": layer_shifts[:n_images],
+        "target_digits": target_digits[:n_images],
+        "codes": codes,
+        "crops": crops,
+    }
 
 
 def render(bank, images, labels, plan, start, stop):
@@ -207,14 +212,16 @@ def render(bank, images, labels, plan, start, stop):
     """
     part = {key: value[start:stop] for key, value in plan.items()}
     k, d = part["layer_digits"].shape
-    alphas = numpy.empty((k, d, IMAGE_SIZE, IMAGE_SIZE), dtype=numpy.float32)   # (k, d, S, S)
+    alphas = numpy.empty((k, d, IMAGE_SIZE, IMAGE_SIZE), dtype=numpy.float32)  # (k, d, S, S)
     for j in range(d):
         alphas[:, j] = shift_images(images[part["layer_digits"][:, j]], part["layer_shifts"][:, j])
     features, masks = compose(crop_textures(bank, part["codes"], part["crops"]), alphas)
-    return {"features": features.reshape(k, N_PIXELS),
-            "mask": masks.reshape(k, d + 1, N_PIXELS),
-            "targets": numpy.asarray(labels)[part["target_digits"]].astype(numpy.int64),
-            "codes": part["codes"]}
+    return {
+        "features": features.reshape(k, N_PIXELS),
+        "mask": masks.reshape(k, d + 1, N_PIXELS),
+        "targets": numpy.asarray(labels)[part["target_digits"]].astype(numpy.int64),
+        "codes": part["codes"],
+    }
 
 
 def check_request(digits, n_digits, sizes):
@@ -226,15 +233,21 @@ def check_request(digits, n_digits, sizes):
     for split in ("train", "test"):
         images, labels = getattr(digits, f"{split}_images"), getattr(digits, f"{split}_labels")
         if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(labels) != len(images):
-            raise DataGenError(f"{split} digits must be (n, 28, 28) with n labels, got {images.shape} and {len(labels)}")
+            raise DataGenError(
+                f"{split} digits must be (n, 28, 28) with n labels, got {images.shape} and {len(labels)}"
+            )
         if images.size and (images.min() < 0 or images.max() > 1):
             raise DataGenError(f"{split} digit intensities must lie in [0, 1]")
     n_train_digits, n_test_digits = len(digits.train_images), len(digits.test_images)
     if sizes["train"] + sizes["valid"] > n_train_digits:
-        raise DataGenError(f"train + valid = {sizes['train'] + sizes['valid']} images need as many training digits;"
-                        f" the digit source has {n_train_digits}")
+        raise DataGenError(
+            f"train + valid = {sizes['train'] + sizes['valid']} images need as many training digits;"
+            f" the digit source has {n_train_digits}"
+        )
     if sizes["test"] > n_test_digits:
-        raise DataGenError(f"test = {sizes['test']} images need as many test digits; the digit source has {n_test_digits}")
+        raise DataGenError(
+            f"test = {sizes['test']} images need as many test digits; the digit source has {n_test_digits}"
+        )
     return sizes
 
 
@@ -252,12 +265,20 @@ def generate_chunks(digits, n_digits, sizes=None, seed=None, random_top=False, c
     bank = texture_bank(numpy.random.RandomState(s["textures"]))
     train_splits = (("train", 0, sizes["train"]), ("valid", sizes["train"], sizes["train"] + sizes["valid"]))
     test_splits = (("test", 0, sizes["test"]),)
-    streams = ((digits.train_images, digits.train_labels, s["train"], train_splits),
-               (digits.test_images, digits.test_labels, s["test"], test_splits))
+    streams = (
+        (digits.train_images, digits.train_labels, s["train"], train_splits),
+        (digits.test_images, digits.test_labels, s["test"], test_splits),
+    )
     for images, labels, digit_seed, splits in streams:
         n_images = splits[-1][2]
-        plan = plan_images(len(images), n_images, n_digits, numpy.random.RandomState(digit_seed),
-                           numpy.random.RandomState(s["crops"]), random_top)
+        plan = plan_images(
+            len(images),
+            n_images,
+            n_digits,
+            numpy.random.RandomState(digit_seed),
+            numpy.random.RandomState(s["crops"]),
+            random_top,
+        )
         for split, first, stop in splits:
             if first == stop:
                 yield split, render(bank, images, labels, plan, first, first)

@@ -10,6 +10,7 @@ metadata (no software version, no timestamp); the script fixes its seeds and pri
 numbers, so rendering again changes the page only when the script or the library changed
 (reference_tests/test_walkthrough.py checks that the committed page is up to date).
 """
+
 import argparse
 import contextlib
 import io
@@ -56,6 +57,7 @@ def run_cells(cells, script, save_figure):
     """Execute the code cells in order in one namespace. Returns, per cell, (printed text, figure names):
     ``save_figure(fig)`` saves each figure a cell leaves open and returns its name."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy
@@ -76,8 +78,10 @@ def run_cells(cells, script, save_figure):
                     with contextlib.redirect_stdout(printed):
                         exec(compile(source, f"{script}, cell {number}", "exec"), namespace)
                 except Exception as error:
-                    raise RuntimeError(f"{script}: cell {number} failed ({type(error).__name__}: {error}); "
-                                       f"it printed:\n{printed.getvalue()}") from error
+                    raise RuntimeError(
+                        f"{script}: cell {number} failed ({type(error).__name__}: {error}); "
+                        f"it printed:\n{printed.getvalue()}"
+                    ) from error
                 names = []
                 for fig_number in plt.get_fignums():
                     fig = plt.figure(fig_number)
@@ -112,8 +116,10 @@ def render(script=SCRIPT, page=PAGE):
     source = os.path.relpath(os.path.abspath(script), REPO).replace(os.sep, "/")
     if source.startswith("../"):
         source = os.path.basename(script)
-    parts = [f"<!-- Generated from {source} by `python examples/render_walkthrough.py`; "
-             "edit the script, then render again. -->"]
+    parts = [
+        f"<!-- Generated from {source} by `python examples/render_walkthrough.py`; "
+        "edit the script, then render again. -->"
+    ]
     for (kind, text), (printed, names) in zip(cells, results):
         if kind == "markdown":
             parts.append(text)

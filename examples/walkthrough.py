@@ -34,15 +34,34 @@ import numpy
 from autograd import elementwise_grad
 
 from tagger_ref import TaggerConfig, cost_and_grad, forward, random_params
-from tagger_ref.oracle.identities import log_q_tilde_binary, log_q_tilde_continuous
 from tagger_ref.maths.corruption import bitflip, corrupt, draw_mask_logits, initial_masks, initial_z
-from tagger_ref.maths.costs import cost_binary, cost_continuous, mixture_binary, mixture_log_terms_continuous, total_denoising_cost
+from tagger_ref.maths.costs import (
+    cost_binary,
+    cost_continuous,
+    mixture_binary,
+    mixture_log_terms_continuous,
+    total_denoising_cost,
+)
 from tagger_ref.maths.functions import normalize, pos
 from tagger_ref.maths.heads import input_projection, m_head, m_logits, network_input, z_head
 from tagger_ref.maths.ladder import combinator, decoder, encoder, ladder
-from tagger_ref.maths.likelihood import binary_xi, binary_ztilde, continuous_total_variance, continuous_ztilde, group_likelihood_binary, group_likelihood_continuous
+from tagger_ref.maths.likelihood import (
+    binary_xi,
+    binary_ztilde,
+    continuous_total_variance,
+    continuous_ztilde,
+    group_likelihood_binary,
+    group_likelihood_continuous,
+)
 from tagger_ref.maths.model import likelihood_and_error
-from tagger_ref.maths.modelling_error import delta_z_binary, delta_z_binary_paper, delta_z_continuous, delta_z_continuous_eq28, delta_z_continuous_eq29
+from tagger_ref.maths.modelling_error import (
+    delta_z_binary,
+    delta_z_binary_paper,
+    delta_z_continuous,
+    delta_z_continuous_eq28,
+    delta_z_continuous_eq29,
+)
+from tagger_ref.oracle.identities import log_q_tilde_binary, log_q_tilde_continuous
 from tagger_ref.report.plots import group_colour
 
 numpy.set_printoptions(precision=3, suppress=True, linewidth=120)
@@ -81,13 +100,14 @@ def pictures(*rows):
     columns = max(len(row) for row in rows)
     fig, axes = plt.subplots(len(rows), columns, figsize=(1.25 * columns, 1.5 * len(rows)), squeeze=False)
     for row, row_axes in zip(rows, axes):
-        for ax in row_axes[len(row):]:
+        for ax in row_axes[len(row) :]:
             ax.set_axis_off()
         for ax, (caption, image, *limit) in zip(row_axes, row):
             image = numpy.asarray(image)
             if limit:
-                ax.imshow(image.reshape(SIDE, SIDE), cmap="RdBu_r", vmin=-limit[0], vmax=limit[0],
-                          interpolation="nearest")
+                ax.imshow(
+                    image.reshape(SIDE, SIDE), cmap="RdBu_r", vmin=-limit[0], vmax=limit[0], interpolation="nearest"
+                )
             elif image.ndim == 3:
                 ax.imshow(image, interpolation="nearest")
             else:
@@ -102,7 +122,7 @@ def pictures(*rows):
 def blend(a):
     """Image 0 of a (K, B, N) array that sums to one over the groups (m, L(m)) as colours: sum_k a_k colour_k,
     group 0 blue, 1 red, 2 green."""
-    colours = numpy.array([group_colour(k) for k in range(len(a))])           # (K, 3)
+    colours = numpy.array([group_colour(k) for k in range(len(a))])  # (K, 3)
     return numpy.tensordot(a[:, 0], colours, axes=(0, 0)).reshape(SIDE, SIDE, 3)
 
 
@@ -130,21 +150,30 @@ def two_shapes(rng):
     for sprite in (SQUARE, TRIANGLE):
         h, w = sprite.shape
         r, c = rng.integers(0, SIDE - h + 1), rng.integers(0, SIDE - w + 1)
-        image[r:r + h, c:c + w] = numpy.maximum(image[r:r + h, c:c + w], sprite)
+        image[r : r + h, c : c + w] = numpy.maximum(image[r : r + h, c : c + w], sprite)
     return image.ravel()
 
 
 rng = numpy.random.default_rng(2016)
-x = numpy.stack([two_shapes(rng) for _ in range(4)])                     # (B, N)
+x = numpy.stack([two_shapes(rng) for _ in range(4)])  # (B, N)
 B, N = x.shape
-config = TaggerConfig(n_inputs=N, n_groups=3, n_iterations=3, encoder_proj=(16, 8, 4), input_noise=0.2,
-                      z_init=round(float(x.mean()), 2), batch_size=B)
+config = TaggerConfig(
+    n_inputs=N,
+    n_groups=3,
+    n_iterations=3,
+    encoder_proj=(16, 8, 4),
+    input_noise=0.2,
+    z_init=round(float(x.mean()), 2),
+    batch_size=B,
+)
 K, T, beta = config.n_groups, config.n_iterations, config.input_noise
 n_layers = len(config.encoder_proj)
 params = random_params(config, rng)
 print(f"N = {N}, B = {B}, K = {K}, T = {T}, beta = {beta}, z_init = {config.z_init}")
-say("parameter shapes: " + ", ".join(f"{name}={'x'.join(map(str, value.shape)) or '()'}"
-                                     for name, value in params.items()))
+say(
+    "parameter shapes: "
+    + ", ".join(f"{name}={'x'.join(map(str, value.shape)) or '()'}" for name, value in params.items())
+)
 
 # %% [markdown]
 # ## Initialisation
@@ -160,7 +189,7 @@ say("parameter shapes: " + ", ".join(f"{name}={'x'.join(map(str, value.shape)) o
 # on arrays (`corruption.bitflip`).
 
 # %%
-x_tilde = corrupt(x, config.input_type, beta, rng)                      # (B, N)
+x_tilde = corrupt(x, config.input_type, beta, rng)  # (B, N)
 r = (x_tilde != x).astype(float)
 assert numpy.array_equal(bitflip(x, r), x_tilde)
 print(f"{int(r.sum())} of {r.size} bits flipped ({r.mean():.2f}; beta = {beta})")
@@ -185,9 +214,9 @@ pictures([(f"x, image {b}", x[b]) for b in range(B)], [(f"x_tilde, image {b}", x
 # group 2 green; "colours" mixes them at each pixel in proportion to the mask.
 
 # %%
-m0_logits = draw_mask_logits(K, B, N, rng)                               # m', (K, B, N)
-m = initial_masks(m0_logits)                                             # m_0, (K, B, N)
-z = initial_z(x_tilde, K, config.z_init)                                 # z_0, (K, B, N)
+m0_logits = draw_mask_logits(K, B, N, rng)  # m', (K, B, N)
+m = initial_masks(m0_logits)  # m_0, (K, B, N)
+z = initial_z(x_tilde, K, config.z_init)  # z_0, (K, B, N)
 inputs = {"x": x, "x_tilde": x_tilde, "m0_logits": m0_logits}
 trace = forward(params, config, inputs)
 say("trace keys: " + ", ".join(trace))
@@ -214,7 +243,7 @@ pictures([("m_0 (colours)", blend(m))] + [(f"m_0, group {k}", m[k, 0]) for k in 
 # $$\xi_k := q(\tilde{x} = 1 \mid g_k) = z_k (1 - 2\beta) + \beta.$$
 
 # %%
-xi = binary_xi(z, beta)                                                  # (K, B, N)
+xi = binary_xi(z, beta)  # (K, B, N)
 print("xi at i = 0 (z_0 is the same everywhere):", numpy.unique(xi.round(12)))
 print("z_init (1 - 2 beta) + beta =", round(config.z_init * (1 - 2 * beta) + beta, 12))
 
@@ -244,7 +273,7 @@ print("z_init (1 - 2 beta) + beta =", round(config.z_init * (1 - 2 * beta) + bet
 # proportion to the group's share $m_k$ of the pixel.
 
 # %%
-delta_z = delta_z_binary(z, m, x_tilde, beta)                            # (K, B, N)
+delta_z = delta_z_binary(z, m, x_tilde, beta)  # (K, B, N)
 show("delta_z_0, image 0", delta_z[:, 0].reshape(K, SIDE, SIDE))
 agrees(trace, {"delta_z_0": delta_z})
 # the identity (22)-(23): autograd's derivative of log sum_h z_tilde_h m_h, (18), with respect to z
@@ -267,9 +296,13 @@ pictures([("x_tilde", x_tilde[0])] + [(f"delta_z_0, group {k}", delta_z[k, 0], 2
 # $(1 - 2\beta)$.
 
 # %%
-delta_z_printed = delta_z_binary_paper(z, m, x_tilde, beta)              # (K, B, N)
-print("delta_z_paper / delta_z =", numpy.unique((delta_z_printed / delta_z).round(12)),
-      "= 1 / (1 - 2 beta) =", round(1 / (1 - 2 * beta), 12))
+delta_z_printed = delta_z_binary_paper(z, m, x_tilde, beta)  # (K, B, N)
+print(
+    "delta_z_paper / delta_z =",
+    numpy.unique((delta_z_printed / delta_z).round(12)),
+    "= 1 / (1 - 2 beta) =",
+    round(1 / (1 - 2 * beta), 12),
+)
 
 # %% [markdown]
 # ### Step 3: the group likelihood $L(m)$, (5) with (18)
@@ -286,11 +319,11 @@ print("delta_z_paper / delta_z =", numpy.unique((delta_z_printed / delta_z).roun
 # predicts the same $z_0$, so $L(m) = 1/K$ everywhere: no group is favoured yet.
 
 # %%
-L_m = group_likelihood_binary(z, x_tilde, beta)                          # (K, B, N)
+L_m = group_likelihood_binary(z, x_tilde, beta)  # (K, B, N)
 print("L(m) at i = 0:", numpy.unique(L_m.round(12)))
 agrees(trace, {"L_m_0": L_m})
-z_tilde = binary_ztilde(z, x_tilde, beta)                                # (K, B, N), (18)
-assert numpy.allclose(L_m, z_tilde / z_tilde.sum(axis=0), atol=1e-3)     # (5), up to the soft clip
+z_tilde = binary_ztilde(z, x_tilde, beta)  # (K, B, N), (18)
+assert numpy.allclose(L_m, z_tilde / z_tilde.sum(axis=0), atol=1e-3)  # (5), up to the soft clip
 
 # %% [markdown]
 # ### Step 4: the network input, $h_k = f(W_h [z_k, m_k, \delta z_k, L(m_k)])$
@@ -307,8 +340,8 @@ assert numpy.allclose(L_m, z_tilde / z_tilde.sum(axis=0), atol=1e-3)     # (5), 
 # From here on the groups and images are the rows of one matrix, (K B, features).
 
 # %%
-network_in = network_input(z, delta_z, m, L_m)                           # (K, B, 4N)
-h = input_projection(params, network_in, config.norm)                    # (K*B, H_0)
+network_in = network_input(z, delta_z, m, L_m)  # (K, B, 4N)
+h = input_projection(params, network_in, config.norm)  # (K*B, H_0)
 print(f"input {network_in.shape} @ W {params['W'].shape} -> h {h.shape}")
 show("h_0, image 0 (one row per group)", h.reshape(K, B, -1)[:, 0])
 agrees(trace, {"h_0": h})
@@ -346,7 +379,7 @@ agrees(trace, {"ladder_top_0": top})
 # %%
 a_top = [params[f"g_{n_layers - 1}_a{j}"] for j in range(1, 11)]
 zhat_top = combinator(laterals[-1], normalize(top, config.norm), a_top, False)  # (K*B, H_{L-1})
-zhat0 = decoder(params, laterals, top, n_layers, False, config.norm)             # (K*B, H_0)
+zhat0 = decoder(params, laterals, top, n_layers, False, config.norm)  # (K*B, H_0)
 print("zhat at the top:", zhat_top.shape, " zhat^(0):", zhat0.shape)
 show("zhat^(0), image 0", zhat0.reshape(K, B, -1)[:, 0])
 agrees(trace, {"zhat0_0": zhat0})
@@ -364,9 +397,9 @@ agrees(trace, {"zhat0_0": zhat0})
 # $$m_k = \mathrm{softmax}_k(c_2\, \mathrm{normalize}(\hat{z}^{(0)} W_m)).$$
 
 # %%
-z_next, z_logit = z_head(params, zhat0, True, config.norm)               # (K*B, N) each
+z_next, z_logit = z_head(params, zhat0, True, config.norm)  # (K*B, N) each
 z_next, z_logit = z_next.reshape(K, B, N), z_logit.reshape(K, B, N)
-m_next = m_head(m_logits(params, zhat0, config.norm).reshape(K, B, N))   # (K, B, N)
+m_next = m_head(m_logits(params, zhat0, config.norm).reshape(K, B, N))  # (K, B, N)
 assert numpy.allclose(m_next.sum(axis=0), 1.0)
 show("z_1, image 0", z_next[:, 0].reshape(K, SIDE, SIDE), 2)
 show("m_1, image 0", m_next[:, 0].reshape(K, SIDE, SIDE), 2)
@@ -384,13 +417,15 @@ agrees(trace, {"z_logit_1": z_logit, "z_1": z_next, "m_1": m_next})
 # pixels and images.
 
 # %%
-q = mixture_binary(z_next, m_next)                                       # q(x = 1), (B, N)
-cost = cost_binary(z_next, m_next, x)                                    # ()
+q = mixture_binary(z_next, m_next)  # q(x = 1), (B, N)
+cost = cost_binary(z_next, m_next, x)  # ()
 by_hand = -numpy.mean(x * numpy.log(q) + (1 - x) * numpy.log(1 - q))
 print(f"cost_1 = {cost:.6f}; -mean log q(x) without the soft clip = {by_hand:.6f}")
 agrees(trace, {"cost_1": cost})
-pictures([("x", x[0]), ("x_tilde", x_tilde[0]), ("q_1(x = 1)", q[0]), ("m_1 (colours)", blend(m_next))]
-         + [(f"z_1, group {k}", z_next[k, 0]) for k in range(K)])
+pictures(
+    [("x", x[0]), ("x_tilde", x_tilde[0]), ("q_1(x = 1)", q[0]), ("m_1 (colours)", blend(m_next))]
+    + [(f"z_1, group {k}", z_next[k, 0]) for k in range(K)]
+)
 
 # %% [markdown]
 # ## Iterations 2 and 3
@@ -406,7 +441,7 @@ pictures([("x", x[0]), ("x_tilde", x_tilde[0]), ("q_1(x = 1)", q[0]), ("m_1 (col
 costs, rows = [cost], []
 z, m, z_in = z_next, m_next, z_logit
 for i in range(1, T):
-    L_m, delta_z = likelihood_and_error(z, m, x_tilde, config)            # (5), (30)-(31)
+    L_m, delta_z = likelihood_and_error(z, m, x_tilde, config)  # (5), (30)-(31)
     h = input_projection(params, network_input(z_in, delta_z, m, L_m), config.norm)
     zhat0, top, top_logits = ladder(params, h, n_layers, False, config.norm)
     z_flat, z_logit_flat = z_head(params, zhat0, True, config.norm)
@@ -414,14 +449,34 @@ for i in range(1, T):
     m_next = m_head(m_logits(params, zhat0, config.norm).reshape(K, B, N))
     costs.append(cost_binary(z_next, m_next, x))
     print(f"iteration {i}:")
-    agrees(trace, {f"L_m_{i}": L_m, f"delta_z_{i}": delta_z, f"h_{i}": h, f"ladder_top_{i}": top,
-                   f"zhat0_{i}": zhat0, f"z_{i + 1}": z_next, f"m_{i + 1}": m_next, f"cost_{i + 1}": costs[-1]})
-    rows.append([(f"q_{i}(x = 1)", mixture_binary(z, m)[0]), (f"m_{i} (colours)", blend(m)),
-                 (f"L(m_{i}) (colours)", blend(L_m))] + [(f"z_{i}, group {k}", z[k, 0]) for k in range(K)])
+    agrees(
+        trace,
+        {
+            f"L_m_{i}": L_m,
+            f"delta_z_{i}": delta_z,
+            f"h_{i}": h,
+            f"ladder_top_{i}": top,
+            f"zhat0_{i}": zhat0,
+            f"z_{i + 1}": z_next,
+            f"m_{i + 1}": m_next,
+            f"cost_{i + 1}": costs[-1],
+        },
+    )
+    rows.append(
+        [
+            (f"q_{i}(x = 1)", mixture_binary(z, m)[0]),
+            (f"m_{i} (colours)", blend(m)),
+            (f"L(m_{i}) (colours)", blend(L_m)),
+        ]
+        + [(f"z_{i}, group {k}", z[k, 0]) for k in range(K)]
+    )
     z, m = z_next, m_next
 print("cost per iteration:", ", ".join(f"{float(c):.4f}" for c in costs))
-pictures(*rows, [(f"q_{T}(x = 1)", mixture_binary(z, m)[0]), (f"m_{T} (colours)", blend(m)), ("x_tilde", x_tilde[0])]
-         + [(f"z_{T}, group {k}", z[k, 0]) for k in range(K)])
+pictures(
+    *rows,
+    [(f"q_{T}(x = 1)", mixture_binary(z, m)[0]), (f"m_{T} (colours)", blend(m)), ("x_tilde", x_tilde[0])]
+    + [(f"z_{T}, group {k}", z[k, 0]) for k in range(K)],
+)
 
 # %% [markdown]
 # ### The training cost (1)
@@ -435,7 +490,7 @@ pictures(*rows, [(f"q_{T}(x = 1)", mixture_binary(z, m)[0]), (f"m_{T} (colours)"
 # Adam; `cost_and_grad` gives the exact gradient by autograd.
 
 # %%
-total = total_denoising_cost(costs)                                      # mean over iterations (E5)
+total = total_denoising_cost(costs)  # mean over iterations (E5)
 print(f"total_cost = {total:.6f} (the mean); the paper's sum = {total_denoising_cost(costs, 'paper'):.6f}")
 agrees(trace, {"total_cost": total})
 
@@ -505,18 +560,26 @@ assert numpy.allclose(paper["delta_z_0"], trace["delta_z_0"] / (1 - 2 * beta), r
 # $v + \sigma^2$ (E3).
 
 # %%
-x_c = numpy.where(x > 0, 0.8, 0.2)                                       # (B, N) grey levels
-config_c = TaggerConfig(input_type="continuous", n_inputs=N, n_groups=K, n_iterations=T, encoder_proj=(16, 8, 4),
-                        input_noise=0.2, z_init=round(float(x_c.mean()), 2), batch_size=B)
+x_c = numpy.where(x > 0, 0.8, 0.2)  # (B, N) grey levels
+config_c = TaggerConfig(
+    input_type="continuous",
+    n_inputs=N,
+    n_groups=K,
+    n_iterations=T,
+    encoder_proj=(16, 8, 4),
+    input_noise=0.2,
+    z_init=round(float(x_c.mean()), 2),
+    batch_size=B,
+)
 sigma = config_c.input_noise
 params_c = random_params(config_c, rng)
-x_c_tilde = corrupt(x_c, config_c.input_type, sigma, rng)               # (B, N)
+x_c_tilde = corrupt(x_c, config_c.input_type, sigma, rng)  # (B, N)
 inputs_c = {"x": x_c, "x_tilde": x_c_tilde, "m0_logits": draw_mask_logits(K, B, N, rng)}
 trace_c = forward(params_c, config_c, inputs_c)
 z_c, m_c = trace_c["z_0"], trace_c["m_0"]
-v_eff = pos(params_c["v"])                                               # E4
-s2 = continuous_total_variance(sigma, v_eff)                             # sigma^2 + v_eff^2 (E3)
-z_tilde_c = continuous_ztilde(z_c, x_c_tilde, s2)                        # (20), (K, B, N)
+v_eff = pos(params_c["v"])  # E4
+s2 = continuous_total_variance(sigma, v_eff)  # sigma^2 + v_eff^2 (E3)
+z_tilde_c = continuous_ztilde(z_c, x_c_tilde, s2)  # (20), (K, B, N)
 print(f"v = {float(params_c['v']):.4f}, v_eff = {float(v_eff):.4f}, sigma^2 + v_eff^2 = {float(s2):.4f}")
 show("z_tilde_0, image 0, group 0", z_tilde_c[0, 0].reshape(SIDE, SIDE))
 pictures([("x", x_c[0]), ("x_tilde", numpy.clip(x_c_tilde[0], 0, 1))])
@@ -535,10 +598,10 @@ pictures([("x", x_c[0]), ("x_tilde", numpy.clip(x_c_tilde[0], 0, 1))])
 # the exact derivative of $\log q(\tilde{x})$, which autograd confirms.
 
 # %%
-L_m_c = group_likelihood_continuous(z_c, x_c_tilde, s2)                  # (5) with (20)
-delta_z_c = delta_z_continuous(z_c, m_c, x_c_tilde)                      # (4), the code's
-delta_z_28 = delta_z_continuous_eq28(z_c, m_c, x_c_tilde, s2)            # (28), exact
-delta_z_29 = delta_z_continuous_eq29(z_c, m_c, x_c_tilde, s2)            # (29), Alg. 2
+L_m_c = group_likelihood_continuous(z_c, x_c_tilde, s2)  # (5) with (20)
+delta_z_c = delta_z_continuous(z_c, m_c, x_c_tilde)  # (4), the code's
+delta_z_28 = delta_z_continuous_eq28(z_c, m_c, x_c_tilde, s2)  # (28), exact
+delta_z_29 = delta_z_continuous_eq29(z_c, m_c, x_c_tilde, s2)  # (29), Alg. 2
 agrees(trace_c, {"L_m_0": L_m_c, "delta_z_0": delta_z_c})
 assert numpy.allclose(elementwise_grad(log_q_tilde_continuous)(z_c, m_c, x_c_tilde, s2), delta_z_28, rtol=1e-12)
 print("(28) = d/dz log q(x_tilde), by autograd")
@@ -562,19 +625,22 @@ h_c = input_projection(params_c, network_input(z_c, delta_z_c, m_c, L_m_c), conf
 zhat0_c, top_c, _ = ladder(params_c, h_c, n_layers, True, config_c.norm)
 z_c1 = z_head(params_c, zhat0_c, False, config_c.norm)[0].reshape(K, B, N)
 m_c1 = m_head(m_logits(params_c, zhat0_c, config_c.norm).reshape(K, B, N))
-cost_c = cost_continuous(z_c1, m_c1, x_c, v_eff)                          # (6)
-log_terms = mixture_log_terms_continuous(z_c1, m_c1, x_c, v_eff)         # (K, B, N)
-densities = numpy.exp(-(x_c - z_c1) ** 2 / (2 * v_eff)) / numpy.sqrt(2 * numpy.pi * v_eff)
-by_hand = -numpy.mean(numpy.log(numpy.sum(densities * m_c1, axis=0)))   # (6), straight from the densities
-print(f"cost_1 = {cost_c:.6f}; -mean log q(x) from the densities = {by_hand:.6f}; "
-      f"difference {by_hand - cost_c:.4f}, log(2 pi)/2 = {numpy.log(2 * numpy.pi) / 2:.4f}")
+cost_c = cost_continuous(z_c1, m_c1, x_c, v_eff)  # (6)
+log_terms = mixture_log_terms_continuous(z_c1, m_c1, x_c, v_eff)  # (K, B, N)
+densities = numpy.exp(-((x_c - z_c1) ** 2) / (2 * v_eff)) / numpy.sqrt(2 * numpy.pi * v_eff)
+by_hand = -numpy.mean(numpy.log(numpy.sum(densities * m_c1, axis=0)))  # (6), straight from the densities
+print(
+    f"cost_1 = {cost_c:.6f}; -mean log q(x) from the densities = {by_hand:.6f}; "
+    f"difference {by_hand - cost_c:.4f}, log(2 pi)/2 = {numpy.log(2 * numpy.pi) / 2:.4f}"
+)
 assert numpy.isclose(cost_c, -numpy.mean(numpy.log(numpy.sum(numpy.exp(log_terms), axis=0))), rtol=1e-12)
-say(f"log N(x; z_k, v) + log(m_k + 1e-5) + log(2 pi)/2: shape {log_terms.shape}; "
-    "cost_1 = -mean log sum_k exp of it")
-agrees(trace_c, {"h_0": h_c, "ladder_top_0": top_c, "zhat0_0": zhat0_c, "z_1": z_c1, "m_1": m_c1,
-                 "cost_1": cost_c})
-print("costs:", [round(float(trace_c[f"cost_{i}"]), 4) for i in range(1, T + 1)],
-      f"total_cost {float(trace_c['total_cost']):.4f}")
+say(f"log N(x; z_k, v) + log(m_k + 1e-5) + log(2 pi)/2: shape {log_terms.shape}; cost_1 = -mean log sum_k exp of it")
+agrees(trace_c, {"h_0": h_c, "ladder_top_0": top_c, "zhat0_0": zhat0_c, "z_1": z_c1, "m_1": m_c1, "cost_1": cost_c})
+print(
+    "costs:",
+    [round(float(trace_c[f"cost_{i}"]), 4) for i in range(1, T + 1)],
+    f"total_cost {float(trace_c['total_cost']):.4f}",
+)
 
 # %% [markdown]
 # ## Where each step lives

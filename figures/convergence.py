@@ -2,6 +2,7 @@
 
 The same as `tagger-ref figure convergence ...`; see `tagger-ref figure --help` for the options.
 """
+
 import sys
 
 from tagger_ref.commands.cli import main

@@ -3,6 +3,7 @@
 The same as `tagger-ref figure table2 RUN_DIR... --out DIR`: per dataset, method and labels the
 mean and sample standard deviation of the runs' class_error, in table2.md and table2.csv.
 """
+
 import sys
 
 from tagger_ref.commands.cli import main

@@ -7,6 +7,7 @@
 The cases' recipe is ``tagger_ref.oracle.golden.make_case``. A change of the maths that moves a trace makes
 reference_tests/test_golden.py fail; the shipped files are then regenerated on purpose, with this.
 """
+
 import argparse
 import os
 import sys
@@ -15,9 +16,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)  # this checkout's code, installed or not
 
 from tagger_ref.files.fileio import write_json  # noqa: E402
-from tagger_ref.oracle.golden import CASES, GOLDEN_DIR, make_case  # noqa: E402
 from tagger_ref.files.inputs import save_inputs  # noqa: E402
 from tagger_ref.files.params import save_params  # noqa: E402
+from tagger_ref.oracle.golden import CASES, GOLDEN_DIR, make_case  # noqa: E402
 from tagger_ref.oracle.trace import save_trace  # noqa: E402
 
 
@@ -33,7 +34,9 @@ def write_case(name, folder):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python maintainer/make_golden.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=GOLDEN_DIR, help="destination folder (default: the checkout's tagger_ref/oracle/golden/)")
+    parser.add_argument(
+        "--out", default=GOLDEN_DIR, help="destination folder (default: the checkout's tagger_ref/oracle/golden/)"
+    )
     parser.add_argument("names", nargs="*", help="cases to write (default: all)")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in CASES]

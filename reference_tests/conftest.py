@@ -1,4 +1,5 @@
 """Shared helpers of the reference tests."""
+
 import json
 import os
 
@@ -17,9 +18,13 @@ SHARED = os.path.join(REPO, "..", "shared")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--device", choices=("none", "gpu", "standin"), default="none",
-                     help="where test_device.py's device checks run: gpu (CuPy and a GPU), standin (the CPU "
-                          "stand-in fake_gpu.py, small sizes), none (they skip; default)")
+    parser.addoption(
+        "--device",
+        choices=("none", "gpu", "standin"),
+        default="none",
+        help="where test_device.py's device checks run: gpu (CuPy and a GPU), standin (the CPU "
+        "stand-in fake_gpu.py, small sizes), none (they skip; default)",
+    )
 
 
 def golden_original_case(name):
@@ -27,8 +32,11 @@ def golden_original_case(name):
     d = os.path.join(DATA, "golden_original", name)
     with open(os.path.join(d, "config.json")) as f:
         config = from_dict(json.load(f))
-    with numpy.load(os.path.join(d, "params.npz")) as p, numpy.load(os.path.join(d, "inputs.npz")) as i, \
-            numpy.load(os.path.join(d, "trace.npz")) as t:
+    with (
+        numpy.load(os.path.join(d, "params.npz")) as p,
+        numpy.load(os.path.join(d, "inputs.npz")) as i,
+        numpy.load(os.path.join(d, "trace.npz")) as t,
+    ):
         return config, dict(p), dict(i), dict(t)
 
 

@@ -20,6 +20,7 @@ The module itself plays the part of ``cupy`` for ``tagger_ref.device.gpu.registe
 whole, for ``backend.use_device("gpu")``. Results are computed by NumPy, so
 they equal NumPy's to the last bit, which lets the tests compare exactly.
 """
+
 import types
 
 import numpy
@@ -139,8 +140,9 @@ def _handled(x):
 def _refuse_host_arrays(items, where):
     for x in items:
         if isinstance(x, numpy.ndarray):
-            raise HostDeviceMixError(f"{where}: a NumPy array {x.shape} met a device array "
-                                     "(CuPy refuses implicit host-to-device conversion)")
+            raise HostDeviceMixError(
+                f"{where}: a NumPy array {x.shape} met a device array (CuPy refuses implicit host-to-device conversion)"
+            )
         if isinstance(x, (list, tuple)):
             _refuse_host_arrays(x, where)
 
@@ -164,6 +166,7 @@ def _wrap(x):
 
 
 # ----- the module's part: what tagger_ref asks of cupy -----
+
 
 def zeros(shape, dtype=float):
     return FakeGPUArray(numpy.zeros(shape, dtype=dtype))
@@ -198,8 +201,10 @@ random = types.SimpleNamespace(default_rng=FakeGenerator)
 
 def register():
     """Register FakeGPUArray with autograd, as tagger_ref.device.gpu.load_cupy registers cupy.ndarray."""
-    from tagger_ref.device.gpu import register_array_type
     import sys
+
+    from tagger_ref.device.gpu import register_array_type
+
     register_array_type(FakeGPUArray, sys.modules[__name__])
 
 
@@ -209,6 +214,13 @@ def cupy_module(device_count=1):
     same code as on a GPU. ``device_count`` 0 plays a machine without a GPU."""
     device = types.SimpleNamespace(id=0, synchronize=lambda: None)
     runtime = types.SimpleNamespace(getDeviceCount=lambda: device_count)
-    return types.SimpleNamespace(__name__="cupy (reference_tests/fake_gpu.py stand-in)", ndarray=FakeGPUArray,
-                                 empty=zeros, zeros=zeros, ones=ones, asarray=asarray, random=random,
-                                 cuda=types.SimpleNamespace(runtime=runtime, Device=lambda: device))
+    return types.SimpleNamespace(
+        __name__="cupy (reference_tests/fake_gpu.py stand-in)",
+        ndarray=FakeGPUArray,
+        empty=zeros,
+        zeros=zeros,
+        ones=ones,
+        asarray=asarray,
+        random=random,
+        cuda=types.SimpleNamespace(runtime=runtime, Device=lambda: device),
+    )

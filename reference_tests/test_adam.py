@@ -1,10 +1,11 @@
 """Adam against hand-computed steps and against its closed form over a gradient history."""
+
 import numpy
 import pytest
 
 from tagger_ref.experiments.adam import BETA1, BETA2, EPS, adam_init, adam_update
 
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 def test_first_step_by_hand():
@@ -12,13 +13,14 @@ def test_first_step_by_hand():
     params = {"w": numpy.array([1.0, -2.0, 0.5]), "c": numpy.array(3.0)}
     grads = {"w": numpy.array([0.5, -0.1, 0.0]), "c": numpy.array(-4.0)}
     new, state = adam_update(params, grads, adam_init(params), lr=0.1)
-    numpy.testing.assert_allclose(new["w"], [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 0.1 / (0.1 + 1e-8), 0.5],
-                                  rtol=0, atol=1e-15)
+    numpy.testing.assert_allclose(
+        new["w"], [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 0.1 / (0.1 + 1e-8), 0.5], rtol=0, atol=1e-15
+    )
     numpy.testing.assert_allclose(new["c"], 3.0 + 0.1 * 4.0 / (4.0 + 1e-8), rtol=0, atol=1e-15)
     numpy.testing.assert_allclose(state["m"]["w"], [0.05, -0.01, 0.0], rtol=1e-15)
     numpy.testing.assert_allclose(state["v"]["w"], [0.00025, 0.00001, 0.0], rtol=1e-12)
     assert state["t"] == 1
-    assert params["w"][0] == 1.0 and isinstance(new["c"], numpy.ndarray)   # inputs untouched, scalars stay arrays
+    assert params["w"][0] == 1.0 and isinstance(new["c"], numpy.ndarray)  # inputs untouched, scalars stay arrays
 
 
 def test_second_step_by_hand():
@@ -44,8 +46,8 @@ def test_matches_closed_form_over_a_history():
         params, state = adam_update(params, {"w": history[t - 1]}, state, lr)
         weights1 = (1 - BETA1) * BETA1 ** numpy.arange(t - 1, -1, -1)
         weights2 = (1 - BETA2) * BETA2 ** numpy.arange(t - 1, -1, -1)
-        m_hat = weights1 @ history[:t] / (1 - BETA1 ** t)
-        v_hat = weights2 @ history[:t] ** 2 / (1 - BETA2 ** t)
+        m_hat = weights1 @ history[:t] / (1 - BETA1**t)
+        v_hat = weights2 @ history[:t] ** 2 / (1 - BETA2**t)
         expected = expected - lr * m_hat / (numpy.sqrt(v_hat) + EPS)
         numpy.testing.assert_allclose(params["w"], expected, rtol=1e-12, atol=1e-15)
 

@@ -1,6 +1,7 @@
 """The baselines of Table 2 (FC MLP, FC Ladder, ConvNet): the convolution and pooling against direct
 loops, the costs against hand-written expressions, every gradient against finite differences, and
 the command line (baseline, evaluate, figure table2) end to end at a tiny size."""
+
 import csv
 import json
 import os
@@ -9,33 +10,41 @@ import statistics
 import numpy
 import pytest
 from autograd import value_and_grad
+from run_helpers import CLOCKS, checkpoint_arrays
 from scipy.special import expit, log_softmax
 
-from run_helpers import CLOCKS, checkpoint_arrays
+from tagger_ref.baselines import conv, fc_ladder, mlp
 from tagger_ref.baselines import models as baselines
 from tagger_ref.baselines.config import PRESETS, BaselineConfig, from_dict, rasmus_weights
 from tagger_ref.commands.cli import main
 from tagger_ref.errors import ConfigError
-from tagger_ref.oracle.gradcheck import check_gradient
-from tagger_ref.baselines import conv, fc_ladder, mlp
 from tagger_ref.experiments.evaluation import class_errors
 from tagger_ref.maths.classification import class_targets
+from tagger_ref.oracle.gradcheck import check_gradient
 
 # Small models for the gradient checks (float64): 6 inputs for the FC ones, 19 x 19 images for the ConvNet.
 MLP = BaselineConfig(baseline="mlp", hidden=(5, 4), n_inputs=6, n_classes=3, batch_size=5)
-LADDER = BaselineConfig(baseline="ladder", hidden=(5, 4), n_inputs=6, n_classes=3, batch_size=5, input_noise=0.3,
-                        denoising_weights=(1.0, 0.7, 0.5, 0.3))
+LADDER = BaselineConfig(
+    baseline="ladder",
+    hidden=(5, 4),
+    n_inputs=6,
+    n_classes=3,
+    batch_size=5,
+    input_noise=0.3,
+    denoising_weights=(1.0, 0.7, 0.5, 0.3),
+)
 CONVNET = BaselineConfig(baseline="convnet", hidden=(2, 3), n_inputs=361, image_side=19, n_classes=3, batch_size=4)
 
 
 # ---------------------------------------------------------------------------------------------
 # convolution and pooling against direct loops
 
+
 def conv_by_loops(x, kernel, padding):
     B, H, W, C = x.shape
     k, _, _, O = kernel.shape
     xp = numpy.zeros((B, H + 2 * padding, W + 2 * padding, C))
-    xp[:, padding:padding + H, padding:padding + W] = x
+    xp[:, padding : padding + H, padding : padding + W] = x
     Ho, Wo = H + 2 * padding - k + 1, W + 2 * padding - k + 1
     y = numpy.zeros((B, Ho, Wo, O))
     for b in range(B):
@@ -53,8 +62,9 @@ def conv_by_loops(x, kernel, padding):
 def test_conv2d_against_direct_loops(k, padding):
     rng = numpy.random.default_rng(k + 10 * padding)
     x, kernel = rng.standard_normal((2, 5, 6, 3)), rng.standard_normal((k, k, 3, 4))
-    numpy.testing.assert_allclose(conv.conv2d(x, kernel, padding), conv_by_loops(x, kernel, padding), rtol=1e-12,
-                                  atol=1e-12)
+    numpy.testing.assert_allclose(
+        conv.conv2d(x, kernel, padding), conv_by_loops(x, kernel, padding), rtol=1e-12, atol=1e-12
+    )
 
 
 @pytest.mark.quick
@@ -70,7 +80,7 @@ def test_max_pool_against_direct_loops(shape):
                 for c in range(C):
                     want[b, p, q, c] = max(x[b, 2 * p + i, 2 * q + j, c] for i in range(3) for j in range(3))
     numpy.testing.assert_array_equal(conv.max_pool(x, 3, 2), want)
-    assert want.shape[1:3] == {28: (13, 13), 13: (6, 6)}.get(H, want.shape[1:3])    # Model C's sizes on 28 x 28
+    assert want.shape[1:3] == {28: (13, 13), 13: (6, 6)}.get(H, want.shape[1:3])  # Model C's sizes on 28 x 28
 
 
 @pytest.mark.quick
@@ -84,6 +94,7 @@ def test_channel_batch_norm_against_per_channel_statistics():
 
 # ---------------------------------------------------------------------------------------------
 # costs against hand-written expressions
+
 
 def perturbed_params(config, rng):
     """Initial parameters moved off their symmetric start (gamma and the combinators' ones, zero biases)."""
@@ -114,7 +125,7 @@ def test_mlp_cost_by_hand():
         p = numpy.exp(a[n]) / numpy.sum(numpy.exp(a[n]))
         t = numpy.zeros(3)
         for digit in y[n]:
-            t[digit] += 0.5                                   # the mean of the two one-hots
+            t[digit] += 0.5  # the mean of the two one-hots
         cost -= numpy.sum(t * numpy.log(p)) / 5
     got = mlp.mlp_cost(params, x, class_targets(y, 3), 2)
     assert got == pytest.approx(cost, rel=1e-12)
@@ -196,9 +207,13 @@ def test_clean_encoder_is_the_noiseless_corrupted_one_and_predicts():
 # ---------------------------------------------------------------------------------------------
 # gradients against finite differences
 
+
 @pytest.mark.quick
-@pytest.mark.parametrize("config, elements", [(MLP, ("beta_1", "gamma_3")), (LADDER, ("a_2_1", "beta_1", "V_3")),
-                                              (CONVNET, ("beta_1", "gamma_8"))], ids=["mlp", "ladder", "convnet"])
+@pytest.mark.parametrize(
+    "config, elements",
+    [(MLP, ("beta_1", "gamma_3")), (LADDER, ("a_2_1", "beta_1", "V_3")), (CONVNET, ("beta_1", "gamma_8"))],
+    ids=["mlp", "ladder", "convnet"],
+)
 def test_gradient_against_finite_differences(config, elements):
     rng = numpy.random.default_rng(5)
     params = perturbed_params(config, rng)
@@ -207,16 +222,24 @@ def test_gradient_against_finite_differences(config, elements):
     inputs = baselines.step_inputs(config, x, y, rng.random((config.batch_size, config.n_inputs)), rng)
     cost, grads = value_and_grad(baselines.step_cost)(params, config, inputs)
     checks = check_gradient(lambda p: baselines.step_cost(p, config, inputs), params, grads, rng, directions=2)
-    checks += check_gradient(lambda p: baselines.step_cost(p, config, inputs), params, grads, rng, elementwise=True,
-                             directions=0, names=elements)
+    checks += check_gradient(
+        lambda p: baselines.step_cost(p, config, inputs),
+        params,
+        grads,
+        rng,
+        elementwise=True,
+        directions=0,
+        names=elements,
+    )
     failed = [c for c in checks if c.status == "FAIL"]
     assert not failed, failed[:3]
-    assert sum(c.status == "ok" for c in checks) >= 0.9 * len(checks)           # kinks (ReLU, max) are rare
+    assert sum(c.status == "ok" for c in checks) >= 0.9 * len(checks)  # kinks (ReLU, max) are rare
     assert set(grads) == set(baselines.param_shapes(config))
 
 
 # ---------------------------------------------------------------------------------------------
 # configs
+
 
 @pytest.mark.quick
 def test_presets_have_the_papers_sizes():
@@ -228,19 +251,28 @@ def test_presets_have_the_papers_sizes():
     assert PRESETS["convnet"].hidden == (96, 192)
     shapes = baselines.param_shapes(PRESETS["convnet"])
     assert shapes["W_1"] == (3, 3, 1, 96) and shapes["W_5"] == (3, 3, 192, 192) and shapes["W_7"] == (1, 1, 192, 10)
-    assert shapes["W_8"] == (4 * 4 * 10, 10)                         # 28 -> 28 -> 13 -> 13 -> 6 -> 4
+    assert shapes["W_8"] == (4 * 4 * 10, 10)  # 28 -> 28 -> 13 -> 13 -> 6 -> 4
     for name, config in PRESETS.items():
         assert from_dict(json.loads(json.dumps(config.to_dict()))) == config, name
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("changes, field", [
-    (dict(baseline="rnn"), "baseline"), (dict(hidden=()), "hidden"), (dict(lr=0), "lr"),
-    (dict(input_noise=0.3), "input_noise"), (dict(denoising_weights=(1.0,)), "denoising_weights"),
-    (dict(baseline="convnet", hidden=(2, 3, 4)), "hidden"), (dict(baseline="convnet", hidden=(2, 3), image_side=20),
-                                                             "image_side"),
-    (dict(baseline="ladder", input_noise=0.3), "denoising_weights"), (dict(batch_size=1), "batch_size"),
-    (dict(dtype="float16"), "dtype"), (dict(labeled_samples=-1), "labeled_samples")])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (dict(baseline="rnn"), "baseline"),
+        (dict(hidden=()), "hidden"),
+        (dict(lr=0), "lr"),
+        (dict(input_noise=0.3), "input_noise"),
+        (dict(denoising_weights=(1.0,)), "denoising_weights"),
+        (dict(baseline="convnet", hidden=(2, 3, 4)), "hidden"),
+        (dict(baseline="convnet", hidden=(2, 3), image_side=20), "image_side"),
+        (dict(baseline="ladder", input_noise=0.3), "denoising_weights"),
+        (dict(batch_size=1), "batch_size"),
+        (dict(dtype="float16"), "dtype"),
+        (dict(labeled_samples=-1), "labeled_samples"),
+    ],
+)
 def test_bad_config_fields_are_named(changes, field):
     with pytest.raises(ConfigError, match=f"'{field}'"):
         BaselineConfig(**changes)
@@ -251,12 +283,17 @@ def test_bad_config_fields_are_named(changes, field):
 # ---------------------------------------------------------------------------------------------
 # the command line
 
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("baselines")
     path = str(d / "tm2.npz")
-    assert main(["data", "texture-mnist", "--digits", "2", "--out", path, "--train", "40", "--valid", "10",
-                 "--test", "20"]) == 0
+    assert (
+        main(
+            ["data", "texture-mnist", "--digits", "2", "--out", path, "--train", "40", "--valid", "10", "--test", "20"]
+        )
+        == 0
+    )
     return d, path
 
 
@@ -271,9 +308,16 @@ def test_train_and_evaluate_each_baseline(data, kind, capsys):
     run = str(d / f"run-{kind}")
     assert main(["baseline", kind, "--config", f"{kind}-tiny", "--data", path, "--out", run, "--no-progress"]) == 0
     log = read_table(os.path.join(run, "log.csv"))
-    assert list(log[0]) == ["epoch", "step", "train_cost", "valid_class_cost", "valid_class_error", "seconds",
-                            "cpu_seconds"]
-    assert [r["step"] for r in log] == ["4"]                        # 40 images, batches of 10: one epoch, 4 steps
+    assert list(log[0]) == [
+        "epoch",
+        "step",
+        "train_cost",
+        "valid_class_cost",
+        "valid_class_error",
+        "seconds",
+        "cpu_seconds",
+    ]
+    assert [r["step"] for r in log] == ["4"]  # 40 images, batches of 10: one epoch, 4 steps
     assert json.load(open(os.path.join(run, "config.json")))["baseline"] == kind
     assert main(["evaluate", run, "--data", path]) == 0
     assert "top-2 error" in capsys.readouterr().out
@@ -295,8 +339,9 @@ def test_resume_equals_an_uninterrupted_run(data):
     common = ["--config", "ladder-tiny", "--data", path, "--no-progress"]
     assert main(["baseline", "ladder", *common, "--out", straight, "--epochs", "2"]) == 0
     assert main(["baseline", "ladder", *common, "--out", split, "--epochs", "1"]) == 0
-    assert main(["baseline", "ladder", "--data", path, "--out", split, "--resume", "--epochs", "2",
-                 "--no-progress"]) == 0
+    assert (
+        main(["baseline", "ladder", "--data", path, "--out", split, "--resume", "--epochs", "2", "--no-progress"]) == 0
+    )
     a, b = checkpoint_arrays(straight), checkpoint_arrays(split)
     assert set(a) == set(b) and int(a["step"]) == 8
     for k in a:
@@ -307,21 +352,25 @@ def test_resume_equals_an_uninterrupted_run(data):
 def test_bad_input_is_one_error_line(data, capsys, tmp_path):
     d, path = data
     run = str(d / "run-mlp-bad")
-    cases = [(["baseline", "mlp", "--config", "nope", "--data", path, "--out", run], "unknown baseline config"),
-             (["baseline", "mlp", "--config", "ladder-tiny", "--data", path, "--out", run], "ladder baseline's"),
-             (["baseline", "mlp", "--config", "mlp-tiny", "--labels", "15", "--data", path, "--out", run],
-              "not a multiple"),
-             (["baseline", "mlp", "--config", "mlp-tiny", "--labels", "x", "--data", path, "--out", run], "--labels"),
-             (["baseline", "mlp", "--config", "mlp-tiny", "--data", str(tmp_path / "none.npz"), "--out", run],
-              "does not exist")]
+    cases = [
+        (["baseline", "mlp", "--config", "nope", "--data", path, "--out", run], "unknown baseline config"),
+        (["baseline", "mlp", "--config", "ladder-tiny", "--data", path, "--out", run], "ladder baseline's"),
+        (["baseline", "mlp", "--config", "mlp-tiny", "--labels", "15", "--data", path, "--out", run], "not a multiple"),
+        (["baseline", "mlp", "--config", "mlp-tiny", "--labels", "x", "--data", path, "--out", run], "--labels"),
+        (
+            ["baseline", "mlp", "--config", "mlp-tiny", "--data", str(tmp_path / "none.npz"), "--out", run],
+            "does not exist",
+        ),
+    ]
     for argv, message in cases:
         capsys.readouterr()
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
-    shapes = str(tmp_path / "shapes.npz")                            # a data file without digit classes
-    assert main(["data", "shapes", "--out", shapes, "--train", "12", "--valid", "4", "--test", "4",
-                 "--single", "0"]) == 0
+    shapes = str(tmp_path / "shapes.npz")  # a data file without digit classes
+    assert (
+        main(["data", "shapes", "--out", shapes, "--train", "12", "--valid", "4", "--test", "4", "--single", "0"]) == 0
+    )
     capsys.readouterr()
     assert main(["baseline", "mlp", "--config", "mlp-tiny", "--data", shapes, "--out", run]) == 2
     assert capsys.readouterr().err.startswith("error: data file")
@@ -338,8 +387,26 @@ def test_figure_table2_mean_and_sample_sd(data, tmp_path):
     runs = []
     for seed in (1, 2):
         run = str(tmp_path / f"seed{seed}")
-        assert main(["baseline", "mlp", "--config", "mlp-tiny", "--labels", "all", "--seed", str(seed), "--data", path,
-                     "--out", run, "--no-progress"]) == 0
+        assert (
+            main(
+                [
+                    "baseline",
+                    "mlp",
+                    "--config",
+                    "mlp-tiny",
+                    "--labels",
+                    "all",
+                    "--seed",
+                    str(seed),
+                    "--data",
+                    path,
+                    "--out",
+                    run,
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
         assert main(["evaluate", run, "--data", path]) == 0
         runs.append(run)
     errors = [float(read_table(os.path.join(r, "table2.csv"))[0]["class_error"]) for r in runs]
@@ -352,5 +419,7 @@ def test_figure_table2_mean_and_sample_sd(data, tmp_path):
     assert float(row["sd"]) == pytest.approx(statistics.stdev(errors), abs=0.006)
     assert rows[("TextureMNIST2", "Tagger", "1k")]["paper_mean"] == "24.9" and len(rows) == 16
     md = open(os.path.join(out, "table2.md")).read()
-    assert f"| TextureMNIST2 | FC MLP | 50k | 2 | {statistics.mean(errors):.2f} ± {statistics.stdev(errors):.2f} " \
-           f"| 55.2 ± 1.0 |" in md
+    assert (
+        f"| TextureMNIST2 | FC MLP | 50k | 2 | {statistics.mean(errors):.2f} ± {statistics.stdev(errors):.2f} "
+        f"| 55.2 ± 1.0 |" in md
+    )

@@ -1,5 +1,6 @@
 """benchmarks/step_time.py: its lower bound holds exactly the matrix products of a training step
 (counted here from autograd's own graph of the step), and the script runs."""
+
 import sys
 
 import autograd.numpy as anp
@@ -7,12 +8,12 @@ import numpy
 import pytest
 from autograd.core import VJPNode
 from autograd.tracer import notrace_primitives, trace
-
 from run_helpers import load_repo_script
+
 from tagger_ref.config import PRESETS
 from tagger_ref.files.inputs import make_inputs
-from tagger_ref.maths.model import total_cost
 from tagger_ref.files.params import init_params
+from tagger_ref.maths.model import total_cost
 
 
 def load_script():
@@ -22,6 +23,7 @@ def load_script():
 class RecordingNode(VJPNode):
     """A VJP node that also records the graph's matrix products A @ B: A's shape, B's shape, and
     which of A and B depend on the parameters (0, 1)."""
+
     __slots__ = []
     products = []
 
@@ -31,7 +33,7 @@ class RecordingNode(VJPNode):
             RecordingNode.products.append((anp.shape(args[0]), anp.shape(args[1]), tuple(parent_argnums)))
 
 
-notrace_primitives[RecordingNode] = notrace_primitives[VJPNode]   # comparisons etc. are not traced, as for VJPNode
+notrace_primitives[RecordingNode] = notrace_primitives[VJPNode]  # comparisons etc. are not traced, as for VJPNode
 
 
 def test_bound_has_exactly_the_products_of_a_step():
@@ -52,7 +54,7 @@ def test_bound_has_exactly_the_products_of_a_step():
         if 0 in argnums:
             expected.append(((a[0], b[1]), b[::-1], False, True))
     assert sorted(step_time.product_list(config, 3)) == sorted(expected)
-    assert len(expected) == 62                      # T = 3 iterations of 7 products, 3 x 7 x 3 - 1
+    assert len(expected) == 62  # T = 3 iterations of 7 products, 3 x 7 x 3 - 1
 
 
 def test_script_runs_and_checks_gradient_dtypes(capsys):
@@ -61,16 +63,36 @@ def test_script_runs_and_checks_gradient_dtypes(capsys):
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith(("float64 ", "float32 "))]
     assert [(r[0], r[1], r[2], r[-1]) for r in rows] == [
-        ("float64", "fast", "kept", "float64"), ("float64", "reference", "kept", "float64"),
-        ("float32", "fast", "kept", "float32"), ("float32", "reference", "kept", "float32")]
+        ("float64", "fast", "kept", "float64"),
+        ("float64", "reference", "kept", "float64"),
+        ("float32", "fast", "kept", "float32"),
+        ("float32", "reference", "kept", "float32"),
+    ]
 
 
 def test_texture_model_and_the_ports_column(capsys):
     """--model texture times the TextureMNIST stage-1 model (continuous inputs, its preset's Ladder
     unless --ladder), and the port column holds a ratio exactly when PyTorch is installed."""
     step_time = load_script()
-    assert step_time.main(["--model", "texture", "--batch", "2", "--ladder", "6,5,4", "--repeats", "1",
-                           "--allocator", "kept", "--paths", "fast"]) == 0
+    assert (
+        step_time.main(
+            [
+                "--model",
+                "texture",
+                "--batch",
+                "2",
+                "--ladder",
+                "6,5,4",
+                "--repeats",
+                "1",
+                "--allocator",
+                "kept",
+                "--paths",
+                "fast",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "texture-mnist-pretrain, continuous): N=784" in out
     rows = [line.split() for line in out.splitlines() if line.startswith(("float64 ", "float32 "))]
@@ -80,28 +102,50 @@ def test_texture_model_and_the_ports_column(capsys):
         assert port_column == ["-", "-"]
     else:
         assert all(float(p) > 0 for p in port_column)
-    assert step_time.main(["--batch", "2", "--ladder", "6,5,4", "--repeats", "1", "--allocator", "kept",
-                           "--paths", "fast", "--no-port"]) == 0
-    assert [line.split()[6] for line in capsys.readouterr().out.splitlines()
-            if line.startswith("float")] == ["-", "-"]
-
+    assert (
+        step_time.main(
+            [
+                "--batch",
+                "2",
+                "--ladder",
+                "6,5,4",
+                "--repeats",
+                "1",
+                "--allocator",
+                "kept",
+                "--paths",
+                "fast",
+                "--no-port",
+            ]
+        )
+        == 0
+    )
+    assert [line.split()[6] for line in capsys.readouterr().out.splitlines() if line.startswith("float")] == ["-", "-"]
 
 
 def test_device_gpu_times_trainings_step_on_the_device_and_the_cpu(monkeypatch, capsys):
     """--device gpu on the CuPy stand-in (reference_tests/fake_gpu.py in the place of cupy): a row
     per device, dtype and draws, finite costs, a speed-up line per dtype; the CPU is active after."""
     import fake_gpu
+
     from tagger_ref.device import backend
+
     step_time = load_script()
     monkeypatch.setitem(sys.modules, "cupy", fake_gpu.cupy_module())
-    assert step_time.main(["--device", "gpu", "--batch", "2", "--ladder", "6,5,4", "--repeats", "1",
-                           "--warmup", "1"]) == 0
+    assert (
+        step_time.main(["--device", "gpu", "--batch", "2", "--ladder", "6,5,4", "--repeats", "1", "--warmup", "1"]) == 0
+    )
     assert backend.device() == "cpu"
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith(("gpu ", "cpu "))]
     assert [tuple(r[:3]) for r in rows] == [
-        ("gpu", "float64", "host"), ("gpu", "float64", "device"), ("gpu", "float32", "host"),
-        ("gpu", "float32", "device"), ("cpu", "float64", "host"), ("cpu", "float32", "host")]
+        ("gpu", "float64", "host"),
+        ("gpu", "float64", "device"),
+        ("gpu", "float32", "host"),
+        ("gpu", "float32", "device"),
+        ("cpu", "float64", "host"),
+        ("cpu", "float32", "host"),
+    ]
     assert all(float(r[3]) > 0 and numpy.isfinite(float(r[-1])) for r in rows)
     assert out.count("speed-up, GPU") == 2 and "fake_gpu.py stand-in" in out
 
@@ -109,6 +153,7 @@ def test_device_gpu_times_trainings_step_on_the_device_and_the_cpu(monkeypatch, 
 def test_device_gpu_without_cupy_says_so_and_exits_2(capsys):
     try:
         import cupy  # noqa: F401
+
         pytest.skip("CuPy is installed here")
     except ImportError:
         pass

@@ -1,5 +1,6 @@
 """The trace comparison (tagger_ref.oracle.compare and `tagger-ref compare`): tolerance semantics, the
 report's facts, computation order, exit codes, and the authors' traces passing at the defaults."""
+
 import json
 import os
 
@@ -7,12 +8,19 @@ import numpy
 import pytest
 
 from tagger_ref.commands import cli
-from tagger_ref.oracle import golden
-from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, DEFAULT_RTOL, FLOAT32, assert_traces_close, compare_traces, computation_rank
 from tagger_ref.config import from_dict
 from tagger_ref.errors import TaggerError
 from tagger_ref.files.inputs import load_inputs, prepare_inputs
 from tagger_ref.files.params import load_params, prepare_params
+from tagger_ref.oracle import golden
+from tagger_ref.oracle.compare import (
+    DEFAULT_ATOL_SCALE,
+    DEFAULT_RTOL,
+    FLOAT32,
+    assert_traces_close,
+    compare_traces,
+    computation_rank,
+)
 from tagger_ref.oracle.trace import compute_trace, load_trace, save_trace
 
 ORIGINAL = os.path.join(os.path.dirname(__file__), "data", "golden_original")
@@ -71,18 +79,39 @@ def test_first_divergence_follows_computation_order_not_dict_order():
     for key in ("grad_W", "z_3", "m_2", "delta_z_1", "cost_1", "total_cost"):
         cand[key] = cand[key] + 1e-3
     report = compare_traces(ref, cand)
-    assert report.first_divergence.key == "cost_1"       # iteration 0, step 8, before delta_z_1
+    assert report.first_divergence.key == "cost_1"  # iteration 0, step 8, before delta_z_1
     assert [r.key for r in report.failures] == ["cost_1", "delta_z_1", "m_2", "z_3", "total_cost", "grad_W"]
 
 
 def test_computation_order_of_all_trace_keys():
     keys = list(toy_trace(T=2))
-    expected = ["z_0", "m_0",
-                "L_m_0", "delta_z_0", "h_0", "ladder_top_0", "zhat0_0", "z_logit_1", "z_1", "m_1", "cost_1",
-                "L_m_1", "delta_z_1", "h_1", "ladder_top_1", "zhat0_1", "z_logit_2", "z_2", "m_2", "cost_2",
-                "total_cost", "grad_W", "grad_c2"]
+    expected = [
+        "z_0",
+        "m_0",
+        "L_m_0",
+        "delta_z_0",
+        "h_0",
+        "ladder_top_0",
+        "zhat0_0",
+        "z_logit_1",
+        "z_1",
+        "m_1",
+        "cost_1",
+        "L_m_1",
+        "delta_z_1",
+        "h_1",
+        "ladder_top_1",
+        "zhat0_1",
+        "z_logit_2",
+        "z_2",
+        "m_2",
+        "cost_2",
+        "total_cost",
+        "grad_W",
+        "grad_c2",
+    ]
     numpy.random.default_rng(1).shuffle(keys)
-    position = {k: i for i, k in enumerate(expected)}   # the gradients keep the reference's order
+    position = {k: i for i, k in enumerate(expected)}  # the gradients keep the reference's order
     assert sorted(keys, key=lambda k: computation_rank(k, position[k])) == expected
     assert computation_rank("class_probs") < computation_rank("class_cost") < computation_rank("total_cost")
     assert computation_rank("cost_3") < computation_rank("class_probs")
@@ -99,7 +128,7 @@ def test_missing_and_misshaped_keys_are_named():
     report = compare_traces(ref, cand)
     status = {r.key: r.status for r in report.failures}
     assert status == {"L_m_1": "missing", "cost_2": "missing", "zhat0_0": "shape", "grad_c2": "dtype"}
-    assert report.first_divergence.key == "zhat0_0"      # present keys only; missing ones are listed apart
+    assert report.first_divergence.key == "zhat0_0"  # present keys only; missing ones are listed apart
     assert report.extra == ["my_extra"]
     text = report.format()
     assert "missing from the candidate: L_m_1, cost_2" in text
@@ -128,8 +157,12 @@ def test_tolerance_is_elementwise_rtol_plus_scale_relative_atol():
 def test_nan_and_inf_agree_only_with_themselves():
     ref = {"a": numpy.array([numpy.nan, numpy.inf, 1.0])}
     assert compare_traces(ref, {"a": numpy.array([numpy.nan, numpy.inf, 1.0])}).ok
-    for bad in ([0.0, numpy.inf, 1.0], [numpy.nan, -numpy.inf, 1.0], [numpy.nan, numpy.inf, numpy.nan],
-                [numpy.nan, 1e308, 1.0]):
+    for bad in (
+        [0.0, numpy.inf, 1.0],
+        [numpy.nan, -numpy.inf, 1.0],
+        [numpy.nan, numpy.inf, numpy.nan],
+        [numpy.nan, 1e308, 1.0],
+    ):
         report = compare_traces(ref, {"a": numpy.array(bad)})
         assert not report.ok and report["a"].n_bad == 1
 
@@ -137,7 +170,7 @@ def test_nan_and_inf_agree_only_with_themselves():
 def test_float32_candidate_is_compared_in_float64():
     ref = {"a": numpy.array([0.1, 0.2, 0.3])}
     cand = {"a": ref["a"].astype(numpy.float32)}
-    assert not compare_traces(ref, cand).ok                    # float32 rounding is 1e-8, far above 1e-9
+    assert not compare_traces(ref, cand).ok  # float32 rounding is 1e-8, far above 1e-9
     assert compare_traces(ref, cand, **FLOAT32).ok
 
 
@@ -223,10 +256,11 @@ def run_cli(monkeypatch, capsys):
     def run(*argv):
         try:
             code = cli.main(list(argv))
-        except SystemExit as e:      # argparse usage errors
+        except SystemExit as e:  # argparse usage errors
             code = e.code
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
@@ -247,7 +281,7 @@ def test_cli_exit_codes(run_cli, tmp_path):
     code, out, _ = run_cli("compare", str(tmp_path / "ref.npz"), str(tmp_path / "cand.npz"), "--float32")
     assert code == 0 and f"{FLOAT32['atol_scale']:g} * max|reference|" in out
     code, out, _ = run_cli("compare", str(tmp_path / "ref.npz"), str(tmp_path / "cand.npz"), "-v")
-    assert code == 1 and "z_logit_1" in out                 # verbose lists the keys that agree too
+    assert code == 1 and "z_logit_1" in out  # verbose lists the keys that agree too
     (tmp_path / "broken.npz").write_bytes(b"not a zip")
     code, _, err = run_cli("compare", str(tmp_path / "ref.npz"), str(tmp_path / "broken.npz"))
     assert code == 2 and err.startswith("error: candidate trace") and "Traceback" not in err
@@ -262,6 +296,7 @@ def test_cli_exit_codes(run_cli, tmp_path):
 def test_a_wrong_epsilon_in_normalize_is_caught_at_h_0(monkeypatch):
     """The defaults are tight enough to see 1e-12 instead of 1e-10 under the square root."""
     import tagger_ref.maths.functions
+
     config, params, inputs, original = _computed_and_original("binary_public")
     monkeypatch.setattr(tagger_ref.maths.functions, "NORM_EPS", 1e-12)
     report = compare_traces(original, compute_trace(params, config, inputs))

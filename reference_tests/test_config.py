@@ -1,4 +1,5 @@
 """Configuration: presets, JSON files, and one clear error per kind of bad field."""
+
 import json
 
 import pytest
@@ -6,21 +7,41 @@ import pytest
 from tagger_ref.config import PRESETS, TaggerConfig, load_config
 from tagger_ref.errors import ConfigError
 
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 def test_presets_are_the_papers():
     s = PRESETS["shapes"]
-    assert (s.input_type, s.n_inputs, s.n_groups, s.n_iterations, s.encoder_proj, s.input_noise, s.z_init,
-            s.lr, s.batch_size, s.norm, s.semantics) == ("binary", 400, 4, 3, (2000, 1000, 500), 0.2, 0.26,
-                                                         4e-4, 100, "batch", "original")
+    assert (
+        s.input_type,
+        s.n_inputs,
+        s.n_groups,
+        s.n_iterations,
+        s.encoder_proj,
+        s.input_noise,
+        s.z_init,
+        s.lr,
+        s.batch_size,
+        s.norm,
+        s.semantics,
+    ) == ("binary", 400, 4, 3, (2000, 1000, 500), 0.2, 0.26, 4e-4, 100, "batch", "original")
     t = PRESETS["texture-mnist-supervised"]
     assert t.encoder_proj == (3000, 2000, 1000, 500, 250, 11) and t.n_classes == 10 and t.input_noise == 0.18
     # the authors' released stage-2 run, its saved settings read by hand: class_cost_x 0.05,
     # input_noise 0.15, lr 0.0005, n_iterations 4, num_epochs 50, seed 1, the same grown Ladder
     p = PRESETS["texture-mnist-supervised-published"]
-    assert (p.class_cost_x, p.input_noise, p.lr, p.n_iterations, p.num_epochs, p.seed, p.labeled_samples,
-            p.objects_per_sample, p.z_init, p.norm) == (0.05, 0.15, 0.0005, 4, 50, 1, 1000, 2, 0.5, "batch")
+    assert (
+        p.class_cost_x,
+        p.input_noise,
+        p.lr,
+        p.n_iterations,
+        p.num_epochs,
+        p.seed,
+        p.labeled_samples,
+        p.objects_per_sample,
+        p.z_init,
+        p.norm,
+    ) == (0.05, 0.15, 0.0005, 4, 50, 1, 1000, 2, 0.5, "batch")
     assert p.encoder_proj == (3000, 2000, 1000, 500, 250, 11)
     assert PRESETS["tiny-classify"].encoder_proj[-1] == 11
     assert TaggerConfig().dtype == "float64"
@@ -33,19 +54,22 @@ def test_json_file(tmp_path):
     assert c.n_inputs == 9 and c.encoder_proj == (5, 4) and c.n_groups == 4  # missing fields: defaults
 
 
-@pytest.mark.parametrize("fields,message", [
-    ({"n_grups": 3}, "unknown field.*'n_grups'"),
-    ({"n_groups": "4"}, "'n_groups' must be an integer"),
-    ({"n_groups": 0}, "'n_groups' = 0: must be at least 1"),
-    ({"n_iterations": 0}, "'n_iterations' = 0: must be at least 1"),
-    ({"encoder_proj": [10]}, "at least two layers"),
-    ({"input_noise": 0.5}, r"\(0, 0.5\)"),
-    ({"input_noise": 0.0}, r"\(0, 0.5\)"),
-    ({"input_type": "continuous", "input_noise": -0.1}, "cannot be negative"),
-    ({"norm": "group"}, "must be one of batch, layer"),
-    ({"semantics": "pepper"}, "must be one of original, paper, paper-eq29"),
-    ({"input_noise": True}, "must be a number"),
-])
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        ({"n_grups": 3}, "unknown field.*'n_grups'"),
+        ({"n_groups": "4"}, "'n_groups' must be an integer"),
+        ({"n_groups": 0}, "'n_groups' = 0: must be at least 1"),
+        ({"n_iterations": 0}, "'n_iterations' = 0: must be at least 1"),
+        ({"encoder_proj": [10]}, "at least two layers"),
+        ({"input_noise": 0.5}, r"\(0, 0.5\)"),
+        ({"input_noise": 0.0}, r"\(0, 0.5\)"),
+        ({"input_type": "continuous", "input_noise": -0.1}, "cannot be negative"),
+        ({"norm": "group"}, "must be one of batch, layer"),
+        ({"semantics": "pepper"}, "must be one of original, paper, paper-eq29"),
+        ({"input_noise": True}, "must be a number"),
+    ],
+)
 def test_bad_fields(tmp_path, fields, message):
     f = tmp_path / "c.json"
     f.write_text(json.dumps(fields))

@@ -1,4 +1,5 @@
 """tagger_ref.files.datasets: one loader for this project's .npz files and the authors' Fuel-layout HDF5 files."""
+
 import json
 import os
 import sys
@@ -6,11 +7,12 @@ import sys
 import numpy
 import pytest
 
-from data_gen import shapes, texture_mnist as tm
+from data_gen import shapes
+from data_gen import texture_mnist as tm
 from data_gen.digits import DigitSource
 from tagger_ref.commands import cli
-from tagger_ref.files.datasets import Dataset, dataset_kind, dataset_splits, load_dataset
 from tagger_ref.errors import DataError
+from tagger_ref.files.datasets import Dataset, dataset_kind, dataset_splits, load_dataset
 
 SHAPES_SIZES = {"train": 40, "valid": 10, "test": 10, "single": 10}
 TM_SIZES = {"train": 30, "valid": 10, "test": 10}
@@ -80,8 +82,11 @@ def test_texture_mnist_npz_from_the_cli(monkeypatch, tmp_path):
 
 
 def test_missing_split_names_the_ones_there(tmp_path, tm2_data):
-    path = write_npz(tmp_path / "t2.npz", tm.file_arrays({k: tm2_data[k] for k in ("train", "test")}),
-                     {"dataset": "texture-mnist", "digits": 2})
+    path = write_npz(
+        tmp_path / "t2.npz",
+        tm.file_arrays({k: tm2_data[k] for k in ("train", "test")}),
+        {"dataset": "texture-mnist", "digits": 2},
+    )
     with pytest.raises(DataError, match=r"has no split 'valid' \(has: train, test\)"):
         load_dataset(path, "valid")
 
@@ -93,27 +98,33 @@ def test_wrong_dataset_is_an_error(shapes_file):
         load_dataset(shapes_file, "train", expect="cifar")
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p, "does not exist"),
-    (lambda p: (p.write_text("hello"), p)[1], "neither a .npz"),
-    (lambda p: (numpy.savez(p, w=numpy.zeros(3)), p)[1], "no meta_json"),
-    (lambda p: (p.write_bytes(b"PK\x03\x04 broken"), p)[1], "not a readable .npz"),
-    (lambda p: write_npz(p, {}, {"dataset": "mnist"}), "unknown dataset"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p, "does not exist"),
+        (lambda p: (p.write_text("hello"), p)[1], "neither a .npz"),
+        (lambda p: (numpy.savez(p, w=numpy.zeros(3)), p)[1], "no meta_json"),
+        (lambda p: (p.write_bytes(b"PK\x03\x04 broken"), p)[1], "not a readable .npz"),
+        (lambda p: write_npz(p, {}, {"dataset": "mnist"}), "unknown dataset"),
+    ],
+)
 def test_bad_files_are_data_errors(tmp_path, make, message):
     path = make(tmp_path / "x.npz")
     with pytest.raises(DataError, match=message):
         load_dataset(path, "train")
 
 
-@pytest.mark.parametrize("key, change, message", [
-    ("mask", lambda a: a[:, :2], "mask has shape"),
-    ("features", lambda a: a[:, :399], "features has shape"),
-    ("groups", lambda a: a[:-1], "groups has shape"),
-    ("features", lambda a: a * 2, "outside"),
-    ("mask", lambda a: a * 2, "summing to 1"),
-    ("groups", None, "lacks groups"),
-])
+@pytest.mark.parametrize(
+    "key, change, message",
+    [
+        ("mask", lambda a: a[:, :2], "mask has shape"),
+        ("features", lambda a: a[:, :399], "features has shape"),
+        ("groups", lambda a: a[:-1], "groups has shape"),
+        ("features", lambda a: a * 2, "outside"),
+        ("mask", lambda a: a * 2, "summing to 1"),
+        ("groups", None, "lacks groups"),
+    ],
+)
 def test_damaged_arrays_are_data_errors(tmp_path, shapes_data, key, change, message):
     arrays = shapes.file_arrays({"train": dict(shapes_data["train"])})
     if change is None:
@@ -143,8 +154,18 @@ def write_fuel(path, splits):
             stop = start + len(arrays[sources[0]])
             rows += [(split.encode(), source.encode(), start, stop) for source in sources]
             start = stop
-        table = numpy.empty(len(rows), dtype=[("split", "S6"), ("source", "S8"), ("start", "<i8"), ("stop", "<i8"),
-                                              ("indices", h5py.ref_dtype), ("available", "?"), ("comment", "S1")])
+        table = numpy.empty(
+            len(rows),
+            dtype=[
+                ("split", "S6"),
+                ("source", "S8"),
+                ("start", "<i8"),
+                ("stop", "<i8"),
+                ("indices", h5py.ref_dtype),
+                ("available", "?"),
+                ("comment", "S1"),
+            ],
+        )
         for i, (split, source, a, b) in enumerate(rows):
             table[i] = (split, source, a, b, h5py.Reference(), True, b".")
         f.attrs["split"] = table
@@ -153,10 +174,15 @@ def write_fuel(path, splits):
 
 def test_authors_shapes_h5(tmp_path, shapes_data):
     # the authors' sources: features (n, 400), mask (n, 3, 400), zero targets (n, 1) and codes (n, 4, 400)
-    splits = {split: {"features": d["features"], "mask": d["mask"],
-                      "targets": numpy.zeros((len(d["features"]), 1), numpy.uint8),
-                      "codes": numpy.zeros((len(d["features"]), 4, 400), numpy.uint8)}
-              for split, d in shapes_data.items()}
+    splits = {
+        split: {
+            "features": d["features"],
+            "mask": d["mask"],
+            "targets": numpy.zeros((len(d["features"]), 1), numpy.uint8),
+            "codes": numpy.zeros((len(d["features"]), 4, 400), numpy.uint8),
+        }
+        for split, d in shapes_data.items()
+    }
     path = write_fuel(tmp_path / "shapes50k_20x20_compressed_v2.h5", splits)
     assert dataset_kind(path) == "shapes"
     assert dataset_splits(path) == ["train", "valid", "test", "single"]
@@ -170,10 +196,15 @@ def test_authors_shapes_h5(tmp_path, shapes_data):
 
 def test_authors_texture_mnist_h5(tmp_path, tm2_data):
     # the authors' sources: features (n, 1, 28, 28), mask (n, 3, 1, 28, 28), targets (n, 2), codes (n, 3)
-    splits = {split: {"features": d["features"].reshape(-1, 1, 28, 28),
-                      "mask": d["mask"].reshape(-1, 3, 1, 28, 28),
-                      "codes": d["codes"], "targets": d["targets"]}
-              for split, d in tm2_data.items()}
+    splits = {
+        split: {
+            "features": d["features"].reshape(-1, 1, 28, 28),
+            "mask": d["mask"].reshape(-1, 3, 1, 28, 28),
+            "codes": d["codes"],
+            "targets": d["targets"],
+        }
+        for split, d in tm2_data.items()
+    }
     path = write_fuel(tmp_path / "freq20-2MNIST_compressed.h5", splits)
     assert dataset_kind(path) == "texture-mnist2"
     for split in TM_SIZES:
@@ -197,7 +228,7 @@ def test_h5_without_fuel_layout_is_an_error(tmp_path):
 def test_missing_h5py_is_a_clear_error(tmp_path, monkeypatch):
     path = tmp_path / "s.h5"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 100)
-    monkeypatch.setitem(sys.modules, "h5py", None)                  # import h5py now fails
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now fails
     with pytest.raises(DataError, match="needs h5py"):
         load_dataset(path, "train")
 

@@ -4,6 +4,7 @@ The oracles are written from the text of docs/spec.md section 9.1, independently
 data_gen.shapes: the sprites from its bit strings, the images by a slicing loop, the stream by
 decoding MT19937's raw 32-bit output with the masked rejection sampling that legacy ``randint`` uses.
 """
+
 import json
 import os
 
@@ -11,13 +12,20 @@ import numpy
 import pytest
 
 from data_gen import shapes
-from tagger_ref.commands import cli
 from data_gen.errors import DataGenError
+from tagger_ref.commands import cli
 
 # docs/spec.md section 9.1, verbatim
 SPEC_SQUARE = ["1111111", "1111111", "1100011", "1100011", "1100011", "1111111", "1111111"]
-SPEC_TRIANGLE = ["000001100000", "000011110000", "000111111000", "001110011100",
-                 "011100001110", "111111111111", "111111111111"]
+SPEC_TRIANGLE = [
+    "000001100000",
+    "000011110000",
+    "000111111000",
+    "001110011100",
+    "011100001110",
+    "111111111111",
+    "111111111111",
+]
 
 
 def bits(rows):
@@ -44,8 +52,8 @@ def paint(kinds, rows, cols):
         for s, (k, y, x) in enumerate(zip(kinds[i], rows[i], cols[i])):
             sprite = SPEC_SPRITES[k]
             h, w = sprite.shape
-            count[y:y + h, x:x + w] += sprite
-            label[y:y + h, x:x + w][sprite == 1] = s + 1
+            count[y : y + h, x : x + w] += sprite
+            label[y : y + h, x : x + w][sprite == 1] = s + 1
         label[count != 1] = 0
         images[i] = count > 0
         labels[i] = label
@@ -57,7 +65,7 @@ def test_sprites_are_the_specified_bitmaps():
     for ours, spec in zip(shapes.SPRITES, SPEC_SPRITES):
         numpy.testing.assert_array_equal(ours.astype(int), spec)
     assert [int(s.sum()) for s in shapes.SPRITES] == [40, 48, 48]
-    assert not shapes.SQUARE[2:5, 2:5].any()                     # the empty 3x3 centre
+    assert not shapes.SQUARE[2:5, 2:5].any()  # the empty 3x3 centre
 
 
 def test_images_and_groups_equal_a_slicing_loop(small):
@@ -75,7 +83,7 @@ def test_every_scored_group_is_one_sprite_at_one_position_minus_overlaps(small):
         for k, y, x in zip(d["kinds"][i], d["rows"][i], d["cols"][i]):
             canvas = numpy.zeros((20, 20), dtype=bool)
             sprite = SPEC_SPRITES[k]
-            canvas[y:y + sprite.shape[0], x:x + sprite.shape[1]] = sprite == 1
+            canvas[y : y + sprite.shape[0], x : x + sprite.shape[1]] = sprite == 1
             footprints.append(canvas.ravel())
         for s, own in enumerate(footprints):
             others = numpy.any([f for t, f in enumerate(footprints) if t != s], axis=0)
@@ -88,7 +96,7 @@ def test_positions_lie_inside_the_image(small):
     widths = numpy.array([7, 12, 12])[d["kinds"]]
     assert (d["cols"] >= 0).all() and (d["cols"] + widths <= 20).all()
     assert (d["rows"] >= 0).all() and (d["rows"] + 7 <= 20).all()
-    for k, w in enumerate((7, 12, 12)):                           # every position is reachable
+    for k, w in enumerate((7, 12, 12)):  # every position is reachable
         assert d["cols"][d["kinds"] == k].max() == 20 - w
         assert d["rows"][d["kinds"] == k].max() == 13
 
@@ -147,8 +155,9 @@ def test_placements_are_the_authors_stream(small):
     expected = _decode_authors_stream(SMALL)
     for split in SMALL:
         d = small[split]
-        numpy.testing.assert_array_equal(numpy.stack([d["kinds"], d["rows"], d["cols"]], -1), expected[split],
-                                         err_msg=split)
+        numpy.testing.assert_array_equal(
+            numpy.stack([d["kinds"], d["rows"], d["cols"]], -1), expected[split], err_msg=split
+        )
 
 
 def test_first_images_do_not_depend_on_the_size_but_later_splits_do(small):
@@ -176,7 +185,7 @@ def expected_pixel_mean():
         cover = numpy.zeros((20, 20))
         for y in range(20 - h + 1):
             for x in range(20 - w + 1):
-                cover[y:y + h, x:x + w] += sprite
+                cover[y : y + h, x : x + w] += sprite
         q += cover / ((20 - h + 1) * (20 - w + 1)) / 3
     return float(numpy.mean(1 - (1 - q) ** 3))
 
@@ -248,10 +257,13 @@ def test_cli_writes_the_issue_keys(monkeypatch, tmp_path, capsys, small):
     assert meta["dataset"] == "shapes" and meta["seed"] == 265076 and meta["sizes"] == SMALL
 
 
-@pytest.mark.parametrize("argv, culprit", [
-    (["--train", "-5"], "train"),
-    (["--seed", "-1"], "--seed"),
-])
+@pytest.mark.parametrize(
+    "argv, culprit",
+    [
+        (["--train", "-5"], "train"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
 def test_cli_bad_input_is_one_error_line_and_no_file(monkeypatch, tmp_path, capsys, argv, culprit):
     out = tmp_path / "shapes.npz"
     assert run_cli(monkeypatch, ["data", "shapes", "--out", str(out)] + argv) == 2

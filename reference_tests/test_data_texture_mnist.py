@@ -7,6 +7,7 @@ the image by the identity ``x = sum_j M_j t_j`` rather than by layer-by-layer pa
 Most tests use a small synthetic digit source; real MNIST is used when ``../shared/data/mnist``
 (beside the repository) exists.
 """
+
 import gzip
 import json
 import os
@@ -16,16 +17,37 @@ import numpy
 import pytest
 
 from data_gen import digits as digit_sources
-from data_gen import mnist, standin_digits, texture_mnist as tm
-from tagger_ref.commands import cli
+from data_gen import mnist, standin_digits
+from data_gen import texture_mnist as tm
 from data_gen.errors import DataGenError
+from tagger_ref.commands import cli
 
 MNIST_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="no MNIST at ../shared/data/mnist")
 
 # docs/spec.md section 9.2, verbatim
-SPEC_FREQUENCIES = [(4, 0), (4, 4), (4, 8), (4, 12), (10, 1), (10, 5), (10, 9), (10, 13), (21, 2), (21, 6),
-                    (21, 10), (21, 14), (32, 3), (32, 7), (32, 11), (32, 15), (37, 4), (37, 8), (37, 12), (37, 16)]
+SPEC_FREQUENCIES = [
+    (4, 0),
+    (4, 4),
+    (4, 8),
+    (4, 12),
+    (10, 1),
+    (10, 5),
+    (10, 9),
+    (10, 13),
+    (21, 2),
+    (21, 6),
+    (21, 10),
+    (21, 14),
+    (32, 3),
+    (32, 7),
+    (32, 11),
+    (32, 15),
+    (37, 4),
+    (37, 8),
+    (37, 12),
+    (37, 16),
+]
 SIZES = {"train": 150, "valid": 50, "test": 60}
 
 
@@ -36,11 +58,12 @@ def synthetic_source(n_train=240, n_test=80, seed=0):
     def images(n):
         u = rng.rand(n, 28, 28).astype(numpy.float32)
         a = numpy.clip((u - numpy.float32(0.55)) * numpy.float32(4), 0, 1)
-        a[:, :3] = 0                                          # some empty rows, as MNIST has
+        a[:, :3] = 0  # some empty rows, as MNIST has
         return a
 
-    return digit_sources.DigitSource("synthetic", images(n_train), rng.randint(0, 10, n_train),
-                                     images(n_test), rng.randint(0, 10, n_test))
+    return digit_sources.DigitSource(
+        "synthetic", images(n_train), rng.randint(0, 10, n_train), images(n_test), rng.randint(0, 10, n_test)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +85,7 @@ def shifted(image, s):
     """Oracle: move an image s pixels right and s down (negative: left and up), zero fill, by slicing."""
     out = numpy.zeros_like(image)
     if s >= 0:
-        out[s:, s:] = image[:28 - s, :28 - s]
+        out[s:, s:] = image[: 28 - s, : 28 - s]
     else:
         out[:s, :s] = image[-s:, -s:]
     return out
@@ -114,10 +137,10 @@ def test_bank_is_the_closed_form_with_the_authors_phases(bank):
     agrees with the bank to the last bit except, rarely, where float64 rounding differs between
     the FFT and ``cos`` (a transform run in single precision would differ on most pixels).
     """
-    phases = numpy.random.RandomState(546298).rand(20)                  # one rand() per texture, in order
+    phases = numpy.random.RandomState(546298).rand(20)  # one rand() per texture, in order
     i, j = numpy.meshgrid(numpy.arange(38), numpy.arange(38), indexing="ij")
     for texture, (r, c), u in zip(bank, SPEC_FREQUENCIES, phases):
-        a = complex(numpy.complex64(numpy.exp(2j * numpy.pi * u)))        # the coefficient, stored in complex64
+        a = complex(numpy.complex64(numpy.exp(2j * numpy.pi * u)))  # the coefficient, stored in complex64
         wave = (numpy.real(a * numpy.exp(2j * numpy.pi * (r * i + c * j) / 38)) / 38**2).astype(numpy.float32)
         wave -= wave.min()
         wave /= wave.max()
@@ -148,7 +171,7 @@ def test_image_is_the_mask_weighted_sum_of_the_crops(two, bank):
     d = train_and_valid(two)
     crops = spec_crops(len(d["features"]), 3)
     for i in range(len(d["features"])):
-        layers = [bank[code][r:r + 28, c:c + 28].ravel() for code, (r, c) in zip(d["codes"][i], crops[i])]
+        layers = [bank[code][r : r + 28, c : c + 28].ravel() for code, (r, c) in zip(d["codes"][i], crops[i])]
         numpy.testing.assert_allclose(d["features"][i], numpy.sum(d["mask"][i] * layers, axis=0), atol=2e-6)
 
 
@@ -160,9 +183,11 @@ def test_painting_arithmetic_is_the_authors(two, source, bank):
     p1, p2, _, _ = spec_stream(len(source.train_images), 200, 2, 52698)
     one = numpy.float32(1)
     for i in range(0, 200, 7):
-        t0, t1, t2 = [bank[code][r:r + 28, c:c + 28].ravel().astype(numpy.float64)
-                      for code, (r, c) in zip(d["codes"][i], crops[i])]
-        m1 = shifted(source.train_images[p2[i]], +2).ravel()           # float32 alphas
+        t0, t1, t2 = [
+            bank[code][r : r + 28, c : c + 28].ravel().astype(numpy.float64)
+            for code, (r, c) in zip(d["codes"][i], crops[i])
+        ]
+        m1 = shifted(source.train_images[p2[i]], +2).ravel()  # float32 alphas
         m2 = shifted(source.train_images[p1[i]], -2).ravel()
         x = m2 * t2 + (one - m2) * (m1 * t1 + (one - m1) * t0)
         numpy.testing.assert_array_equal(d["features"][i], x.astype(numpy.float32))
@@ -175,8 +200,12 @@ def test_pure_background_pixels_are_a_crop_of_the_background_texture(two, bank):
         pure = d["mask"][i, 0] == 1
         assert pure.sum() > 100
         texture = bank[d["codes"][i, 0]]
-        found = [(r, c) for r in range(11) for c in range(11)
-                 if numpy.array_equal(texture[r:r + 28, c:c + 28].ravel()[pure], d["features"][i][pure])]
+        found = [
+            (r, c)
+            for r in range(11)
+            for c in range(11)
+            if numpy.array_equal(texture[r : r + 28, c : c + 28].ravel()[pure], d["features"][i][pure])
+        ]
         assert tuple(crops[i, 0]) in found, (i, found)
 
 
@@ -186,7 +215,7 @@ def test_top_digit_pixels_are_a_crop_of_its_texture(two, bank):
     for i in range(len(d["features"])):
         pure = d["mask"][i, 2] == 1
         r, c = crops[i, 2]
-        texture = bank[d["codes"][i, 2]][r:r + 28, c:c + 28].ravel()
+        texture = bank[d["codes"][i, 2]][r : r + 28, c : c + 28].ravel()
         numpy.testing.assert_array_equal(d["features"][i][pure], texture[pure])
 
 
@@ -212,14 +241,14 @@ def test_two_digits_stack_as_the_authors_did(two, source):
         numpy.testing.assert_array_equal(d["mask"][i, 1], (bottom * (numpy.float32(1) - top)).ravel())
         expected = [labels[p2[i]], labels[p1[i]]] if t[i] == 1 else [labels[p1[i]], labels[p2[i]]]
         assert list(d["targets"][i]) == expected
-    assert 0.3 < t[:200].mean() < 0.7                              # both target orders occur
+    assert 0.3 < t[:200].mean() < 0.7  # both target orders occur
 
 
 def test_random_top_is_the_evident_intent(source):
     out = train_and_valid(tm.generate(source, 2, SIZES, random_top=True))
     p1, p2, t, codes = spec_stream(len(source.train_images), 200, 2, 52698)
     labels = source.train_labels
-    numpy.testing.assert_array_equal(out["codes"], codes)           # same draws consumed
+    numpy.testing.assert_array_equal(out["codes"], codes)  # same draws consumed
     for i in range(200):
         first, second = (p1[i], p2[i]) if t[i] == 1 else (p2[i], p1[i])
         top_shift = +2 if second == p2[i] else -2
@@ -260,13 +289,16 @@ def test_same_seed_same_arrays_other_seed_other_arrays(source, two):
     numpy.testing.assert_array_equal(tm.generate(source, 2, SIZES, seed=1)["test"]["features"], a["test"]["features"])
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"n_digits": 3},
-    {"sizes": {"train": 200, "valid": 41, "test": 1}},      # more than the 240 training digits
-    {"sizes": {"train": 1, "valid": 1, "test": 81}},        # more than the 80 test digits
-    {"sizes": {"train": -1}},
-    {"seed": -3},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_digits": 3},
+        {"sizes": {"train": 200, "valid": 41, "test": 1}},  # more than the 240 training digits
+        {"sizes": {"train": 1, "valid": 1, "test": 81}},  # more than the 80 test digits
+        {"sizes": {"train": -1}},
+        {"seed": -3},
+    ],
+)
 def test_bad_arguments_are_data_gen_errors(source, kwargs):
     kwargs = {"n_digits": 2, **kwargs}
     with pytest.raises(DataGenError):
@@ -285,10 +317,18 @@ def write_idx(path, array, compress):
 
 def fake_mnist(folder, dotted=False, compress=True, n_train=7, n_test=3):
     rng = numpy.random.RandomState(1)
-    arrays = {"train_images": rng.randint(0, 256, (n_train, 28, 28)), "train_labels": rng.randint(0, 10, n_train),
-              "test_images": rng.randint(0, 256, (n_test, 28, 28)), "test_labels": rng.randint(0, 10, n_test)}
-    names = {"train_images": "train-images", "train_labels": "train-labels",
-             "test_images": "t10k-images", "test_labels": "t10k-labels"}
+    arrays = {
+        "train_images": rng.randint(0, 256, (n_train, 28, 28)),
+        "train_labels": rng.randint(0, 10, n_train),
+        "test_images": rng.randint(0, 256, (n_test, 28, 28)),
+        "test_labels": rng.randint(0, 10, n_test),
+    }
+    names = {
+        "train_images": "train-images",
+        "train_labels": "train-labels",
+        "test_images": "t10k-images",
+        "test_labels": "t10k-labels",
+    }
     for role, array in arrays.items():
         kind = "idx3-ubyte" if array.ndim == 3 else "idx1-ubyte"
         name = f"{names[role]}{'.' if dotted else '-'}{kind}" + (".gz" if compress else "")
@@ -305,14 +345,19 @@ def test_mnist_reader_takes_both_namings_compressed_or_not(tmp_path, dotted, com
     assert read["standard"] is False
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda p: p.write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 5), "truncated"),
-    (lambda p: p.write_bytes(b"\x01\x02\x03\x04" + b"\x00" * 20), "not an IDX file"),
-    (lambda p: p.write_bytes(b"\x1f\x8b\x08\x00garbage"), "gzip"),
-    (lambda p: p.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"\x00" * 9)),
-     "truncated"),
-    (lambda p: p.unlink(), "no train images file"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 5), "truncated"),
+        (lambda p: p.write_bytes(b"\x01\x02\x03\x04" + b"\x00" * 20), "not an IDX file"),
+        (lambda p: p.write_bytes(b"\x1f\x8b\x08\x00garbage"), "gzip"),
+        (
+            lambda p: p.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"\x00" * 9)),
+            "truncated",
+        ),
+        (lambda p: p.unlink(), "no train images file"),
+    ],
+)
 def test_mnist_reader_reports_the_broken_file(tmp_path, damage, message):
     fake_mnist(tmp_path, compress=False)
     damage(tmp_path / "train-images-idx3-ubyte")
@@ -337,10 +382,10 @@ def test_standin_is_arranged_like_mnist_and_named_as_a_standin():
     assert set(numpy.unique(s.train_labels)) == set(range(10)) == set(numpy.unique(s.test_labels))
     border = numpy.ones((28, 28), dtype=bool)
     border[4:24, 4:24] = False
-    assert (s.train_images[:, border] == 0).all()                     # a 20x20 box in a 28x28 frame
-    numpy.testing.assert_array_equal(s.train_images[1500:3000], s.train_images[:1500])   # cyclic
+    assert (s.train_images[:, border] == 0).all()  # a 20x20 box in a 28x28 frame
+    numpy.testing.assert_array_equal(s.train_images[1500:3000], s.train_images[:1500])  # cyclic
     train_pool = {img.tobytes() for img in s.train_images[:1500]}
-    assert not any(img.tobytes() in train_pool for img in s.test_images[:297])           # disjoint pools
+    assert not any(img.tobytes() in train_pool for img in s.test_images[:297])  # disjoint pools
     assert standin_digits.N_TRAIN_POOL == 1500
 
 
@@ -391,8 +436,24 @@ def test_cli_standin(monkeypatch, tmp_path, capsys):
 @needs_mnist
 def test_cli_real_mnist(monkeypatch, tmp_path, capsys):
     out = tmp_path / "t1.npz"
-    argv = ["data", "texture-mnist", "--digits", "1", "--mnist", str(MNIST_DIR), "--out", str(out),
-            "--train", "20", "--valid", "5", "--test", "5", "--seed", "7"]
+    argv = [
+        "data",
+        "texture-mnist",
+        "--digits",
+        "1",
+        "--mnist",
+        str(MNIST_DIR),
+        "--out",
+        str(out),
+        "--train",
+        "20",
+        "--valid",
+        "5",
+        "--test",
+        "5",
+        "--seed",
+        "7",
+    ]
     assert run_cli(monkeypatch, argv) == 0
     with numpy.load(out) as f:
         meta = json.loads(str(f["meta_json"]))
@@ -400,11 +461,14 @@ def test_cli_real_mnist(monkeypatch, tmp_path, capsys):
     assert meta["digit_source"] == "mnist" and meta["digit_source_is_standard_mnist"] and meta["seed"] == 7
 
 
-@pytest.mark.parametrize("extra, culprit", [
-    (["--mnist", "nowhere"], "nowhere"),
-    (["--valid", "-1"], "valid"),
-    (["--train", "60000", "--valid", "1"], "60001"),
-])
+@pytest.mark.parametrize(
+    "extra, culprit",
+    [
+        (["--mnist", "nowhere"], "nowhere"),
+        (["--valid", "-1"], "valid"),
+        (["--train", "60000", "--valid", "1"], "60001"),
+    ],
+)
 def test_cli_bad_input_is_one_error_line_and_no_file(monkeypatch, tmp_path, capsys, extra, culprit):
     monkeypatch.chdir(tmp_path)
     argv = ["data", "texture-mnist", "--digits", "1", "--out", "t.npz", "--test", "1"] + extra

@@ -1,4 +1,5 @@
 """tagger-ref demo at a reduced size (CI runs it): the whole path from data to figures."""
+
 import os
 
 from tagger_ref.commands.cli import main
@@ -6,8 +7,26 @@ from tagger_ref.commands.cli import main
 
 def test_demo_runs_the_whole_path(tmp_path, capsys):
     out = str(tmp_path / "demo")
-    assert main(["demo", "--out", out, "--train-images", "200", "--valid-images", "50", "--test-images", "100",
-                 "--epochs", "1", "--minutes", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                out,
+                "--train-images",
+                "200",
+                "--valid-images",
+                "50",
+                "--test-images",
+                "100",
+                "--epochs",
+                "1",
+                "--minutes",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "demo done" in printed and "$ tagger-ref train --config demo" in printed
     table = open(os.path.join(out, "run", "table1.csv")).read().split()
@@ -15,4 +34,4 @@ def test_demo_runs_the_whole_path(tmp_path, capsys):
     assert sorted(os.listdir(os.path.join(out, "figures"))) == ["convergence.png", "figure4.png", "group_removal.png"]
     for name in ("checkpoint.npz", "params.npz", "config.json", "log.csv"):
         assert os.path.isfile(os.path.join(out, "run", name))
-    assert main(["demo", "--out", out]) == 2                             # an existing demo is not overwritten
+    assert main(["demo", "--out", out]) == 2  # an existing demo is not overwritten

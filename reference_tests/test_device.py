@@ -28,6 +28,7 @@ Tolerances (docs/gpu.md, "Tolerances"): float64 |device - cpu| <= 1e-10 max|cpu|
 every element of every key; float32 3 times the CPU's own float32 error on the key, and at least
 1e-3 of its scale (``compare_float32``). Times are benchmarks/step_time.py's (``--device gpu``).
 """
+
 import contextlib
 import io
 import os
@@ -37,8 +38,8 @@ import sys
 
 import numpy
 import pytest
-
 from run_helpers import REPO
+
 from tagger_ref.config import PRESETS, load_config
 from tagger_ref.device import backend
 from tagger_ref.device.backend import to_device, to_numpy
@@ -65,18 +66,39 @@ FLOAT32_NOISE = 3.0
 # The sizes of each device: the paper's Shapes model on the GPU; every code path once, small, on
 # the stand-in (golden: a shipped case, an authors' case, a drawn case).
 SIZES = {
-    "gpu": dict(shapes=None, batch=100, golden=None, gradient_configs=("tiny-binary", "tiny-continuous",
-                "tiny-classify"), directions=1, steps=5, train_steps=100, valid_images=1000),
-    "standin": dict(shapes=dict(n_inputs=20, encoder_proj=(12, 9, 7)), batch=10,
-                    golden=("binary-batch-original", "authors-continuous_public", "drawn-tiny-classify"),
-                    gradient_configs=("tiny-classify",), directions=1, steps=2, train_steps=3, valid_images=20),
+    "gpu": dict(
+        shapes=None,
+        batch=100,
+        golden=None,
+        gradient_configs=("tiny-binary", "tiny-continuous", "tiny-classify"),
+        directions=1,
+        steps=5,
+        train_steps=100,
+        valid_images=1000,
+    ),
+    "standin": dict(
+        shapes=dict(n_inputs=20, encoder_proj=(12, 9, 7)),
+        batch=10,
+        golden=("binary-batch-original", "authors-continuous_public", "drawn-tiny-classify"),
+        gradient_configs=("tiny-classify",),
+        directions=1,
+        steps=2,
+        train_steps=3,
+        valid_images=20,
+    ),
 }
-SKIP_REASON = ("the device checks run only on a device: --device gpu (CuPy and a GPU) or --device standin "
-               "(the CPU stand-in reference_tests/fake_gpu.py)")
+SKIP_REASON = (
+    "the device checks run only on a device: --device gpu (CuPy and a GPU) or --device standin "
+    "(the CPU stand-in reference_tests/fake_gpu.py)"
+)
 
 # The drawn golden cases: preset and changes, after the shipped cases and the authors' traces.
-DRAWN = [("tiny-binary", {}), ("tiny-continuous", {}), ("tiny-classify", {}),
-         ("tiny-binary", {"norm": "layer", "semantics": "paper"})]
+DRAWN = [
+    ("tiny-binary", {}),
+    ("tiny-continuous", {}),
+    ("tiny-classify", {}),
+    ("tiny-binary", {"norm": "layer", "semantics": "paper"}),
+]
 ORIGINAL = os.path.join(REPO, "reference_tests", "data", "golden_original")
 
 
@@ -97,6 +119,7 @@ class Device:
         self._saved_cupy = sys.modules.get("cupy", _ABSENT)
         if kind == "standin":
             import fake_gpu
+
             sys.modules["cupy"] = fake_gpu.cupy_module()
         try:
             backend.use_device("gpu")  # DeviceError if autograd is too old, or CuPy or the GPU is missing
@@ -131,6 +154,7 @@ class Device:
 
     def describe(self):
         from importlib.metadata import version
+
         versions = f"NumPy {numpy.__version__}, autograd {version('autograd')}, Python {platform.python_version()}"
         if self.kind == "standin":
             return f"stand-in reference_tests/fake_gpu.py (no GPU), {versions}"
@@ -138,8 +162,10 @@ class Device:
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         cuda = cupy.cuda.runtime.runtimeGetVersion()
-        return (f"{name} ({props['totalGlobalMem'] / 2 ** 30:.0f} GiB), CuPy {cupy.__version__}, CUDA runtime "
-                f"{cuda // 1000}.{cuda % 1000 // 10}, {versions}")
+        return (
+            f"{name} ({props['totalGlobalMem'] / 2**30:.0f} GiB), CuPy {cupy.__version__}, CUDA runtime "
+            f"{cuda // 1000}.{cuda % 1000 // 10}, {versions}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +183,7 @@ def device(request):
 
 # ----- comparisons -----
 
+
 def compare(reference, candidate, rtol=RTOL, atol_scale=ATOL_SCALE):
     """(ok, worst error as a fraction of its key's scale, the first failing or the worst key) with
     compare's tolerance: |candidate - reference| <= atol_scale * max|reference| + rtol * |reference|."""
@@ -169,8 +196,9 @@ def compare(reference, candidate, rtol=RTOL, atol_scale=ATOL_SCALE):
 
 def assert_float64_close(reference, candidate, what):
     ok, worst, key = compare(reference, candidate)
-    assert ok, (f"{what}: {worst:.1e} of key scale at worst, key {key} (tolerance {ATOL_SCALE:g} of scale "
-                f"+ {RTOL:g} rel.)")
+    assert ok, (
+        f"{what}: {worst:.1e} of key scale at worst, key {key} (tolerance {ATOL_SCALE:g} of scale + {RTOL:g} rel.)"
+    )
 
 
 def compare_float32(cpu64, cpu32, dev32):
@@ -202,12 +230,17 @@ def compare_float32(cpu64, cpu32, dev32):
 
 # ----- the cases, by name (cheap to list: --device none collects them too) -----
 
+
 def golden_names():
     from tagger_ref.oracle.golden import list_cases
+
     names = list(list_cases())
     if os.path.isdir(ORIGINAL):
-        names += [f"authors-{n}" for n in sorted(os.listdir(ORIGINAL))
-                  if os.path.isfile(os.path.join(ORIGINAL, n, "trace.npz"))]
+        names += [
+            f"authors-{n}"
+            for n in sorted(os.listdir(ORIGINAL))
+            if os.path.isfile(os.path.join(ORIGINAL, n, "trace.npz"))
+        ]
     return names + [drawn_name(preset, changes) for preset, changes in DRAWN]
 
 
@@ -218,11 +251,16 @@ def drawn_name(preset, changes):
 def load_golden(name):
     """(config, params, inputs, stored trace or None) of a golden case named by ``golden_names``."""
     from tagger_ref.oracle.golden import load_case
+
     if name.startswith("authors-"):
-        d = os.path.join(ORIGINAL, name[len("authors-"):])
+        d = os.path.join(ORIGINAL, name[len("authors-") :])
         config = load_config(os.path.join(d, "config.json"))
-        return (config, load_params(os.path.join(d, "params.npz"), config),
-                load_inputs(os.path.join(d, "inputs.npz"), config), load_trace(os.path.join(d, "trace.npz")))
+        return (
+            config,
+            load_params(os.path.join(d, "params.npz"), config),
+            load_inputs(os.path.join(d, "inputs.npz"), config),
+            load_trace(os.path.join(d, "trace.npz")),
+        )
     for preset, changes in DRAWN:
         if name == drawn_name(preset, changes):
             config = PRESETS[preset].replace(**changes)
@@ -236,8 +274,9 @@ def pytest_generate_tests(metafunc):
     kind = metafunc.config.getoption("--device")
     sizes = SIZES.get(kind, SIZES["gpu"])
     if "golden_name" in metafunc.fixturenames:
-        metafunc.parametrize("golden_name", [n for n in golden_names()
-                                             if sizes["golden"] is None or n in sizes["golden"]])
+        metafunc.parametrize(
+            "golden_name", [n for n in golden_names() if sizes["golden"] is None or n in sizes["golden"]]
+        )
     if "gradient_config" in metafunc.fixturenames:
         metafunc.parametrize("gradient_config", sizes["gradient_configs"])
 
@@ -249,6 +288,7 @@ def shapes_config(device, dtype):
 
 
 # ----- device -----
+
 
 def test_device_holds_the_arrays(device):
     with device.on():
@@ -262,6 +302,7 @@ def test_device_holds_the_arrays(device):
 
 # ----- the command line -----
 
+
 def _quiet():
     """Silence the commands' own output (their exit status is what is checked)."""
     stack = contextlib.ExitStack()
@@ -273,6 +314,7 @@ def _quiet():
 def test_cli_trace(device, tmp_path):
     """tagger-ref trace --device gpu (float64) against the same command on the CPU."""
     from tagger_ref.commands.cli import main as cli
+
     common = ["trace", "--config", "tiny-classify", "--seed", "4"]
     try:
         with _quiet():
@@ -282,13 +324,17 @@ def test_cli_trace(device, tmp_path):
     finally:
         device.cpu()
     assert (status_gpu, status_cpu) == (0, 0), "tagger-ref trace exit statuses, with --device gpu and without"
-    assert_float64_close(load_trace(str(tmp_path / "cpu.npz")), load_trace(str(tmp_path / "gpu.npz")),
-                         f"tagger-ref trace --device gpu ({device.label}) vs the CPU's")
+    assert_float64_close(
+        load_trace(str(tmp_path / "cpu.npz")),
+        load_trace(str(tmp_path / "gpu.npz")),
+        f"tagger-ref trace --device gpu ({device.label}) vs the CPU's",
+    )
 
 
 # A tiny Shapes model with the paper's batch norm: K=3, T=2, Ladder (8, 6, 4), 20 images in 2 steps.
-TINY_SHAPES = dict(n_groups=3, n_iterations=2, encoder_proj=(8, 6, 4), batch_size=10, num_epochs=1, seed=0,
-                   dtype="float64")
+TINY_SHAPES = dict(
+    n_groups=3, n_iterations=2, encoder_proj=(8, 6, 4), batch_size=10, num_epochs=1, seed=0, dtype="float64"
+)
 
 
 def tiny_training_case(folder):
@@ -300,11 +346,13 @@ def tiny_training_case(folder):
     of summation: a comparison of such runs fails on a correct device. Returns (data, checkpoint).
     """
     from tagger_ref.commands.cli import main as cli
+
     config = PRESETS["shapes"].replace(**TINY_SHAPES)
     data, start = os.path.join(folder, "tiny-shapes.npz"), os.path.join(folder, "start.npz")
     with _quiet():
-        status = cli(["data", "shapes", "--out", data, "--train", "20", "--valid", "10", "--test", "10",
-                      "--single", "0"])
+        status = cli(
+            ["data", "shapes", "--out", data, "--train", "20", "--valid", "10", "--test", "10", "--single", "0"]
+        )
     assert status == 0, f"tagger-ref data shapes exited {status}"
     features = training.load_split(data, "train", config).features
     state = training.new_state(config)
@@ -319,6 +367,7 @@ def train_and_evaluate(run, data, start, device):
     ("cpu" or "gpu") in float64. Returns what must agree across devices (parameters, Adam's moments,
     the log but its clocks, Table 1) as a dict of arrays, or a string saying which command failed."""
     from tagger_ref.commands.cli import main as cli
+
     os.makedirs(run)
     shutil.copy(start, os.path.join(run, training.CHECKPOINT))
     flags = ["--device", device, "--dtype", "float64"]
@@ -333,8 +382,9 @@ def train_and_evaluate(run, data, start, device):
     finally:
         backend.use_device("cpu")
     with numpy.load(os.path.join(run, training.CHECKPOINT)) as f:
-        arrays = {k: f[k] for k in f.files if k.startswith(("param/", "adam/m/", "adam/v/", "log/"))
-                  and "seconds" not in k}
+        arrays = {
+            k: f[k] for k in f.files if k.startswith(("param/", "adam/m/", "adam/v/", "log/")) and "seconds" not in k
+        }
     arrays["table1"] = numpy.loadtxt(os.path.join(run, "table1.csv"), delimiter=",", skiprows=1)
     return arrays
 
@@ -350,6 +400,7 @@ def test_cli_train_and_evaluate(device, tmp_path):
 
 # ----- golden cases -----
 
+
 def test_golden(device, golden_name):
     """A golden case traced on the device in float64 against the CPU's trace (and the stored one)."""
     config, params, inputs, stored = load_golden(golden_name)
@@ -364,6 +415,7 @@ def test_golden(device, golden_name):
 
 # ----- gradients by finite differences on the device -----
 
+
 def test_gradients(device, gradient_config):
     """Device float64 gradients against finite differences of the device float64 cost."""
     config = PRESETS[gradient_config]
@@ -377,23 +429,30 @@ def test_gradients(device, gradient_config):
         def cost64(p):
             return float(to_numpy(total_cost(to_device(p, "float64"), config, dev_inputs)))
 
-        checks = check_gradient(cost64, params, grads, numpy.random.default_rng(0),
-                                directions=device.sizes["directions"])
+        checks = check_gradient(
+            cost64, params, grads, numpy.random.default_rng(0), directions=device.sizes["directions"]
+        )
     failed = [c for c in checks if c.status == "FAIL"]
-    assert not failed, "; ".join(f"{c.name}: {c.analytic:.6g} vs {c.numeric:.6g} (rel. error {c.rel_error:.1e})"
-                                 for c in failed[:5])
+    assert not failed, "; ".join(
+        f"{c.name}: {c.analytic:.6g} vs {c.numeric:.6g} (rel. error {c.rel_error:.1e})" for c in failed[:5]
+    )
 
 
 # ----- the Shapes model: one batch, then training's step, then training -----
+
 
 def shapes_values(device, where, path, dtype):
     """Cost and gradients of one batch of the Shapes model on ``where`` ("cpu" or "gpu"), as host arrays."""
     config = shapes_config(device, "float64")
     params, inputs = random_case(config, seed=1)
     params, inputs = prepare_params(params, config), prepare_inputs(inputs, config)
-    with (device.on() if where == "gpu" else contextlib.nullcontext()):
-        cost, grads = cost_and_grad(to_device(params, dtype), config.replace(dtype=dtype), to_device(inputs, dtype),
-                                    ops=FAST if path == "fast" else REFERENCE)
+    with device.on() if where == "gpu" else contextlib.nullcontext():
+        cost, grads = cost_and_grad(
+            to_device(params, dtype),
+            config.replace(dtype=dtype),
+            to_device(inputs, dtype),
+            ops=FAST if path == "fast" else REFERENCE,
+        )
         return dict({f"grad_{k}": to_numpy(v) for k, v in grads.items()}, total_cost=to_numpy(cost))
 
 
@@ -416,8 +475,10 @@ def test_values_float32(device, path):
     assert not wrong, f"not float32: {', '.join(wrong)}"
     ok, worst, key, noise = compare_float32(cpu64, cpu32, dev32)
     share = f" ({worst / noise:.2f} times the CPU float32's own error there)" if worst and noise else ""
-    assert ok, (f"Shapes model, {path} path: {device.label} float32 vs CPU float32: {worst:.1e} of key scale at "
-                f"worst ({key}){share}; tolerance max({FLOAT32_NOISE:g} x that error, {ATOL_SCALE32:g} of scale)")
+    assert ok, (
+        f"Shapes model, {path} path: {device.label} float32 vs CPU float32: {worst:.1e} of key scale at "
+        f"worst ({key}){share}; tolerance max({FLOAT32_NOISE:g} x that error, {ATOL_SCALE32:g} of scale)"
+    )
 
 
 def binary_images(n, config, rng):
@@ -435,11 +496,11 @@ def test_training_steps(device, dtype, draws):
     data = binary_images(2 * B, config, rng)
     with device.on():
         params = to_device(random_params(config, numpy.random.default_rng(0)), dtype)
-        adam = adam_init(params)                          # zeros like the parameters: on their device
+        adam = adam_init(params)  # zeros like the parameters: on their device
         if draws == "device":
             data, rng = backend.asarray(data), backend.device_rng(rng)
         for i in range(device.sizes["steps"]):
-            x = data[(i % 2) * B:(i % 2 + 1) * B]
+            x = data[(i % 2) * B : (i % 2 + 1) * B]
             cost, grads = training.batch_cost_and_grad(params, config, x, rng)
             params, adam = adam_update(params, grads, adam, config.lr)
             cost = float(to_numpy(cost))

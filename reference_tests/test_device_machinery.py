@@ -3,36 +3,53 @@ one-line refusals, that it leaves no stand-in behind, that its checks fail when 
 wrongly (an error injected into the stand-in), and that its training comparison passes when only
 the order of summation differs (as between a GPU and a CPU) and fails on a real error.
 """
+
 import os
 import subprocess
 import sys
 
 import autograd.numpy
+import fake_gpu
 import numpy
 import pytest
-
-import fake_gpu
 import test_device as td
 from run_helpers import REPO
+
 from tagger_ref.device import backend
 from tagger_ref.errors import DeviceError
 
 
 def run_device_tests(*flags):
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-                           "reference_tests/test_device.py", *flags], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "reference_tests/test_device.py",
+            *flags,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def no_cupy():
     try:
         import cupy  # noqa: F401
+
         pytest.skip("CuPy is installed here")
     except ImportError:
         pass
 
 
 # ----- the option -----
+
 
 def test_without_a_device_every_check_skips_saying_why():
     proc = run_device_tests()
@@ -51,6 +68,7 @@ def test_device_gpu_without_cupy_stops_the_run_in_one_line_with_status_2():
 
 def test_an_old_autograd_is_refused_before_the_stand_in_is_put_in_place(monkeypatch):
     from tagger_ref.device import gpu
+
     monkeypatch.setattr(gpu, "_autograd_version", lambda: "1.8.0")
     before = sys.modules.get("cupy")
     with pytest.raises(DeviceError, match="needs autograd >= 1.9, but autograd 1.8.0 is installed"):
@@ -70,6 +88,7 @@ def test_the_stand_in_leaves_nothing_behind():
 
 # ----- a device that computes wrongly fails the checks -----
 
+
 @pytest.fixture
 def standin():
     device = td.Device("standin")
@@ -84,6 +103,7 @@ def inject_error(monkeypatch, relative):
     def wrong(self, ufunc, method, *inputs, **kwargs):
         result = call(self, ufunc, method, *inputs, **kwargs)
         return result * (1.0 + relative) if ufunc is numpy.exp and result is not NotImplemented else result
+
     monkeypatch.setattr(fake_gpu.FakeGPUArray, "__array_ufunc__", wrong)
 
 
@@ -121,15 +141,19 @@ def test_cli_trace_fails_an_exp_off_by_1e_7(standin, monkeypatch, tmp_path):
 
 # ----- the training comparison: the order of summation is not an error -----
 
+
 def reversed_sum(original):
     """np.sum adding the elements of every summed axis in the reverse order: a different rounding,
     as a GPU's reduction tree gives, differentiable by autograd (reversal is indexing)."""
+
     def sum_(a, axis=None, keepdims=False, **kwargs):
         ndim = autograd.numpy.ndim(a)
-        axes = range(ndim) if axis is None else [i % ndim for i in (axis if isinstance(axis, (tuple, list))
-                                                                    else (axis,))]
+        axes = (
+            range(ndim) if axis is None else [i % ndim for i in (axis if isinstance(axis, (tuple, list)) else (axis,))]
+        )
         flipped = a[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(ndim))]
         return original(flipped, axis=axis, keepdims=keepdims, **kwargs)
+
     return sum_
 
 
@@ -150,7 +174,7 @@ def test_training_comparison_passes_a_reordered_summation(tiny_runs):
     plain, reordered = tiny_runs["plain"], tiny_runs["reordered"]
     assert not isinstance(plain, str) and not isinstance(reordered, str), (plain, reordered)
     differ = [k for k in plain if not numpy.array_equal(plain[k], reordered[k])]
-    assert len(differ) > 20, differ          # the reversal changed the rounding of most results
+    assert len(differ) > 20, differ  # the reversal changed the rounding of most results
     ok, worst, key = td.compare(plain, reordered)
     assert ok, (worst, key)
 
@@ -168,11 +192,18 @@ def test_training_comparison_fails_a_gradient_off_by_1e_7(tiny_runs):
 
 # ----- the one prepared command -----
 
+
 def test_device_run_sh_runs_the_checks_on_the_stand_in():
     """benchmarks/device_run.sh, DEVICE=standin: the device checks (the timings need a GPU), exit 0."""
     env = dict(os.environ, DEVICE="standin", PYTHON=sys.executable)
-    proc = subprocess.run(["bash", os.path.join(REPO, "benchmarks", "device_run.sh"), "-q"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["bash", os.path.join(REPO, "benchmarks", "device_run.sh"), "-q"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     assert proc.stdout.rstrip().endswith("== device_run: exit status 0")

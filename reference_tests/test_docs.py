@@ -1,6 +1,7 @@
 """References into docs/spec.md hold: every "docs/spec.md section N" (or "sections N, M", or
 "spec section N") in a .py or .md file of the repository names a section that docs/spec.md has,
 and every erratum id (E1, E2, ...) used anywhere is a row of the table in its section 7."""
+
 import os
 import re
 
@@ -14,8 +15,10 @@ SKIPPED_DIRS = {".git", ".venv", "build", "dist", "__pycache__", "node_modules"}
 # section 4 steps 1-8" (the steps are not sections); the numbers after "sections" run up to the
 # first word that is not a number, a comma, "and" or a dash.
 _NUMBER = r"\d+(?:\.\d+)*"
-_REFERENCE = re.compile(rf"(?:docs/spec\.md|\bspec) (section|sections) "
-                        rf"({_NUMBER}(?:(?:,? and|,|-| to) ?{_NUMBER})*)")
+_REFERENCE = re.compile(
+    rf"(?:docs/spec\.md|\bspec) (section|sections) "
+    rf"({_NUMBER}(?:(?:,? and|,|-| to) ?{_NUMBER})*)"
+)
 # E1..E99 as erratum ids; the paper's Figure 5 calls two hand-picked images "E1" and "E2", which
 # the text always introduces as "example(s)".
 _ERRATUM = re.compile(r"(?<!example )(?<!examples )\bE([1-9]\d?)\b")
@@ -46,16 +49,23 @@ def section_references(text):
 
 def erratum_references(text):
     """(line number, "E<n>") for every erratum id mentioned in ``text``."""
-    return [(lineno, f"E{m.group(1)}") for lineno, line in enumerate(text.splitlines(), 1)
-            for m in _ERRATUM.finditer(line)]
+    return [
+        (lineno, f"E{m.group(1)}") for lineno, line in enumerate(text.splitlines(), 1) for m in _ERRATUM.finditer(line)
+    ]
 
 
 def problems(name, text, sections, errata):
     """Lines "name:line: ..." for each reference in ``text`` that the spec cannot satisfy."""
-    out = [f"{name}:{lineno}: refers to docs/spec.md section {number}, which docs/spec.md does not have"
-           for lineno, number in section_references(text) if number not in sections]
-    out += [f"{name}:{lineno}: mentions erratum {eid}, which is not in the table of docs/spec.md section 7"
-            for lineno, eid in erratum_references(text) if eid not in errata]
+    out = [
+        f"{name}:{lineno}: refers to docs/spec.md section {number}, which docs/spec.md does not have"
+        for lineno, number in section_references(text)
+        if number not in sections
+    ]
+    out += [
+        f"{name}:{lineno}: mentions erratum {eid}, which is not in the table of docs/spec.md section 7"
+        for lineno, eid in erratum_references(text)
+        if eid not in errata
+    ]
     return out
 
 
@@ -63,8 +73,9 @@ def repository_files():
     """Every .py and .md file of the repository, outside virtual environments and build output,
     except this module (its made-up texts are wrong on purpose)."""
     for folder, dirs, files in os.walk(ROOT):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
-                         and not d.startswith(".venv"))
+        dirs[:] = sorted(
+            d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info") and not d.startswith(".venv")
+        )
         for f in sorted(files):
             path = os.path.join(folder, f)
             if f.endswith((".py", ".md")) and os.path.abspath(path) != os.path.abspath(__file__):
@@ -118,10 +129,12 @@ def test_checker_reads_sections_and_errata():
 
 
 def test_checker_names_file_and_line_of_a_bad_reference():
-    text = ("ok: docs/spec.md section 2\n"
-            "bad: see docs/spec.md section 5 for this\n"
-            "docs/spec.md sections 1, 2.1 and 6\n"
-            "spec section 8, and `docs/spec.md section 4 step 2`\n")
+    text = (
+        "ok: docs/spec.md section 2\n"
+        "bad: see docs/spec.md section 5 for this\n"
+        "docs/spec.md sections 1, 2.1 and 6\n"
+        "spec section 8, and `docs/spec.md section 4 step 2`\n"
+    )
     sections, errata = spec_sections(MADE_UP_SPEC), errata_ids(MADE_UP_SPEC)
     assert problems("x.py", text, sections, errata) == [
         "x.py:2: refers to docs/spec.md section 5, which docs/spec.md does not have",
@@ -131,10 +144,12 @@ def test_checker_names_file_and_line_of_a_bad_reference():
 
 
 def test_checker_names_an_erratum_missing_from_section_7():
-    text = ("errata E1 and E3 are fine; (E1/E3) too\n"
-            "E2 is not in the table\n"
-            "Figure 5's example E2 is an image, not an erratum; E9 is outside section 7\n"
-            "E12-E14 and E10 are ranges of ids\n")
+    text = (
+        "errata E1 and E3 are fine; (E1/E3) too\n"
+        "E2 is not in the table\n"
+        "Figure 5's example E2 is an image, not an erratum; E9 is outside section 7\n"
+        "E12-E14 and E10 are ranges of ids\n"
+    )
     sections, errata = spec_sections(MADE_UP_SPEC), errata_ids(MADE_UP_SPEC)
     assert problems("doc.md", text, sections, errata) == [
         "doc.md:2: mentions erratum E2, which is not in the table of docs/spec.md section 7",

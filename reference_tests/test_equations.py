@@ -1,4 +1,5 @@
 """Each equation function against an independently written expression or autograd's derivative."""
+
 import autograd.numpy as anp
 import numpy
 import pytest
@@ -10,7 +11,7 @@ from autograd.scipy.stats import norm as anorm
 from tagger_ref.maths import classification, costs, functions, heads, ladder, likelihood, modelling_error
 from tagger_ref.maths.corruption import bitflip, corrupt, initial_masks
 
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 RNG = numpy.random.default_rng(1234)
@@ -28,8 +29,9 @@ def test_elementary_functions():
     numpy.testing.assert_allclose(functions.sigmoid(a), scipy.special.expit(a), rtol=1e-13, atol=1e-300)
     numpy.testing.assert_allclose(functions.softmax(a, 0), scipy.special.softmax(a, axis=0), rtol=1e-12)
     numpy.testing.assert_allclose(functions.logsumexp(a, 1), scipy.special.logsumexp(a, axis=1), rtol=1e-13)
-    numpy.testing.assert_allclose(functions.pos(a), numpy.where(a > 0, a + numpy.sqrt(a * a + 1),
-                                                               1 / (numpy.sqrt(a * a + 1) - a)), rtol=1e-12)
+    numpy.testing.assert_allclose(
+        functions.pos(a), numpy.where(a > 0, a + numpy.sqrt(a * a + 1), 1 / (numpy.sqrt(a * a + 1) - a)), rtol=1e-12
+    )
     numpy.testing.assert_allclose(functions.clip_eps(numpy.array([0.0, 1.0]), 1e-4), [1e-4, 1 - 1e-4])
     assert functions.relu(numpy.array([-2.0, 0.0, 3.0])).tolist() == [0.0, 0.0, 3.0]
     p, t = RNG.uniform(0.01, 0.99, 10), RNG.integers(0, 2, 10)
@@ -95,7 +97,9 @@ def test_binary_delta_z_is_derivative_of_log_likelihood_E1():
     auto = elementwise_grad(log_q)(z)
     numpy.testing.assert_allclose(modelling_error.delta_z_binary(z, m, xt, beta), auto, rtol=1e-12)
     # the paper's closing line drops the factor (1 - 2 beta) (E1)
-    numpy.testing.assert_allclose(modelling_error.delta_z_binary_paper(z, m, xt, beta), auto / (1 - 2 * beta), rtol=1e-12)
+    numpy.testing.assert_allclose(
+        modelling_error.delta_z_binary_paper(z, m, xt, beta), auto / (1 - 2 * beta), rtol=1e-12
+    )
 
 
 def test_continuous_delta_z_eq28_is_derivative_eq4_and_eq29():
@@ -106,11 +110,15 @@ def test_continuous_delta_z_eq28_is_derivative_eq4_and_eq29():
     def log_q(z):  # log sum_k N(x_tilde; z_k, v + sigma^2) m_k
         return anp.sum(anp.log(anp.sum(anorm.pdf(xt, z, anp.sqrt(s2)) * m, axis=0)))
 
-    numpy.testing.assert_allclose(modelling_error.delta_z_continuous_eq28(zc, m, xt, s2),
-                                  elementwise_grad(log_q)(zc), rtol=1e-11)
+    numpy.testing.assert_allclose(
+        modelling_error.delta_z_continuous_eq28(zc, m, xt, s2), elementwise_grad(log_q)(zc), rtol=1e-11
+    )
     numpy.testing.assert_allclose(modelling_error.delta_z_continuous(zc, m, xt), m * xt - m * zc, rtol=1e-13)
-    numpy.testing.assert_allclose(modelling_error.delta_z_continuous_eq29(zc, m, xt, s2),
-                                  (xt - zc) * m * scipy.stats.norm.pdf(xt, zc, numpy.sqrt(s2)), rtol=1e-12)
+    numpy.testing.assert_allclose(
+        modelling_error.delta_z_continuous_eq29(zc, m, xt, s2),
+        (xt - zc) * m * scipy.stats.norm.pdf(xt, zc, numpy.sqrt(s2)),
+        rtol=1e-12,
+    )
 
 
 def test_total_variance_E3():
@@ -129,7 +137,7 @@ def test_masks_eq3_eq7_eq9():
 def test_binary_cost_eq2():
     z, m = random_z_m()
     x = RNG.integers(0, 2, (B, N)).astype(float)
-    q1 = numpy.einsum("kbn,kbn->bn", m, z) * (1 - 2e-4) + 1e-4       # (2), soft-clipped (E5)
+    q1 = numpy.einsum("kbn,kbn->bn", m, z) * (1 - 2e-4) + 1e-4  # (2), soft-clipped (E5)
     expected = -numpy.mean(numpy.log(numpy.where(x == 1, q1, 1 - q1)))
     assert costs.cost_binary(z, m, x) == pytest.approx(expected, rel=1e-13)
 
@@ -152,11 +160,11 @@ def test_cost_over_iterations_eq1_E5():
 def test_combinator_hand_computed():
     zl, u = numpy.array([2.0]), numpy.array([0.5])
     a = [numpy.array([v]) for v in (1.0, 2.0, 0.0, 0.5, 0.1, 1.0, 1.0, 0.0, 0.0, 0.2)]
-    s1 = 1 / (1 + numpy.exp(-1.0))          # sigmoid(a2 u + a3) = sigmoid(1)
+    s1 = 1 / (1 + numpy.exp(-1.0))  # sigmoid(a2 u + a3) = sigmoid(1)
     mu = s1 + 0.25 + 0.1
-    vg = 1 / (1 + numpy.exp(-0.5)) + 0.2    # a6 sigmoid(a7 u + a8) + a10
+    vg = 1 / (1 + numpy.exp(-0.5)) + 0.2  # a6 sigmoid(a7 u + a8) + a10
     assert ladder.combinator(zl, u, a, False)[0] == pytest.approx((2 - mu) * vg + mu, rel=1e-14)
-    vgs = 1 / (1 + numpy.exp(-vg))          # sigmoid on the gating variable (A.6, continuous)
+    vgs = 1 / (1 + numpy.exp(-vg))  # sigmoid on the gating variable (A.6, continuous)
     assert ladder.combinator(zl, u, a, True)[0] == pytest.approx((2 - mu) * vgs + mu, rel=1e-14)
 
 
@@ -164,7 +172,9 @@ def test_class_probabilities_and_cost_hand_computed():
     # K=2 groups, B=1, C=2 classes (+ "no class"): rows are (group 0, group 1)
     top = numpy.array([[0.6, 0.2, 0.2], [0.1, 0.1, 0.8]])
     P = classification.class_probabilities(top, 2, 2)
-    numpy.testing.assert_allclose(P, [[0.7, 0.3]], rtol=1e-14)       # (0.6+0.1, 0.2+0.1) / 1.0
+    numpy.testing.assert_allclose(P, [[0.7, 0.3]], rtol=1e-14)  # (0.6+0.1, 0.2+0.1) / 1.0
     t = classification.class_targets(numpy.array([[0, 1]]), 2)
     numpy.testing.assert_allclose(t, [[0.5, 0.5]])
-    assert classification.class_cost_log(numpy.log(P), t) == pytest.approx(-(0.5 * numpy.log(0.7) + 0.5 * numpy.log(0.3)))
+    assert classification.class_cost_log(numpy.log(P), t) == pytest.approx(
+        -(0.5 * numpy.log(0.7) + 0.5 * numpy.log(0.3))
+    )

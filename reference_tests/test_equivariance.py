@@ -1,12 +1,12 @@
 """Tagger assumes nothing about the order of groups or of inputs (section 3: "no prior for images")."""
+
 import numpy
 import pytest
+from conftest import case
 
 from tagger_ref.maths.model import forward
 
-from conftest import case
-
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 GROUP_KEYS = ("z_", "m_", "L_m_", "delta_z_", "h_", "ladder_top_", "zhat0_", "z_logit_")
@@ -32,13 +32,16 @@ def test_permuting_inputs_permutes_outputs(preset):
     N = config.n_inputs
     perm = numpy.random.default_rng(0).permutation(N)
     p = dict(params)
-    p["W"] = numpy.concatenate([params["W"][block * N:(block + 1) * N][perm] for block in range(4)])
+    p["W"] = numpy.concatenate([params["W"][block * N : (block + 1) * N][perm] for block in range(4)])
     for name in ("z_u_W", "m_u_W"):
         p[name] = params[name][:, perm]
     for name in ("c1", "b1"):
         p[name] = params[name][perm]
-    permuted = {"x": inputs["x"][:, perm], "x_tilde": inputs["x_tilde"][:, perm],
-                "m0_logits": inputs["m0_logits"][:, :, perm]}
+    permuted = {
+        "x": inputs["x"][:, perm],
+        "x_tilde": inputs["x_tilde"][:, perm],
+        "m0_logits": inputs["m0_logits"][:, :, perm],
+    }
     a, b = forward(params, config, inputs), forward(p, config, permuted)
     for key in a:
         if key.startswith(("z_", "m_", "L_m_", "delta_z_", "z_logit_")):

@@ -1,12 +1,24 @@
 """Evaluation (docs/spec.md section 5): scored pixels, AMI against a hand computation and an independent
 implementation, degenerate images, and the denoising cost over batches."""
+
 import math
 
 import numpy
 import pytest
 
 from tagger_ref.config import PRESETS
-from tagger_ref.experiments.evaluation import ami_per_image, batch_slices, class_error, degenerate_images, denoising_costs, evaluate, infer, predicted_labels, table1_rows, true_labels
+from tagger_ref.experiments.evaluation import (
+    ami_per_image,
+    batch_slices,
+    class_error,
+    degenerate_images,
+    denoising_costs,
+    evaluate,
+    infer,
+    predicted_labels,
+    table1_rows,
+    true_labels,
+)
 from tagger_ref.files.params import init_params, perturb_params
 
 
@@ -25,13 +37,25 @@ def ami_by_formula(a, b):
     mi = sum(c / n * math.log(n * c / (rows[i] * cols[j])) for (i, j), c in count.items() if c > 0)
     h_a = -sum(r / n * math.log(r / n) for r in rows.values())
     h_b = -sum(c / n * math.log(c / n) for c in cols.values())
-    lf = lambda k: math.lgamma(k + 1)   # log k!
+
+    def lf(k):  # log k!
+        return math.lgamma(k + 1)
+
     emi = 0.0
     for r in rows.values():
         for c in cols.values():
             for nij in range(max(1, r + c - n), min(r, c) + 1):
-                log_p = (lf(r) + lf(c) + lf(n - r) + lf(n - c)
-                         - lf(n) - lf(nij) - lf(r - nij) - lf(c - nij) - lf(n - r - c + nij))
+                log_p = (
+                    lf(r)
+                    + lf(c)
+                    + lf(n - r)
+                    + lf(n - c)
+                    - lf(n)
+                    - lf(nij)
+                    - lf(r - nij)
+                    - lf(c - nij)
+                    - lf(n - r - c + nij)
+                )
                 emi += nij / n * math.log(n * nij / (r * c)) * math.exp(log_p)
     return (mi - emi) / (max(h_a, h_b) - emi)
 
@@ -69,7 +93,7 @@ def test_class_error_hand_computed():
 def test_scored_threshold_and_labels():
     mask = numpy.array([[[0.95, 0.9, 1 / 3, 0.0], [0.05, 0.1, 1 / 3, 0.0], [0.0, 0.0, 1 / 3, 1.0]]])  # (1, 3, 4)
     labels, scored = true_labels(mask)
-    assert scored.tolist() == [[True, False, False, True]]    # max must exceed 0.9 strictly
+    assert scored.tolist() == [[True, False, False, True]]  # max must exceed 0.9 strictly
     assert labels[0, [0, 3]].tolist() == [0, 2]
     m = numpy.array([[[0.2, 0.7]], [[0.5, 0.1]], [[0.3, 0.2]]])  # (K=3, B=1, N=2)
     assert predicted_labels(m).tolist() == [[1, 0]]
@@ -83,8 +107,9 @@ def test_ami_against_an_independent_implementation():
     predicted = numpy.where(rng.random((n_images, N)) < 0.7, labels, rng.integers(0, 4, (n_images, N)))
     ours = ami_per_image(labels, scored, predicted)
     for k in range(n_images):
-        assert ours[k] == pytest.approx(ami_by_formula(labels[k][scored[k]].tolist(),
-                                                       predicted[k][scored[k]].tolist()), abs=1e-10)
+        assert ours[k] == pytest.approx(
+            ami_by_formula(labels[k][scored[k]].tolist(), predicted[k][scored[k]].tolist()), abs=1e-10
+        )
 
 
 def test_degenerate_images_score_as_the_authors_code():
@@ -93,8 +118,9 @@ def test_degenerate_images_score_as_the_authors_code():
     scored = numpy.array([[0, 0, 0], [1, 1, 1], [1, 1, 1]], bool)
     predicted = numpy.array([[0, 1, 2], [2, 2, 2], [2, 0, 2]])
     assert ami_per_image(labels, scored, predicted).tolist() == [1.0, 1.0, 0.0]
-    masks = numpy.concatenate([mask_of([0, 1, 0], [0, 0, 0]), mask_of([1, 1, 1], [1, 1, 1]),
-                               mask_of([0, 1, 2], [1, 1, 0])])
+    masks = numpy.concatenate(
+        [mask_of([0, 1, 0], [0, 0, 0]), mask_of([1, 1, 1], [1, 1, 1]), mask_of([0, 1, 2], [1, 1, 0])]
+    )
     assert degenerate_images(masks) == 2
 
 
@@ -117,8 +143,9 @@ def test_denoising_cost_weights_a_short_last_batch():
     rng = numpy.random.default_rng
     whole = denoising_costs(params, config, x, rng(1), 4, n_groups=1, batch_size=5)
     split = denoising_costs(params, config, x, rng(2), 4, n_groups=1, batch_size=2)
-    per_image = numpy.mean([infer(params, config, x[b:b + 1], rng(3), 4, 1, corrupted=True)["cost"]
-                            for b in range(5)], axis=0)
+    per_image = numpy.mean(
+        [infer(params, config, x[b : b + 1], rng(3), 4, 1, corrupted=True)["cost"] for b in range(5)], axis=0
+    )
     numpy.testing.assert_allclose(split, whole, rtol=1e-12)
     numpy.testing.assert_allclose(per_image, whole, rtol=1e-12)
 
@@ -128,8 +155,8 @@ def test_evaluate_table_shape_determinism_and_one_group():
     rng = numpy.random.default_rng(0)
     x = (rng.random((7, config.n_inputs)) < 0.5).astype(float)
     labels = rng.integers(0, 3, (7, config.n_inputs))
-    labels[0] = 1                                             # image 0 has a single true group
-    mask = numpy.eye(3)[labels].transpose(0, 2, 1)            # (n, G, N), every pixel scored
+    labels[0] = 1  # image 0 has a single true group
+    mask = numpy.eye(3)[labels].transpose(0, 2, 1)  # (n, G, N), every pixel scored
     a = evaluate(params, config, x, mask, numpy.random.default_rng(9), n_iterations=4, batch_size=3)
     b = evaluate(params, config, x, mask, numpy.random.default_rng(9), n_iterations=4, batch_size=3)
     rows = table1_rows(a)

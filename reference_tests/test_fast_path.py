@@ -1,17 +1,18 @@
 """The fast path (maths/fused.py, ``ops.FAST``): sigmoid, normalize and the combinator as autograd primitives with
 hand-written derivatives, against the plain formulas differentiated by autograd (written out again here) and scipy."""
+
+import autograd.numpy as anp
 import numpy
 import pytest
 import scipy.special
 from autograd import elementwise_grad, grad, make_vjp
-import autograd.numpy as anp
 
-from tagger_ref.oracle import golden
 from tagger_ref.maths import fused
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.ops import FAST, REFERENCE, Ops
+from tagger_ref.oracle import golden
 
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 def normalize_by_autograd(a, norm):
@@ -27,8 +28,8 @@ def normalize_by_autograd(a, norm):
 def test_normalize_derivative_equals_autograds_chain(norm, dtype, rtol):
     rng = numpy.random.default_rng(1)
     a = (rng.standard_normal((12, 7)) * 3 + 1).astype(dtype)
-    a[:, 2] = 0.5                                   # a constant column: the 1e-10 floor decides the scale
-    a[4] = -2.0                                     # and a constant row (layer norm's case)
+    a[:, 2] = 0.5  # a constant column: the 1e-10 floor decides the scale
+    a[4] = -2.0  # and a constant row (layer norm's case)
     g = rng.standard_normal(a.shape).astype(dtype)
     vjp, y = make_vjp(lambda t: fused.normalize(t, norm))(a)
     vjp_ref, y_ref = make_vjp(lambda t: normalize_by_autograd(t, norm))(a.astype("float64"))
@@ -45,10 +46,10 @@ def test_sigmoid_values_and_derivative_in_both_tails(dtype):
     g = fused.sigmoid(a)
     d = elementwise_grad(fused.sigmoid)(a)
     ref = scipy.special.expit(a.astype("float64"))
-    ref_d = ref * scipy.special.expit(-a.astype("float64"))       # g'(a) = g(a) g(-a)
+    ref_d = ref * scipy.special.expit(-a.astype("float64"))  # g'(a) = g(a) g(-a)
     tiny = numpy.finfo(dtype).tiny
     rtol = 1e-15 if dtype == "float64" else 1e-6
-    keep = ref > tiny                                               # where the reference is a normal number
+    keep = ref > tiny  # where the reference is a normal number
     numpy.testing.assert_allclose(g[keep], ref[keep], rtol=rtol)
     keep = ref_d > tiny
     numpy.testing.assert_allclose(d[keep], ref_d[keep], rtol=4 * rtol)
@@ -75,6 +76,7 @@ def combinator_by_autograd(zl, u, a, continuous):
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-11), ("float32", 1e-4)])
 def test_combinator_derivative_equals_autograds_chain(continuous, dtype, rtol):
     from tagger_ref.maths.fused import combinator
+
     rng = numpy.random.default_rng(3)
     rows, H = 9, 5
     zl, u, g = (rng.standard_normal((rows, H)).astype(dtype) for _ in range(3))
@@ -111,6 +113,7 @@ def test_normalize_second_derivative_equals_autograds_chain(norm):
 @pytest.mark.parametrize("continuous", [False, True])
 def test_combinator_second_derivative_equals_autograds_chain(continuous):
     from tagger_ref.maths.fused import combinator
+
     rng = numpy.random.default_rng(6)
     rows, H = 7, 3
     args = [rng.standard_normal((rows, H)) for _ in range(2)] + [rng.standard_normal(H) for _ in range(10)]
@@ -123,6 +126,7 @@ def test_combinator_second_derivative_equals_autograds_chain(continuous):
         def c(flat):
             parts = [anp.reshape(p, x.shape) for p, x in zip(anp.split(flat, sizes), args)]
             return anp.sum(anp.sin(f(parts[0], parts[1], parts[2:], continuous)) * w)
+
         return c
 
     x = numpy.concatenate([a.ravel() for a in args])
@@ -134,13 +138,14 @@ def test_combinator_second_derivative_equals_autograds_chain(continuous):
 
 # ---------------------------------------------------------------- the two paths of the whole model
 
+
 @pytest.mark.parametrize("name", golden.list_cases())
 def test_fast_and_reference_paths_agree_on_every_golden_case(name):
     """Cost and every gradient, float64: the fast path within 1e-12 of the key's largest magnitude
     of the reference path (autograd through the plain formulas); 1e-11 on the edge-* cases, where
     saturated masks leave gradients such as grad_c2 as small residues of cancelling terms."""
     config, params, inputs, _ = golden.load_case(name)
-    cost, grads = cost_and_grad(params, config, inputs)          # the default: the reference path
+    cost, grads = cost_and_grad(params, config, inputs)  # the default: the reference path
     ref_cost, ref_grads = cost_and_grad(params, config, inputs, ops=REFERENCE)
     assert ref_cost == cost and all(numpy.array_equal(ref_grads[k], grads[k]) for k in grads)
     fast_cost, fast_grads = cost_and_grad(params, config, inputs, ops=FAST)
@@ -154,6 +159,7 @@ def test_fast_and_reference_paths_agree_on_every_golden_case(name):
 
 def test_the_tables_hold_the_plain_formulas_and_the_primitives():
     from tagger_ref.maths import functions, ladder
+
     assert REFERENCE == Ops(functions.sigmoid, functions.normalize, ladder.combinator)
     assert FAST == Ops(fused.sigmoid, fused.normalize, fused.combinator)
 
@@ -165,9 +171,11 @@ def test_the_paths_differ_in_how_they_are_differentiated():
     used = []
     originals = {f: getattr(fused, f) for f in ("_normalized", "_combine", "sigmoid")}
     for name, f in originals.items():
+
         def spy(*args, _f=f, _name=name, **kwargs):
             used.append(_name)
             return _f(*args, **kwargs)
+
         setattr(fused, name, spy)
     try:
         cost_and_grad(params, config, inputs)
@@ -181,14 +189,16 @@ def test_the_paths_differ_in_how_they_are_differentiated():
 
 def test_training_steps_and_validation_take_the_fast_path(tmp_path, monkeypatch):
     """training.train hands ops=FAST to its gradient and to every forward pass of its validation."""
-    from tagger_ref.experiments import evaluation, training
     from tagger_ref.config import PRESETS
+    from tagger_ref.experiments import evaluation, training
+
     steps, passes = [], []
 
     def recording(seen, real):
         def f(*args, ops=REFERENCE, **kwargs):
             seen.append(ops)
             return real(*args, ops=ops, **kwargs)
+
         return f
 
     monkeypatch.setattr(training, "cost_and_grad", recording(steps, training.cost_and_grad))
@@ -206,8 +216,13 @@ def test_training_steps_and_validation_take_the_fast_path(tmp_path, monkeypatch)
 LOG_BEFORE_THE_SPEED_WORK = {
     "tiny-binary": {"train_cost": 0.710417, "valid_cost": 0.681928, "valid_cost_last": 0.667480},
     "tiny-continuous": {"train_cost": 0.688629, "valid_cost": 0.697343, "valid_cost_last": 0.691764},
-    "tiny-classify": {"train_cost": 0.951047, "valid_cost": 0.696694, "valid_cost_last": 0.690292,
-                      "valid_class_cost": 2.403461, "valid_class_error": 91.67},
+    "tiny-classify": {
+        "train_cost": 0.951047,
+        "valid_cost": 0.696694,
+        "valid_cost_last": 0.690292,
+        "valid_class_cost": 2.403461,
+        "valid_class_error": 91.67,
+    },
 }
 
 
@@ -219,8 +234,10 @@ def test_training_log_is_unchanged_by_the_speed_work(tmp_path, preset):
     (about 1e-12 of their key's scale on either path) move parameters by different amounts; the
     reference path's log already differs by 1e-5 after these three steps."""
     import csv
-    from tagger_ref.experiments import training
+
     from tagger_ref.config import PRESETS
+    from tagger_ref.experiments import training
+
     config = PRESETS[preset].replace(num_epochs=1, dtype="float64")
     rng = numpy.random.default_rng(3)
     x = rng.random((12, config.n_inputs))

@@ -1,12 +1,13 @@
 """Figures: the colour coding, and every figure script smoke-run on a tiny trained Shapes run."""
+
 import os
 import subprocess
 import sys
 
 import numpy
 import pytest
-
 from run_helpers import REPO, config_file, shapes_file
+
 from tagger_ref.commands.cli import main
 from tagger_ref.report.plots import GROUP_COLOURS, colourize, image_shape
 
@@ -15,14 +16,14 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def test_colourize_paints_owned_pixels_in_their_group_colour():
     values = numpy.zeros((3, 1, 4))
-    values[0, 0, 0] = 1.0        # pixel 0 owned by group 0
-    values[2, 0, 1] = 1.0        # pixel 1 owned by group 2
-    values[1, 0, 2] = 0.5        # pixel 2 half in group 1
+    values[0, 0, 0] = 1.0  # pixel 0 owned by group 0
+    values[2, 0, 1] = 1.0  # pixel 1 owned by group 2
+    values[1, 0, 2] = 0.5  # pixel 2 half in group 1
     rgb = colourize(values)
     numpy.testing.assert_allclose(rgb[0, 0], GROUP_COLOURS[0])
     numpy.testing.assert_allclose(rgb[0, 1], GROUP_COLOURS[2])
     numpy.testing.assert_allclose(rgb[0, 2], 1 - 0.5 * (1 - GROUP_COLOURS[1]))
-    numpy.testing.assert_allclose(rgb[0, 3], [1, 1, 1])                 # nobody's pixel stays white
+    numpy.testing.assert_allclose(rgb[0, 3], [1, 1, 1])  # nobody's pixel stays white
     assert image_shape(400) == (20, 20) and image_shape(784) == (28, 28) and image_shape(6) == (1, 6)
 
 
@@ -40,20 +41,37 @@ def test_figure_scripts_write_pngs(tmp_path, trained, script):
     data, run = trained
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = tmp_path / "figs"
-    proc = subprocess.run([sys.executable, os.path.join(REPO, "figures", f"{script}.py"), run, "--data", data,
-                           "--out", str(out), "--iterations", "3"], env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "figures", f"{script}.py"),
+            run,
+            "--data",
+            data,
+            "--out",
+            str(out),
+            "--iterations",
+            "3",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     png = out / f"{script}.png"
     assert f"wrote {png}" in proc.stdout
     assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5000
-    assert [p.name for p in out.iterdir()] == [png.name]                # no temporary files left behind
+    assert [p.name for p in out.iterdir()] == [png.name]  # no temporary files left behind
 
 
 def test_convergence_from_a_table_and_all_figures(tmp_path, trained):
     data, run = trained
     assert main(["evaluate", run, "--data", data, "--iterations", "4", "--out", str(tmp_path / "t.csv")]) == 0
-    assert main(["figure", "all", run, "--data", data, "--out", str(tmp_path / "all"), "--table",
-                 str(tmp_path / "t.csv")]) == 0
+    assert (
+        main(["figure", "all", run, "--data", data, "--out", str(tmp_path / "all"), "--table", str(tmp_path / "t.csv")])
+        == 0
+    )
     assert sorted(os.listdir(tmp_path / "all")) == ["convergence.png", "figure4.png", "group_removal.png"]
 
 
@@ -63,13 +81,15 @@ def test_table1_beside_the_paper(tmp_path, trained):
     data, run = trained
     assert main(["evaluate", run, "--data", data, "--iterations", "5"]) == 0
     with open(os.path.join(run, "table1.csv")) as f:
-        last = f.read().strip().splitlines()[-1].split(",")          # iteration 5: cost, ami, ami_median
+        last = f.read().strip().splitlines()[-1].split(",")  # iteration 5: cost, ami, ami_median
     out = tmp_path / "t1"
     assert main(["figure", "table1", run, "--out", str(out)]) == 0
     md = (out / "table1.md").read_text()
     method = "Tagger*" if '"norm": "layer"' in open(os.path.join(run, "config.json")).read() else "Tagger"
-    assert "| RC | 0.61 ± 0.005 | - |" in md and "| Tagger | 0.79 ± 0.034 |" in md and "| Tagger* | 0.97 ± 0.009 |" in md
-    ours = [line for line in md.splitlines()[2:] if f"| {os.path.basename(run)} |" in line]   # below the header
+    assert (
+        "| RC | 0.61 ± 0.005 | - |" in md and "| Tagger | 0.79 ± 0.034 |" in md and "| Tagger* | 0.97 ± 0.009 |" in md
+    )
+    ours = [line for line in md.splitlines()[2:] if f"| {os.path.basename(run)} |" in line]  # below the header
     assert len(ours) == 1 and ours[0].startswith(f"| {method} |")
     assert f"{float(last[2]):.3f} / {float(last[3]):.3f}" in ours[0] and f"/ {float(last[1]):.3f} |" in ours[0]
     assert (out / "table1.png").read_bytes()[:8] == PNG_MAGIC
@@ -82,4 +102,4 @@ def test_table1_of_an_unevaluated_run_is_one_error(tmp_path, trained, capsys):
     (empty / "config.json").write_text('{"norm": "batch"}')
     assert main(["figure", "table1", run, str(empty), "--out", str(tmp_path / "o")]) == 2
     assert "holds no table1.csv: run tagger-ref evaluate on it first" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()                                  # nothing written
+    assert not (tmp_path / "o").exists()  # nothing written

@@ -1,18 +1,18 @@
 """Parameter, input and trace files: round trips, and one clear error per kind of bad file."""
+
 import zipfile
 
 import numpy
 import pytest
+from conftest import case
 
 from tagger_ref.errors import InputError, ParamFileError, TraceError
 from tagger_ref.files.inputs import load_inputs, save_inputs
-from tagger_ref.maths.model import forward
 from tagger_ref.files.params import load_params, save_params
+from tagger_ref.maths.model import forward
 from tagger_ref.oracle.trace import compute_trace, load_trace, save_trace
 
-from conftest import case
-
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 def test_round_trips(tmp_path, tiny_continuous):
@@ -122,7 +122,7 @@ def test_inputs_file_with_another_number_of_groups_is_an_error(tmp_path, tiny_bi
     path = _write(tmp_path / "k2.npz", dict(inputs, m0_logits=inputs["m0_logits"][:2]))
     with pytest.raises(InputError, match="m0_logits has 2 groups, but the config has n_groups = 3"):
         load_inputs(path, config)
-    assert load_inputs(path, config, n_groups=2)["m0_logits"].shape[0] == 2   # asked for explicitly: fine
+    assert load_inputs(path, config, n_groups=2)["m0_logits"].shape[0] == 2  # asked for explicitly: fine
 
 
 def test_forward_checks_its_arguments_at_entry(tiny_binary):
@@ -142,6 +142,7 @@ def test_forward_checks_its_arguments_at_entry(tiny_binary):
 
 def test_written_files_get_the_usual_mode(tmp_path, tiny_binary):
     import os
+
     _, params, _ = tiny_binary
     save_params(tmp_path / "p.npz", params)
     umask = os.umask(0)

@@ -1,17 +1,18 @@
 """The golden cases shipped with the package: regenerating them reproduces the shipped files, they
 cover what they claim to, and `tagger-ref golden list/export` work."""
+
 import json
 import os
 
 import numpy
 import pytest
-
 from run_helpers import load_repo_script
+
 from tagger_ref.commands import cli
-from tagger_ref.oracle import golden
-from tagger_ref.oracle.compare import assert_traces_close
 from tagger_ref.config import TaggerConfig
 from tagger_ref.files.fileio import load_npz
+from tagger_ref.oracle import golden
+from tagger_ref.oracle.compare import assert_traces_close
 
 
 def _maintainer_script():
@@ -84,6 +85,7 @@ def run_cli(monkeypatch, capsys):
             code = e.code
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
@@ -115,8 +117,10 @@ def test_cli_list_and_export(run_cli, tmp_path):
 
 def test_edge_cases_sit_at_their_edges():
     """Each edge case reaches the edge its description names (docs/numerics.md), checked on its files."""
+
     def load(name):
         return golden.load_case(name)
+
     config, _, _, trace = load("edge-class-saturated")
     assert numpy.any(trace["ladder_top_1"][..., :-1] == 0) and trace["class_cost"] > 100
     config, _, _, trace = load("edge-semi-supervised-saturated")
@@ -124,9 +128,9 @@ def test_edge_cases_sit_at_their_edges():
     for name in ("edge-masks-zero", "edge-masks-zero-layer"):
         config, params, _, trace = load(name)
         assert all(numpy.any(trace[f"m_{i}"] == 0) for i in range(config.n_iterations)), name
-        s2 = config.input_noise ** 2 + numpy.exp(numpy.arcsinh(params["v"]))      # the paper's variance (E3)
+        s2 = config.input_noise**2 + numpy.exp(numpy.arcsinh(params["v"]))  # the paper's variance (E3)
         far = numpy.min((trace["z_1"] - golden.load_case(name)[2]["x_tilde"]) ** 2, axis=0) / (2 * s2)
-        assert numpy.any(far > 746), name                                          # every density underflows
+        assert numpy.any(far > 746), name  # every density underflows
     for name in ("edge-v-negative", "edge-v-negative-paper"):
         assert golden.load_case(name)[1]["v"] == -1e8
     for name in ("edge-binary-saturated", "edge-binary-saturated-paper"):
@@ -135,11 +139,11 @@ def test_edge_cases_sit_at_their_edges():
     for name in ("edge-beta-tiny", "edge-beta-tiny-layer"):
         config, _, inputs, trace = load(name)
         assert config.input_noise <= 1e-12 and config.z_init == 0.0
-        assert numpy.max(numpy.abs(trace["delta_z_0"])) > 1e11                     # (1 - 2 beta) m / beta
+        assert numpy.max(numpy.abs(trace["delta_z_0"])) > 1e11  # (1 - 2 beta) m / beta
     for name in ("edge-norm-floor", "edge-norm-floor-layer"):
         config, params, inputs, trace = load(name)
         K, B, N = inputs["m0_logits"].shape
         inp = numpy.concatenate([trace["z_0"], trace["delta_z_0"], trace["m_0"], trace["L_m_0"]], axis=-1)
         pre = inp.reshape(K * B, 4 * N) @ params["W"]
         var = pre.var(axis=0 if config.norm == "batch" else 1)
-        assert numpy.all(var < 1e-10), name                                        # below the floor 1e-10
+        assert numpy.all(var < 1e-10), name  # below the floor 1e-10

@@ -1,15 +1,15 @@
 """The external oracle: traces of the authors' original computation, reproduced on every key."""
+
 import numpy
 import pytest
-
-from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, compare_traces
-from tagger_ref.files.inputs import prepare_inputs
-from tagger_ref.files.params import prepare_params
-from tagger_ref.oracle.trace import compute_trace
-
 from conftest import golden_original_case
 
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+from tagger_ref.files.inputs import prepare_inputs
+from tagger_ref.files.params import prepare_params
+from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, compare_traces
+from tagger_ref.oracle.trace import compute_trace
+
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 RTOL = 1e-9
@@ -30,6 +30,7 @@ def test_trace_of_original_code_reproduced(name):
     margin = compare_traces(reference, trace, rtol=0.0, atol_scale=DEFAULT_ATOL_SCALE / 10)
     assert margin.ok, margin.format()
     # the paper's variant must differ from the original code on the same files (E1/E2 switch)
-    paper = compute_trace(prepare_params(params, config), config.replace(semantics="paper"),
-                          prepare_inputs(inputs, config))
+    paper = compute_trace(
+        prepare_params(params, config), config.replace(semantics="paper"), prepare_inputs(inputs, config)
+    )
     assert not numpy.allclose(paper["delta_z_0"], reference["delta_z_0"])

@@ -10,19 +10,19 @@ In float32 the device rule for the gradient of a mean divides by a Python int an
 where autograd's NumPy rule divides by a NumPy int64 and (NEP 50) computes that part in float64;
 so float32 results agree to float32 rounding, not to the bit.
 """
+
+import fake_gpu
 import numpy
 import pytest
 from autograd import grad
+from conftest import case
 
-import fake_gpu
+from tagger_ref.config import load_config
 from tagger_ref.device import backend
 from tagger_ref.device.backend import np, to_numpy
-from tagger_ref.config import load_config
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.model import forward
 from tagger_ref.maths.ops import FAST, REFERENCE
-
-from conftest import case
 
 fake_gpu.register()
 TOL = 1e-12
@@ -44,12 +44,21 @@ def assert_same(device_value, host_value, what, float32=False):
 
 # Every configuration the model has (input type x semantics x norm, classification, float32), so
 # that every gradient rule either derivative path needs runs on the device.
-GRID = [(name, {"semantics": semantics, "norm": norm})
-        for name, all_semantics in (("tiny-binary", ("original", "paper")),
-                                    ("tiny-continuous", ("original", "paper", "paper-eq29")))
-        for semantics in all_semantics for norm in ("batch", "layer")]
-GRID += [("tiny-classify", {}), ("tiny-classify", {"semantics": "paper", "norm": "layer"}),
-         ("tiny-binary", {"dtype": "float32"}), ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"})]
+GRID = [
+    (name, {"semantics": semantics, "norm": norm})
+    for name, all_semantics in (
+        ("tiny-binary", ("original", "paper")),
+        ("tiny-continuous", ("original", "paper", "paper-eq29")),
+    )
+    for semantics in all_semantics
+    for norm in ("batch", "layer")
+]
+GRID += [
+    ("tiny-classify", {}),
+    ("tiny-classify", {"semantics": "paper", "norm": "layer"}),
+    ("tiny-binary", {"dtype": "float32"}),
+    ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"}),
+]
 GRID_IDS = ["-".join([n, *c.values()]) for n, c in GRID]
 
 
@@ -70,9 +79,13 @@ def test_gradients_on_device_equal_numpy(name, changes, path):
         assert dev_grads[key].dtype == numpy.dtype(config.dtype), key
 
 
-VARIANTS = [("tiny-binary", {}), ("tiny-continuous", {"semantics": "paper"}), ("tiny-classify", {}),
-            ("tiny-binary", {"norm": "layer", "semantics": "paper"}),
-            ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"})]
+VARIANTS = [
+    ("tiny-binary", {}),
+    ("tiny-continuous", {"semantics": "paper"}),
+    ("tiny-classify", {}),
+    ("tiny-binary", {"norm": "layer", "semantics": "paper"}),
+    ("tiny-continuous", {"semantics": "paper-eq29", "dtype": "float32"}),
+]
 
 
 @pytest.mark.parametrize("name, changes", VARIANTS, ids=["-".join([n, *c.values()]) for n, c in VARIANTS])
@@ -95,6 +108,7 @@ def test_group_removal_and_more_iterations_on_device():
 
 # ----- each replaced rule of autograd, alone -----
 
+
 def host_and_device_grads(f, *arrays):
     """d sum(f(...)) / d first argument, on NumPy arrays and on the stand-in."""
     loss = lambda a, *rest: np.sum(f(a, *rest) * f(a, *rest))  # noqa: E731  (non-linear, so g varies)
@@ -113,8 +127,8 @@ RULES = {
     "mean-axis-keepdims": lambda a: np.mean(a, axis=0, keepdims=True),
     "mean-axes": lambda a: np.mean(a, axis=(0, 2)),
     "reshape": lambda a: np.reshape(np.tanh(a), (12, 5)),
-    "power-scalar": lambda a: a ** 3,
-    "power-zero": lambda a: a ** 0 + a,
+    "power-scalar": lambda a: a**3,
+    "power-zero": lambda a: a**0 + a,
     "power-array-exponent": lambda a: 1.5 ** np.tanh(a),
     "getitem-slices": lambda a: a[:, 1:3, ::2],
     "getitem-int-none-ellipsis": lambda a: a[1, ..., None],
@@ -136,7 +150,7 @@ def test_device_gradient_of_a_float32_mean_stays_float32():
 
 def test_power_of_device_base_and_exponent():
     b = numpy.abs(A) + 0.5
-    f = lambda a, e: np.sum(a ** e)  # noqa: E731
+    f = lambda a, e: np.sum(a**e)  # noqa: E731
     for argnum in (0, 1):
         host = grad(f, argnum)(b, A)
         device = grad(f, argnum)(fake_gpu.asarray(b), fake_gpu.asarray(A))
@@ -150,31 +164,34 @@ def test_gradient_of_fancy_indexing_on_device_fails_loudly():
 
 # ----- the stand-in refuses what CuPy refuses (else the tests above would prove little) -----
 
+
 def test_stand_in_refuses_what_cupy_refuses():
     d = fake_gpu.asarray(A)
     with pytest.raises(TypeError):
-        numpy.asarray(d)                       # no implicit device-to-host copy
+        numpy.asarray(d)  # no implicit device-to-host copy
     with pytest.raises(TypeError):
-        d + A                                  # no mixing with host arrays
+        d + A  # no mixing with host arrays
     with pytest.raises(TypeError):
-        d * numpy.array(2.0)                   # not even 0-d ones
+        d * numpy.array(2.0)  # not even 0-d ones
     with pytest.raises(TypeError):
         numpy.concatenate([d, A])
     with pytest.raises(TypeError):
-        numpy.add.at(d, (slice(None),), d)     # ufunc methods are not handled
+        numpy.add.at(d, (slice(None),), d)  # ufunc methods are not handled
     with pytest.raises(TypeError):
-        d.view(numpy.ndarray)                  # what autograd's concatenate does
+        d.view(numpy.ndarray)  # what autograd's concatenate does
     with pytest.raises(TypeError):
-        numpy.reshape(d, (60,), order=None)    # what autograd's reshape gradient does
+        numpy.reshape(d, (60,), order=None)  # what autograd's reshape gradient does
     assert isinstance(d * numpy.float64(2.0) + 1, FakeGPUArray)  # scalars are fine
     assert isinstance(numpy.sum(d), FakeGPUArray) and numpy.sum(d).shape == ()
-    assert isinstance(numpy.asarray(A, like=d), FakeGPUArray)   # the explicit transfer
+    assert isinstance(numpy.asarray(A, like=d), FakeGPUArray)  # the explicit transfer
 
 
 # ----- the backend switch -----
 
+
 def test_unknown_device_is_an_error():
     from tagger_ref.errors import DeviceError
+
     with pytest.raises(DeviceError, match="unknown device"):
         backend.use_device("tpu")
 
@@ -182,10 +199,12 @@ def test_unknown_device_is_an_error():
 def test_missing_gpu_is_one_clear_error():
     try:
         import cupy  # noqa: F401
+
         pytest.skip("CuPy is installed here")
     except ImportError:
         pass
     from tagger_ref.errors import DeviceError
+
     with pytest.raises(DeviceError, match="--device gpu requested but CuPy is not installed"):
         backend.use_device("gpu")
     assert backend.device() == "cpu"
@@ -196,11 +215,14 @@ def test_too_old_autograd_is_one_line_before_anything_changes(monkeypatch, versi
     """autograd before 1.9 lacks _primitive_mean and ArrayBox.__array_ufunc__: use_device("gpu")
     and register_array_type refuse it in one line before touching autograd or asking CuPy anything."""
     import sys
+
     from autograd.core import primitive_vjps
     from autograd.extend import VSpace
     from autograd.tracer import Box
+
     from tagger_ref.device import gpu
     from tagger_ref.errors import DeviceError
+
     monkeypatch.setattr(gpu, "_autograd_version", lambda: version)
     if lacking:
         monkeypatch.delattr(gpu.anp, lacking)
@@ -210,6 +232,7 @@ def test_too_old_autograd_is_one_line_before_anything_changes(monkeypatch, versi
 
     class Other(FakeGPUArray):
         pass
+
     rules = dict(primitive_vjps)
     with pytest.raises(DeviceError) as error:
         backend.use_device("gpu")
@@ -225,8 +248,10 @@ def test_too_old_autograd_is_one_line_before_anything_changes(monkeypatch, versi
 
 def test_cli_device_gpu_with_too_old_autograd_fails_in_one_line(monkeypatch, tmp_path, capsys):
     import sys
-    from tagger_ref.device import gpu
+
     from tagger_ref.commands.cli import main
+    from tagger_ref.device import gpu
+
     monkeypatch.setattr(gpu, "_autograd_version", lambda: "1.7.0")
     monkeypatch.setitem(sys.modules, "cupy", fake_gpu.cupy_module())
     status = main(["trace", "--config", "tiny-binary", "--out", str(tmp_path / "t.npz"), "--device", "gpu"])
@@ -238,8 +263,15 @@ def test_cli_device_gpu_with_too_old_autograd_fails_in_one_line(monkeypatch, tmp
 
 def test_autograd_versions_are_read_by_major_and_minor():
     from tagger_ref.device.gpu import AUTOGRAD_MIN, _version_tuple
+
     assert [_version_tuple(v) for v in ("1.9.0", "1.9", "1.10.2", "2.0rc1", "1.8.0.post1", "x")] == [
-        (1, 9), (1, 9), (1, 10), (2, 0), (1, 8), (0, 0)]
+        (1, 9),
+        (1, 9),
+        (1, 10),
+        (2, 0),
+        (1, 8),
+        (0, 0),
+    ]
     assert _version_tuple("1.10.0") >= AUTOGRAD_MIN > _version_tuple("1.8.0")
 
 
@@ -249,15 +281,22 @@ def broken_cupy():
 
     def no_device():
         raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected\nmore detail")
+
     module.cuda.runtime.getDeviceCount = no_device
     return module
 
 
-@pytest.mark.parametrize("module, message", [(None, "CuPy is not installed"),
-                                             (broken_cupy(), "no CUDA device found"),
-                                             (fake_gpu.cupy_module(device_count=0), "no CUDA device found")])
+@pytest.mark.parametrize(
+    "module, message",
+    [
+        (None, "CuPy is not installed"),
+        (broken_cupy(), "no CUDA device found"),
+        (fake_gpu.cupy_module(device_count=0), "no CUDA device found"),
+    ],
+)
 def test_use_device_gpu_fails_in_one_line_without_a_usable_gpu(monkeypatch, module, message):
     from tagger_ref.errors import DeviceError
+
     monkeypatch.setitem(__import__("sys").modules, "cupy", module)
     with pytest.raises(DeviceError, match=message) as error:
         backend.use_device("gpu")
@@ -269,6 +308,7 @@ def test_cli_trace_on_device_gpu_equals_cpu(monkeypatch, tmp_path):
     """The whole --device gpu path of the CLI (load_cupy, apply_device, compute_trace), with the
     stand-in answering for cupy."""
     from tagger_ref.commands.cli import main
+
     monkeypatch.setitem(__import__("sys").modules, "cupy", fake_gpu.cupy_module())
     common = ["trace", "--config", "tiny-classify", "--seed", "4"]
     try:
@@ -288,6 +328,7 @@ def test_inputs_made_on_the_active_device():
     x = numpy.random.default_rng(5).random((config.batch_size, config.n_inputs))
     y = [[1, 2], [3, 3], [0, 9], [4, 5]]
     from tagger_ref.files.inputs import make_inputs
+
     host = make_inputs(config, x, numpy.random.default_rng(7), y=y)
     previous = (backend.device(), backend.array_module())
     backend.use_array_module("fake", fake_gpu)
@@ -317,6 +358,7 @@ def test_inputs_made_on_the_active_device():
 
 def test_trace_on_device_equals_trace_on_host():
     from tagger_ref.oracle.trace import compute_trace
+
     config, params, inputs = case("tiny-continuous", seed=2)
     host = compute_trace(params, config, inputs)
     previous = (backend.device(), backend.array_module())
@@ -334,10 +376,12 @@ def test_trace_on_device_equals_trace_on_host():
 def test_cli_device_gpu_without_cupy_fails_in_one_line(tmp_path, capsys):
     try:
         import cupy  # noqa: F401
+
         pytest.skip("CuPy is installed here")
     except ImportError:
         pass
     from tagger_ref.commands.cli import main
+
     status = main(["trace", "--config", "tiny-binary", "--out", str(tmp_path / "t.npz"), "--device", "gpu"])
     err = capsys.readouterr().err
     assert status == 2

@@ -7,24 +7,25 @@ draws are made on the host by the run's generator and copied over (docs/gpu.md, 
 a float64 run on the device must equal the CPU run: losses, parameters, moments and Table 1 to
 1e-12 (the stand-in computes with NumPy, so they agree to the bit in practice).
 """
+
 import os
 
+import fake_gpu
 import numpy
 import pytest
-
 from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, config_file, shapes_file
-import fake_gpu
-from tagger_ref.device import backend
-from tagger_ref.experiments import evaluation, training
+
 from tagger_ref.commands.cli import main
 from tagger_ref.config import PRESETS
-from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.device import backend
+from tagger_ref.experiments import evaluation, training
 from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
+from tagger_ref.files.params import init_params, perturb_params
 
 fake_gpu.register()
 TOL = 1e-12
 FakeGPUArray = fake_gpu.FakeGPUArray
-TINY = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8, num_epochs=2, seed=4)   # 5 steps an epoch
+TINY = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8, num_epochs=2, seed=4)  # 5 steps an epoch
 
 
 def tiny_data(n=40, seed=1, N=16):
@@ -44,7 +45,7 @@ def fake_device(monkeypatch):
     cost_and_grad, adam_update = training.cost_and_grad, training.adam_update
 
     def spy_cost_and_grad(params, config, inputs, **kwargs):
-        if backend.array_module() is not fake_gpu:   # a CPU run inside the test
+        if backend.array_module() is not fake_gpu:  # a CPU run inside the test
             return cost_and_grad(params, config, inputs, **kwargs)
         all_on_device(params, "parameters")
         all_on_device(inputs, "inputs")
@@ -98,7 +99,7 @@ def test_training_and_resume_on_the_device_equal_the_cpu_run(tmp_path, fake_devi
         train(TINY, x, v, tmp_path / "cpu")
     finally:
         backend.use_array_module(*previous)
-    assert fake_device["steps"] == 0                   # the spies saw nothing of the CPU run
+    assert fake_device["steps"] == 0  # the spies saw nothing of the CPU run
     assert train(TINY, x, v, tmp_path / "device")["step"] == 10
     assert fake_device["steps"] == 10
     assert_close_runs(tmp_path / "device", tmp_path / "cpu")
@@ -113,7 +114,7 @@ def test_evaluation_on_the_device_equals_the_cpu(monkeypatch):
     config = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8)
     rng = numpy.random.default_rng(2)
     params = perturb_params(init_params(config, rng), rng)
-    x = (rng.random((20, 16)) < 0.3).astype(numpy.float64)   # 3 batches, the last one short
+    x = (rng.random((20, 16)) < 0.3).astype(numpy.float64)  # 3 batches, the last one short
     mask = numpy.zeros((20, 2, 16))
     mask[:, 0, :8], mask[:, 1, 8:] = 1.0, 1.0
     host = evaluation.evaluate(params, config, x, mask, numpy.random.default_rng(9), n_iterations=3)
@@ -133,11 +134,12 @@ def test_evaluation_on_the_device_equals_the_cpu(monkeypatch):
     previous = (backend.device(), backend.array_module())
     backend.use_array_module("fake", fake_gpu)
     try:
-        device = evaluation.evaluate(backend.to_device(params), config, x, mask, numpy.random.default_rng(9),
-                                     n_iterations=3)
+        device = evaluation.evaluate(
+            backend.to_device(params), config, x, mask, numpy.random.default_rng(9), n_iterations=3
+        )
     finally:
         backend.use_array_module(*previous)
-    assert len(calls) == 6                                    # 3 batches for the costs, 3 for the AMI
+    assert len(calls) == 6  # 3 batches for the costs, 3 for the AMI
     for key in ("denoising_cost", "ami"):
         assert type(device[key]) is numpy.ndarray
         numpy.testing.assert_allclose(device[key], host[key], rtol=TOL, atol=TOL, err_msg=key)
@@ -156,11 +158,31 @@ def test_cli_train_and_evaluate_on_device_gpu_equal_cpu(monkeypatch, tmp_path):
     try:
         assert main(["train", *common, "--out", runs["gpu"], "--device", "gpu", "--dtype", "float64"]) == 0
         assert backend.device() == "gpu" and backend.array_module().ndarray is FakeGPUArray
-        assert main(["evaluate", runs["gpu"], "--data", data, "--iterations", "2", "--device", "gpu",
-                     "--dtype", "float64"]) == 0
+        assert (
+            main(
+                ["evaluate", runs["gpu"], "--data", data, "--iterations", "2", "--device", "gpu", "--dtype", "float64"]
+            )
+            == 0
+        )
         assert main(["train", *common, "--out", runs["gpu32"], "--device", "gpu"]) == 0
-        assert main(["figure", "group-removal", runs["gpu"], "--data", data, "--out", str(tmp_path / "fig"),
-                     "--iterations", "2", "--device", "gpu"]) == 0
+        assert (
+            main(
+                [
+                    "figure",
+                    "group-removal",
+                    runs["gpu"],
+                    "--data",
+                    data,
+                    "--out",
+                    str(tmp_path / "fig"),
+                    "--iterations",
+                    "2",
+                    "--device",
+                    "gpu",
+                ]
+            )
+            == 0
+        )
     finally:
         backend.use_device("cpu")
     assert_close_runs(runs["gpu"], runs["cpu"])
@@ -168,18 +190,20 @@ def test_cli_train_and_evaluate_on_device_gpu_equal_cpu(monkeypatch, tmp_path):
     cpu_table = numpy.loadtxt(os.path.join(runs["cpu"], "table1.csv"), delimiter=",", skiprows=1)
     numpy.testing.assert_allclose(gpu_table, cpu_table, rtol=TOL, atol=TOL)
     stored = load_checkpoint(os.path.join(runs["gpu32"], CHECKPOINT))[1]
-    assert TINY_SHAPES.dtype == "float64" and stored.dtype == "float32"   # the GPU's default dtype
+    assert TINY_SHAPES.dtype == "float64" and stored.dtype == "float32"  # the GPU's default dtype
     assert (tmp_path / "fig" / "group_removal.png").exists()
     # a float32 GPU run resumes on the CPU in float32 (without --dtype a resume keeps the run's dtype)
     assert main(["train", "--data", data, "--out", runs["gpu32"], "--resume", "--epochs", "2", "--no-progress"]) == 0
     assert load_checkpoint(os.path.join(runs["gpu32"], CHECKPOINT))[0].step == 4
 
 
-@pytest.mark.parametrize("command", [["train", "--config", "tiny-binary", "--data", "none.npz", "--out", "RUN"],
-                                     ["demo", "--out", "RUN"]])
+@pytest.mark.parametrize(
+    "command", [["train", "--config", "tiny-binary", "--data", "none.npz", "--out", "RUN"], ["demo", "--out", "RUN"]]
+)
 def test_cli_device_gpu_without_cupy_fails_in_one_line(tmp_path, capsys, command):
     try:
         import cupy  # noqa: F401
+
         pytest.skip("CuPy is installed here")
     except ImportError:
         pass
@@ -192,7 +216,7 @@ def test_cli_device_gpu_without_cupy_fails_in_one_line(tmp_path, capsys, command
 
 
 def test_semi_supervised_training_and_table2_on_the_device_equal_the_cpu(tmp_path, fake_device):
-    config = PRESETS["tiny-classify"].replace(batch_size=5, labeled_samples=10, n_iterations=2)   # 4 steps
+    config = PRESETS["tiny-classify"].replace(batch_size=5, labeled_samples=10, n_iterations=2)  # 4 steps
     rng = numpy.random.default_rng(3)
     x = rng.random((20, 6)).astype(numpy.float32)
     y = numpy.stack([numpy.arange(20) % 10, rng.integers(0, 10, 20)], axis=1)
@@ -214,8 +238,9 @@ def test_semi_supervised_training_and_table2_on_the_device_equal_the_cpu(tmp_pat
         host = evaluation.evaluate_classifier(params, host_config, x, y, numpy.random.default_rng(4), 2, mask=mask)
     finally:
         backend.use_array_module(*previous)
-    device = evaluation.evaluate_classifier(backend.to_device(params), host_config, x, y, numpy.random.default_rng(4),
-                                            2, mask=mask)
+    device = evaluation.evaluate_classifier(
+        backend.to_device(params), host_config, x, y, numpy.random.default_rng(4), 2, mask=mask
+    )
     for key in ("denoising_cost", "class_cost", "class_probs", "class_error", "ami"):
         assert type(device[key]) is numpy.ndarray
         numpy.testing.assert_allclose(device[key], host[key], rtol=TOL, atol=TOL, err_msg=key)

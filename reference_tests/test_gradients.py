@@ -1,13 +1,13 @@
 """Gradient checks of the whole model against finite differences, and of the checker itself."""
+
 import numpy
 import pytest
+from conftest import case
 
-from tagger_ref.oracle.gradcheck import check_gradient, judge
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.model import total_cost
+from tagger_ref.oracle.gradcheck import check_gradient, judge
 from tagger_ref.oracle.identities import identity_errors
-
-from conftest import case
 
 VARIANTS = [
     ("tiny-binary", {}),
@@ -24,8 +24,14 @@ VARIANTS = [
 def test_whole_model_gradient_elementwise(preset, changes):
     config, params, inputs = case(preset, seed=11, **changes)
     _, grads = cost_and_grad(params, config, inputs)
-    checks = check_gradient(lambda p: total_cost(p, config, inputs), params, grads,
-                            numpy.random.default_rng(0), elementwise=True, directions=1)
+    checks = check_gradient(
+        lambda p: total_cost(p, config, inputs),
+        params,
+        grads,
+        numpy.random.default_rng(0),
+        elementwise=True,
+        directions=1,
+    )
     failures = [c for c in checks if c.status == "FAIL"]
     assert not failures, failures[:5]
     assert len(checks) > 500
@@ -37,8 +43,7 @@ def test_float32_gradients_against_float64_differences():
     assert all(g.dtype == numpy.float32 for g in grads.values())
     c64 = config.replace(dtype="float64")
     i64 = {k: v.astype("float64") for k, v in inputs.items()}
-    checks = check_gradient(lambda p: total_cost(p, c64, i64), params, grads, numpy.random.default_rng(0),
-                            directions=3)
+    checks = check_gradient(lambda p: total_cost(p, c64, i64), params, grads, numpy.random.default_rng(0), directions=3)
     assert not [c for c in checks if c.status == "FAIL"]
 
 
@@ -46,8 +51,14 @@ def test_checker_catches_a_wrong_gradient():
     config, params, inputs = case("tiny-binary", seed=1)
     _, grads = cost_and_grad(params, config, inputs)
     wrong = dict(grads, b1=grads["b1"] * 1.001)  # 0.1 % off
-    checks = check_gradient(lambda p: total_cost(p, config, inputs), params, wrong,
-                            numpy.random.default_rng(0), elementwise=True, names=["b1", "c1"])
+    checks = check_gradient(
+        lambda p: total_cost(p, config, inputs),
+        params,
+        wrong,
+        numpy.random.default_rng(0),
+        elementwise=True,
+        names=["b1", "c1"],
+    )
     assert all(c.status == "FAIL" for c in checks if c.name == "b1" and abs(c.analytic) > 1e-6)
     assert all(c.status == "ok" for c in checks if c.name == "c1")
 
@@ -75,6 +86,7 @@ def test_derivative_identities():
 
 def test_second_order_directional_derivative():
     from tagger_ref.oracle.gradcheck import check_second_order
+
     for preset in ("tiny-binary", "tiny-continuous"):
         config, params, inputs = case(preset, seed=12)
         c = check_second_order(lambda p: total_cost(p, config, inputs), params, numpy.random.default_rng(1))

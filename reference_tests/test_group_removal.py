@@ -1,12 +1,12 @@
 """Group removal (Figure 5, example E2): the removed group's mask is zero at the last iteration."""
+
 import numpy
 import pytest
+from conftest import case
 
 from tagger_ref.maths.model import forward
 
-from conftest import case
-
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 def test_removed_group_gets_no_mass_and_earlier_iterations_are_unchanged():

@@ -4,6 +4,7 @@ wing, and no import cycle (issue 25's design, README "Map of the code").
 The import graph is read from the source with ``ast`` (every ``import`` statement, also those inside
 functions), not by importing, so a cycle that Python happens to resolve still fails here.
 """
+
 import ast
 import pathlib
 
@@ -37,17 +38,17 @@ def import_graph(package=PACKAGE):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.ImportFrom):
                 if node.level:
-                    base = here[:len(here) - (node.level - 1)] if node.level > 1 else list(here)
+                    base = here[: len(here) - (node.level - 1)] if node.level > 1 else list(here)
                     base = ".".join(base + (node.module.split(".") if node.module else []))
                 elif node.module == "tagger_ref" or (node.module or "").startswith("tagger_ref."):
-                    base = node.module[len("tagger_ref."):] if node.module != "tagger_ref" else ""
+                    base = node.module[len("tagger_ref.") :] if node.module != "tagger_ref" else ""
                 else:
                     continue
                 for alias in node.names:
                     full = f"{base}.{alias.name}" if base else alias.name
                     targets.add(full if full in paths else base)
             elif isinstance(node, ast.Import):
-                targets.update(a.name[len("tagger_ref."):] for a in node.names if a.name.startswith("tagger_ref."))
+                targets.update(a.name[len("tagger_ref.") :] for a in node.names if a.name.startswith("tagger_ref."))
         graph[name] = {t for t in targets if t in paths and t != name}
     return graph
 
@@ -56,7 +57,7 @@ def upward_imports(graph):
     rank = {w: i for i, w in enumerate(WINGS)}
     found = []
     for module, targets in graph.items():
-        if module == "":                      # tagger_ref/__init__.py re-exports public names from every wing
+        if module == "":  # tagger_ref/__init__.py re-exports public names from every wing
             continue
         for target in targets:
             if target == "":
@@ -75,7 +76,7 @@ def find_cycle(graph):
         stack.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state:
                 cycle = visit(target, stack)
                 if cycle:
@@ -116,15 +117,23 @@ def test_the_maths_import_graph_has_no_cycle():
 
 def test_maths_imports_only_the_device_and_errors():
     graph = import_graph()
-    outside = sorted(f"{m} -> {t}" for m, ts in graph.items() if wing(m) == "maths"
-                     for t in ts if wing(t) not in ("maths", "device", "errors"))
+    outside = sorted(
+        f"{m} -> {t}"
+        for m, ts in graph.items()
+        if wing(m) == "maths"
+        for t in ts
+        if wing(t) not in ("maths", "device", "errors")
+    )
     assert not outside, "\n".join(outside)
 
 
-@pytest.mark.parametrize("files, expected", [
-    ({"a.py": "from . import b\n", "b.py": "def f():\n    from .a import x\n"}, ["a", "b", "a"]),
-    ({"a.py": "from . import b\n", "b.py": "import os\n"}, None),
-])
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        ({"a.py": "from . import b\n", "b.py": "def f():\n    from .a import x\n"}, ["a", "b", "a"]),
+        ({"a.py": "from . import b\n", "b.py": "import os\n"}, None),
+    ],
+)
 def test_the_cycle_finder_sees_a_cycle_inside_a_function(tmp_path, files, expected):
     for name, text in files.items():
         (tmp_path / name).write_text(text)

@@ -1,5 +1,6 @@
 """keep_freed_memory: after it, a loop that makes and drops arrays of a few megabytes (as a
 training step does) touches no fresh pages; with the C library's defaults it does."""
+
 import subprocess
 import sys
 import textwrap
@@ -43,10 +44,11 @@ def test_kept_memory_reuses_warm_pages():
     if default < 10_000:
         pytest.skip(f"this allocator reuses the pages of this pattern by itself ({default} faults)")
     kept = minor_faults("keep")
-    assert kept < 500, (default, kept)   # each loop makes ~70 MB of new arrays: ~17,000 pages
+    assert kept < 500, (default, kept)  # each loop makes ~70 MB of new arrays: ~17,000 pages
 
 
 def test_keep_freed_memory_is_harmless_elsewhere(monkeypatch):
     from tagger_ref.experiments import memory
+
     monkeypatch.setattr(memory, "_glibc", lambda: None)
     assert memory.keep_freed_memory() is False

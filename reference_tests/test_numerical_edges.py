@@ -22,26 +22,31 @@ images' targets differ has a true gradient of ~1e5 per normalisation
 dtype are checked. test_random_edges_many (-m slow) draws 1500
 points instead of 40.
 """
+
 import math
 
 import numpy
 import pytest
 import scipy.special
+from autograd import grad
+from conftest import case
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from autograd import grad
 
-from tagger_ref.maths import classification, functions, modelling_error
 from tagger_ref.config import SEMANTICS
+from tagger_ref.maths import classification, functions, modelling_error
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.model import forward, total_cost
 
-from conftest import case
-
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW_SETTINGS = settings(max_examples=1500, deadline=None,
-                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+SLOW_SETTINGS = settings(
+    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 PRESETS = {"binary": "tiny-binary", "continuous": "tiny-continuous", "classify": "tiny-classify"}
 DTYPES = ("float64", "float32")
@@ -54,8 +59,24 @@ def sum_tolerance(dtype, K):
     return 4 * K * float(numpy.finfo(dtype).eps)
 
 
-def edge_point(input_type, dtype, norm, semantics, K, B, seed, image, clean, noise,
-               z_scale, m_scale, m0_scale, v, top_scale=1.0, z_init=None):
+def edge_point(
+    input_type,
+    dtype,
+    norm,
+    semantics,
+    K,
+    B,
+    seed,
+    image,
+    clean,
+    noise,
+    z_scale,
+    m_scale,
+    m0_scale,
+    v,
+    top_scale=1.0,
+    z_init=None,
+):
     """(config, params, inputs) of the tiny preset with the edges applied.
 
     image: "random", "zeros", "ones", "constant" (every pixel of every image one value),
@@ -98,7 +119,7 @@ def edge_point(input_type, dtype, norm, semantics, K, B, seed, image, clean, noi
     if image == "all-rows-identical":
         m0 = numpy.full_like(m0, m0[0, 0, 0])
     inputs = dict(inputs, x=x.astype(dtype), x_tilde=x_tilde.astype(dtype), m0_logits=m0.astype(dtype))
-    if image == "all-rows-identical" and "y" in inputs:   # the same image, the same digits
+    if image == "all-rows-identical" and "y" in inputs:  # the same image, the same digits
         inputs["y"] = numpy.broadcast_to(inputs["y"][:1], inputs["y"].shape).copy()
     params = dict(params)
     params["c1"] = (params["c1"] * z_scale).astype(dtype)
@@ -175,34 +196,62 @@ def check_point(config, params, inputs):
 # ---------------------------------------------------------------------------------------------
 # The whole model, edges combined at random.
 
+
 @st.composite
 def edge_points(draw, input_type=None, dtype=None, norm=None):
     input_type = input_type or draw(st.sampled_from(sorted(PRESETS)))
     dtype = dtype or draw(st.sampled_from(DTYPES))
     norm = norm or draw(st.sampled_from(NORMS))
     semantics = draw(st.sampled_from(SEMANTICS if input_type != "binary" else SEMANTICS[:2]))
-    log_scale = st.sampled_from([0.0, 1.7, 2.0, 3.0]) | st.floats(0.0, 3.0)   # 10^(...): 1 to 1e3
+    log_scale = st.sampled_from([0.0, 1.7, 2.0, 3.0]) | st.floats(0.0, 3.0)  # 10^(...): 1 to 1e3
     return dict(
-        input_type=input_type, dtype=dtype, norm=norm, semantics=semantics,
-        K=draw(st.integers(1, 3)), B=draw(st.integers(1, 3)), seed=draw(st.integers(0, 2 ** 16)),
-        image=draw(st.sampled_from(IMAGES)), clean=draw(st.booleans()),
-        noise=(draw(st.sampled_from([0.2, 1e-3, 1e-6, 0.45]) | st.floats(1e-6, 0.49))
-               if input_type == "binary" else draw(st.sampled_from([0.0, 0.2, 2.0]) | st.floats(0.0, 3.0))),
+        input_type=input_type,
+        dtype=dtype,
+        norm=norm,
+        semantics=semantics,
+        K=draw(st.integers(1, 3)),
+        B=draw(st.integers(1, 3)),
+        seed=draw(st.integers(0, 2**16)),
+        image=draw(st.sampled_from(IMAGES)),
+        clean=draw(st.booleans()),
+        noise=(
+            draw(st.sampled_from([0.2, 1e-3, 1e-6, 0.45]) | st.floats(1e-6, 0.49))
+            if input_type == "binary"
+            else draw(st.sampled_from([0.0, 0.2, 2.0]) | st.floats(0.0, 3.0))
+        ),
         z_scale=draw(st.sampled_from([-1.0, 1.0])) * 10 ** draw(log_scale),
         m_scale=draw(st.sampled_from([-1.0, 1.0])) * 10 ** draw(log_scale),
         m0_scale=10 ** draw(log_scale),
         top_scale=draw(st.sampled_from([-1.0, 1.0])) * 10 ** draw(log_scale),
         v=draw(st.sampled_from([-1e6, -1e3, 0.0, 1.0, 1e3, 1e6]) | st.floats(-1e6, 1e6)),
-        z_init=(draw(st.sampled_from([None, 0.0, 1.0])) if input_type == "binary"
-                else draw(st.sampled_from([None, -3.0, 5.0]))),
+        z_init=(
+            draw(st.sampled_from([None, 0.0, 1.0]))
+            if input_type == "binary"
+            else draw(st.sampled_from([None, -3.0, 5.0]))
+        ),
     )
 
 
 def _named(**kw):
     """An explicit example: the tiny preset's defaults with the named edges changed."""
-    base = dict(input_type="binary", dtype="float64", norm="batch", semantics="original", K=3, B=4,
-                seed=0, image="random", clean=False, noise=0.2, z_scale=1.0, m_scale=1.0,
-                m0_scale=1.0, v=1.0, top_scale=1.0, z_init=None)
+    base = dict(
+        input_type="binary",
+        dtype="float64",
+        norm="batch",
+        semantics="original",
+        K=3,
+        B=4,
+        seed=0,
+        image="random",
+        clean=False,
+        noise=0.2,
+        z_scale=1.0,
+        m_scale=1.0,
+        m0_scale=1.0,
+        v=1.0,
+        top_scale=1.0,
+        z_init=None,
+    )
     base.update(kw)
     return base
 
@@ -224,19 +273,31 @@ for _t in ("binary", "continuous", "classify"):
                 _named(input_type=_t, dtype=_d, norm=_n, image="all-rows-identical", clean=True),
                 _named(input_type=_t, dtype=_d, norm=_n, image="all-rows-identical", K=1, clean=True),
             ]
-        NAMED += [_named(input_type="continuous", dtype=_d, v=-1e6), _named(input_type="continuous", dtype=_d, v=1e6),
-                  _named(input_type="continuous", dtype=_d, v=-1e6, noise=0.0),
-                  _named(input_type="continuous", dtype=_d, image="ones", noise=2.0),
-                  _named(input_type="binary", dtype=_d, noise=1e-17 if _d == "float64" else 1e-12,
-                         image="ones", clean=True, z_init=0.0),
-                  _named(input_type="binary", dtype=_d, noise=1e-6, image="ones", z_scale=-1e3),
-                  _named(input_type="continuous", dtype=_d, semantics="paper", m_scale=1e3, m0_scale=1e3),
-                  _named(input_type="continuous", dtype=_d, semantics="paper-eq29", m_scale=1e3),
-                  _named(input_type="binary", dtype=_d, semantics="paper", z_scale=1e3, z_init=0.0)]
+        NAMED += [
+            _named(input_type="continuous", dtype=_d, v=-1e6),
+            _named(input_type="continuous", dtype=_d, v=1e6),
+            _named(input_type="continuous", dtype=_d, v=-1e6, noise=0.0),
+            _named(input_type="continuous", dtype=_d, image="ones", noise=2.0),
+            _named(
+                input_type="binary",
+                dtype=_d,
+                noise=1e-17 if _d == "float64" else 1e-12,
+                image="ones",
+                clean=True,
+                z_init=0.0,
+            ),
+            _named(input_type="binary", dtype=_d, noise=1e-6, image="ones", z_scale=-1e3),
+            _named(input_type="continuous", dtype=_d, semantics="paper", m_scale=1e3, m0_scale=1e3),
+            _named(input_type="continuous", dtype=_d, semantics="paper-eq29", m_scale=1e3),
+            _named(input_type="binary", dtype=_d, semantics="paper", z_scale=1e3, z_init=0.0),
+        ]
 
 
-@pytest.mark.parametrize("point", NAMED, ids=lambda p: "-".join(
-    f"{k}={v}" for k, v in p.items() if v != _named()[k] or k in ("input_type", "dtype")))
+@pytest.mark.parametrize(
+    "point",
+    NAMED,
+    ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items() if v != _named()[k] or k in ("input_type", "dtype")),
+)
 def test_named_edge(point):
     check_point(*edge_point(**point))
 
@@ -257,14 +318,15 @@ def test_random_edges_many(point):
 # ---------------------------------------------------------------------------------------------
 # The edges really are reached (so that the properties above are not vacuous).
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_saturation_is_reached(dtype):
     config, params, inputs = edge_point(**_named(dtype=dtype, z_scale=1e3, m_scale=1e3))
     trace = check_point(config, params, inputs)
     z_logit = trace["z_logit_1"]
     assert numpy.abs(z_logit).max() >= 1e3 / 2
-    assert numpy.any(trace["z_1"] == 0.0) and numpy.any(trace["z_1"] == 1.0)   # sigmoid saturated
-    assert numpy.any(trace["m_1"] == 0.0) and numpy.any(trace["m_1"] == 1.0)   # softmax saturated
+    assert numpy.any(trace["z_1"] == 0.0) and numpy.any(trace["z_1"] == 1.0)  # sigmoid saturated
+    assert numpy.any(trace["m_1"] == 0.0) and numpy.any(trace["m_1"] == 1.0)  # softmax saturated
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -272,8 +334,9 @@ def test_saturation_is_reached(dtype):
 def test_all_rows_identical_means_zero_variance_everywhere(dtype, input_type):
     # All K*B rows equal: every batch normalisation divides 0 by sqrt(0 + 1e-10), so h and zhat^0
     # are the same row repeated, and the masks stay uniform.
-    config, params, inputs = edge_point(**_named(input_type=input_type, dtype=dtype,
-                                                 image="all-rows-identical", clean=True))
+    config, params, inputs = edge_point(
+        **_named(input_type=input_type, dtype=dtype, image="all-rows-identical", clean=True)
+    )
     trace = check_point(config, params, inputs)
     for key in ("h_0", "zhat0_0", "m_1", "z_1"):
         a = trace[key].reshape(-1, trace[key].shape[-1])
@@ -340,8 +403,13 @@ def test_pos_is_positive_and_smooth_over_v(v, dtype):
 
 
 @SETTINGS
-@given(st.integers(1, 5), st.integers(1, 4), st.sampled_from([0.0, 1.0, -7.5, 1e3]),
-       st.sampled_from(NORMS), st.sampled_from(DTYPES))
+@given(
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.sampled_from([0.0, 1.0, -7.5, 1e3]),
+    st.sampled_from(NORMS),
+    st.sampled_from(DTYPES),
+)
 def test_normalize_of_a_constant_is_zero_with_finite_gradient(rows, features, value, norm, dtype):
     a = numpy.full((rows, features), value, dtype=dtype)
     w = numpy.random.default_rng(rows).standard_normal(a.shape).astype(dtype)
@@ -362,9 +430,9 @@ def test_normalize_of_a_constant_is_zero_with_finite_gradient(rows, features, va
 def test_saturated_top_softmax_gives_a_finite_class_cost(dtype):
     # top logits spread by ~1e3: class units of h^{L-1} are exactly 0, the class cost stays finite
     config, params, inputs = edge_point(**_named(input_type="classify", dtype=dtype, top_scale=1e3))
-    inputs = dict(inputs, y=numpy.array([[0, 1], [2, 3], [4, 5], [6, 7]]))   # a target per image
+    inputs = dict(inputs, y=numpy.array([[0, 1], [2, 3], [4, 5], [6, 7]]))  # a target per image
     trace = check_point(config, params, inputs)
-    assert numpy.any(trace["ladder_top_2"][..., :config.n_classes] == 0.0)
+    assert numpy.any(trace["ladder_top_2"][..., : config.n_classes] == 0.0)
     assert 0 < trace["class_cost"] < numpy.inf
 
 
@@ -382,9 +450,16 @@ def test_binary_denominator_keeps_a_tiny_beta(dtype):
 # ---------------------------------------------------------------------------------------------
 # The numerical tricks against their plain formulas (the oracles), and their gradients' dtype.
 
+
 @SETTINGS
-@given(st.integers(1, 4), st.integers(1, 5), st.sampled_from([None, 0, 1, -1]), st.booleans(),
-       st.sampled_from(DTYPES), st.integers(0, 2 ** 16))
+@given(
+    st.integers(1, 4),
+    st.integers(1, 5),
+    st.sampled_from([None, 0, 1, -1]),
+    st.booleans(),
+    st.sampled_from(DTYPES),
+    st.integers(0, 2**16),
+)
 def test_mean_is_numpy_mean_bit_for_bit_with_a_gradient_of_its_dtype(rows, cols, axis, keepdims, dtype, seed):
     a = (numpy.random.default_rng(seed).standard_normal((rows, cols, 3)) * 1e3).astype(dtype)
     numpy.testing.assert_array_equal(functions.mean(a, axis, keepdims), numpy.mean(a, axis, keepdims=keepdims))
@@ -393,8 +468,10 @@ def test_mean_is_numpy_mean_bit_for_bit_with_a_gradient_of_its_dtype(rows, cols,
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from([0.0, 1e-300, 1e-30, 0.25, 1.0]) | st.floats(0.0, 1.0), min_size=2, max_size=5),
-       st.sampled_from(DTYPES))
+@given(
+    st.lists(st.sampled_from([0.0, 1e-300, 1e-30, 0.25, 1.0]) | st.floats(0.0, 1.0), min_size=2, max_size=5),
+    st.sampled_from(DTYPES),
+)
 def test_log_or_minus_inf_is_log_with_a_finite_gradient(values, dtype):
     m = numpy.asarray(values, dtype=dtype)
     assume(numpy.any(m > 0))
@@ -412,8 +489,13 @@ def test_log_or_minus_inf_is_log_with_a_finite_gradient(values, dtype):
 
 
 @SETTINGS
-@given(st.integers(1, 3), st.integers(1, 3), st.sampled_from([1.0, 10.0, 100.0, 1e3]), st.sampled_from(DTYPES),
-       st.integers(0, 2 ** 16))
+@given(
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.sampled_from([1.0, 10.0, 100.0, 1e3]),
+    st.sampled_from(DTYPES),
+    st.integers(0, 2**16),
+)
 def test_class_log_probabilities_equal_the_direct_formula(K, B, scale, dtype, seed):
     C = 3
     logits = (numpy.random.default_rng(seed).standard_normal((K * B, C + 1)) * scale).astype(dtype)
@@ -422,7 +504,7 @@ def test_class_log_probabilities_equal_the_direct_formula(K, B, scale, dtype, se
     assert log_p.dtype == logits.dtype and numpy.all(numpy.isfinite(log_p)) and numpy.all(log_p <= 0)
     top = scipy.special.softmax(logits.astype("float64"), axis=-1)
     with numpy.errstate(all="ignore"):
-        direct = classification.class_probabilities(top, K, C)   # float64
+        direct = classification.class_probabilities(top, K, C)  # float64
     # the oracle holds where it has no 0 / 0, no log 0 and no subnormal class unit carrying P_c
     ok = (direct > 1e-250) & (top[:, :C].reshape(K, B, C).max(axis=0) >= 1e-290)
     # on the log scale: rounding of log P is relative to the size of the logits
@@ -431,13 +513,17 @@ def test_class_log_probabilities_equal_the_direct_formula(K, B, scale, dtype, se
 
 
 @SETTINGS
-@given(st.lists(LARGE, min_size=1, max_size=5), st.sampled_from(DTYPES), st.integers(0, 2 ** 16))
+@given(st.lists(LARGE, min_size=1, max_size=5), st.sampled_from(DTYPES), st.integers(0, 2**16))
 def test_log_softmax_is_log_of_softmax_and_gives_28_its_weights(values, dtype, seed):
-    a = numpy.asarray(values, dtype=dtype)[:, None]                       # (K, 1) mask logits
+    a = numpy.asarray(values, dtype=dtype)[:, None]  # (K, 1) mask logits
     with numpy.errstate(all="raise", under="ignore"):
         log_m = functions.log_softmax(a, axis=0)
-        g = grad(lambda t: numpy.sum(numpy.arange(1.0, len(values) + 1, dtype=dtype)[:, None]
-                                     * functions.softmax(functions.log_softmax(t, axis=0), axis=0)))(a)
+        g = grad(
+            lambda t: numpy.sum(
+                numpy.arange(1.0, len(values) + 1, dtype=dtype)[:, None]
+                * functions.softmax(functions.log_softmax(t, axis=0), axis=0)
+            )
+        )(a)
     assert log_m.dtype == a.dtype and g.dtype == a.dtype
     assert numpy.all(numpy.isfinite(log_m)) and numpy.all(numpy.isfinite(g))
     exact = scipy.special.log_softmax(a.astype("float64"), axis=0)
@@ -454,20 +540,28 @@ def test_log_softmax_is_log_of_softmax_and_gives_28_its_weights(values, dtype, s
         numpy.testing.assert_allclose(
             modelling_error.delta_z_continuous_eq28(z, m, x_tilde, 0.3, functions.log_softmax(logits, axis=0)),
             modelling_error.delta_z_continuous_eq28(z, m, x_tilde, 0.3),
-            rtol=16 * float(numpy.finfo(dtype).eps) * (100 + numpy.abs(a).max()), atol=1e-30)
+            rtol=16 * float(numpy.finfo(dtype).eps) * (100 + numpy.abs(a).max()),
+            atol=1e-30,
+        )
 
 
-BARE_ARRAY_CASES = [("binary", "original", "batch"), ("binary", "paper", "layer"),
-                    ("continuous", "original", "layer"), ("continuous", "paper", "batch"),
-                    ("continuous", "paper-eq29", "batch"), ("classify", "original", "batch")]
+BARE_ARRAY_CASES = [
+    ("binary", "original", "batch"),
+    ("binary", "paper", "layer"),
+    ("continuous", "original", "layer"),
+    ("continuous", "paper", "batch"),
+    ("continuous", "paper-eq29", "batch"),
+    ("classify", "original", "batch"),
+]
 
 
 @pytest.mark.parametrize("input_type,semantics,norm", BARE_ARRAY_CASES)
 def test_float32_gradient_of_a_bare_array_stays_float32(input_type, semantics, norm):
     # the dict of parameters casts each gradient back to its parameter's dtype; differentiating
     # with respect to one bare array shows what the backward pass itself computes in
-    config, params, inputs = edge_point(**_named(input_type=input_type, semantics=semantics, norm=norm,
-                                                 dtype="float32", m_scale=30.0))
+    config, params, inputs = edge_point(
+        **_named(input_type=input_type, semantics=semantics, norm=norm, dtype="float32", m_scale=30.0)
+    )
     top = f"f_{len(config.encoder_proj) - 1}_c"
     for name in ["c1", "b1", "c2", "g_0_a1", "g_0_a9", top, "W"] + (["v"] if input_type != "binary" else []):
         g = grad(lambda a: total_cost(dict(params, **{name: a}), config, inputs))(params[name])

@@ -10,16 +10,17 @@ Two oracles, neither computed by ``tagger_ref.files.params``:
 - for two small models, the parameter files of the authors' original computation
   (reference_tests/data/golden_original): every name and shape, and the total, must be theirs.
 """
+
 import math
 
 import numpy
 import pytest
-
 from conftest import golden_original_case
+
 from tagger_ref.config import PRESETS
 from tagger_ref.files.params import count_params, init_params, param_shapes
 
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 def part(name):
@@ -38,7 +39,7 @@ def part(name):
         return "decoder"
     if name.startswith("g_") and "_a" in name:
         return "combinator"
-    return name                  # an unexpected parameter shows up under its own name
+    return name  # an unexpected parameter shows up under its own name
 
 
 def counts_by_part(config):
@@ -50,27 +51,27 @@ def counts_by_part(config):
 
 # Shapes (section 3.1): N = 20 x 20 = 400 binary pixels, Ladder 2000-1000-500.
 SHAPES = {
-    "projection": 3_202_000,   # 4 inputs per pixel (z, delta_z, m, L(m)): 1600 x 2000 = 3,200,000; bias 2,000
-    "z head": 800_800,         # 2000 x 400 = 800,000; per-pixel scale and bias: 2 x 400 = 800
-    "m head": 800_001,         # 2000 x 400 = 800,000; one scale for all mask logits: 1
-    "encoder": 2_502_000,      # 2000 x 1000 + 1,000 biases = 2,001,000; 1000 x 500 + 500 biases = 500,500;
-                               # the top softmax's scale, 500
-    "decoder": 2_500_000,      # 1000 x 2000 = 2,000,000; 500 x 1000 = 500,000; none above the top
-    "combinator": 35_000,      # a1..a10 per unit of every layer: 10 x (2000 + 1000 + 500)
+    "projection": 3_202_000,  # 4 inputs per pixel (z, delta_z, m, L(m)): 1600 x 2000 = 3,200,000; bias 2,000
+    "z head": 800_800,  # 2000 x 400 = 800,000; per-pixel scale and bias: 2 x 400 = 800
+    "m head": 800_001,  # 2000 x 400 = 800,000; one scale for all mask logits: 1
+    "encoder": 2_502_000,  # 2000 x 1000 + 1,000 biases = 2,001,000; 1000 x 500 + 500 biases = 500,500;
+    # the top softmax's scale, 500
+    "decoder": 2_500_000,  # 1000 x 2000 = 2,000,000; 500 x 1000 = 500,000; none above the top
+    "combinator": 35_000,  # a1..a10 per unit of every layer: 10 x (2000 + 1000 + 500)
 }
-SHAPES_TOTAL = 9_839_801       # 3,202,000 + 800,800 + 800,001 + 2,502,000 + 2,500,000 + 35,000
+SHAPES_TOTAL = 9_839_801  # 3,202,000 + 800,800 + 800,001 + 2,502,000 + 2,500,000 + 35,000
 
 # TextureMNIST stage 1 (section 3.3): N = 28 x 28 = 784 continuous pixels, Ladder 3000-2000-1000.
 TEXTURE_PRETRAIN = {
-    "projection": 9_411_000,   # 4 x 784 = 3136 inputs: 3136 x 3000 = 9,408,000; bias 3,000
-    "z head": 2_353_568,       # 3000 x 784 = 2,352,000; scale and bias 2 x 784 = 1,568
-    "m head": 2_352_001,       # 3000 x 784 = 2,352,000; one scale
-    "v": 1,                    # the learned variance of continuous inputs, one scalar (E4)
-    "encoder": 8_004_000,      # 3000 x 2000 + 2,000 = 6,002,000; 2000 x 1000 + 1,000 = 2,001,000; top scale 1,000
-    "decoder": 8_000_000,      # 2000 x 3000 = 6,000,000; 1000 x 2000 = 2,000,000
-    "combinator": 60_000,      # 10 x (3000 + 2000 + 1000)
+    "projection": 9_411_000,  # 4 x 784 = 3136 inputs: 3136 x 3000 = 9,408,000; bias 3,000
+    "z head": 2_353_568,  # 3000 x 784 = 2,352,000; scale and bias 2 x 784 = 1,568
+    "m head": 2_352_001,  # 3000 x 784 = 2,352,000; one scale
+    "v": 1,  # the learned variance of continuous inputs, one scalar (E4)
+    "encoder": 8_004_000,  # 3000 x 2000 + 2,000 = 6,002,000; 2000 x 1000 + 1,000 = 2,001,000; top scale 1,000
+    "decoder": 8_000_000,  # 2000 x 3000 = 6,000,000; 1000 x 2000 = 2,000,000
+    "combinator": 60_000,  # 10 x (3000 + 2000 + 1000)
 }
-TEXTURE_PRETRAIN_TOTAL = 30_180_570   # 9,411,000 + 2,353,568 + 2,352,001 + 1 + 8,004,000 + 8,000,000 + 60,000
+TEXTURE_PRETRAIN_TOTAL = 30_180_570  # 9,411,000 + 2,353,568 + 2,352,001 + 1 + 8,004,000 + 8,000,000 + 60,000
 
 # TextureMNIST stage 2: the Ladder grows to 3000-2000-1000-500-250-11 (E13); the rest as stage 1.
 TEXTURE_SUPERVISED = {
@@ -78,24 +79,27 @@ TEXTURE_SUPERVISED = {
     "z head": 2_353_568,
     "m head": 2_352_001,
     "v": 1,
-    "encoder": 8_631_522,      # weights 6,000,000 + 2,000,000 + 1000 x 500 + 500 x 250 + 250 x 11
-                               #   = 6,000,000 + 2,000,000 + 500,000 + 125,000 + 2,750 = 8,627,750;
-                               # biases 2,000 + 1,000 + 500 + 250 + 11 = 3,761; top scale 11
-    "decoder": 8_627_750,      # the same five matrices, transposed
-    "combinator": 67_610,      # 10 x (3000 + 2000 + 1000 + 500 + 250 + 11) = 10 x 6,761
+    "encoder": 8_631_522,  # weights 6,000,000 + 2,000,000 + 1000 x 500 + 500 x 250 + 250 x 11
+    #   = 6,000,000 + 2,000,000 + 500,000 + 125,000 + 2,750 = 8,627,750;
+    # biases 2,000 + 1,000 + 500 + 250 + 11 = 3,761; top scale 11
+    "decoder": 8_627_750,  # the same five matrices, transposed
+    "combinator": 67_610,  # 10 x (3000 + 2000 + 1000 + 500 + 250 + 11) = 10 x 6,761
 }
-TEXTURE_SUPERVISED_TOTAL = 31_443_452   # 9,411,000 + 2,353,568 + 2,352,001 + 1 + 8,631,522 + 8,627,750 + 67,610
+TEXTURE_SUPERVISED_TOTAL = 31_443_452  # 9,411,000 + 2,353,568 + 2,352,001 + 1 + 8,631,522 + 8,627,750 + 67,610
 
 
-@pytest.mark.parametrize("preset, parts, total", [
-    ("shapes", SHAPES, SHAPES_TOTAL),
-    ("shapes-layernorm", SHAPES, SHAPES_TOTAL),        # Tagger*: layer norm learns the same scales and biases
-    ("texture-mnist-pretrain", TEXTURE_PRETRAIN, TEXTURE_PRETRAIN_TOTAL),
-    ("texture-mnist-supervised", TEXTURE_SUPERVISED, TEXTURE_SUPERVISED_TOTAL),
-    ("texture-mnist-supervised-published", TEXTURE_SUPERVISED, TEXTURE_SUPERVISED_TOTAL),
-])
+@pytest.mark.parametrize(
+    "preset, parts, total",
+    [
+        ("shapes", SHAPES, SHAPES_TOTAL),
+        ("shapes-layernorm", SHAPES, SHAPES_TOTAL),  # Tagger*: layer norm learns the same scales and biases
+        ("texture-mnist-pretrain", TEXTURE_PRETRAIN, TEXTURE_PRETRAIN_TOTAL),
+        ("texture-mnist-supervised", TEXTURE_SUPERVISED, TEXTURE_SUPERVISED_TOTAL),
+        ("texture-mnist-supervised-published", TEXTURE_SUPERVISED, TEXTURE_SUPERVISED_TOTAL),
+    ],
+)
 def test_paper_models_against_hand_counts(preset, parts, total):
-    assert sum(parts.values()) == total   # the hand count adds up
+    assert sum(parts.values()) == total  # the hand count adds up
     assert counts_by_part(PRESETS[preset]) == parts
     assert count_params(PRESETS[preset]) == total
 

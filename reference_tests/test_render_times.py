@@ -3,6 +3,7 @@
 The expected rows are written here by hand from a hand-made manifest, so a renderer that drops a
 segment, mislabels a column or rewrites the README outside its markers fails.
 """
+
 import json
 import os
 import subprocess
@@ -12,8 +13,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "results", "render_times.py")
 
 SEGMENT = {
-    "command": "train", "started": "2026-01-01T10:00:00+00:00", "ended": "2026-01-01T11:30:00+00:00",
-    "wall_seconds": 5400.0, "cpu_seconds": 10123.4, "steps": 27781, "status": "done",
+    "command": "train",
+    "started": "2026-01-01T10:00:00+00:00",
+    "ended": "2026-01-01T11:30:00+00:00",
+    "wall_seconds": 5400.0,
+    "cpu_seconds": 10123.4,
+    "steps": 27781,
+    "status": "done",
     "software": {"commit": "0123456789abcdef0123", "dirty": True, "numpy": "2.0.1"},
     "machine": {"cpu": "Some CPU", "cores": 2, "blas": [{"library": "openblas", "version": "0.3.30", "threads": 2}]},
     "data": {"file": "shapes.npz", "sha256_ends": "abcdef0123456789ffff"},
@@ -27,17 +33,22 @@ def render(folder, *extra):
 def test_rows_from_manifest_segments_and_readme_block(tmp_path):
     run = tmp_path / "run-a"
     run.mkdir()
-    resumed = dict(SEGMENT, started="2026-01-01T12:00:00+00:00", ended=None, wall_seconds=None, status="SIGTERM",
-                   steps=None)
+    resumed = dict(
+        SEGMENT, started="2026-01-01T12:00:00+00:00", ended=None, wall_seconds=None, status="SIGTERM", steps=None
+    )
     (run / "manifest.json").write_text(json.dumps({"format": 1, "segments": [SEGMENT, resumed]}))
     readme = tmp_path / "README.md"
     readme.write_text("# title\n\nbefore\n\n## Machine and times\n\nby hand\n")
     done = render(tmp_path, "--write")
     assert done.returncode == 0, done.stderr
-    first = ("| `run-a` | train | 2026-01-01T10:00:00+00:00 | 2026-01-01T11:30:00+00:00 | 90.0 | 10123 | 27781 | done "
-             "| 0123456789ab+changes | Some CPU, 2 cores | openblas 0.3.30/2 | 2.0.1 | shapes.npz abcdef012345 |")
-    second = ("| `run-a` | train | 2026-01-01T12:00:00+00:00 | - | - | 10123 | - | SIGTERM "
-              "| 0123456789ab+changes | Some CPU, 2 cores | openblas 0.3.30/2 | 2.0.1 | shapes.npz abcdef012345 |")
+    first = (
+        "| `run-a` | train | 2026-01-01T10:00:00+00:00 | 2026-01-01T11:30:00+00:00 | 90.0 | 10123 | 27781 | done "
+        "| 0123456789ab+changes | Some CPU, 2 cores | openblas 0.3.30/2 | 2.0.1 | shapes.npz abcdef012345 |"
+    )
+    second = (
+        "| `run-a` | train | 2026-01-01T12:00:00+00:00 | - | - | 10123 | - | SIGTERM "
+        "| 0123456789ab+changes | Some CPU, 2 cores | openblas 0.3.30/2 | 2.0.1 | shapes.npz abcdef012345 |"
+    )
     lines = done.stdout.splitlines()
     assert first in lines and second in lines
     text = readme.read_text()

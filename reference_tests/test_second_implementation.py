@@ -2,16 +2,16 @@
 scalar math, written from docs/spec.md sections 4 and 7 alone. It must agree with the vectorised
 trace for every semantics (the original code's, the paper's with the exact (28), the paper's with
 (29)), both normalisations, and the class head."""
+
 import math
 
 import numpy
 import pytest
+from conftest import case
 
 from tagger_ref.maths.model import forward
 
-from conftest import case
-
-pytestmark = pytest.mark.quick   # the fast subset: python -m pytest -m quick
+pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 
 def sig(a):
@@ -64,7 +64,7 @@ def loop_trace(p, cfg, x, xt, m0, y=None):
     out = {}
     if not binary:
         v_eff = math.exp(math.asinh(float(p["v"])))
-        s2 = noise ** 2 + (v_eff if paper else v_eff ** 2)        # E3
+        s2 = noise**2 + (v_eff if paper else v_eff**2)  # E3
     for i in range(cfg.n_iterations):
         Lm = {key: numpy.zeros(N) for key in keys}
         dz = {key: numpy.zeros(N) for key in keys}
@@ -72,11 +72,11 @@ def loop_trace(p, cfg, x, xt, m0, y=None):
             for j in range(N):
                 xtj = xt[b, j]
                 if binary:
-                    xi_ks = [z[(k, b)][j] * (1 - 2 * noise) + noise for k in range(K)]   # (17)
+                    xi_ks = [z[(k, b)][j] * (1 - 2 * noise) + noise for k in range(K)]  # (17)
                     clipped = [q * (1 - 2e-4) + 1e-4 for q in xi_ks]
                     lik = [q if xtj == 1 else 1 - q for q in clipped]
                     xi = sum(xi_ks[k] * m[(k, b)][j] for k in range(K))
-                    factor = 1.0 if paper else 1 - 2 * noise              # E1
+                    factor = 1.0 if paper else 1 - 2 * noise  # E1
                     for k in range(K):
                         Lm[(k, b)][j] = lik[k] / sum(lik)
                         dz[(k, b)][j] = factor * m[(k, b)][j] / (xi - 1 + xtj)
@@ -86,11 +86,11 @@ def loop_trace(p, cfg, x, xt, m0, y=None):
                     for k in range(K):
                         Lm[(k, b)][j] = dens[k] / sum(dens)
                         d = xtj - z[(k, b)][j]
-                        if cfg.semantics == "original":                   # (4)
+                        if cfg.semantics == "original":  # (4)
                             dz[(k, b)][j] = m[(k, b)][j] * d
-                        elif cfg.semantics == "paper":                    # (28)
+                        elif cfg.semantics == "paper":  # (28)
                             dz[(k, b)][j] = d / s2 * dens[k] * m[(k, b)][j] / mixture
-                        else:                                             # (29)
+                        else:  # (29)
                             dz[(k, b)][j] = d * m[(k, b)][j] * dens[k]
         zin = zlog if (binary and zlog is not None) else z
         pre = {key: numpy.concatenate([zin[key], dz[key], m[key], Lm[key]]) @ p["W"] for key in keys}
@@ -149,17 +149,31 @@ def loop_trace(p, cfg, x, xt, m0, y=None):
                     q = sum(m[(k, b)][j] * z[(k, b)][j] for k in range(K)) * (1 - 2e-4) + 1e-4
                     total += -math.log(q if x[b, j] == 1 else 1 - q)
                 else:
-                    total += -math.log(sum(math.exp(-0.5 * (math.log(v_eff) + (x[b, j] - z[(k, b)][j]) ** 2 / v_eff))
-                                           * (m[(k, b)][j] + 1e-5) for k in range(K)))
+                    total += -math.log(
+                        sum(
+                            math.exp(-0.5 * (math.log(v_eff) + (x[b, j] - z[(k, b)][j]) ** 2 / v_eff))
+                            * (m[(k, b)][j] + 1e-5)
+                            for k in range(K)
+                        )
+                    )
         stack = lambda d: numpy.array([[d[(k, b)] for b in range(B)] for k in range(K)])  # noqa: E731
-        out.update({f"L_m_{i}": stack(Lm), f"delta_z_{i}": stack(dz), f"h_{i}": stack(h),
-                    f"ladder_top_{i}": stack(top), f"zhat0_{i}": stack(zhat), f"z_{i + 1}": stack(z),
-                    f"m_{i + 1}": stack(m), f"cost_{i + 1}": total / (B * N)})
+        out.update(
+            {
+                f"L_m_{i}": stack(Lm),
+                f"delta_z_{i}": stack(dz),
+                f"h_{i}": stack(h),
+                f"ladder_top_{i}": stack(top),
+                f"zhat0_{i}": stack(zhat),
+                f"z_{i + 1}": stack(z),
+                f"m_{i + 1}": stack(m),
+                f"cost_{i + 1}": total / (B * N),
+            }
+        )
     costs = [out[f"cost_{i + 1}"] for i in range(cfg.n_iterations)]
-    out["total_cost"] = sum(costs) if paper else sum(costs) / len(costs)      # E5
+    out["total_cost"] = sum(costs) if paper else sum(costs) / len(costs)  # E5
     top = out.pop("top")
     if y is not None and cfg.class_cost_x > 0:
-        C = cfg.encoder_proj[-1] - 1                                          # the last unit: no class
+        C = cfg.encoder_proj[-1] - 1  # the last unit: no class
         probs = numpy.zeros((B, C))
         class_cost = 0.0
         for b in range(B):
@@ -177,12 +191,20 @@ def loop_trace(p, cfg, x, xt, m0, y=None):
     return out
 
 
-POINTS = [("tiny-binary", "batch", "original"), ("tiny-continuous", "batch", "original"),
-          ("tiny-binary", "layer", "original"), ("tiny-continuous", "layer", "original"),
-          ("tiny-binary", "batch", "paper"), ("tiny-binary", "layer", "paper-eq29"),
-          ("tiny-continuous", "batch", "paper"), ("tiny-continuous", "layer", "paper"),
-          ("tiny-continuous", "batch", "paper-eq29"), ("tiny-continuous", "layer", "paper-eq29"),
-          ("tiny-classify", "batch", "original"), ("tiny-classify", "layer", "paper")]
+POINTS = [
+    ("tiny-binary", "batch", "original"),
+    ("tiny-continuous", "batch", "original"),
+    ("tiny-binary", "layer", "original"),
+    ("tiny-continuous", "layer", "original"),
+    ("tiny-binary", "batch", "paper"),
+    ("tiny-binary", "layer", "paper-eq29"),
+    ("tiny-continuous", "batch", "paper"),
+    ("tiny-continuous", "layer", "paper"),
+    ("tiny-continuous", "batch", "paper-eq29"),
+    ("tiny-continuous", "layer", "paper-eq29"),
+    ("tiny-classify", "batch", "original"),
+    ("tiny-classify", "layer", "paper"),
+]
 
 
 @pytest.mark.parametrize("preset,norm,semantics", POINTS)
@@ -207,6 +229,7 @@ def test_the_semantics_differ_where_section_7_says():
     numpy.testing.assert_allclose(paper["total_cost"], sum(paper[f"cost_{i + 1}"] for i in range(T)), rtol=1e-13)
     config, params, inputs = case("tiny-continuous", seed=3)
     args = (inputs["x"], inputs["x_tilde"], inputs["m0_logits"])
-    errors = [loop_trace(params, config.replace(semantics=s), *args)["delta_z_0"]
-              for s in ("original", "paper", "paper-eq29")]
-    assert all(not numpy.allclose(a, b) for i, a in enumerate(errors) for b in errors[i + 1:])
+    errors = [
+        loop_trace(params, config.replace(semantics=s), *args)["delta_z_0"] for s in ("original", "paper", "paper-eq29")
+    ]
+    assert all(not numpy.allclose(a, b) for i, a in enumerate(errors) for b in errors[i + 1 :])

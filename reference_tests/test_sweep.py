@@ -2,6 +2,7 @@
 equal to `train` + `evaluate`, the same through worker processes and a Dask LocalCluster, a failing
 seed reported without stopping the others, and interrupted sweeps (kill -9, Ctrl-C, a time limit)
 resumed to the same summary.csv as an uninterrupted one."""
+
 import csv
 import json
 import os
@@ -12,16 +13,17 @@ import time
 
 import numpy
 import pytest
-
 from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, cli, config_file, shapes_file
+
 from tagger_ref.commands.cli import main
 from tagger_ref.errors import ConfigError
 from tagger_ref.experiments.executors import DaskRunner, available_cores, threads_per_worker
-from tagger_ref.experiments.summary import collect, statistics as seed_statistics, summary_rows
+from tagger_ref.experiments.summary import collect, summary_rows
+from tagger_ref.experiments.summary import statistics as seed_statistics
 from tagger_ref.experiments.sweep import SeedTask, parse_seeds, read_seed_json
 from tagger_ref.files.tables import read_table
 
-EPOCHS = "4"        # 4 epochs of 6 steps per seed
+EPOCHS = "4"  # 4 epochs of 6 steps per seed
 LONG_EPOCHS = "40"  # for the stop-and-restart tests: the signal must land while the seeds still train
 
 
@@ -33,8 +35,20 @@ def files(tmp_path_factory):
 
 def sweep_args(files, out, *more, epochs=EPOCHS):
     data, config = files
-    return ["sweep", "--config", config, "--data", data, "--seeds", "0-1", "--epochs", epochs, "--out", str(out),
-            *map(str, more)]
+    return [
+        "sweep",
+        "--config",
+        config,
+        "--data",
+        data,
+        "--seeds",
+        "0-1",
+        "--epochs",
+        epochs,
+        "--out",
+        str(out),
+        *map(str, more),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +97,7 @@ def test_statistics_against_the_statistics_module():
     rng = numpy.random.default_rng(3)
     for n in (1, 2, 5, 20):
         values = rng.normal(0.8, 0.05, n).tolist()
-        got = seed_statistics(values + [None, float("nan")])          # missing values are not counted
+        got = seed_statistics(values + [None, float("nan")])  # missing values are not counted
         assert got["n"] == n
         assert got["median"] == pytest.approx(statistics.median(values), rel=1e-14)
         assert got["mean"] == pytest.approx(statistics.fmean(values), rel=1e-14)
@@ -112,12 +126,17 @@ def test_summary_takes_any_table_by_column(tmp_path):
     write_seed(sweep, 2, "finished", {"table1.csv": t1.format(c=0.4, a=0.7), "table2.csv": t2.format(e=12.0)})
     write_seed(sweep, 3, "stopped", {"table1.csv": t1.format(c=9.0, a=9.0)})
     rows = {(r["table"], r["row"], r["column"]): r for r in summary_rows(collect(str(sweep)))}
-    assert sorted(rows) == [("table1", "1", "ami"), ("table1", "1", "denoising_cost"), ("table1", "2", "ami"),
-                            ("table1", "2", "denoising_cost"), ("table2", "1000", "error")]   # "note" has no numbers
-    ami = rows["table1", "1", "ami"]                              # 0.5, 0.9, 0.7 by hand
+    assert sorted(rows) == [
+        ("table1", "1", "ami"),
+        ("table1", "1", "denoising_cost"),
+        ("table1", "2", "ami"),
+        ("table1", "2", "denoising_cost"),
+        ("table2", "1000", "error"),
+    ]  # "note" has no numbers
+    ami = rows["table1", "1", "ami"]  # 0.5, 0.9, 0.7 by hand
     assert (ami["n"], ami["median"], ami["min"], ami["max"]) == (3, 0.7, 0.5, 0.9)
     assert ami["mean"] == pytest.approx(0.7, abs=1e-15) and ami["std"] == pytest.approx(0.2, abs=1e-15)
-    error = rows["table2", "1000", "error"]                       # 10, 14, 12: sample std 2
+    error = rows["table2", "1000", "error"]  # 10, 14, 12: sample std 2
     assert (error["key"], error["median"], error["mean"], error["std"]) == ("labels", 12.0, 12.0, 2.0)
     assert rows["table1", "2", "ami"]["std"] == 0.0
     assert collect(str(sweep), seeds=[1])["table1"]["seeds"] == [1]
@@ -127,8 +146,25 @@ def test_a_seed_equals_train_and_evaluate(files, reference, tmp_path, capsys):
     """The sweep's seed 1 is `train --seed 1` + `evaluate`, and summary.csv the statistics of the seeds' tables."""
     data, config = files
     run = str(tmp_path / "alone")
-    assert main(["train", "--config", config, "--data", data, "--out", run, "--seed", "1", "--epochs", EPOCHS,
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                config,
+                "--data",
+                data,
+                "--out",
+                run,
+                "--seed",
+                "1",
+                "--epochs",
+                EPOCHS,
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert main(["evaluate", run, "--data", data]) == 0
     assert read(os.path.join(run, "table1.csv")) == read(reference / "seed-1" / "table1.csv")
     alone, swept = checkpoint_arrays(run), checkpoint_arrays(reference / "seed-1")
@@ -157,7 +193,7 @@ def test_worker_processes_give_the_same_seeds(files, reference, tmp_path, capsys
     printed = capsys.readouterr().out
     for s in (0, 1):
         assert all(f"seed {s}: {event}" in printed for event in ("started", "epoch 4/4", "finished"))
-    assert main(sweep_args(files, out, "--workers", 2)) == 0                 # everything done: nothing runs again
+    assert main(sweep_args(files, out, "--workers", 2)) == 0  # everything done: nothing runs again
     assert "2 finished earlier, 0 to run" in capsys.readouterr().out
     assert read(out / "summary.csv") == read(reference / "summary.csv")
 
@@ -167,10 +203,14 @@ def test_other_evaluation_arguments_evaluate_again_without_training(reference, f
     shutil.copytree(reference, out)
     assert main(sweep_args(files, out, "--evaluate-args=--iterations 2 --seed 1")) == 0
     assert "0 finished earlier, 2 to run" in capsys.readouterr().out
-    changed = [k for s in (0, 1) for k, v in checkpoint_arrays(out / f"seed-{s}").items()
-                             if not numpy.array_equal(v, checkpoint_arrays(reference / f"seed-{s}")[k])]
-    assert changed == []                                    # not trained again, clocks included
-    assert read(out / "seed-0" / "table1.csv").count("\n") == 3          # header and iterations 1, 2
+    changed = [
+        k
+        for s in (0, 1)
+        for k, v in checkpoint_arrays(out / f"seed-{s}").items()
+        if not numpy.array_equal(v, checkpoint_arrays(reference / f"seed-{s}")[k])
+    ]
+    assert changed == []  # not trained again, clocks included
+    assert read(out / "seed-0" / "table1.csv").count("\n") == 3  # header and iterations 1, 2
     assert read_seed_json(out / "seed-0")["evaluate_args"] == ["--iterations", "2", "--seed", "1"]
     with open(out / "summary.csv") as f:
         assert sorted({line["row"] for line in csv.DictReader(f)}) == ["1", "2"]
@@ -178,17 +218,24 @@ def test_other_evaluation_arguments_evaluate_again_without_training(reference, f
 
 def test_a_dask_cluster_gives_the_same_seeds(files, reference, tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
-                                  local_directory=str(tmp_path / "dask")) as c:
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        dashboard_address=None,
+        local_directory=str(tmp_path / "dask"),
+    ) as c:
         out = tmp_path / "sweep"
         assert main(sweep_args(files, out, "--scheduler", c.scheduler_address)) == 0
-        scattered = tmp_path / "scattered"                 # the data file's bytes sent to the workers
-        assert main(sweep_args(files, scattered, "--scheduler", c.scheduler_address, "--scatter-data",
-                               "--seeds", 1)) == 0
-        runner = DaskRunner(c.scheduler_address)            # a stop request reaches the tasks through the scheduler
+        scattered = tmp_path / "scattered"  # the data file's bytes sent to the workers
+        assert (
+            main(sweep_args(files, scattered, "--scheduler", c.scheduler_address, "--scatter-data", "--seeds", 1)) == 0
+        )
+        runner = DaskRunner(c.scheduler_address)  # a stop request reaches the tasks through the scheduler
         runner.stop()
-        task = SeedTask(seed=0, run_dir=str(tmp_path / "stopped"), config=TINY_SHAPES, data=files[0],
-                        stop_event=runner.stop_name)
+        task = SeedTask(
+            seed=0, run_dir=str(tmp_path / "stopped"), config=TINY_SHAPES, data=files[0], stop_event=runner.stop_name
+        )
         assert runner.submit(task).result()["status"] == "not started"
         runner.close()
     same_seeds(reference, out)
@@ -199,10 +246,27 @@ def test_a_dask_cluster_gives_the_same_seeds(files, reference, tmp_path, capsys)
 def test_a_failing_seed_is_reported_and_the_others_go_on(files, tmp_path, capsys):
     data, config = files
     out = tmp_path / "sweep"
-    other = config_file(str(tmp_path), TINY_SHAPES.replace(lr=0.01), "lr.json")   # seed 1 holds another config's run
-    assert main(["train", "--config", other, "--data", data, "--out", str(out / "seed-1"), "--seed", "1",
-                 "--epochs", "1", "--no-progress"]) == 0
-    for _ in range(2):                                     # the same command twice: seed 0 runs once, 1 fails twice
+    other = config_file(str(tmp_path), TINY_SHAPES.replace(lr=0.01), "lr.json")  # seed 1 holds another config's run
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                other,
+                "--data",
+                data,
+                "--out",
+                str(out / "seed-1"),
+                "--seed",
+                "1",
+                "--epochs",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    for _ in range(2):  # the same command twice: seed 0 runs once, 1 fails twice
         capsys.readouterr()
         assert main(sweep_args(files, out)) == 1
         printed = capsys.readouterr().out
@@ -220,7 +284,7 @@ def test_a_failing_seed_is_reported_and_the_others_go_on(files, tmp_path, capsys
 
 def test_a_time_limit_stops_and_the_sweep_continues(files, reference, tmp_path, capsys):
     out = tmp_path / "sweep"
-    assert main(sweep_args(files, out, "--max-minutes", 0.002)) == 0          # 0.12 s: stops in the first seed
+    assert main(sweep_args(files, out, "--max-minutes", 0.002)) == 0  # 0.12 s: stops in the first seed
     printed = capsys.readouterr().out
     assert "run the same command again to continue" in printed
     assert not (out / "seed-1" / "table1.csv").exists()
@@ -236,7 +300,7 @@ def process_gone(pid):
             return f.read().split(")")[-1].split()[0] in ("Z", "X")
     except FileNotFoundError:
         return True
-    except OSError:                       # no /proc: ask the kernel
+    except OSError:  # no /proc: ask the kernel
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -250,18 +314,18 @@ def test_a_stopped_sweep_resumes_to_the_same_summary(files, long_reference, tmp_
     out = tmp_path / "sweep"
     args = sweep_args(files, out, "--workers", 2, epochs=LONG_EPOCHS)
     proc = cli(*args)
-    deadline = time.monotonic() + 600                   # a generous bound for a busy machine
+    deadline = time.monotonic() + 600  # a generous bound for a busy machine
     while not any((out / f"seed-{s}" / "log.csv").exists() for s in (0, 1)):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
     proc.send_signal(getattr(signal, how))
-    printed, _ = proc.communicate(timeout=120)          # returns once the workers have gone too (they hold its pipes)
+    printed, _ = proc.communicate(timeout=120)  # returns once the workers have gone too (they hold its pipes)
     if how == "SIGINT":
         assert proc.returncode == 130 and "SIGINT: every running seed stops after its current step" in printed
     records = [read_seed_json(out / f"seed-{s}") or {} for s in (0, 1)]
-    assert any(r.get("state") != "finished" for r in records)               # stopped in the middle
+    assert any(r.get("state") != "finished" for r in records)  # stopped in the middle
     pids = [r["pid"] for r in records if "pid" in r]
-    assert pids and all(process_gone(p) for p in pids)                     # no worker left behind
+    assert pids and all(process_gone(p) for p in pids)  # no worker left behind
     assert main(args) == 0
     same_seeds(long_reference, out)
     assert read(out / "summary.csv") == read(long_reference / "summary.csv")

@@ -1,5 +1,6 @@
 """The PyTorch port in examples/torch_port, a second implementation written from docs/spec.md, must
 reproduce every shipped golden case at compare's float64 defaults (skipped without torch)."""
+
 import importlib.util
 import json
 import os
@@ -8,13 +9,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tagger_ref.commands import cli
+from tagger_ref.commands import cli  # noqa: E402
 from tagger_ref.oracle import golden  # noqa: E402
 from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, assert_traces_close, compare_traces  # noqa: E402
 from tagger_ref.oracle.golden import CASES  # noqa: E402
 
-PORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "torch_port",
-                    "tagger_torch.py")
+PORT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "torch_port", "tagger_torch.py"
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +59,11 @@ def test_port_reproduces_golden_case(port, name):
 
 def test_port_with_other_semantics_is_caught_at_the_right_step(port):
     """compare has teeth: the paper's delta_z (E1) in the port diverges first at delta_z_0."""
-    report = compare_traces(golden.load_case("binary-batch-original")[3],
-                            port_trace(port, "binary-batch-original", semantics="paper"))
+    report = compare_traces(
+        golden.load_case("binary-batch-original")[3], port_trace(port, "binary-batch-original", semantics="paper")
+    )
     assert not report.ok and report.first_divergence.key == "delta_z_0"
-    assert report["delta_z_0"].max_scaled > 0.5        # the factor 1 / (1 - 2 beta) = 5/3 at beta = 0.2
+    assert report["delta_z_0"].max_scaled > 0.5  # the factor 1 / (1 - 2 beta) = 5/3 at beta = 0.2
 
 
 @pytest.mark.parametrize("eps,moved", [(1e-12, 10 * DEFAULT_ATOL_SCALE), (1e-5, 1e-4)])
@@ -94,9 +97,11 @@ def test_the_port_follows_its_parameters_dtype(port):
     """The port builds its tensors in the dtype it is given (the benchmark times it in float32):
     cost, intermediates and gradients of a float32 step stay float32."""
     import numpy
+
     from tagger_ref.config import PRESETS
     from tagger_ref.files.inputs import make_inputs
     from tagger_ref.files.params import init_params
+
     config = PRESETS["tiny-binary"].replace(dtype="float32")
     rng = numpy.random.default_rng(0)
     params = init_params(config, rng)

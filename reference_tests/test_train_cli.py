@@ -1,13 +1,14 @@
 """tagger-ref train and evaluate on the command line: SIGTERM and kill -9 in a real subprocess
 followed by an exact --resume, table1.csv, and one-line errors."""
+
 import os
 import signal
 import time
 
 import numpy
 import pytest
-
 from run_helpers import CLOCKS, TINY_SHAPES, cli, config_file, run_cli, shapes_file
+
 from tagger_ref.commands.cli import main
 from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint
 
@@ -50,13 +51,15 @@ def test_stopped_training_resumes_exactly(tmp_path, files, how):
     else:
         assert proc.returncode == {"SIGTERM": 143, "SIGINT": 130}[how], err
         assert f"training stopped by {how}" in out and "Traceback" not in err
-    state = load_checkpoint(os.path.join(run, CHECKPOINT))[0]     # a complete checkpoint survives even kill -9
+    state = load_checkpoint(os.path.join(run, CHECKPOINT))[0]  # a complete checkpoint survives even kill -9
     assert state.step >= 2 * 6
     target = state.epoch + 2
     assert main(["train", "--data", data, "--out", run, "--resume", "--epochs", str(target), "--no-progress"]) == 0
     whole = str(tmp_path / "whole")
-    assert main(["train", "--config", config, "--data", data, "--out", whole, "--epochs", str(target),
-                 "--no-progress"]) == 0
+    assert (
+        main(["train", "--config", config, "--data", data, "--out", whole, "--epochs", str(target), "--no-progress"])
+        == 0
+    )
     assert same_checkpoints(run, whole) == []
     assert open(os.path.join(run, "log.csv")).read().count("\n") == target + 1
 
@@ -82,8 +85,25 @@ def test_errors_are_one_line(tmp_path, files, capsys):
     wrong_n = config_file(str(tmp_path), TINY_SHAPES.replace(n_inputs=784), "n784.json")
     (tmp_path / "file").write_text("")
     texture = str(tmp_path / "texture.npz")
-    assert main(["data", "texture-mnist", "--digits", "1", "--out", texture, "--train", "20", "--valid", "10",
-                 "--test", "10"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "texture-mnist",
+                "--digits",
+                "1",
+                "--out",
+                texture,
+                "--train",
+                "20",
+                "--valid",
+                "10",
+                "--test",
+                "10",
+            ]
+        )
+        == 0
+    )
     cases = [
         (["train", "--config", config, "--data", texture, "--out", tmp_path / "a"], "holds texture-mnist1"),
         (["train", "--config", "no-such-preset", "--data", data, "--out", tmp_path / "a"], "unknown config"),

@@ -3,17 +3,17 @@ time limits, non-finite costs and the clear errors of bad data, folders and resu
 
 import numpy
 import pytest
-
 from run_helpers import CLOCKS, checkpoint_arrays
-from tagger_ref.experiments import training
-from tagger_ref.experiments.adam import adam_init, adam_update
+
 from tagger_ref.config import PRESETS
 from tagger_ref.errors import CheckpointError, DataError, OutputError, TrainingError
-from tagger_ref.maths.gradients import cost_and_grad
-from tagger_ref.files.inputs import make_inputs
-from tagger_ref.maths.model import forward
-from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.experiments import training
+from tagger_ref.experiments.adam import adam_init, adam_update
 from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
+from tagger_ref.files.inputs import make_inputs
+from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.maths.gradients import cost_and_grad
+from tagger_ref.maths.model import forward
 
 # 16 inputs, K=3, T=3, Ladder (7, 5, 4); 40 images in batches of 8: 5 steps an epoch.
 TINY = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8, num_epochs=3, seed=4)
@@ -32,7 +32,7 @@ def assert_same_run(a, b):
 
 
 def stop_at(step):
-    calls = iter(range(1, 10 ** 6))
+    calls = iter(range(1, 10**6))
     return lambda: "SIGTERM" if next(calls) == step else None
 
 
@@ -89,7 +89,7 @@ def test_runs_are_bit_identical(tmp_path):
     assert (tmp_path / "a" / "log.csv").exists() and (tmp_path / "a" / "params.npz").exists()
 
 
-@pytest.mark.parametrize("stop_step", [3, 5, 12])   # mid-epoch, at an epoch's end, in the last epoch
+@pytest.mark.parametrize("stop_step", [3, 5, 12])  # mid-epoch, at an epoch's end, in the last epoch
 def test_resume_equals_an_uninterrupted_run(tmp_path, stop_step):
     x, v = tiny_data()
     train(TINY, x, v, tmp_path / "whole")

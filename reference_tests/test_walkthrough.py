@@ -1,6 +1,7 @@
 """examples/walkthrough.py: it runs (every step checks itself against forward's trace), the committed
 docs/walkthrough.md is what rendering it gives now, it opens as a notebook with Jupytext, and it
 names every equation of the paper that the maths modules implement."""
+
 import difflib
 import glob
 import importlib.util
@@ -8,7 +9,6 @@ import os
 import re
 
 import pytest
-
 from conftest import REPO
 
 SCRIPT = os.path.join(REPO, "examples", "walkthrough.py")
@@ -20,8 +20,9 @@ LAST_EQUATION = 31  # the paper numbers its equations (1) to (31)
 
 @pytest.fixture(scope="module")
 def renderer():
-    spec = importlib.util.spec_from_file_location("render_walkthrough",
-                                                  os.path.join(REPO, "examples", "render_walkthrough.py"))
+    spec = importlib.util.spec_from_file_location(
+        "render_walkthrough", os.path.join(REPO, "examples", "render_walkthrough.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -54,8 +55,13 @@ def test_committed_page_is_the_rendered_script(renderer, tmp_path):
     with open(PAGE, encoding="utf-8") as f:
         committed = f.read()
     if text != committed:
-        diff = "".join(list(difflib.unified_diff(committed.splitlines(True), text.splitlines(True),
-                                                 "docs/walkthrough.md (committed)", "rendered now"))[:40])
+        diff = "".join(
+            list(
+                difflib.unified_diff(
+                    committed.splitlines(True), text.splitlines(True), "docs/walkthrough.md (committed)", "rendered now"
+                )
+            )[:40]
+        )
         pytest.fail("docs/walkthrough.md is out of date: run python examples/render_walkthrough.py\n" + diff)
     linked = re.findall(r"!\[[^]]*\]\(walkthrough/([^)]+)\)", text)
     assert linked, "the walkthrough draws no figure"

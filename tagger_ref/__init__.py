@@ -17,13 +17,22 @@ or a lower one (reference_tests/test_layout.py):
 docs/equations.md maps equation numbers to functions. This module re-exports the public entry
 points of every wing.
 """
+
 from .config import PRESETS, TaggerConfig, load_config
 from .errors import ConfigError, DataError, InputError, OutputError, ParamFileError, TaggerError, TraceError
-from .maths.gradients import cost_and_grad
 from .files.inputs import load_inputs, make_inputs, make_semi_supervised_inputs, prepare_inputs, save_inputs
+from .files.params import (
+    count_params,
+    init_params,
+    load_params,
+    param_shapes,
+    perturb_params,
+    prepare_params,
+    save_params,
+)
+from .maths.gradients import cost_and_grad
 from .maths.model import forward, total_cost
 from .maths.semi_supervised import semi_supervised_forward
-from .files.params import count_params, init_params, load_params, param_shapes, perturb_params, prepare_params, save_params
 from .oracle.random_case import random_params
 from .oracle.trace import compute_trace, load_trace, save_trace
 

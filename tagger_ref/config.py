@@ -1,4 +1,5 @@
 """Configuration of a Tagger model: one frozen dataclass and the paper's presets (docs/spec.md section 2)."""
+
 import dataclasses
 import json
 import math
@@ -17,23 +18,23 @@ DTYPES = ("float64", "float32")
 
 @dataclasses.dataclass(frozen=True)
 class TaggerConfig:
-    input_type: str = "binary"          # "binary" (Shapes, bit-flip noise) or "continuous" (TextureMNIST, Gaussian)
-    n_inputs: int = 400                 # N: 400 for Shapes (20x20), 784 for TextureMNIST (28x28)
-    n_groups: int = 4                   # K: 4 in all of the paper's experiments
-    n_iterations: int = 3               # T for training: 3 (Shapes, pretrain), 4 (supervised); Table 1 evaluates 5
+    input_type: str = "binary"  # "binary" (Shapes, bit-flip noise) or "continuous" (TextureMNIST, Gaussian)
+    n_inputs: int = 400  # N: 400 for Shapes (20x20), 784 for TextureMNIST (28x28)
+    n_groups: int = 4  # K: 4 in all of the paper's experiments
+    n_iterations: int = 3  # T for training: 3 (Shapes, pretrain), 4 (supervised); Table 1 evaluates 5
     encoder_proj: typing.Tuple[int, ...] = (2000, 1000, 500)  # Ladder sizes H_0..H_{L-1}, L >= 2
-    input_noise: float = 0.2            # beta (bit-flip probability) or sigma (Gaussian std), A.2
-    z_init: float = 0.26                # constant z_0, "the data mean": 0.26 Shapes, 0.5 TextureMNIST (A.4)
-    class_cost_x: float = 0.0           # weight of the classification cost (0.1 supervised TextureMNIST)
-    objects_per_sample: int = 1         # digits per image (TextureMNIST2: 2)
-    lr: float = 4e-4                    # Adam learning rate: 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
-    batch_size: int = 100               # B for training and evaluation (A.7: "a batch-size of 100")
-    num_epochs: int = 100               # 100 Shapes, 150 pretrain, 50 supervised
+    input_noise: float = 0.2  # beta (bit-flip probability) or sigma (Gaussian std), A.2
+    z_init: float = 0.26  # constant z_0, "the data mean": 0.26 Shapes, 0.5 TextureMNIST (A.4)
+    class_cost_x: float = 0.0  # weight of the classification cost (0.1 supervised TextureMNIST)
+    objects_per_sample: int = 1  # digits per image (TextureMNIST2: 2)
+    lr: float = 4e-4  # Adam learning rate: 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
+    batch_size: int = 100  # B for training and evaluation (A.7: "a batch-size of 100")
+    num_epochs: int = 100  # 100 Shapes, 150 pretrain, 50 supervised
     labeled_samples: typing.Optional[int] = None  # labeled training images (1000, balanced); 0 or None = all
-    norm: str = "batch"                 # "batch" (Tagger) or "layer" (Tagger*, this reference's definition)
-    semantics: str = "original"         # errata switch, docs/spec.md section 7
-    seed: int = 10                      # 10 Shapes, 1 TextureMNIST
-    dtype: str = "float64"              # float64 (reference) or float32 (speed)
+    norm: str = "batch"  # "batch" (Tagger) or "layer" (Tagger*, this reference's definition)
+    semantics: str = "original"  # errata switch, docs/spec.md section 7
+    seed: int = 10  # 10 Shapes, 1 TextureMNIST
+    dtype: str = "float64"  # float64 (reference) or float32 (speed)
 
     def __post_init__(self):
         object.__setattr__(self, "encoder_proj", tuple(self.encoder_proj))
@@ -58,6 +59,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(TaggerConfig)}
 
 def _check_type(name, value):
     """Type-check one field value as it would come from JSON."""
+
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
@@ -113,8 +115,11 @@ def validate(cfg):
     if not math.isfinite(noise):
         bad("input_noise", "must be finite")
     if cfg.input_type == "binary" and not 0 < noise < 0.5:
-        bad("input_noise", "a bit-flip probability must lie in (0, 0.5): at 0.5 the input carries no "
-                           "information, at 0 the exact delta_z (30)-(31) divides by zero")
+        bad(
+            "input_noise",
+            "a bit-flip probability must lie in (0, 0.5): at 0.5 the input carries no "
+            "information, at 0 the exact delta_z (30)-(31) divides by zero",
+        )
     if cfg.input_type == "continuous" and noise < 0:
         bad("input_noise", "a noise standard deviation cannot be negative")
     if not math.isfinite(cfg.z_init):
@@ -150,47 +155,119 @@ PRESETS = {
     # Table 1 (b) on two CPU cores in an hour: Tagger* and Tagger with shapes-quick's smaller Ladder,
     # meant to train side by side (--threads 1 each) with --max-minutes 60 ending them before the 70 epochs.
     "shapes-hour": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=70, dtype="float32"),
-    "shapes-hour-batchnorm": TaggerConfig(norm="batch", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=70,
-                                          dtype="float32"),
+    "shapes-hour-batchnorm": TaggerConfig(
+        norm="batch", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=70, dtype="float32"
+    ),
     # tagger-ref demo: shapes-quick for a few minutes on a small training set.
     "demo": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=12, dtype="float32"),
     # TextureMNIST, unsupervised pretraining stage (section 3.3).
     "texture-mnist-pretrain": TaggerConfig(
-        input_type="continuous", n_inputs=784, encoder_proj=(3000, 2000, 1000), input_noise=0.2,
-        z_init=0.5, objects_per_sample=2, lr=1e-3, num_epochs=150, labeled_samples=1000, seed=1),
+        input_type="continuous",
+        n_inputs=784,
+        encoder_proj=(3000, 2000, 1000),
+        input_noise=0.2,
+        z_init=0.5,
+        objects_per_sample=2,
+        lr=1e-3,
+        num_epochs=150,
+        labeled_samples=1000,
+        seed=1,
+    ),
     # TextureMNIST, supervised stage: the Ladder grows by (500, 250, 11), 10 classes + "no class" (E13).
     "texture-mnist-supervised": TaggerConfig(
-        input_type="continuous", n_inputs=784, n_iterations=4, encoder_proj=(3000, 2000, 1000, 500, 250, 11),
-        input_noise=0.18, z_init=0.5, class_cost_x=0.1, objects_per_sample=2, lr=2e-4, num_epochs=50,
-        labeled_samples=1000, seed=1),
+        input_type="continuous",
+        n_inputs=784,
+        n_iterations=4,
+        encoder_proj=(3000, 2000, 1000, 500, 250, 11),
+        input_noise=0.18,
+        z_init=0.5,
+        class_cost_x=0.1,
+        objects_per_sample=2,
+        lr=2e-4,
+        num_epochs=50,
+        labeled_samples=1000,
+        seed=1,
+    ),
     # TextureMNIST stage 2 as the authors' released model was trained: the saved settings of their
     # published run (pretrained_models/mnist-results/params in CuriousAI/tagger) differ from their
     # runner script (the preset above): class_cost_x 0.05 (not 0.1), input_noise 0.15 (not 0.18),
     # lr 5e-4 (not 2e-4); T = 4, 50 epochs, seed 1 and the grown Ladder are the same.
     "texture-mnist-supervised-published": TaggerConfig(
-        input_type="continuous", n_inputs=784, n_iterations=4, encoder_proj=(3000, 2000, 1000, 500, 250, 11),
-        input_noise=0.15, z_init=0.5, class_cost_x=0.05, objects_per_sample=2, lr=5e-4, num_epochs=50,
-        labeled_samples=1000, seed=1),
+        input_type="continuous",
+        n_inputs=784,
+        n_iterations=4,
+        encoder_proj=(3000, 2000, 1000, 500, 250, 11),
+        input_noise=0.15,
+        z_init=0.5,
+        class_cost_x=0.05,
+        objects_per_sample=2,
+        lr=5e-4,
+        num_epochs=50,
+        labeled_samples=1000,
+        seed=1,
+    ),
     # The two stages on two CPU cores within an hour of training (results/texture-mnist-quick): the
     # paper's recipe with a smaller Ladder, layer norm and float32, as shapes-quick; stage 2 grows
     # the Ladder by (60, 30, 11) and raises the learning rate 2.5 times for its few epochs. Steps of
     # 0.22 s and 0.62 s with two BLAS threads: 10 epochs in about 18 minutes, 7 in about 37.
     "texture-mnist-quick-pretrain": TaggerConfig(
-        input_type="continuous", n_inputs=784, encoder_proj=(500, 250, 125), input_noise=0.2, z_init=0.5,
-        objects_per_sample=2, lr=1e-3, num_epochs=10, labeled_samples=1000, norm="layer", seed=1, dtype="float32"),
+        input_type="continuous",
+        n_inputs=784,
+        encoder_proj=(500, 250, 125),
+        input_noise=0.2,
+        z_init=0.5,
+        objects_per_sample=2,
+        lr=1e-3,
+        num_epochs=10,
+        labeled_samples=1000,
+        norm="layer",
+        seed=1,
+        dtype="float32",
+    ),
     "texture-mnist-quick-supervised": TaggerConfig(
-        input_type="continuous", n_inputs=784, n_iterations=4, encoder_proj=(500, 250, 125, 60, 30, 11),
-        input_noise=0.18, z_init=0.5, class_cost_x=0.1, objects_per_sample=2, lr=5e-4, num_epochs=7,
-        labeled_samples=1000, norm="layer", seed=1, dtype="float32"),
+        input_type="continuous",
+        n_inputs=784,
+        n_iterations=4,
+        encoder_proj=(500, 250, 125, 60, 30, 11),
+        input_noise=0.18,
+        z_init=0.5,
+        class_cost_x=0.1,
+        objects_per_sample=2,
+        lr=5e-4,
+        num_epochs=7,
+        labeled_samples=1000,
+        norm="layer",
+        seed=1,
+        dtype="float32",
+    ),
     # Small models for tests and checks: a few inputs, K=3, T=3, three small Ladder layers.
     "tiny-binary": TaggerConfig(
-        n_inputs=6, n_groups=3, n_iterations=3, encoder_proj=(7, 5, 4), batch_size=4, num_epochs=1, seed=0),
+        n_inputs=6, n_groups=3, n_iterations=3, encoder_proj=(7, 5, 4), batch_size=4, num_epochs=1, seed=0
+    ),
     "tiny-continuous": TaggerConfig(
-        input_type="continuous", n_inputs=6, n_groups=3, n_iterations=3, encoder_proj=(7, 5, 4),
-        z_init=0.5, batch_size=4, num_epochs=1, seed=0),
+        input_type="continuous",
+        n_inputs=6,
+        n_groups=3,
+        n_iterations=3,
+        encoder_proj=(7, 5, 4),
+        z_init=0.5,
+        batch_size=4,
+        num_epochs=1,
+        seed=0,
+    ),
     "tiny-classify": TaggerConfig(
-        input_type="continuous", n_inputs=6, n_groups=3, n_iterations=3, encoder_proj=(7, 5, 11),
-        z_init=0.5, class_cost_x=0.1, objects_per_sample=2, batch_size=4, num_epochs=1, seed=0),
+        input_type="continuous",
+        n_inputs=6,
+        n_groups=3,
+        n_iterations=3,
+        encoder_proj=(7, 5, 11),
+        z_init=0.5,
+        class_cost_x=0.1,
+        objects_per_sample=2,
+        batch_size=4,
+        num_epochs=1,
+        seed=0,
+    ),
 }
 
 
@@ -200,8 +277,10 @@ def check_fields(d, fields, source, what="config"):
         raise ConfigError(f"{source} must be a JSON object of config fields, got {type(d).__name__}")
     unknown = sorted(set(d) - set(fields))
     if unknown:
-        raise ConfigError(f"{source} has unknown field(s) {', '.join(map(repr, unknown))}; "
-                          f"known fields{'' if what == 'config' else ' of a ' + what}: {', '.join(fields)}")
+        raise ConfigError(
+            f"{source} has unknown field(s) {', '.join(map(repr, unknown))}; "
+            f"known fields{'' if what == 'config' else ' of a ' + what}: {', '.join(fields)}"
+        )
 
 
 def from_dict(d, source="config"):
@@ -221,8 +300,10 @@ def load_named(name_or_path, presets, from_dict_fn, what="config"):
     if key.endswith(".json") or os.path.sep in key or os.path.exists(key):
         if os.path.isdir(key):
             config_json = os.path.join(key, "config.json")
-            raise ConfigError(f"config {key} is a folder, not a preset name or a JSON file"
-                              + (f" (a run folder? its config is {config_json})" if os.path.isfile(config_json) else ""))
+            raise ConfigError(
+                f"config {key} is a folder, not a preset name or a JSON file"
+                + (f" (a run folder? its config is {config_json})" if os.path.isfile(config_json) else "")
+            )
         if not os.path.isfile(key):
             raise ConfigError(f"config file {key} does not exist")
         try:

@@ -16,6 +16,7 @@ unlabeled pass's denoising cost and the weighted class cost of the labeled pass.
 Shapes: K groups, B batch rows, N inputs, H_l Ladder layer sizes. Arrays over groups are
 (K, B, N); the network sees the K*B rows jointly, group-major (row k*B + b).
 """
+
 import json
 import sys
 
@@ -24,17 +25,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NORM_EPS = 1e-10    # under the square root of every normalisation
-PROB_CLIP = 1e-4    # soft clip p (1 - 2e) + e before a binary log-likelihood
-LOG_M_EPS = 1e-5    # inside log(m + 1e-5) in the continuous cost
+NORM_EPS = 1e-10  # under the square root of every normalisation
+PROB_CLIP = 1e-4  # soft clip p (1 - 2e) + e before a binary log-likelihood
+LOG_M_EPS = 1e-5  # inside log(m + 1e-5) in the continuous cost
 
 
 def parameter_shapes(cfg):
     """Name -> shape of every parameter (docs/spec.md section 3); matrices are (in, out), used as x @ W."""
     N, H = cfg["n_inputs"], list(cfg["encoder_proj"])
     L = len(H)
-    shapes = {"W": (4 * N, H[0]), "b": (H[0],), "z_u_W": (H[0], N), "c1": (N,), "b1": (N,),
-              "m_u_W": (H[0], N), "c2": ()}
+    shapes = {
+        "W": (4 * N, H[0]),
+        "b": (H[0],),
+        "z_u_W": (H[0], N),
+        "c1": (N,),
+        "b1": (N,),
+        "m_u_W": (H[0], N),
+        "c2": (),
+    }
     if cfg["input_type"] == "continuous":
         shapes["v"] = ()
     for i in range(1, L):
@@ -94,7 +102,7 @@ class Tagger(nn.Module):
     def likelihood_variance(self):
         """Variance of x_tilde given a group: sigma^2 + v_eff^2 (code) or sigma^2 + v_eff (paper, E3)."""
         v = self.v_eff()
-        return self.noise ** 2 + (v * v if self.semantics == "original" else v)
+        return self.noise**2 + (v * v if self.semantics == "original" else v)
 
     # -- one TAG iteration -----------------------------------------------------------------
     def clip(self, p):
@@ -134,7 +142,7 @@ class Tagger(nn.Module):
             return m * (x_tilde - z)
         s2 = self.likelihood_variance()
         log_density = torch.distributions.Normal(z, torch.sqrt(s2)).log_prob(x_tilde)
-        if self.semantics == "paper":      # eq. (28): the exact gradient, posterior weights in the log domain
+        if self.semantics == "paper":  # eq. (28): the exact gradient, posterior weights in the log domain
             posterior = torch.softmax(log_density + log_m, dim=0)
             return (x_tilde - z) / s2 * posterior
         return (x_tilde - z) * m * log_density.exp()  # eq. (29)
@@ -245,9 +253,18 @@ class Tagger(nn.Module):
                 z = z_new.reshape(K, B, N)
             cost = self.denoising_cost(z, m, x)
             costs.append(cost)
-            rec.update({f"L_m_{i}": L_m, f"delta_z_{i}": delta_z, f"h_{i}": h.reshape(K, B, -1),
-                        f"ladder_top_{i}": top.reshape(K, B, -1), f"zhat0_{i}": zhat0.reshape(K, B, -1),
-                        f"z_{i + 1}": z, f"m_{i + 1}": m, f"cost_{i + 1}": cost})
+            rec.update(
+                {
+                    f"L_m_{i}": L_m,
+                    f"delta_z_{i}": delta_z,
+                    f"h_{i}": h.reshape(K, B, -1),
+                    f"ladder_top_{i}": top.reshape(K, B, -1),
+                    f"zhat0_{i}": zhat0.reshape(K, B, -1),
+                    f"z_{i + 1}": z,
+                    f"m_{i + 1}": m,
+                    f"cost_{i + 1}": cost,
+                }
+            )
         total = self.cost_over_iterations(costs)
         weight = float(self.cfg.get("class_cost_x", 0.0))
         if y is not None and weight > 0:
@@ -266,8 +283,11 @@ def load_inputs(path):
     """x, x_tilde, m0_logits (float64 tensors) and y (int64 or None) from an inputs `.npz`, and the
     labeled batch's labeled_x, labeled_x_tilde, labeled_m0_logits when the file has them."""
     with numpy.load(path) as data:
-        out = {k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64))
-               for k in ("x", "x_tilde", "m0_logits") + LABELED_KEYS if k in data.files}
+        out = {
+            k: torch.from_numpy(numpy.asarray(data[k], dtype=numpy.float64))
+            for k in ("x", "x_tilde", "m0_logits") + LABELED_KEYS
+            if k in data.files
+        }
         out["y"] = torch.from_numpy(numpy.asarray(data["y"], dtype=numpy.int64)) if "y" in data.files else None
     return out
 

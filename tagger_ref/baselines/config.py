@@ -1,5 +1,6 @@
 """Configuration of the baselines of Table 2 (FC MLP, FC Ladder, ConvNet): one frozen dataclass and
 presets (docs/baselines.md). A baseline config is told from a Tagger config by its ``baseline`` field."""
+
 import dataclasses
 import math
 import typing
@@ -8,7 +9,7 @@ from ..config import DTYPES, check_fields, load_named
 from ..errors import ConfigError
 
 KINDS = ("mlp", "ladder", "convnet")
-METHODS = {"mlp": "FC MLP", "ladder": "FC Ladder", "convnet": "ConvNet"}   # Table 2's names
+METHODS = {"mlp": "FC MLP", "ladder": "FC Ladder", "convnet": "ConvNet"}  # Table 2's names
 
 
 def rasmus_weights(n_layers):
@@ -19,20 +20,20 @@ def rasmus_weights(n_layers):
 
 @dataclasses.dataclass(frozen=True)
 class BaselineConfig:
-    baseline: str = "mlp"               # "mlp" (FC MLP), "ladder" (FC Ladder) or "convnet" (ConvNet), section 3.3
+    baseline: str = "mlp"  # "mlp" (FC MLP), "ladder" (FC Ladder) or "convnet" (ConvNet), section 3.3
     hidden: typing.Tuple[int, ...] = (1000, 1000)  # MLP/Ladder: hidden sizes (Table 2); ConvNet: channels c1, c2
-    n_inputs: int = 784                 # N: TextureMNIST's 28 x 28
-    image_side: int = 28                # the ConvNet's image side (n_inputs = side^2)
-    n_classes: int = 10                 # C: the ten digits
-    objects_per_sample: int = 2         # digits per image: 2 for TextureMNIST2, 1 for TextureMNIST1
-    input_noise: float = 0.0            # Ladder: sigma of the Gaussian noise at every layer (0.3, Rasmus et al.)
+    n_inputs: int = 784  # N: TextureMNIST's 28 x 28
+    image_side: int = 28  # the ConvNet's image side (n_inputs = side^2)
+    n_classes: int = 10  # C: the ten digits
+    objects_per_sample: int = 2  # digits per image: 2 for TextureMNIST2, 1 for TextureMNIST1
+    input_noise: float = 0.0  # Ladder: sigma of the Gaussian noise at every layer (0.3, Rasmus et al.)
     denoising_weights: typing.Tuple[float, ...] = ()  # Ladder: lambda_0..lambda_L (rasmus_weights); others: ()
-    lr: float = 2e-3                    # Adam learning rate (0.002: the Ladder code's default)
-    batch_size: int = 100               # B, as Tagger
-    num_epochs: int = 50                # epochs of n_train // B steps (docs/baselines.md)
+    lr: float = 2e-3  # Adam learning rate (0.002: the Ladder code's default)
+    batch_size: int = 100  # B, as Tagger
+    num_epochs: int = 50  # epochs of n_train // B steps (docs/baselines.md)
     labeled_samples: typing.Optional[int] = 1000  # labeled training images (balanced); 0 or None = all (50k)
-    seed: int = 1                       # seed of the run's generator, as TextureMNIST's Tagger runs
-    dtype: str = "float64"              # float64 (reference) or float32 (speed)
+    seed: int = 1  # seed of the run's generator, as TextureMNIST's Tagger runs
+    dtype: str = "float64"  # float64 (reference) or float32 (speed)
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -69,18 +70,23 @@ _INTS = ("n_inputs", "image_side", "n_classes", "objects_per_sample", "batch_siz
 
 def _check_type(name, value):
     """Type-check one field value as it would come from JSON."""
+
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
     def is_num(v):
         return (is_int(v) or isinstance(v, float)) and not isinstance(v, bool)
 
-    checks = {"baseline": (lambda v: isinstance(v, str), "a string"),
-              "dtype": (lambda v: isinstance(v, str), "a string"),
-              "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(h) for h in v), "a list of integers"),
-              "denoising_weights": (lambda v: isinstance(v, (list, tuple)) and all(is_num(w) for w in v),
-                                    "a list of numbers"),
-              "labeled_samples": (lambda v: v is None or is_int(v), "an integer or null")}
+    checks = {
+        "baseline": (lambda v: isinstance(v, str), "a string"),
+        "dtype": (lambda v: isinstance(v, str), "a string"),
+        "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(h) for h in v), "a list of integers"),
+        "denoising_weights": (
+            lambda v: isinstance(v, (list, tuple)) and all(is_num(w) for w in v),
+            "a list of numbers",
+        ),
+        "labeled_samples": (lambda v: v is None or is_int(v), "an integer or null"),
+    }
     ok, want = checks.get(name, (is_int, "an integer") if name in _INTS else (is_num, "a number"))
     if not ok(value):
         raise ConfigError(f"config field {name!r} must be {want}, got {value!r}")
@@ -103,7 +109,7 @@ def validate(cfg):
     if cfg.baseline == "convnet":
         if len(cfg.hidden) != 2:
             bad("hidden", "a ConvNet takes two channel counts, c1 and c2 (Model C: 96, 192)")
-        if cfg.n_inputs != cfg.image_side ** 2:
+        if cfg.n_inputs != cfg.image_side**2:
             bad("image_side", f"the ConvNet needs square images: image_side^2 must equal n_inputs = {cfg.n_inputs}")
         if cfg.image_side < 19:
             bad("image_side", "Model C's layers need images of at least 19 x 19")
@@ -152,14 +158,22 @@ PRESETS = {
     # (the paper's sizes, float64: mlp-1k 0.06 s, mlp-50k 0.29 s, ladder 1.4 s, convnet 26 s). 500 steps an epoch
     # on 50,000 images: about 5, 13 and 29 minutes for these epoch counts (docs/baselines.md, "Presets").
     "mlp-quick": BaselineConfig(baseline="mlp", hidden=(1000, 1000), num_epochs=20, dtype="float32"),
-    "ladder-quick": BaselineConfig(hidden=LADDER_QUICK_SIZES, dtype="float32",
-                                   denoising_weights=rasmus_weights(len(LADDER_QUICK_SIZES) + 1),
-                                   **dict(_LADDER, num_epochs=20)),
+    "ladder-quick": BaselineConfig(
+        hidden=LADDER_QUICK_SIZES,
+        dtype="float32",
+        denoising_weights=rasmus_weights(len(LADDER_QUICK_SIZES) + 1),
+        **dict(_LADDER, num_epochs=20),
+    ),
     "convnet-quick": BaselineConfig(baseline="convnet", hidden=(8, 16), num_epochs=10, dtype="float32"),
     # Tiny models for tests: batches of 10, 10 labels.
     "mlp-tiny": BaselineConfig(baseline="mlp", hidden=(7, 5), batch_size=10, num_epochs=1, labeled_samples=10),
-    "ladder-tiny": BaselineConfig(hidden=(7, 5), batch_size=10, labeled_samples=10,
-                                  denoising_weights=rasmus_weights(3), **dict(_LADDER, num_epochs=1)),
+    "ladder-tiny": BaselineConfig(
+        hidden=(7, 5),
+        batch_size=10,
+        labeled_samples=10,
+        denoising_weights=rasmus_weights(3),
+        **dict(_LADDER, num_epochs=1),
+    ),
     "convnet-tiny": BaselineConfig(baseline="convnet", hidden=(2, 3), batch_size=10, num_epochs=1, labeled_samples=10),
 }
 DEFAULT_PRESETS = {"mlp": "mlp-1k", "ladder": "ladder", "convnet": "convnet"}

@@ -5,13 +5,14 @@ product and ``functions.normalize`` over the rows B*H*W. Both operations are bui
 slices of the image (im2col), which autograd differentiates (it has no derivative for NumPy's
 ``as_strided``); stride 1 for the convolution, as every convolution of Model C.
 """
+
 from ..device.backend import np
 from ..maths.ops import REFERENCE
 
 
 def pad_spatial(x, p):
     """x (B, H, W, C) with p zeros added on each side of H and W."""
-    return np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), "constant") if p else x   # mode positional: autograd needs it
+    return np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), "constant") if p else x  # mode positional: autograd needs it
 
 
 def im2col(x, k):
@@ -19,8 +20,8 @@ def im2col(x, k):
     (i, j, c) at position (i*k + j)*C + c, the order of a kernel (k, k, C, C') reshaped to (k*k*C, C')."""
     _, H, W, _ = x.shape
     Ho, Wo = H - k + 1, W - k + 1
-    shifted = [x[:, i:i + Ho, j:j + Wo, :] for i in range(k) for j in range(k)]   # k*k of (B, Ho, Wo, C)
-    return np.concatenate(shifted, axis=-1)                                       # (B, Ho, Wo, k*k*C)
+    shifted = [x[:, i : i + Ho, j : j + Wo, :] for i in range(k) for j in range(k)]  # k*k of (B, Ho, Wo, C)
+    return np.concatenate(shifted, axis=-1)  # (B, Ho, Wo, k*k*C)
 
 
 def conv2d(x, kernel, padding=0):
@@ -30,8 +31,8 @@ def conv2d(x, kernel, padding=0):
     Returns (B, H + 2 padding - k + 1, W + 2 padding - k + 1, C').
     """
     k, _, C, C_out = kernel.shape
-    cols = im2col(pad_spatial(x, padding), k)                                  # (B, Ho, Wo, k*k*C)
-    return np.dot(cols, np.reshape(kernel, (k * k * C, C_out)))                 # (B, Ho, Wo, C')
+    cols = im2col(pad_spatial(x, padding), k)  # (B, Ho, Wo, k*k*C)
+    return np.dot(cols, np.reshape(kernel, (k * k * C, C_out)))  # (B, Ho, Wo, C')
 
 
 def max_pool(x, size=3, stride=2):
@@ -45,7 +46,9 @@ def max_pool(x, size=3, stride=2):
     out = None
     for i in range(size):
         for j in range(size):
-            s = x[:, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride, :]  # (B, Ho, Wo, C)
+            s = x[
+                :, i : i + stride * (Ho - 1) + 1 : stride, j : j + stride * (Wo - 1) + 1 : stride, :
+            ]  # (B, Ho, Wo, C)
             out = s if out is None else np.maximum(out, s)
     return out
 

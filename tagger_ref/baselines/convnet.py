@@ -8,11 +8,12 @@ conv3x3 c1 pad 1 (28), conv3x3 c1 pad 1 (28), maxpool 3x3/2 (13), conv3x3 c2 pad
 softmax top 4*4*C -> C (``mlp.top_logits``). Parameters: kernels ``W_1``..``W_7`` (k, k, in, out),
 ``beta_1``..``beta_7`` (out,), and the top's ``W_8``, ``beta_8``, ``gamma_8``.
 """
+
 from ..device.backend import np
-from .conv import batch_norm_channels, conv2d, max_pool
 from ..maths.classification import class_cost_log
 from ..maths.functions import log_softmax, relu
 from ..maths.ops import REFERENCE
+from .conv import batch_norm_channels, conv2d, max_pool
 from .mlp import top_logits
 
 # (kernel size, padding) of the seven convolutions, and after which of them a 3x3/2 max pooling comes.
@@ -32,13 +33,13 @@ def conv_layer(h, kernel, beta, padding, ops=REFERENCE):
 
 def convnet_logits(params, x, side, ops=REFERENCE):
     """Logits (B, C) of the ConvNet for flat images x (B, side*side)."""
-    h = np.reshape(x, (x.shape[0], side, side, 1))                                 # (B, 28, 28, 1)
+    h = np.reshape(x, (x.shape[0], side, side, 1))  # (B, 28, 28, 1)
     for l, (_, padding) in enumerate(CONV_LAYERS, start=1):
         h = conv_layer(h, params[f"W_{l}"], params[f"beta_{l}"], padding, ops)
         if l in POOL_AFTER:
             h = max_pool(h, 3, 2)
     L = len(CONV_LAYERS) + 1
-    flat = np.reshape(h, (h.shape[0], -1))                                         # (B, 4*4*C)
+    flat = np.reshape(h, (h.shape[0], -1))  # (B, 4*4*C)
     return top_logits(flat @ params[f"W_{L}"], params[f"gamma_{L}"], params[f"beta_{L}"], ops)  # (B, C)
 
 

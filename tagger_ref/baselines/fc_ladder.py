@@ -14,6 +14,7 @@ Parameters: encoder ``W_l`` (H_{l-1}, H_l), ``beta_l`` (H_l,) for l = 1..L and `
 reproducible from its arrays. ``ops`` (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies
 the decoder's normalize and combinator. Defaults and sources: docs/baselines.md.
 """
+
 from ..device.backend import np
 from ..maths.classification import class_cost_log
 from ..maths.functions import _centred_and_scale, log_softmax, mean, relu, softmax
@@ -24,8 +25,8 @@ def batch_statistics(pre):
     """(mu, sigma) of a pre-activation (B, H) over the batch: mu = mean, sigma = sqrt(var + 1e-10),
     the statistics of ``functions.normalize`` (its centring and scale, so the same variance floor),
     kept for the decoder."""
-    mu = mean(pre, axis=0, keepdims=True)                                          # (1, H)
-    return mu, _centred_and_scale(pre, 0)[1]                                       # (1, H), (1, H)
+    mu = mean(pre, axis=0, keepdims=True)  # (1, H)
+    return mu, _centred_and_scale(pre, 0)[1]  # (1, H), (1, H)
 
 
 def draw_noise(rng, sizes, rows, sigma, dtype="float64"):
@@ -43,22 +44,22 @@ def encoder(params, x, n_layers, noise=None):
     mu, sigma the batch statistics of each pre-activation (mu^0 = 0, sigma^0 = 1 for the input).
     """
     L = n_layers
-    z = x if noise is None else x + noise[0]                                       # z^0, (B, N)
+    z = x if noise is None else x + noise[0]  # z^0, (B, N)
     out = {"z": [z], "mu": [0.0], "sigma": [1.0]}
     h = z
     for l in range(1, L + 1):
-        pre = h @ params[f"W_{l}"]                                                # (B, H_l)
+        pre = h @ params[f"W_{l}"]  # (B, H_l)
         mu, sigma = batch_statistics(pre)
-        z = (pre - mu) / sigma                                                    # = normalize(pre), (B, H_l)
+        z = (pre - mu) / sigma  # = normalize(pre), (B, H_l)
         if noise is not None:
             z = z + noise[l]
         out["z"].append(z)
         out["mu"].append(mu)
         out["sigma"].append(sigma)
         if l < L:
-            h = relu(z + params[f"beta_{l}"])                                     # (B, H_l)
-    out["logits"] = params[f"gamma_{L}"] * (z + params[f"beta_{L}"])              # (B, C)
-    out["top"] = softmax(out["logits"], axis=-1)                                  # h^L, (B, C)
+            h = relu(z + params[f"beta_{l}"])  # (B, H_l)
+    out["logits"] = params[f"gamma_{L}"] * (z + params[f"beta_{L}"])  # (B, C)
+    out["top"] = softmax(out["logits"], axis=-1)  # h^L, (B, C)
     return out
 
 
@@ -83,7 +84,7 @@ def denoising_cost(clean, zhat, weights):
     for l, w in enumerate(weights):
         if w == 0:
             continue
-        zhat_bn = (zhat[l] - clean["mu"][l]) / clean["sigma"][l]                  # (B, H_l)
+        zhat_bn = (zhat[l] - clean["mu"][l]) / clean["sigma"][l]  # (B, H_l)
         diff = clean["z"][l] - zhat_bn
         total = total + w / diff.shape[1] * mean(np.sum(diff * diff, axis=1))
     return total
@@ -96,8 +97,9 @@ def unsupervised_cost(params, x, noise, n_layers, weights, ops=REFERENCE):
     return denoising_cost(clean, decoder(params, corrupted, n_layers, ops), weights)
 
 
-def ladder_cost(params, x_labeled, targets, noise_labeled, x_unlabeled, noise_unlabeled, n_layers, weights,
-                ops=REFERENCE):
+def ladder_cost(
+    params, x_labeled, targets, noise_labeled, x_unlabeled, noise_unlabeled, n_layers, weights, ops=REFERENCE
+):
     """One semi-supervised step: C = C_c + C_d (Rasmus et al. Algorithm 1).
 
     C_c: the cross-entropy of the corrupted encoder's softmax on the labeled batch (targets (B, C));

@@ -9,6 +9,7 @@ named ``W_l``, ``beta_l`` (l = 1..L) and ``gamma_L``; matrices are (in, out), us
 The class cost is ``classification.class_cost_log`` of ``log_softmax`` of the logits; ``ops``
 (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies normalize, as in Tagger.
 """
+
 from ..maths.classification import class_cost_log
 from ..maths.functions import log_softmax, relu
 from ..maths.ops import REFERENCE
@@ -29,7 +30,7 @@ def mlp_logits(params, x, n_hidden, ops=REFERENCE):
     """The FC MLP: n_hidden layers ``hidden_layer``, then the softmax top's logits (B, C). x: (B, N)."""
     h = x
     for l in range(1, n_hidden + 1):
-        h = hidden_layer(h, params[f"W_{l}"], params[f"beta_{l}"], ops)            # (B, H_l)
+        h = hidden_layer(h, params[f"W_{l}"], params[f"beta_{l}"], ops)  # (B, H_l)
     L = n_hidden + 1
     return top_logits(h @ params[f"W_{L}"], params[f"gamma_{L}"], params[f"beta_{L}"], ops)  # (B, C)
 

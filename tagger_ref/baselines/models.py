@@ -2,14 +2,15 @@
 step's inputs and cost, and the class probabilities (docs/baselines.md). The maths is in
 ``maths.mlp``, ``maths.fc_ladder``, ``maths.convnet``; this module picks by ``config.baseline``.
 """
+
 import numpy
 
 from ..device.backend import np
-from . import convnet, fc_ladder, mlp
+from ..files.params import COMBINATOR_ONES
 from ..maths.classification import class_targets
 from ..maths.functions import softmax
 from ..maths.ops import REFERENCE
-from ..files.params import COMBINATOR_ONES
+from . import convnet, fc_ladder, mlp
 
 
 def param_shapes(config):
@@ -25,7 +26,7 @@ def param_shapes(config):
         shapes[f"W_{L}"] = (convnet.feature_side(config.image_side) ** 2 * config.n_classes, config.n_classes)
         shapes[f"beta_{L}"] = shapes[f"gamma_{L}"] = (config.n_classes,)
         return shapes
-    H = config.sizes                                          # H_0 = N .. H_L = C
+    H = config.sizes  # H_0 = N .. H_L = C
     L = len(H) - 1
     for l in range(1, L + 1):
         shapes[f"W_{l}"], shapes[f"beta_{l}"] = (H[l - 1], H[l]), (H[l],)
@@ -66,7 +67,7 @@ def logits(params, config, x, ops=REFERENCE):
         return mlp.mlp_logits(params, x, len(config.hidden), ops)
     if config.baseline == "convnet":
         return convnet.convnet_logits(params, x, config.image_side, ops)
-    return fc_ladder.encoder(params, x, n_layers(config))["logits"]          # no normalize, no combinator
+    return fc_ladder.encoder(params, x, n_layers(config))["logits"]  # no normalize, no combinator
 
 
 def class_probabilities(params, config, x, ops=REFERENCE):
@@ -79,12 +80,15 @@ def step_inputs(config, x_labeled, y_labeled, x_unlabeled, rng):
     (``class_targets``: the mean of the digits' one-hots), and for the Ladder the unlabeled batch
     ``x_unlabeled`` and the noise of both corrupted passes, drawn from ``rng``: the unlabeled batch's
     first, then the labeled batch's (the order of Tagger's semi-supervised step)."""
-    inputs = {"x": numpy.asarray(x_labeled, config.dtype), "targets": class_targets(y_labeled, config.n_classes,
-                                                                                      config.dtype)}
+    inputs = {
+        "x": numpy.asarray(x_labeled, config.dtype),
+        "targets": class_targets(y_labeled, config.n_classes, config.dtype),
+    }
     if config.baseline == "ladder":
         inputs["x_unlabeled"] = numpy.asarray(x_unlabeled, config.dtype)
-        inputs["noise_unlabeled"] = fc_ladder.draw_noise(rng, config.sizes, len(x_unlabeled), config.input_noise,
-                                                         config.dtype)
+        inputs["noise_unlabeled"] = fc_ladder.draw_noise(
+            rng, config.sizes, len(x_unlabeled), config.input_noise, config.dtype
+        )
         inputs["noise"] = fc_ladder.draw_noise(rng, config.sizes, len(x_labeled), config.input_noise, config.dtype)
     return inputs
 
@@ -95,12 +99,22 @@ def step_cost(params, config, inputs, ops=REFERENCE):
         return mlp.mlp_cost(params, inputs["x"], inputs["targets"], len(config.hidden), ops)
     if config.baseline == "convnet":
         return convnet.convnet_cost(params, inputs["x"], inputs["targets"], config.image_side, ops)
-    return fc_ladder.ladder_cost(params, inputs["x"], inputs["targets"], inputs["noise"], inputs["x_unlabeled"],
-                                 inputs["noise_unlabeled"], n_layers(config), config.denoising_weights, ops)
+    return fc_ladder.ladder_cost(
+        params,
+        inputs["x"],
+        inputs["targets"],
+        inputs["noise"],
+        inputs["x_unlabeled"],
+        inputs["noise_unlabeled"],
+        n_layers(config),
+        config.denoising_weights,
+        ops,
+    )
 
 
 def denoising_cost(params, config, x, rng, ops=REFERENCE):
     """The Ladder's denoising cost C_d of x (B, N) with noise drawn from ``rng`` (evaluation)."""
     noise = fc_ladder.draw_noise(rng, config.sizes, len(x), config.input_noise, config.dtype)
-    return fc_ladder.unsupervised_cost(params, np.asarray(x, config.dtype), noise, n_layers(config),
-                                       config.denoising_weights, ops)
+    return fc_ladder.unsupervised_cost(
+        params, np.asarray(x, config.dtype), noise, n_layers(config), config.denoising_weights, ops
+    )

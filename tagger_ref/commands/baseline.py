@@ -1,38 +1,49 @@
 """tagger-ref baseline: train one of Table 2's baselines (FC MLP, FC Ladder, ConvNet), as train does Tagger."""
+
 import os
 
 from tqdm import tqdm
 
 from ..baselines.config import DEFAULT_PRESETS, KINDS, load_baseline_config
-from ..experiments.baseline_training import load_checkpoint, train
 from ..errors import CheckpointError, ConfigError
-from ..experiments.training import CHECKPOINT, load_split
-from ..files.locks import run_folder
+from ..experiments.baseline_training import load_checkpoint, train
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
+from ..experiments.training import CHECKPOINT, load_split
+from ..files.locks import run_folder
 from .common import check_seed, run_training
 
 
 def register(sub):
-    p = sub.add_parser("baseline", help="train a baseline of Table 2 (FC MLP, FC Ladder, ConvNet)",
-                       description="Train a baseline of the paper's Table 2 on the 'train' split of a TextureMNIST "
-                                   "file, validating on its 'valid' split after every epoch, with train's run folder "
-                                   "(checkpoint.npz, log.csv, config.json, params.npz) and --resume. mlp and convnet "
-                                   "are supervised on the labeled images; ladder (Rasmus et al.'s Ladder) also takes "
-                                   "an unlabeled batch per step. An epoch is n_train // B steps for every method. "
-                                   "Evaluate with tagger-ref evaluate RUN_DIR (table2.csv). docs/baselines.md.")
+    p = sub.add_parser(
+        "baseline",
+        help="train a baseline of Table 2 (FC MLP, FC Ladder, ConvNet)",
+        description="Train a baseline of the paper's Table 2 on the 'train' split of a TextureMNIST "
+        "file, validating on its 'valid' split after every epoch, with train's run folder "
+        "(checkpoint.npz, log.csv, config.json, params.npz) and --resume. mlp and convnet "
+        "are supervised on the labeled images; ladder (Rasmus et al.'s Ladder) also takes "
+        "an unlabeled batch per step. An epoch is n_train // B steps for every method. "
+        "Evaluate with tagger-ref evaluate RUN_DIR (table2.csv). docs/baselines.md.",
+    )
     p.add_argument("kind", choices=KINDS, help="which baseline")
     p.add_argument("--data", required=True, metavar="FILE", help="TextureMNIST file (tagger-ref data texture-mnist)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
-    p.add_argument("--config", help="a preset (mlp-1k, mlp-50k, ladder, convnet, mlp-quick, ladder-quick, "
-                                    "convnet-quick, ...) or a JSON file; default: the paper's sizes (mlp: mlp-1k, or "
-                                    "mlp-50k with --labels all; ladder; convnet); with --resume, the checkpoint's")
+    p.add_argument(
+        "--config",
+        help="a preset (mlp-1k, mlp-50k, ladder, convnet, mlp-quick, ladder-quick, "
+        "convnet-quick, ...) or a JSON file; default: the paper's sizes (mlp: mlp-1k, or "
+        "mlp-50k with --labels all; ladder; convnet); with --resume, the checkpoint's",
+    )
     p.add_argument("--labels", metavar="N|all", help="labeled training images (default: the config's, 1000)")
     p.add_argument("--epochs", type=int, help="epochs in total (default: the config's num_epochs)")
     p.add_argument("--seed", type=int, help="seed of the run's generator (default: the config's seed)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoint")
-    p.add_argument("--max-minutes", type=float, metavar="M",
-                   help="stop after the step that passes M minutes of training (checkpointed; --resume continues)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        metavar="M",
+        help="stop after the step that passes M minutes of training (checkpointed; --resume continues)",
+    )
     p.add_argument("--valid-images", type=int, metavar="N", help="validate on the first N images (default: all)")
     p.add_argument("--threads", type=int, metavar="N", help="limit the BLAS threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines are still printed)")
@@ -64,7 +75,7 @@ def run(args):
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise ConfigError(f"--max-minutes must be positive, got {args.max_minutes}")
     check_seed(args)
-    with run_folder(args.out):          # locked for the run's life; removed again if refused while new
+    with run_folder(args.out):  # locked for the run's life; removed again if refused while new
         return _run_locked(args, labels)
 
 
@@ -81,8 +92,10 @@ def _run_locked(args, labels):
         config = load_baseline_config(args.config or preset)
         seed = config.seed
     if config.baseline != args.kind:
-        raise ConfigError(f"the config is a {config.baseline} baseline's, not a {args.kind}'s "
-                          f"(config {args.config or 'of the checkpoint'})")
+        raise ConfigError(
+            f"the config is a {config.baseline} baseline's, not a {args.kind}'s "
+            f"(config {args.config or 'of the checkpoint'})"
+        )
     changes = {"seed": seed if args.seed is None else args.seed}
     if args.epochs is not None:
         changes["num_epochs"] = args.epochs
@@ -94,8 +107,21 @@ def _run_locked(args, labels):
     check_model_fits(config, config.batch_size)
     train_data = load_split(args.data, "train", config)
     valid_data = load_split(args.data, "valid", config)
-    return run_training(args, lambda stop_requested: train(
-        config, train_data.features, valid_data.features, train_data.targets, valid_data.targets, args.out,
-        resume=args.resume, max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
-        valid_images=args.valid_images, stop_requested=stop_requested, progress=not args.no_progress,
-        echo=tqdm.write, manifest=Segment(args.out, "baseline", data=args.data)))
+    return run_training(
+        args,
+        lambda stop_requested: train(
+            config,
+            train_data.features,
+            valid_data.features,
+            train_data.targets,
+            valid_data.targets,
+            args.out,
+            resume=args.resume,
+            max_seconds=None if args.max_minutes is None else 60.0 * args.max_minutes,
+            valid_images=args.valid_images,
+            stop_requested=stop_requested,
+            progress=not args.no_progress,
+            echo=tqdm.write,
+            manifest=Segment(args.out, "baseline", data=args.data),
+        ),
+    )

@@ -5,6 +5,7 @@ Each subcommand lives in its own module under ``tagger_ref.commands`` and expose
 arguments and returning the exit status. Exit codes: 0 success, 1 a check found a mismatch,
 2 bad usage or bad input (one ``error: ...`` line on stderr, the traceback only with ``--debug``).
 """
+
 import argparse
 import errno
 import importlib
@@ -13,8 +14,8 @@ import sys
 
 from data_gen.errors import DataGenError
 
-from ..experiments import manifest
 from ..errors import TaggerError
+from ..experiments import manifest
 from ..experiments.memory import keep_freed_memory
 
 # Subcommand modules, in the order ``--help`` lists them.
@@ -56,10 +57,10 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     keep_freed_memory()  # fresh pages for every temporary cost about a fifth of a training step
-    outer, manifest.command_line = manifest.command_line, ["tagger-ref"] + argv   # what manifest.json records
+    outer, manifest.command_line = manifest.command_line, ["tagger-ref"] + argv  # what manifest.json records
     try:
         return args.func(args)
-    except (TaggerError, DataGenError) as e:   # data_gen stands alone, with its own error type
+    except (TaggerError, DataGenError) as e:  # data_gen stands alone, with its own error type
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)
@@ -69,14 +70,14 @@ def main(argv=None):
         # pointing stdout at /dev/null so that the interpreter's final flush does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except OSError as e:     # BrokenPipeError, an OSError too, is handled above
+    except OSError as e:  # BrokenPipeError, an OSError too, is handled above
         if debug or e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         # a writer outside fileio.atomic_path (which says so itself): a full disk, in one line
         where = (os.path.dirname(os.fspath(e.filename)) or ".") if e.filename else "the disk"
         print(f"error: no space left on {where}", file=sys.stderr)
         return 2
-    except MemoryError:     # what the checks before allocating (memory.check_fits) did not foresee
+    except MemoryError:  # what the checks before allocating (memory.check_fits) did not foresee
         if debug:
             raise
         print(f"error: out of memory running tagger-ref {args.command}: use smaller sizes", file=sys.stderr)

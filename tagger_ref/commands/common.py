@@ -1,14 +1,18 @@
 """Argument helpers shared by the subcommands."""
+
 import os
 
-from ..device.backend import DEVICES, use_device
 from ..config import DTYPES, load_config
+from ..device.backend import DEVICES, use_device
 from ..errors import ConfigError
 
 
 def add_config_argument(parser, required=True):
-    parser.add_argument("--config", required=required,
-                        help="a preset name (shapes, texture-mnist-pretrain, tiny-binary, ...) or a JSON file of config fields")
+    parser.add_argument(
+        "--config",
+        required=required,
+        help="a preset name (shapes, texture-mnist-pretrain, tiny-binary, ...) or a JSON file of config fields",
+    )
 
 
 def config_from_args(args, dtype=None):
@@ -27,10 +31,17 @@ def check_seed(args):
 
 def add_device_argument(parser, gpu_dtype="float32"):
     """--device cpu|gpu and --dtype; without --dtype, float64 on the CPU and ``gpu_dtype`` on the GPU."""
-    parser.add_argument("--device", choices=DEVICES, default="cpu",
-                        help=f"where the maths runs: cpu (NumPy, default) or gpu (CuPy, {gpu_dtype} unless --dtype)")
-    parser.add_argument("--dtype", choices=DTYPES,
-                        help=f"floating type of the computation (default: the config's on cpu, {gpu_dtype} on gpu)")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help=f"where the maths runs: cpu (NumPy, default) or gpu (CuPy, {gpu_dtype} unless --dtype)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        help=f"floating type of the computation (default: the config's on cpu, {gpu_dtype} on gpu)",
+    )
     parser.set_defaults(gpu_dtype=gpu_dtype)
 
 
@@ -49,9 +60,11 @@ def run_training(args, train_fn):
     returns training's ``{"status", "epoch", "step"}`` (``training.train``)."""
     from ..experiments.checkpoint import CHECKPOINT
     from ..experiments.loop import stop_signals
+
     limit = None
     if args.threads:
         from threadpoolctl import threadpool_limits
+
         limit = threadpool_limits(limits=args.threads, user_api="blas")
     try:
         with stop_signals() as stop_requested:

@@ -8,6 +8,7 @@
 The generators are in ``data_gen``; this module adds the file writing (atomic, so a failed or
 interrupted run leaves no file), the timing and the progress bar. See ``docs/datasets.md``.
 """
+
 import json
 import os
 import sys
@@ -23,37 +24,58 @@ from ..files.fileio import save_npz
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "data", help="generate Shapes or TextureMNIST1/2, or describe a dataset file",
-        description="Generate the datasets of the Tagger paper exactly as the authors did (docs/datasets.md).")
+        "data",
+        help="generate Shapes or TextureMNIST1/2, or describe a dataset file",
+        description="Generate the datasets of the Tagger paper exactly as the authors did (docs/datasets.md).",
+    )
     sub = parser.add_subparsers(dest="data_command", metavar="DATASET", parser_class=type(parser))
     sub.required = True
 
-    p = sub.add_parser("shapes", help="Shapes: 20x20 binary images of three sprites (docs/spec.md section 9)",
-                       description="Write Shapes to a .npz. Defaults: the authors' split and random stream.")
+    p = sub.add_parser(
+        "shapes",
+        help="Shapes: 20x20 binary images of three sprites (docs/spec.md section 9)",
+        description="Write Shapes to a .npz. Defaults: the authors' split and random stream.",
+    )
     p.add_argument("--out", required=True, metavar="FILE.npz", help="output file")
-    p.add_argument("--seed", type=int, default=shapes.SEED,
-                   help=f"seed of the legacy RandomState (default {shapes.SEED}, the authors'; "
-                        "another seed gives other data)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=shapes.SEED,
+        help=f"seed of the legacy RandomState (default {shapes.SEED}, the authors'; another seed gives other data)",
+    )
     for split, size, _ in shapes.SPLITS:
         p.add_argument(f"--{split}", type=int, default=size, metavar="N", help=f"{split} images (default {size})")
     p.add_argument("--compress", action="store_true", help="zip-compress the .npz (smaller, slower to write)")
     p.set_defaults(func=run_shapes)
 
-    p = sub.add_parser("texture-mnist", help="TextureMNIST1/2: textured digits on a textured background",
-                       description="Write TextureMNIST1 or TextureMNIST2 to a .npz. Defaults: the authors' seeds, "
-                                   "call order and split.")
+    p = sub.add_parser(
+        "texture-mnist",
+        help="TextureMNIST1/2: textured digits on a textured background",
+        description="Write TextureMNIST1 or TextureMNIST2 to a .npz. Defaults: the authors' seeds, "
+        "call order and split.",
+    )
     p.add_argument("--digits", type=int, choices=(1, 2), required=True, help="digits per image")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="output file")
-    p.add_argument("--mnist", metavar="DIR",
-                   help="folder with the four MNIST IDX files (.gz or not); without it, an offline stand-in made "
-                        "from scikit-learn's 8x8 digits is used, which is NOT MNIST")
-    p.add_argument("--seed", type=int, default=None,
-                   help="default: the authors' four seeds (52698, 2938, 598, 546298); a seed derives all four from it")
+    p.add_argument(
+        "--mnist",
+        metavar="DIR",
+        help="folder with the four MNIST IDX files (.gz or not); without it, an offline stand-in made "
+        "from scikit-learn's 8x8 digits is used, which is NOT MNIST",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="default: the authors' four seeds (52698, 2938, 598, 546298); a seed derives all four from it",
+    )
     for split, size in texture_mnist.DEFAULT_SIZES.items():
         p.add_argument(f"--{split}", type=int, default=size, metavar="N", help=f"{split} images (default {size})")
-    p.add_argument("--random-top", action="store_true",
-                   help="two digits: random top digit, targets in layer order (the evident intent; departs from "
-                        "the released data, errata E14)")
+    p.add_argument(
+        "--random-top",
+        action="store_true",
+        help="two digits: random top digit, targets in layer order (the evident intent; departs from "
+        "the released data, errata E14)",
+    )
     p.add_argument("--compress", action="store_true", help="zip-compress the .npz (smaller, slower to write)")
     p.set_defaults(func=run_texture_mnist)
 
@@ -78,6 +100,7 @@ def check_out(path):
 
 def _progress(total, what):
     from tqdm import tqdm
+
     return tqdm(total=total, desc=what, unit="img", file=sys.stderr, delay=2, leave=False)
 
 
@@ -111,24 +134,33 @@ def run_shapes(args):
     pieces = _collect(shapes.generate_chunks(sizes, args.seed), sum(sizes.values()), "Shapes")
     splits = shapes.concatenate_chunks(pieces)
     _write(args.out, shapes.file_arrays(splits), shapes.metadata(sizes, args.seed), args.compress)
-    _report(args.out, "Shapes" + (" (the authors' stream)" if args.seed == shapes.SEED else f" (seed {args.seed})"),
-            sizes, started)
+    _report(
+        args.out,
+        "Shapes" + (" (the authors' stream)" if args.seed == shapes.SEED else f" (seed {args.seed})"),
+        sizes,
+        started,
+    )
     return 0
 
 
 def run_texture_mnist(args):
     started = time.perf_counter()
     sizes = texture_mnist.check_sizes({split: getattr(args, split) for split in texture_mnist.SPLIT_NAMES})
-    texture_mnist.seeds(args.seed)                      # validates the seed
+    texture_mnist.seeds(args.seed)  # validates the seed
     check_out(args.out)
     source = digits.load_digits(args.mnist)
     texture_mnist.check_request(source, args.digits, sizes)
     if source.name != digits.MNIST:
-        print(f"note: no --mnist DIR given: using the offline stand-in, {source.name}; "
-              "this is not the paper's dataset", file=sys.stderr)
+        print(
+            f"note: no --mnist DIR given: using the offline stand-in, {source.name}; this is not the paper's dataset",
+            file=sys.stderr,
+        )
     elif not source.standard:
-        print(f"note: the files in {args.mnist} are not the standard MNIST files; "
-              "the result cannot equal the authors' released data", file=sys.stderr)
+        print(
+            f"note: the files in {args.mnist} are not the standard MNIST files; "
+            "the result cannot equal the authors' released data",
+            file=sys.stderr,
+        )
     chunks = texture_mnist.generate_chunks(source, args.digits, sizes, args.seed, args.random_top)
     pieces = _collect(chunks, sum(sizes.values()), f"TextureMNIST{args.digits}")
     splits = texture_mnist.concatenate_chunks(pieces)

@@ -1,59 +1,71 @@
 """tagger-ref figure: the paper's figures for a trained run (Figure 4 and companions; Figure 5), Tables 1 and 2
 beside the paper's, and a sweep's spread over seeds."""
+
 import os
 
 import numpy
 
-from ..report import figures, table2
 from ..device.backend import to_device
-from ..files.datasets import load_dataset
 from ..errors import ConfigError, DataError, OutputError
 from ..experiments.evaluation import evaluate, table1_rows
-from ..experiments.training import load_run, load_split
 from ..experiments.memory import check_model_fits
 from ..experiments.run_evaluation import check_iterations_groups
+from ..experiments.training import load_run, load_split
+from ..files.datasets import load_dataset
 from ..files.tables import read_table1
+from ..report import figures, table2
 from .common import add_device_argument, apply_device, check_seed
 
 NAMES = ("figure4", "convergence", "group-removal")
-TEXTURE_NAMES = ("figure5",)                 # needs a TextureMNIST file (its digit classes and masks)
+TEXTURE_NAMES = ("figure5",)  # needs a TextureMNIST file (its digit classes and masks)
 
 
 def register(sub):
-    p = sub.add_parser("figure", help="Figure 4, Figure 5, convergence, group removal (PNG); Table 1 beside the "
-                                      "paper; a sweep's seeds",
-                       description="Draw figures for the latest checkpoint of RUN_DIR on a split of a dataset "
-                                   "file: figure4 (groupings, inference over iterations, generalisation examples "
-                                   "A: K=2, B: 4 shapes, C: 2 shapes), convergence (denoising cost and AMI against "
-                                   "the iteration), group-removal (the input re-explained without each group), "
-                                   "figure5 (TextureMNIST2: groupings, example D from --data1, E1 with its inference "
-                                   "and each group's class prediction, E2 without the topmost digit's group; "
-                                   "'all' draws figure5 too when the data file has digit classes); "
-                                   "table1 RUN_DIR...: Table 1 (b) of evaluated runs beside the paper's (table1.md, "
-                                   "table1.png; any number of RUN_DIRs, no --data); table2 RUN_DIR...: Table 2 of "
-                                   "evaluated runs, Tagger's and the baselines', mean and sample sd per dataset, "
-                                   "method and labels beside the paper's (table2.md, table2.csv; no --data); "
-                                   "sweep SWEEP_DIR: the spread over the finished seeds of tagger-ref sweep, per "
-                                   "table column and iteration, the "
-                                   "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out); "
-                                   "curves RUN_DIR...: validation cost, AMI (and class error) of log.csv against "
-                                   "training steps for one or more runs on shared axes, the paper's final values "
-                                   "dashed (--out DIR/curves.png; no --data).")
-    p.add_argument("name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "table2", "sweep", "curves"),
-                   help="which figure")
-    p.add_argument("run_dir", metavar="RUN_DIR", nargs="+",
-                   help="run folder of tagger-ref train (table1, table2: one or more, each evaluated; "
-                        "sweep: SWEEP_DIR)")
+    p = sub.add_parser(
+        "figure",
+        help="Figure 4, Figure 5, convergence, group removal (PNG); Table 1 beside the paper; a sweep's seeds",
+        description="Draw figures for the latest checkpoint of RUN_DIR on a split of a dataset "
+        "file: figure4 (groupings, inference over iterations, generalisation examples "
+        "A: K=2, B: 4 shapes, C: 2 shapes), convergence (denoising cost and AMI against "
+        "the iteration), group-removal (the input re-explained without each group), "
+        "figure5 (TextureMNIST2: groupings, example D from --data1, E1 with its inference "
+        "and each group's class prediction, E2 without the topmost digit's group; "
+        "'all' draws figure5 too when the data file has digit classes); "
+        "table1 RUN_DIR...: Table 1 (b) of evaluated runs beside the paper's (table1.md, "
+        "table1.png; any number of RUN_DIRs, no --data); table2 RUN_DIR...: Table 2 of "
+        "evaluated runs, Tagger's and the baselines', mean and sample sd per dataset, "
+        "method and labels beside the paper's (table2.md, table2.csv; no --data); "
+        "sweep SWEEP_DIR: the spread over the finished seeds of tagger-ref sweep, per "
+        "table column and iteration, the "
+        "paper's Table 1 values marked (SWEEP_DIR/sweep.png unless --out); "
+        "curves RUN_DIR...: validation cost, AMI (and class error) of log.csv against "
+        "training steps for one or more runs on shared axes, the paper's final values "
+        "dashed (--out DIR/curves.png; no --data).",
+    )
+    p.add_argument(
+        "name", choices=NAMES + TEXTURE_NAMES + ("all", "table1", "table2", "sweep", "curves"), help="which figure"
+    )
+    p.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        nargs="+",
+        help="run folder of tagger-ref train (table1, table2: one or more, each evaluated; sweep: SWEEP_DIR)",
+    )
     p.add_argument("--data", metavar="FILE", help="dataset file (required but for table1, table2 and sweep)")
-    p.add_argument("--out", metavar="DIR", help="folder for the files (created if missing; required but for "
-                                                "sweep, default SWEEP_DIR)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for the files (created if missing; required but for sweep, default SWEEP_DIR)",
+    )
     p.add_argument("--split", default="test", help="split to draw from (default test)")
-    p.add_argument("--iterations", type=int, metavar="T",
-                   help="iterations (default 5; figure5: the training T, as the paper)")
+    p.add_argument(
+        "--iterations", type=int, metavar="T", help="iterations (default 5; figure5: the training T, as the paper)"
+    )
     p.add_argument("--data1", metavar="FILE", help="figure5: a TextureMNIST1 file for example D (default: no D)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial masks and drawn examples (default 0)")
-    p.add_argument("--table", metavar="FILE",
-                   help="convergence: plot this table1.csv instead of evaluating the split again")
+    p.add_argument(
+        "--table", metavar="FILE", help="convergence: plot this table1.csv instead of evaluating the split again"
+    )
     add_device_argument(p)
     p.set_defaults(func=run)
 
@@ -99,7 +111,7 @@ def run(args):
     if args.name not in tables and len(args.run_dir) != 1:
         raise ConfigError(f"figure {args.name} takes one RUN_DIR, got {len(args.run_dir)}")
     if args.name in tables:
-        for run_dir in args.run_dir:            # every run checked before anything is written
+        for run_dir in args.run_dir:  # every run checked before anything is written
             (figures.read_run_table1 if args.name == "table1" else table2.read_run)(run_dir)
         make_folder(args.out)
         compare = figures.table1_comparison if args.name == "table1" else table2.table2_comparison
@@ -109,11 +121,11 @@ def run(args):
     config, params = load_run(args.run_dir[0])
     config = apply_device(args, config)
     check_model_fits(config, config.batch_size, args.iterations, param_copies=1)
-    params = to_device(params, config.dtype)             # the model runs on the device; drawing on the host
+    params = to_device(params, config.dtype)  # the model runs on the device; drawing on the host
     data = load_split(args.data, args.split, config)
     data1 = load_dataset(args.data1, args.split, expect="texture-mnist1") if args.data1 else None
     rows = read_table1(args.table) if args.table else None
-    make_folder(args.out)                                 # only once everything was read
+    make_folder(args.out)  # only once everything was read
     names = (NAMES + (TEXTURE_NAMES if data.targets is not None else ())) if args.name == "all" else (args.name,)
     for path in make_figures(names, config, params, data, args.out, args.iterations, args.seed, rows, data1):
         print(f"wrote {path}")
@@ -139,7 +151,7 @@ def run_sweep(args):
 def run_curves(args):
     if args.out is None:
         raise ConfigError("figure curves needs --out")
-    for run_dir in args.run_dir:                 # every log read before anything is written
+    for run_dir in args.run_dir:  # every log read before anything is written
         figures.read_log(run_dir)
     make_folder(args.out)
     print(f"wrote {figures.curves(args.run_dir, os.path.join(args.out, 'curves.png'))}")

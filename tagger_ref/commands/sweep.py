@@ -1,4 +1,5 @@
 """tagger-ref sweep: one training run and its evaluation per seed, then medians and spreads (docs/sweeps.md)."""
+
 import dataclasses
 import os
 import shlex
@@ -6,52 +7,82 @@ import time
 
 from ..config import load_config
 from ..errors import ConfigError, OutputError
+from ..experiments.checkpoint import LOG
 from ..experiments.executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
-from ..files.fileio import write_text
+from ..experiments.loop import stop_signals
 from ..experiments.manifest import Segment
 from ..experiments.summary import write_summary
 from ..experiments.sweep import SeedTask, is_finished, parse_seeds, read_seed_json, seed_dir
-from ..experiments.checkpoint import LOG
-from ..experiments.loop import stop_signals
 from ..experiments.training import load_split
+from ..files.fileio import write_text
 from ..files.tables import seeds_csv
 from .evaluate import evaluation_from_words
 
-POLL = 0.5                # seconds between two looks at the seeds' folders
+POLL = 0.5  # seconds between two looks at the seeds' folders
 SEEDS_CSV = "seeds.csv"
 
 
 def register(sub):
-    p = sub.add_parser("sweep", help="train and evaluate a config for many seeds; summary.csv of medians and spreads",
-                       description="For every seed: tagger-ref train (--seed S) into SWEEP_DIR/seed-S, then tagger-ref "
-                                   "evaluate on it; then SWEEP_DIR/summary.csv with the number of seeds, median, mean, "
-                                   "sample standard deviation, minimum and maximum of every table entry. Seeds run "
-                                   "one after another, in --workers processes, or on a Dask cluster (--scheduler). "
-                                   "Run the same command again after a stop: finished seeds are skipped, the others "
-                                   "resume from their checkpoints.")
+    p = sub.add_parser(
+        "sweep",
+        help="train and evaluate a config for many seeds; summary.csv of medians and spreads",
+        description="For every seed: tagger-ref train (--seed S) into SWEEP_DIR/seed-S, then tagger-ref "
+        "evaluate on it; then SWEEP_DIR/summary.csv with the number of seeds, median, mean, "
+        "sample standard deviation, minimum and maximum of every table entry. Seeds run "
+        "one after another, in --workers processes, or on a Dask cluster (--scheduler). "
+        "Run the same command again after a stop: finished seeds are skipped, the others "
+        "resume from their checkpoints.",
+    )
     p.add_argument("--config", required=True, help="a preset name or a JSON file (as tagger-ref train)")
-    p.add_argument("--data", required=True, metavar="FILE",
-                   help="dataset file (train and valid to train, test to evaluate); on a cluster, a path every "
-                        "worker can read, or use --scatter-data")
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="dataset file (train and valid to train, test to evaluate); on a cluster, a path every "
+        "worker can read, or use --scatter-data",
+    )
     p.add_argument("--seeds", required=True, metavar="SEEDS", help="seeds: 0-19, 3, or 0-4,10,12-13")
     p.add_argument("--out", required=True, metavar="SWEEP_DIR", help="sweep folder (seed-S/ per seed, summary.csv)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="seeds at once on this machine, each in its own process (default 1: in this process)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="BLAS threads per seed (default: cores // workers locally; unchanged on a cluster)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the seeds on a Dask cluster: the address of its scheduler (tcp://HOST:PORT); "
-                        "SWEEP_DIR must be on a file system that the workers share")
-    p.add_argument("--scatter-data", action="store_true",
-                   help="with --scheduler: send the data file's bytes to every worker instead of reading it by path")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="seeds at once on this machine, each in its own process (default 1: in this process)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="BLAS threads per seed (default: cores // workers locally; unchanged on a cluster)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the seeds on a Dask cluster: the address of its scheduler (tcp://HOST:PORT); "
+        "SWEEP_DIR must be on a file system that the workers share",
+    )
+    p.add_argument(
+        "--scatter-data",
+        action="store_true",
+        help="with --scheduler: send the data file's bytes to every worker instead of reading it by path",
+    )
     p.add_argument("--epochs", type=int, help="epochs of every seed (default: the config's num_epochs)")
     p.add_argument("--valid-images", type=int, metavar="N", help="validate on the first N images (default: all)")
-    p.add_argument("--max-minutes", type=float, metavar="M",
-                   help="stop the sweep after M minutes: running seeds checkpoint after their current step, the "
-                        "others wait; the same command continues")
-    p.add_argument("--evaluate-args", default="", metavar="ARGS",
-                   help="arguments of tagger-ref evaluate for every seed, as one string: "
-                        "--evaluate-args='--iterations 5 --split test'")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        metavar="M",
+        help="stop the sweep after M minutes: running seeds checkpoint after their current step, the "
+        "others wait; the same command continues",
+    )
+    p.add_argument(
+        "--evaluate-args",
+        default="",
+        metavar="ARGS",
+        help="arguments of tagger-ref evaluate for every seed, as one string: "
+        "--evaluate-args='--iterations 5 --split test'",
+    )
     p.set_defaults(func=run)
 
 
@@ -95,9 +126,12 @@ class _Watch:
             at = f", resuming after epoch {len(self.rows)}" if self.rows else ""
             print(f"seed {self.seed}: started ({where}{at})", flush=True)
         rows = self._rows()
-        for row in rows[len(self.rows):]:
-            print(f"seed {self.seed}: epoch {row['epoch']}/{self.epochs}: train cost {float(row['train_cost']):.4f}, "
-                  f"validation cost {float(row['valid_cost']):.4f}, {float(row['seconds']):.0f} s", flush=True)
+        for row in rows[len(self.rows) :]:
+            print(
+                f"seed {self.seed}: epoch {row['epoch']}/{self.epochs}: train cost {float(row['train_cost']):.4f}, "
+                f"validation cost {float(row['valid_cost']):.4f}, {float(row['seconds']):.0f} s",
+                flush=True,
+            )
         self.rows = rows if len(rows) > len(self.rows) else self.rows
 
 
@@ -105,7 +139,7 @@ def _outcome(future, seed):
     """The task's result, or a failure for a task that could not run (a lost worker, a broken pool)."""
     try:
         return future.result()
-    except Exception as e:   # noqa: BLE001 -- reported per seed
+    except Exception as e:  # noqa: BLE001 -- reported per seed
         return {"seed": seed, "status": "failed", "error": f"{type(e).__name__}: {e}"}
 
 
@@ -114,8 +148,10 @@ def _report(result):
     if status == "finished":
         return f"seed {seed}: finished ({result['epoch']} epochs, {result['seconds']:.0f} s of training)"
     if status == "stopped":
-        return (f"seed {seed}: stopped after epoch {result['epoch']}, step {result['step']} ({result['error']}; "
-                f"checkpointed)")
+        return (
+            f"seed {seed}: stopped after epoch {result['epoch']}, step {result['step']} ({result['error']}; "
+            f"checkpointed)"
+        )
     if status == "not started":
         return f"seed {seed}: not started"
     if status == "skipped":
@@ -131,11 +167,11 @@ def run(args):
         config = config.replace(num_epochs=args.epochs)
     try:
         words = shlex.split(args.evaluate_args)
-    except ValueError as e:         # an unbalanced quote
+    except ValueError as e:  # an unbalanced quote
         raise ConfigError(f"--evaluate-args {args.evaluate_args!r}: {e} (quote as a shell does)") from None
     evaluation, evaluate_args = evaluation_from_words(words), tuple(words)
     if not args.scatter_data:
-        load_split(args.data, "train", config)           # one clear error before any seed starts
+        load_split(args.data, "train", config)  # one clear error before any seed starts
     elif not os.path.isfile(args.data):
         raise ConfigError(f"data file {args.data} does not exist")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
@@ -147,21 +183,37 @@ def run(args):
 
     started = time.monotonic()
     deadline = None if args.max_minutes is None else time.time() + 60.0 * args.max_minutes
-    tasks = [SeedTask(seed=s, run_dir=seed_dir(args.out, s), config=config.replace(seed=s),
-                      data=os.path.abspath(args.data), evaluation=evaluation, evaluate_args=evaluate_args,
-                      valid_images=args.valid_images, deadline=deadline) for s in seeds]
+    tasks = [
+        SeedTask(
+            seed=s,
+            run_dir=seed_dir(args.out, s),
+            config=config.replace(seed=s),
+            data=os.path.abspath(args.data),
+            evaluation=evaluation,
+            evaluate_args=evaluate_args,
+            valid_images=args.valid_images,
+            deadline=deadline,
+        )
+        for s in seeds
+    ]
     todo = [t for t in tasks if not is_finished(read_seed_json(t.run_dir), t)]
     where = "nothing"
     if todo:
-        workers = min(args.workers, len(todo))             # no idle processes, no threads kept for them
+        workers = min(args.workers, len(todo))  # no idle processes, no threads kept for them
         threads = args.threads if args.threads or args.scheduler else threads_per_worker(workers)
         runner = DaskRunner(args.scheduler, args.data, args.scatter_data) if args.scheduler else LocalRunner(workers)
         todo = [dataclasses.replace(t, threads=threads, stop_event=getattr(runner, "stop_name", None)) for t in todo]
-        where = runner.describe(threads) + ("" if args.scheduler or workers * threads <= available_cores() else
-                                            f" (more threads than the {available_cores()} cores)")
-    print(f"sweep of {len(seeds)} seed(s) of {args.config} ({config.num_epochs} epochs) in {args.out}: "
-          f"{len(seeds) - len(todo)} finished earlier, {len(todo)} to run on {where}", flush=True)
-    with Segment(args.out, "sweep", data=args.data) as segment:       # SWEEP_DIR/manifest.json
+        where = runner.describe(threads) + (
+            ""
+            if args.scheduler or workers * threads <= available_cores()
+            else f" (more threads than the {available_cores()} cores)"
+        )
+    print(
+        f"sweep of {len(seeds)} seed(s) of {args.config} ({config.num_epochs} epochs) in {args.out}: "
+        f"{len(seeds) - len(todo)} finished earlier, {len(todo)} to run on {where}",
+        flush=True,
+    )
+    with Segment(args.out, "sweep", data=args.data) as segment:  # SWEEP_DIR/manifest.json
         results, stopped_by = {}, None
         if todo:
             try:
@@ -172,8 +224,11 @@ def run(args):
                         signal_name = stop_requested()
                         if signal_name and not stopped_by:
                             stopped_by = signal_name
-                            print(f"{signal_name}: every running seed stops after its current step (checkpointed); "
-                                  f"a second {signal_name} aborts", flush=True)
+                            print(
+                                f"{signal_name}: every running seed stops after its current step (checkpointed); "
+                                f"a second {signal_name} aborts",
+                                flush=True,
+                            )
                             runner.stop()
                         for seed, future in list(pending.items()):
                             watches[seed].poll()
@@ -190,8 +245,10 @@ def run(args):
         states = [results.get(s, {"status": "skipped"})["status"] for s in seeds]
         failed = [s for s, state in zip(seeds, states) if state == "failed"]
         unfinished = [s for s, state in zip(seeds, states) if state in ("stopped", "not started")]
-        print(f"{len(used)} of {len(seeds)} seed(s) finished; {path} and {os.path.join(args.out, SEEDS_CSV)} written "
-              f"({time.monotonic() - started:.0f} s)")
+        print(
+            f"{len(used)} of {len(seeds)} seed(s) finished; {path} and {os.path.join(args.out, SEEDS_CSV)} written "
+            f"({time.monotonic() - started:.0f} s)"
+        )
         if unfinished:
             print(f"unfinished: seed(s) {', '.join(map(str, unfinished))}; run the same command again to continue")
         if failed:

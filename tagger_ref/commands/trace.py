@@ -1,33 +1,41 @@
 """tagger-ref trace: compute a trace (docs/spec.md section 8) and write it as .npz."""
+
 import os
 
 import numpy
 
 from ..errors import ConfigError, InputError, OutputError
-from ..files.fileio import write_json
+from ..experiments.memory import check_model_fits
+from ..files.fileio import check_output_file, write_json
 from ..files.inputs import load_inputs, prepare_inputs, save_inputs
 from ..files.params import load_params, prepare_params, save_params
 from ..oracle.random_case import random_inputs, random_params
 from ..oracle.trace import compute_trace, save_trace
-from ..experiments.memory import check_model_fits
-from ..files.fileio import check_output_file
 from .common import add_config_argument, add_device_argument, apply_device, check_seed, config_from_args
 
 
 def register(sub):
-    p = sub.add_parser("trace", help="compute every intermediate tensor and gradient of one forward pass",
-                       description="Compute a trace: z, m, L(m), delta_z, Ladder activations, costs and "
-                                   "gradients of one pass (docs/spec.md section 8), written as float64 .npz. "
-                                   "Without --params/--inputs they are drawn from --seed.")
+    p = sub.add_parser(
+        "trace",
+        help="compute every intermediate tensor and gradient of one forward pass",
+        description="Compute a trace: z, m, L(m), delta_z, Ladder activations, costs and "
+        "gradients of one pass (docs/spec.md section 8), written as float64 .npz. "
+        "Without --params/--inputs they are drawn from --seed.",
+    )
     add_config_argument(p)
-    p.add_argument("--params", help="parameter .npz (docs/spec.md section 3 names); default: perturbed initial values from --seed")
+    p.add_argument(
+        "--params", help="parameter .npz (docs/spec.md section 3 names); default: perturbed initial values from --seed"
+    )
     p.add_argument("--inputs", help="inputs .npz with x, x_tilde, m0_logits [, y]; default: random from --seed")
     p.add_argument("--out", required=True, help="trace .npz to write")
     p.add_argument("--seed", type=int, default=0, help="seed of what is drawn (default 0)")
     p.add_argument("--batch", type=int, help="batch size of drawn inputs (default: the config's batch_size)")
     p.add_argument("--iterations", type=int, help="T (default: the config's n_iterations)")
-    p.add_argument("--save-inputs", metavar="DIR",
-                   help="also write DIR/config.json, DIR/params.npz, DIR/inputs.npz so that anyone can recompute the trace")
+    p.add_argument(
+        "--save-inputs",
+        metavar="DIR",
+        help="also write DIR/config.json, DIR/params.npz, DIR/inputs.npz so that anyone can recompute the trace",
+    )
     add_device_argument(p, gpu_dtype="float64")  # a trace is the float64 exchange format
     p.set_defaults(func=run)
 

@@ -12,10 +12,11 @@ Only the functions here depend on the active device: ``asarray`` and ``to_device
 logs, AMI). A GPU is never used unless asked for: nothing here imports CuPy before
 ``use_device("gpu")``.
 """
+
 import contextlib
 
-import numpy as _numpy
 import autograd.numpy as np  # noqa: F401  (re-exported: the namespace of all maths modules)
+import numpy as _numpy
 from autograd.builtins import container_untake
 from autograd.extend import defvjp, primitive, vspace
 from autograd.tracer import getval, isbox  # noqa: F401  (the raw value behind a traced array; is it traced)
@@ -32,10 +33,10 @@ def entries(params):
     tape node whose derivative rebuilds the vector space of the whole dict (every entry's shape
     and dtype) each time; through this view each read is still its own node, but the space is
     built once and shared, which cuts autograd's bookkeeping of a step by about a third (42 to
-    27 ms on a tiny Shapes model; docs/training.md, Benchmark). Each read stays a node of its own, so that a use's gradient goes into the
-    dict's gradient as soon as its iteration's backward pass is done (one node per key for the
-    whole pass would hold every parameter's gradient until the end: one copy of the parameters
-    more at the memory peak). The values and the gradient are the same.
+    27 ms on a tiny Shapes model; docs/training.md, Benchmark). Each read stays a node of its own,
+    so that a use's gradient goes into the dict's gradient as soon as its iteration's backward
+    pass is done (one node per key for the whole pass would hold every parameter's gradient until
+    the end: one copy of the parameters more at the memory peak). The values and the gradient are the same.
     """
     if not isbox(params):
         return params
@@ -85,6 +86,7 @@ def use_device(name):
         use_array_module("cpu", _numpy)
     elif name == "gpu":
         from .gpu import load_cupy
+
         use_array_module("gpu", load_cupy())
     else:
         raise DeviceError(f"unknown device {name!r}: expected one of {', '.join(DEVICES)}")
@@ -145,7 +147,7 @@ def device_rng(rng):
     """
     if _XP is _numpy:
         return rng
-    return _XP.random.default_rng(int(rng.integers(2 ** 63 - 1)))
+    return _XP.random.default_rng(int(rng.integers(2**63 - 1)))
 
 
 def to_numpy(a):

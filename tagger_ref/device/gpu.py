@@ -39,6 +39,7 @@ The tests register a NumPy-backed stand-in (``reference_tests/fake_gpu.py``) thr
 check the model's forward pass and every gradient against plain NumPy, so the mechanism is
 exercised on any CPU. ``load_cupy`` imports CuPy for ``backend.use_device("gpu")``.
 """
+
 import importlib.metadata
 import math
 import re
@@ -112,14 +113,22 @@ def require_autograd():
     uses, so that a copy of autograd without its metadata is judged by what it has.
     """
     version = _autograd_version()
-    missing = [name for name, present in (("ArrayBox.__array_ufunc__", "__array_ufunc__" in vars(ArrayBox)),
-                                          ("_primitive_mean", hasattr(anp, "_primitive_mean"))) if not present]
+    missing = [
+        name
+        for name, present in (
+            ("ArrayBox.__array_ufunc__", "__array_ufunc__" in vars(ArrayBox)),
+            ("_primitive_mean", hasattr(anp, "_primitive_mean")),
+        )
+        if not present
+    ]
     too_old = version != "unknown" and _version_tuple(version) < AUTOGRAD_MIN
     if too_old or missing:
         need = ".".join(map(str, AUTOGRAD_MIN))
         lacks = f" (it lacks {', '.join(missing)})" if missing else ""
-        raise DeviceError(f"--device gpu needs autograd >= {need}, but autograd {version} is installed{lacks}; "
-                          f"pip install 'autograd>={need}'")
+        raise DeviceError(
+            f"--device gpu needs autograd >= {need}, but autograd {version} is installed{lacks}; "
+            f"pip install 'autograd>={need}'"
+        )
 
 
 def register_array_type(cls, xp):
@@ -137,6 +146,7 @@ def register_array_type(cls, xp):
 
 
 # ----- the replaced gradient rules -----
+
 
 def _reduced_axes(shape, axis):
     """The axes (non-negative) that a reduction over ``axis`` removed from an array of ``shape``."""
@@ -170,6 +180,7 @@ def _grad_mean(ans, x, axis=None, keepdims=False, **kwargs):
     def vjp(g):
         repeated, n = _repeat_to_match_shape(g, shape, x_dtype, axis, xp)
         return repeated / n
+
     return vjp
 
 
@@ -217,9 +228,11 @@ def untake_basic(x, idx, vs):
     autograd's ``untake`` uses ``numpy.add.at`` (right for repeated fancy indices); a basic index
     (integers, slices, None, Ellipsis) never repeats an element, so ``A[idx] += x`` is exact.
     """
+
     def mut_add(A):
         A[idx] += x
         return A
+
     return SparseObject(vs, mut_add)
 
 
@@ -290,13 +303,15 @@ def load_cupy():
     try:
         import cupy
     except ImportError as e:
-        raise DeviceError(f"--device gpu requested but CuPy is not installed ({_first_line(e)}); "
-                          f"{INSTALL_HINT}") from None
+        raise DeviceError(
+            f"--device gpu requested but CuPy is not installed ({_first_line(e)}); {INSTALL_HINT}"
+        ) from None
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # CUDARuntimeError when there is no driver or no device
-        raise DeviceError("--device gpu requested but no CUDA device found "
-                          f"({type(e).__name__}: {_first_line(e)})") from None
+        raise DeviceError(
+            f"--device gpu requested but no CUDA device found ({type(e).__name__}: {_first_line(e)})"
+        ) from None
     if n < 1:
         raise DeviceError("--device gpu requested but no CUDA device found (CuPy sees 0 devices)")
     for cls in {cupy.ndarray, type(cupy.empty(0))}:  # the same class, unless CuPy hands out a subclass

@@ -6,19 +6,22 @@ returns new dicts and leaves its arguments unchanged. Arithmetic stays in the pa
 (the constants are Python floats, which do not promote float32), and on the arrays' device:
 NumPy's functions dispatch to CuPy arrays, whose results stay CuPy arrays.
 """
+
 import numpy
 
 # The usual defaults (Kingma and Ba, Algorithm 1); the learning rate comes from the config.
-BETA1 = 0.9     # decay of the first moment estimate
-BETA2 = 0.999   # decay of the second moment estimate
-EPS = 1e-8      # added to sqrt(v_hat), so that a zero second moment does not divide by zero
+BETA1 = 0.9  # decay of the first moment estimate
+BETA2 = 0.999  # decay of the second moment estimate
+EPS = 1e-8  # added to sqrt(v_hat), so that a zero second moment does not divide by zero
 
 
 def adam_init(params):
     """State before the first step: t = 0 and zero moments shaped like each parameter."""
-    return {"t": 0,
-            "m": {k: numpy.zeros_like(v) for k, v in params.items()},
-            "v": {k: numpy.zeros_like(v) for k, v in params.items()}}
+    return {
+        "t": 0,
+        "m": {k: numpy.zeros_like(v) for k, v in params.items()},
+        "v": {k: numpy.zeros_like(v) for k, v in params.items()},
+    }
 
 
 def adam_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
@@ -29,8 +32,8 @@ def adam_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
     theta <- theta - lr m_hat / (sqrt(v_hat) + eps).
     """
     t = state["t"] + 1
-    correction1 = 1.0 - beta1 ** t                  # bias corrections of the zero-initialised moments
-    correction2 = 1.0 - beta2 ** t
+    correction1 = 1.0 - beta1**t  # bias corrections of the zero-initialised moments
+    correction2 = 1.0 - beta2**t
     new_params, new_m, new_v = {}, {}, {}
     for name, theta in params.items():
         g = grads[name]
@@ -42,5 +45,6 @@ def adam_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
         # before 2 promotes a 0-d float32 times a Python float to float64); device arrays stay where they are
         host = (numpy.ndarray, numpy.generic, float)
         new_params[name], new_m[name], new_v[name] = (
-            numpy.asarray(a, dtype=numpy.asarray(theta).dtype) if isinstance(a, host) else a for a in (new, m, v))
+            numpy.asarray(a, dtype=numpy.asarray(theta).dtype) if isinstance(a, host) else a for a in (new, m, v)
+        )
     return new_params, {"t": t, "m": new_m, "v": new_v}

@@ -1,9 +1,10 @@
 """Training of the baselines of Table 2 (FC MLP, FC Ladder, ConvNet), with the conventions of
 ``training`` (docs/baselines.md, "Training").
 
-A run folder holds ``checkpoint.npz`` (``checkpoint.save_checkpoint``'s layout, the one of Tagger's runs, written at the start,
-after every epoch and when training stops early), ``log.csv``, ``config.json`` (with the field
-``baseline``, by which ``tagger-ref evaluate`` tells a baseline run) and ``params.npz``.
+A run folder holds ``checkpoint.npz`` (``checkpoint.save_checkpoint``'s layout, the one of Tagger's
+runs, written at the start, after every epoch and when training stops early), ``log.csv``,
+``config.json`` (with the field ``baseline``, by which ``tagger-ref evaluate`` tells a baseline run)
+and ``params.npz``.
 
 Every step takes the next batch of the labeled stream (``streams.LabeledStream`` over
 ``labeled_samples`` balanced images, or all), and for the Ladder also the next batch of the
@@ -19,6 +20,7 @@ After every epoch the clean network is validated on the 'valid' split: class cos
 percent (the top-2 error for two digits), in batches of B. Steps, validation and ``evaluate`` take
 the fast path (``ops=FAST``), as Tagger's training and evaluation do (docs/training.md, "Fast path").
 """
+
 import json
 import os
 import zipfile
@@ -28,22 +30,31 @@ import numpy
 from autograd import value_and_grad
 
 from ..baselines import models as baselines
-from .adam import adam_init
 from ..baselines.config import from_dict
 from ..errors import DataError
 from ..files.fileio import write_json
-from .evaluation import class_error
+from ..files.params import save_params
 from ..maths.classification import class_cost_log, class_targets
 from ..maths.functions import log_softmax, softmax
 from ..maths.ops import FAST
-from .manifest import optional
-from ..files.params import save_params
-from .streams import LabeledStream, labeled_subset
-from .checkpoint import (CHECKPOINT, CONFIG, PARAMS, RunKind, TrainState, data_identity, nothing_to_do, prepare_run,
-                         read_checkpoint, save_checkpoint)
+from .adam import adam_init
+from .checkpoint import (
+    CHECKPOINT,
+    CONFIG,
+    PARAMS,
+    RunKind,
+    TrainState,
+    data_identity,
+    nothing_to_do,
+    prepare_run,
+    read_checkpoint,
+    save_checkpoint,
+)
 from .checkpoint import load_run as load_run_of_kind
-from .evaluation import batch_slices
+from .evaluation import batch_slices, class_error
 from .loop import run_epochs
+from .manifest import optional
+from .streams import LabeledStream, labeled_subset
 from .training import check_data, check_targets
 
 # log.csv: as a Tagger run's, with the clean network's validation class cost and error (%).
@@ -61,7 +72,7 @@ def stored_config_dict(run_dir):
         with numpy.load(os.path.join(run_dir, CHECKPOINT), allow_pickle=False) as f:
             return json.loads(str(f["config_json"]))
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
-        return None             # the checkpoint's reader then says what is wrong with it
+        return None  # the checkpoint's reader then says what is wrong with it
 
 
 def new_state(config, train_y):
@@ -69,8 +80,7 @@ def new_state(config, train_y):
     rng = numpy.random.default_rng(config.seed)
     params = baselines.init_params(config, rng)
     labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
-    return TrainState(params=params, adam=adam_init(params), rng=rng, log={c: [] for c in LOG_COLUMNS},
-                      labeled=labeled)
+    return TrainState(params=params, adam=adam_init(params), rng=rng, log={c: [] for c in LOG_COLUMNS}, labeled=labeled)
 
 
 def _not_a_baseline(stored):
@@ -78,8 +88,14 @@ def _not_a_baseline(stored):
 
 
 # The baselines' runs: a checkpoint of the same layout as Tagger's, the labeled stream always kept.
-BASELINE_RUN = RunKind(name="baseline", from_dict=from_dict, param_shapes=baselines.param_shapes,
-                       log_columns=lambda config: LOG_COLUMNS, labeled=lambda config: True, refuse=_not_a_baseline)
+BASELINE_RUN = RunKind(
+    name="baseline",
+    from_dict=from_dict,
+    param_shapes=baselines.param_shapes,
+    log_columns=lambda config: LOG_COLUMNS,
+    labeled=lambda config: True,
+    refuse=_not_a_baseline,
+)
 
 
 def load_checkpoint(path):
@@ -111,15 +127,27 @@ def evaluate(params, config, features, targets, rng=None, batch_size=None):
         if config.baseline == "ladder" and rng is not None:
             c_d = baselines.denoising_cost(params, config, features[rows], rng, ops=FAST)
             denoising += (rows.stop - rows.start) * float(c_d)
-    result = {"class_probs": probs, "class_cost": cost / n,
-              "class_error": 100.0 * class_error(probs, targets)}
+    result = {"class_probs": probs, "class_cost": cost / n, "class_error": 100.0 * class_error(probs, targets)}
     if config.baseline == "ladder" and rng is not None:
         result["denoising_cost"] = denoising / n
     return result
 
 
-def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max_seconds=None, valid_images=None,
-          stop_requested=None, progress=False, echo=None, manifest=None):
+def train(
+    config,
+    train_x,
+    valid_x,
+    train_y,
+    valid_y,
+    run_dir,
+    resume=False,
+    max_seconds=None,
+    valid_images=None,
+    stop_requested=None,
+    progress=False,
+    echo=None,
+    manifest=None,
+):
     """Train (or continue) the baseline run in ``run_dir`` until ``config.num_epochs`` epochs are done.
 
     As ``training.train``: ``max_seconds`` stops after the step that passes that many seconds,
@@ -145,7 +173,7 @@ def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max
         checkpoint_path = os.path.join(run_dir, CHECKPOINT)
         write_json(os.path.join(run_dir, CONFIG), config.to_dict())
         if not resume:
-            save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
+            save_checkpoint(checkpoint_path, state, config, data_id)  # step 0: resumable from the start
         train_x, train_y = numpy.asarray(train_x, config.dtype), numpy.asarray(train_y)
         valid_x, valid_y = numpy.asarray(valid_x)[:valid_images], numpy.asarray(valid_y)[:valid_images]
         cost_and_grad = value_and_grad(baselines.step_cost)
@@ -162,8 +190,19 @@ def train(config, train_x, valid_x, train_y, valid_y, run_dir, resume=False, max
             row = {"valid_class_cost": scores["class_cost"], "valid_class_error": scores["class_error"]}
             return row, f"validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
 
-        status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
-                            stop_requested=stop_requested, progress=progress, echo=echo)
+        status = run_epochs(
+            state,
+            config,
+            run_dir,
+            data_id,
+            len(train_x),
+            step,
+            validate,
+            max_seconds=max_seconds,
+            stop_requested=stop_requested,
+            progress=progress,
+            echo=echo,
+        )
         save_params(os.path.join(run_dir, PARAMS), state.params)
         if manifest is not None:
             manifest.status = status

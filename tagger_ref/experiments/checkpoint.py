@@ -6,6 +6,7 @@ A run folder holds ``checkpoint.npz`` (everything needed to continue exactly, :f
 stops). What differs between the kinds of run (how a config is read back, the parameters' names
 and shapes, whether a labeled stream is kept) is a :class:`RunKind`; the layout of the file is one.
 """
+
 import dataclasses
 import hashlib
 import json
@@ -31,30 +32,34 @@ PARAMS = "params.npz"
 @dataclasses.dataclass(frozen=True)
 class RunKind:
     """What a checkpoint reader needs to know about one kind of run (Tagger's, a baseline's)."""
-    name: str                                     # in messages: "training" (Tagger) or "baseline"
-    from_dict: typing.Callable                    # (config dict, source=) -> config, ConfigError if bad
-    param_shapes: typing.Callable                 # config -> {name: shape}
-    log_columns: typing.Callable                  # config -> log columns of checkpoints that did not store them
-    labeled: typing.Callable                      # config -> whether the run keeps a labeled stream
+
+    name: str  # in messages: "training" (Tagger) or "baseline"
+    from_dict: typing.Callable  # (config dict, source=) -> config, ConfigError if bad
+    param_shapes: typing.Callable  # config -> {name: shape}
+    log_columns: typing.Callable  # config -> log columns of checkpoints that did not store them
+    labeled: typing.Callable  # config -> whether the run keeps a labeled stream
     refuse: typing.Optional[typing.Callable] = None  # stored config dict -> why it is not this kind, or None
 
 
 @dataclasses.dataclass
 class TrainState:
     """Where a run stands: what a checkpoint holds besides the config and the data's identity."""
-    params: dict                 # name -> array of the config's dtype
-    adam: dict                   # adam_init / adam_update state
+
+    params: dict  # name -> array of the config's dtype
+    adam: dict  # adam_init / adam_update state
     rng: numpy.random.Generator  # the run's generator, after every draw made so far
-    epoch: int = 0               # epochs completed
-    step: int = 0                # training steps (batches) completed
-    batch: int = 0               # batches completed in the current epoch (0 between epochs)
-    order: numpy.ndarray = dataclasses.field(default_factory=lambda: numpy.zeros(0, numpy.int64))  # current epoch's permutation
-    cost_sum: float = 0.0        # sum of the training costs of the current epoch's batches
+    epoch: int = 0  # epochs completed
+    step: int = 0  # training steps (batches) completed
+    batch: int = 0  # batches completed in the current epoch (0 between epochs)
+    order: numpy.ndarray = dataclasses.field(
+        default_factory=lambda: numpy.zeros(0, numpy.int64)
+    )  # current epoch's permutation
+    cost_sum: float = 0.0  # sum of the training costs of the current epoch's batches
     log: dict = dataclasses.field(default_factory=dict)  # column -> values per epoch, in log.csv's order
-    seconds: float = 0.0         # wall-clock seconds spent training, over all sessions
-    cpu_seconds: float = 0.0     # CPU seconds spent training (process time), over all sessions
+    seconds: float = 0.0  # wall-clock seconds spent training, over all sessions
+    cpu_seconds: float = 0.0  # CPU seconds spent training (process time), over all sessions
     labeled: typing.Optional[LabeledStream] = None  # semi-supervised runs: the labeled stream
-    valid_ami_images: int = 0    # validation images whose AMI each epoch scores (0: none, no AMI columns)
+    valid_ami_images: int = 0  # validation images whose AMI each epoch scores (0: none, no AMI columns)
 
 
 def data_identity(features, targets=None):
@@ -80,16 +85,23 @@ def save_checkpoint(path, state, config, data_id):
     arrays.update({f"log/{c}": numpy.asarray(values, dtype=numpy.float64) for c, values in state.log.items()})
     if state.labeled is not None:
         arrays.update({f"labeled/{k}": v for k, v in state.labeled.arrays().items()})
-    arrays.update({
-        "adam/t": numpy.int64(state.adam["t"]), "epoch": numpy.int64(state.epoch), "step": numpy.int64(state.step),
-        "batch": numpy.int64(state.batch), "order": numpy.asarray(state.order, dtype=numpy.int64),
-        "cost_sum": numpy.float64(state.cost_sum), "seconds": numpy.float64(state.seconds),
-        "cpu_seconds": numpy.float64(state.cpu_seconds), "valid_ami_images": numpy.int64(state.valid_ami_images),
-        "log_columns_json": numpy.str_(json.dumps(list(state.log))),
-        "rng_json": numpy.str_(json.dumps(state.rng.bit_generator.state)),
-        "config_json": numpy.str_(json.dumps(config.to_dict())),
-        "data_json": numpy.str_(json.dumps(data_id)),
-    })
+    arrays.update(
+        {
+            "adam/t": numpy.int64(state.adam["t"]),
+            "epoch": numpy.int64(state.epoch),
+            "step": numpy.int64(state.step),
+            "batch": numpy.int64(state.batch),
+            "order": numpy.asarray(state.order, dtype=numpy.int64),
+            "cost_sum": numpy.float64(state.cost_sum),
+            "seconds": numpy.float64(state.seconds),
+            "cpu_seconds": numpy.float64(state.cpu_seconds),
+            "valid_ami_images": numpy.int64(state.valid_ami_images),
+            "log_columns_json": numpy.str_(json.dumps(list(state.log))),
+            "rng_json": numpy.str_(json.dumps(state.rng.bit_generator.state)),
+            "config_json": numpy.str_(json.dumps(config.to_dict())),
+            "data_json": numpy.str_(json.dumps(data_id)),
+        }
+    )
     save_npz(path, arrays)
 
 
@@ -105,24 +117,37 @@ def read_checkpoint(path, kind):
         names = list(kind.param_shapes(config))
         # checkpoints written before the AMI columns existed hold neither key
         ami_images = int(raw["valid_ami_images"]) if "valid_ami_images" in raw else 0
-        columns = (json.loads(str(raw["log_columns_json"])) if "log_columns_json" in raw
-                   else list(kind.log_columns(config)))
+        columns = (
+            json.loads(str(raw["log_columns_json"])) if "log_columns_json" in raw else list(kind.log_columns(config))
+        )
         rng_state = json.loads(str(raw["rng_json"]))
         rng = numpy.random.Generator(getattr(numpy.random, rng_state["bit_generator"])())
         rng.bit_generator.state = rng_state
         state = TrainState(
             params={k: raw[f"param/{k}"] for k in names},
-            adam={"t": int(raw["adam/t"]), "m": {k: raw[f"adam/m/{k}"] for k in names},
-                  "v": {k: raw[f"adam/v/{k}"] for k in names}},
-            rng=rng, epoch=int(raw["epoch"]), step=int(raw["step"]), batch=int(raw["batch"]),
-            order=raw["order"], cost_sum=float(raw["cost_sum"]),
-            log={c: raw[f"log/{c}"].tolist() for c in columns}, seconds=float(raw["seconds"]),
-            cpu_seconds=float(raw["cpu_seconds"]), valid_ami_images=ami_images)
+            adam={
+                "t": int(raw["adam/t"]),
+                "m": {k: raw[f"adam/m/{k}"] for k in names},
+                "v": {k: raw[f"adam/v/{k}"] for k in names},
+            },
+            rng=rng,
+            epoch=int(raw["epoch"]),
+            step=int(raw["step"]),
+            batch=int(raw["batch"]),
+            order=raw["order"],
+            cost_sum=float(raw["cost_sum"]),
+            log={c: raw[f"log/{c}"].tolist() for c in columns},
+            seconds=float(raw["seconds"]),
+            cpu_seconds=float(raw["cpu_seconds"]),
+            valid_ami_images=ami_images,
+        )
         if kind.labeled(config):
             state.labeled = LabeledStream.from_arrays({k: raw[f"labeled/{k}"] for k in ("index", "order", "position")})
         data_id = json.loads(str(raw["data_json"]))
     except KeyError as e:
-        raise CheckpointError(f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref {kind.name} checkpoint") from None
+        raise CheckpointError(
+            f"checkpoint {path} lacks {e.args[0]!r}: not a tagger-ref {kind.name} checkpoint"
+        ) from None
     except (ValueError, TypeError, AttributeError) as e:
         if isinstance(e, CheckpointError):
             raise
@@ -137,8 +162,11 @@ def check_state_arrays(state, shapes, path):
     refused when it is read, before anything is written or computed from it."""
     problems = []
     for name, shape in shapes.items():
-        for what, a in (("parameter", state.params[name]), ("Adam's m of", state.adam["m"][name]),
-                        ("Adam's v of", state.adam["v"][name])):
+        for what, a in (
+            ("parameter", state.params[name]),
+            ("Adam's m of", state.adam["m"][name]),
+            ("Adam's v of", state.adam["v"][name]),
+        ):
             a = numpy.asarray(a)
             if a.shape != tuple(shape):
                 problems.append(f"{what} {name} has shape {a.shape}, the config's is {tuple(shape)}")
@@ -162,8 +190,14 @@ def load_run(run_dir, kind):
 
 def log_csv(log):
     """The text of log.csv from the log columns (a dict in the order of ``log_columns``)."""
-    formats = {"epoch": "{:.0f}", "step": "{:.0f}", "seconds": "{:.1f}", "cpu_seconds": "{:.1f}",
-               "valid_class_error": "{:.2f}", "train_class_error": "{:.2f}"}
+    formats = {
+        "epoch": "{:.0f}",
+        "step": "{:.0f}",
+        "seconds": "{:.1f}",
+        "cpu_seconds": "{:.1f}",
+        "valid_class_error": "{:.2f}",
+        "train_class_error": "{:.2f}",
+    }
     lines = [",".join(log)]
     for row in zip(*log.values()):
         lines.append(",".join(formats.get(c, "{:.6f}").format(v) for c, v in zip(log, row)))
@@ -188,20 +222,28 @@ def prepare_run(run_dir, config, data_id, resume, kind, fresh_state):
             raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
         state, stored, stored_data = read_checkpoint(path, kind)
         if config is not None and not same_config(config, stored):
-            diff = [f"{k}: {v!r} in the checkpoint, {getattr(config, k)!r} now"
-                    for k, v in stored.to_dict().items() if k != "num_epochs" and v != config.to_dict()[k]]
-            raise CheckpointError(f"--resume with a different config than the checkpoint in {run_dir} ({'; '.join(diff)})")
+            diff = [
+                f"{k}: {v!r} in the checkpoint, {getattr(config, k)!r} now"
+                for k, v in stored.to_dict().items()
+                if k != "num_epochs" and v != config.to_dict()[k]
+            ]
+            raise CheckpointError(
+                f"--resume with a different config than the checkpoint in {run_dir} ({'; '.join(diff)})"
+            )
         if stored_data != data_id:
-            raise CheckpointError(f"--resume with other training data than the run in {run_dir} was trained on "
-                                  f"(checkpoint: {stored_data['images']} images, sha256 {stored_data['sha256'][:12]}; "
-                                  f"now: {data_id['images']} images, sha256 {data_id['sha256'][:12]})")
+            raise CheckpointError(
+                f"--resume with other training data than the run in {run_dir} was trained on "
+                f"(checkpoint: {stored_data['images']} images, sha256 {stored_data['sha256'][:12]}; "
+                f"now: {data_id['images']} images, sha256 {data_id['sha256'][:12]})"
+            )
         config = stored.replace(num_epochs=config.num_epochs) if config is not None else stored
         return state, config
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise OutputError(f"cannot use {run_dir} as a run folder: it is a file")
     if os.path.isfile(path):
-        raise CheckpointError(f"{run_dir} already holds a training checkpoint: pass --resume to continue it, "
-                              f"or choose another folder")
+        raise CheckpointError(
+            f"{run_dir} already holds a training checkpoint: pass --resume to continue it, or choose another folder"
+        )
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as e:
@@ -217,16 +259,20 @@ def nothing_to_do(state, config, run_dir, echo=None):
     written only if a kill left none). Fewer epochs than the run has done is a CheckpointError:
     training cannot be undone, and config.json must not claim fewer epochs than the checkpoint holds."""
     if state.epoch > config.num_epochs:
-        raise CheckpointError(f"--resume --epochs {config.num_epochs}: the run in {run_dir} has done {state.epoch} "
-                              f"epochs already, and training cannot be undone (--epochs counts all epochs: "
-                              f"{state.epoch} does nothing, more trains on)")
+        raise CheckpointError(
+            f"--resume --epochs {config.num_epochs}: the run in {run_dir} has done {state.epoch} "
+            f"epochs already, and training cannot be undone (--epochs counts all epochs: "
+            f"{state.epoch} does nothing, more trains on)"
+        )
     if state.epoch < config.num_epochs:
         return False
     if not os.path.isfile(os.path.join(run_dir, PARAMS)):
         save_params(os.path.join(run_dir, PARAMS), state.params)
     if echo:
-        echo(f"nothing to do: the run in {run_dir} has done its {state.epoch} epochs; nothing was changed "
-             f"(raise --epochs to train on)")
+        echo(
+            f"nothing to do: the run in {run_dir} has done its {state.epoch} epochs; nothing was changed "
+            f"(raise --epochs to train on)"
+        )
     return True
 
 

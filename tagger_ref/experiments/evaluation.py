@@ -19,6 +19,7 @@ paper); a last batch with fewer images is evaluated as it is, with its own stati
 image is scored. All random draws (corruption, initial mask logits) come from the ``rng`` given.
 Every pass takes the fast path (``ops=FAST``), as training does (docs/training.md, "Fast path").
 """
+
 import numpy
 from sklearn.metrics import adjusted_mutual_info_score
 
@@ -29,8 +30,8 @@ from ..maths.functions import softmax
 from ..maths.model import forward
 from ..maths.ops import FAST
 
-SCORED_THRESHOLD = 0.9   # a pixel is scored when its ground-truth mask maximum exceeds this (docs/spec.md section 5)
-AMI_AVERAGE = "max"      # scikit-learn's normaliser of 2016 (errata E10); its default became "arithmetic" in 0.22
+SCORED_THRESHOLD = 0.9  # a pixel is scored when its ground-truth mask maximum exceeds this (docs/spec.md section 5)
+AMI_AVERAGE = "max"  # scikit-learn's normaliser of 2016 (errata E10); its default became "arithmetic" in 0.22
 
 
 def batch_slices(n, batch_size):
@@ -51,8 +52,13 @@ def predicted_labels(m):
 
 def ami_per_image(labels, scored, predicted):
     """AMI of each image on its scored pixels; labels, scored, predicted are (n, N). Returns (n,) float64."""
-    return numpy.array([adjusted_mutual_info_score(t[s], p[s], average_method=AMI_AVERAGE)
-                        for t, s, p in zip(labels, scored, predicted)], dtype=numpy.float64)
+    return numpy.array(
+        [
+            adjusted_mutual_info_score(t[s], p[s], average_method=AMI_AVERAGE)
+            for t, s, p in zip(labels, scored, predicted)
+        ],
+        dtype=numpy.float64,
+    )
 
 
 def degenerate_images(mask):
@@ -71,11 +77,13 @@ def infer(params, config, x, rng, n_iterations, n_groups=None, corrupted=False, 
     inputs = make_inputs(config, x, rng, corrupted=corrupted, n_groups=n_groups)
     trace = forward(params, config, inputs, n_iterations=n_iterations, remove_group=remove_group, ops=FAST)
     T = n_iterations
-    return {"z": numpy.stack([to_numpy(trace[f"z_{i}"]) for i in range(T + 1)]),
-            "m": numpy.stack([to_numpy(trace[f"m_{i}"]) for i in range(T + 1)]),
-            "cost": numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, T + 1)]),
-            "x_tilde": to_numpy(inputs["x_tilde"]),
-            "ladder_top": numpy.stack([to_numpy(trace[f"ladder_top_{i}"]) for i in range(T)])}
+    return {
+        "z": numpy.stack([to_numpy(trace[f"z_{i}"]) for i in range(T + 1)]),
+        "m": numpy.stack([to_numpy(trace[f"m_{i}"]) for i in range(T + 1)]),
+        "cost": numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, T + 1)]),
+        "x_tilde": to_numpy(inputs["x_tilde"]),
+        "ladder_top": numpy.stack([to_numpy(trace[f"ladder_top_{i}"]) for i in range(T)]),
+    }
 
 
 def denoising_costs(params, config, features, rng, n_iterations, n_groups=None, batch_size=None):
@@ -98,7 +106,7 @@ def ami_scores(params, config, features, mask, rng, n_iterations, n_groups=None,
     batch_size = batch_size or config.batch_size
     scores = numpy.zeros((n_iterations, len(features)))
     for rows in batch_slices(len(features), batch_size):
-        m = infer(params, config, features[rows], rng, n_iterations, n_groups)["m"]   # (T+1, K, B, N)
+        m = infer(params, config, features[rows], rng, n_iterations, n_groups)["m"]  # (T+1, K, B, N)
         for i in range(1, n_iterations + 1):
             scores[i - 1, rows] = ami_per_image(labels[rows], scored[rows], predicted_labels(m[i]))
     return scores
@@ -119,13 +127,20 @@ def evaluate(params, config, features, mask, rng, n_iterations=5, n_groups=None,
 def table1_rows(result):
     """Rows of table1.csv from :func:`evaluate`'s result: iteration, denoising_cost, ami (mean over
     images), ami_median (median over images)."""
-    return [{"iteration": i + 1, "denoising_cost": float(cost),
-             "ami": float(numpy.mean(result["ami"][i])), "ami_median": float(numpy.median(result["ami"][i]))}
-            for i, cost in enumerate(result["denoising_cost"])]
+    return [
+        {
+            "iteration": i + 1,
+            "denoising_cost": float(cost),
+            "ami": float(numpy.mean(result["ami"][i])),
+            "ami_median": float(numpy.median(result["ami"][i])),
+        }
+        for i, cost in enumerate(result["denoising_cost"])
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # classification (section 3.3, Table 2)
+
 
 def iteration_class_log_probs(config, trace, n_iterations, prefix=""):
     """log P(class) (T, B, C) of every iteration 1..T of a forward trace.
@@ -137,13 +152,14 @@ def iteration_class_log_probs(config, trace, n_iterations, prefix=""):
     K, B, _ = trace[prefix + "m_0"].shape
     out = []
     for i in range(n_iterations):
-        top_logits = np.reshape(trace[f"{prefix}ladder_top_logits_{i}"], (K * B, -1))     # (K*B, C+1)
+        top_logits = np.reshape(trace[f"{prefix}ladder_top_logits_{i}"], (K * B, -1))  # (K*B, C+1)
         out.append(to_numpy(class_log_probabilities(top_logits, K, config.n_classes)))  # (B, C)
     return numpy.stack(out)
 
 
-def evaluate_classifier(params, config, features, targets, rng, n_iterations, mask=None, n_groups=None,
-                        batch_size=None):
+def evaluate_classifier(
+    params, config, features, targets, rng, n_iterations, mask=None, n_groups=None, batch_size=None
+):
     """Table 2 of the paper for one model with a classification head, per iteration 1..T.
 
     A pass over all images on corrupted input gives ``denoising_cost`` (T,) and ``class_cost``
@@ -160,7 +176,7 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
         inputs = make_inputs(config, features[rows], rng, corrupted=True, n_groups=n_groups, y=targets[rows])
         trace = forward(params, config, inputs, n_iterations=T, ops=FAST)
         t = class_targets(inputs["y"], C, dtype=config.dtype)
-        log_p = iteration_class_log_probs(config, trace, T)                   # (T, B, C)
+        log_p = iteration_class_log_probs(config, trace, T)  # (T, B, C)
         count = rows.stop - rows.start
         costs += count * numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, T + 1)])
         class_cost += count * numpy.array([float(to_numpy(class_cost_log(lp, to_numpy(t)))) for lp in log_p])
@@ -172,10 +188,12 @@ def evaluate_classifier(params, config, features, targets, rng, n_iterations, ma
         inputs = make_inputs(config, features[rows], rng, corrupted=False, n_groups=n_groups, y=targets[rows])
         trace = forward(params, config, inputs, n_iterations=T, ops=FAST)
         log_p = iteration_class_log_probs(config, trace, T)
-        probs[:, rows] = softmax(log_p, axis=-1)                                   # as the trace's class_probs
+        probs[:, rows] = softmax(log_p, axis=-1)  # as the trace's class_probs
         if mask is not None:
             for i in range(1, T + 1):
-                ami[i - 1, rows] = ami_per_image(labels[rows], scored[rows], predicted_labels(to_numpy(trace[f"m_{i}"])))
+                ami[i - 1, rows] = ami_per_image(
+                    labels[rows], scored[rows], predicted_labels(to_numpy(trace[f"m_{i}"]))
+                )
     error = numpy.array([100.0 * class_error(p, targets) for p in probs])
     result = {"denoising_cost": costs / n, "class_cost": class_cost / n, "class_probs": probs, "class_error": error}
     if ami is not None:
@@ -188,12 +206,12 @@ def class_errors(probs, y):
     the label. Two digits with different labels: 1 - (labels among the two most probable classes) / 2,
     so 0, 0.5 or 1; with equal labels: 1 where the argmax is not that label. (n,) float64."""
     probs = to_numpy(probs)
-    y = to_numpy(y).reshape(len(probs), -1)                          # (n, objects)
-    order = numpy.argsort(-probs, axis=1, kind="stable")             # (n, C), most probable first
+    y = to_numpy(y).reshape(len(probs), -1)  # (n, objects)
+    order = numpy.argsort(-probs, axis=1, kind="stable")  # (n, C), most probable first
     top1_wrong = (order[:, 0] != y[:, 0]).astype(numpy.float64)
     if y.shape[1] == 1:
         return top1_wrong
-    hits = (order[:, :2, None] == y[:, None, :]).any(axis=1)           # (n, objects): label in the top 2
+    hits = (order[:, :2, None] == y[:, None, :]).any(axis=1)  # (n, objects): label in the top 2
     top2_wrong = 1.0 - hits.sum(axis=1) / y.shape[1]
     return numpy.where(y[:, 0] == y[:, 1], top1_wrong, top2_wrong)
 
@@ -206,10 +224,16 @@ def class_error(probs, y):
 def table2_rows(result):
     """Rows of table2.csv from :func:`evaluate_classifier`'s result: iteration, class_error (%),
     class_cost, denoising_cost, ami (mean over images)."""
-    return [{"iteration": i + 1, "class_error": float(result["class_error"][i]),
-             "class_cost": float(result["class_cost"][i]), "denoising_cost": float(result["denoising_cost"][i]),
-             "ami": float(numpy.mean(result["ami"][i]))}
-            for i in range(len(result["class_error"]))]
+    return [
+        {
+            "iteration": i + 1,
+            "class_error": float(result["class_error"][i]),
+            "class_cost": float(result["class_cost"][i]),
+            "denoising_cost": float(result["denoising_cost"][i]),
+            "ami": float(numpy.mean(result["ami"][i])),
+        }
+        for i in range(len(result["class_error"]))
+    ]
 
 
 def chance_error(n_objects, n_classes=10):

@@ -1,8 +1,9 @@
 """Where a sweep's seeds run (docs/sweeps.md): this machine's cores, or a Dask cluster.
 
-Both runners take :class:`~tagger_ref.experiments.sweep.SeedTask` values, run :func:`~tagger_ref.experiments.sweep.run_seed`
-on them and hand back futures (``done()``, ``result()``); ``stop()`` asks every running seed to
-checkpoint after its current step and return, and seeds not yet started return at once.
+Both runners take :class:`~tagger_ref.experiments.sweep.SeedTask` values, run
+:func:`~tagger_ref.experiments.sweep.run_seed` on them and hand back futures (``done()``,
+``result()``); ``stop()`` asks every running seed to checkpoint after its current step and return,
+and seeds not yet started return at once.
 
 - :class:`LocalRunner`: one seed in a thread of this process (``workers=1``), or ``workers``
   seeds at once in worker processes of a ``concurrent.futures.ProcessPoolExecutor`` started by
@@ -16,6 +17,7 @@ checkpoint after its current step and return, and seeds not yet started return a
   ``distributed.Event``; the data file is read by path on the workers or, with ``scatter``, its
   bytes are sent once to every worker.
 """
+
 import concurrent.futures
 import multiprocessing
 import os
@@ -41,7 +43,7 @@ def threads_per_worker(workers, cores=None):
     return max(1, (cores or available_cores()) // workers)
 
 
-_task_lock = threading.Lock()   # held by a worker process while it runs a seed
+_task_lock = threading.Lock()  # held by a worker process while it runs a seed
 
 
 def _run_in_worker(task):
@@ -97,8 +99,9 @@ class LocalRunner:
         else:
             context = multiprocessing.get_context("spawn")
             self._stop = context.Event()
-            self._pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                                                initargs=(self._stop,))
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_init_worker, initargs=(self._stop,)
+            )
 
     def describe(self, threads):
         where = "this process" if self.workers == 1 else f"{self.workers} worker processes"
@@ -142,8 +145,9 @@ class DaskRunner:
         return f"the Dask scheduler {self.address} ({len(workers)} worker(s){threads})"
 
     def submit(self, task):
-        return self.client.submit(run_seed, task, self._data, key=f"tagger-ref-seed-{task.seed}-{uuid.uuid4().hex}",
-                                  pure=False)
+        return self.client.submit(
+            run_seed, task, self._data, key=f"tagger-ref-seed-{task.seed}-{uuid.uuid4().hex}", pure=False
+        )
 
     def stop(self):
         self._event.set()

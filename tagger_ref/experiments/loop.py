@@ -1,4 +1,5 @@
 """The epoch loop of every training (Tagger's and the baselines') and the signals that stop it."""
+
 import contextlib
 import os
 import signal
@@ -45,13 +46,28 @@ def _check_finite(cost, grads, state, checkpoint_path):
         if nonfinite:
             bad = f"gradient of {', '.join(nonfinite)}"
     if bad:
-        raise TrainingError(f"non-finite {bad} at step {state.step + 1} (epoch {state.epoch + 1}, batch "
-                            f"{state.batch + 1}); training stopped, the last good checkpoint {checkpoint_path} "
-                            f"(step {checkpoint_step(checkpoint_path)}) is kept")
+        raise TrainingError(
+            f"non-finite {bad} at step {state.step + 1} (epoch {state.epoch + 1}, batch "
+            f"{state.batch + 1}); training stopped, the last good checkpoint {checkpoint_path} "
+            f"(step {checkpoint_step(checkpoint_path)}) is kept"
+        )
 
 
-def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_seconds=None, max_cpu_seconds=None,
-               stop_requested=None, progress=False, echo=None, after_epoch=None):
+def run_epochs(
+    state,
+    config,
+    run_dir,
+    data_id,
+    n_images,
+    step,
+    validate,
+    max_seconds=None,
+    max_cpu_seconds=None,
+    stop_requested=None,
+    progress=False,
+    echo=None,
+    after_epoch=None,
+):
     """The epoch loop of every training (Tagger's and the baselines'), until ``config.num_epochs``.
 
     Each epoch draws a permutation of the ``n_images`` training images from ``state.rng`` and
@@ -75,8 +91,14 @@ def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_se
         return seconds_before + time.monotonic() - started, cpu_before + time.process_time() - cpu_started
 
     status = "done"
-    bar = tqdm(total=config.num_epochs * n_batches, initial=min(state.step, config.num_epochs * n_batches),
-               unit="step", disable=not progress, dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(
+        total=config.num_epochs * n_batches,
+        initial=min(state.step, config.num_epochs * n_batches),
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+        mininterval=1.0,
+    )
     try:
         while state.epoch < config.num_epochs and status == "done":
             if state.batch == 0:
@@ -84,7 +106,7 @@ def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_se
                 state.cost_sum = 0.0
             bar.set_description(f"epoch {state.epoch + 1}/{config.num_epochs}")
             while state.batch < n_batches:
-                cost, grads = step(state.order[state.batch * B:(state.batch + 1) * B])
+                cost, grads = step(state.order[state.batch * B : (state.batch + 1) * B])
                 _check_finite(cost, grads, state, checkpoint_path)
                 state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
                 state.step += 1
@@ -93,18 +115,24 @@ def run_epochs(state, config, run_dir, data_id, n_images, step, validate, max_se
                 bar.update(1)
                 bar.set_postfix(cost=f"{state.cost_sum / state.batch:.4f}", refresh=False)
                 stop = stop_requested() if stop_requested else None
-                out_of_time = ((max_seconds is not None and time.monotonic() - started >= max_seconds) or
-                               (max_cpu_seconds is not None and time.process_time() - cpu_started >= max_cpu_seconds))
+                out_of_time = (max_seconds is not None and time.monotonic() - started >= max_seconds) or (
+                    max_cpu_seconds is not None and time.process_time() - cpu_started >= max_cpu_seconds
+                )
                 if stop or out_of_time:
                     status = stop or "time limit"
                     break
             state.seconds, state.cpu_seconds = clocks()
-            if state.batch == n_batches:                                    # the epoch is complete
+            if state.batch == n_batches:  # the epoch is complete
                 row, text = validate()
                 state.epoch += 1
                 seconds, cpu_seconds = clocks()
-                row.update(epoch=state.epoch, step=state.step, train_cost=state.cost_sum / n_batches, seconds=seconds,
-                           cpu_seconds=cpu_seconds)
+                row.update(
+                    epoch=state.epoch,
+                    step=state.step,
+                    train_cost=state.cost_sum / n_batches,
+                    seconds=seconds,
+                    cpu_seconds=cpu_seconds,
+                )
                 for column in state.log:
                     state.log[column].append(row[column])
                 state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0

@@ -21,6 +21,7 @@ segment; earlier segments are never rewritten. A segment holds:
 A process killed without warning (SIGKILL, power) leaves its segment "running": the next segment
 follows it, so the record shows the kill. The file is replaced atomically (fileio.write_json).
 """
+
 import contextlib
 import datetime
 import hashlib
@@ -38,7 +39,7 @@ from ..files.fileio import write_json
 MANIFEST = "manifest.json"
 FORMAT = 1
 PACKAGES = ("numpy", "autograd", "scipy", "scikit-learn", "cupy")
-ENDS = 1 << 20      # bytes read at each end of a data file for its fingerprint
+ENDS = 1 << 20  # bytes read at each end of a data file for its fingerprint
 
 
 # The command line of the tagger-ref command running now (cli.main sets it, also for the commands
@@ -69,9 +70,9 @@ def _git(folder, *args):
 def software():
     """Versions of tagger-ref (with the git commit of its checkout, if any) and of its dependencies."""
     from .. import __version__
+
     package = os.path.dirname(os.path.abspath(__file__))
-    record = {"tagger_ref": __version__, "commit": None, "dirty": None,
-              "python": platform.python_version()}
+    record = {"tagger_ref": __version__, "commit": None, "dirty": None, "python": platform.python_version()}
     top = _git(package, "rev-parse", "--show-toplevel")
     if top and os.path.isfile(os.path.join(top, "tagger_ref", "__init__.py")):
         record["commit"] = _git(top, "rev-parse", "HEAD")
@@ -93,8 +94,17 @@ def cpu_model():
 def machine():
     """CPU model, cores, platform and the BLAS libraries this process has loaded (threadpoolctl)."""
     from threadpoolctl import threadpool_info
-    blas = [{"library": i.get("internal_api"), "version": i.get("version"), "threads": i.get("num_threads"),
-             "architecture": i.get("architecture")} for i in threadpool_info() if i.get("user_api") == "blas"]
+
+    blas = [
+        {
+            "library": i.get("internal_api"),
+            "version": i.get("version"),
+            "threads": i.get("num_threads"),
+            "architecture": i.get("architecture"),
+        }
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(), "blas": blas}
 
 
@@ -140,13 +150,21 @@ class Segment:
     def __init__(self, folder, command, argv=None, data=None, steps_fn=None):
         self.folder, self.path = os.fspath(folder), os.path.join(folder, MANIFEST)
         argv = list((command_line or sys.argv) if argv is None else argv)
-        if argv:                                  # the program by its name, not by where it is installed
+        if argv:  # the program by its name, not by where it is installed
             argv[0] = os.path.basename(argv[0])
-        self.record = {"command": command, "argv": argv,
-                       "software": software(), "machine": None,
-                       "data": None if data is None else data_fingerprint(data),
-                       "started": None, "ended": None, "wall_seconds": None, "cpu_seconds": None,
-                       "steps": None, "status": "running"}
+        self.record = {
+            "command": command,
+            "argv": argv,
+            "software": software(),
+            "machine": None,
+            "data": None if data is None else data_fingerprint(data),
+            "started": None,
+            "ended": None,
+            "wall_seconds": None,
+            "cpu_seconds": None,
+            "steps": None,
+            "status": "running",
+        }
         self.status, self.steps, self.steps_fn, self.index = "done", None, steps_fn, None
 
     def __enter__(self):
@@ -169,20 +187,25 @@ class Segment:
         steps = self.steps_fn() if self.steps_fn is not None else self.steps
         try:
             self.end(status, steps)
-        except Exception:          # noqa: BLE001 -- a failing manifest write must not hide the block's error
+        except Exception:  # noqa: BLE001 -- a failing manifest write must not hide the block's error
             if error is None:
                 raise
         return False
 
     def end(self, status, steps=None):
         manifest = read_manifest(self.folder)
-        self.record.update(ended=_now(), wall_seconds=round(time.monotonic() - self._clock, 1),
-                           cpu_seconds=round(time.process_time() - self._cpu, 1), steps=steps, status=status,
-                           machine=machine())
+        self.record.update(
+            ended=_now(),
+            wall_seconds=round(time.monotonic() - self._clock, 1),
+            cpu_seconds=round(time.process_time() - self._cpu, 1),
+            steps=steps,
+            status=status,
+            machine=machine(),
+        )
         segments = manifest["segments"]
         if self.index < len(segments) and segments[self.index].get("started") == self.record["started"]:
             segments[self.index] = self.record
-        else:                                     # the file was replaced meanwhile: keep ours at the end
+        else:  # the file was replaced meanwhile: keep ours at the end
             segments.append(self.record)
         write_json(self.path, manifest)
 
@@ -204,7 +227,10 @@ def manifest_reference(folder, relative_to=None):
         training = [i for i, s in enumerate(segments) if s.get("command") in ("train", "baseline", "sweep", "demo")]
         last = training[-1] if training else None
         where = os.path.abspath(path) if relative_to is None else os.path.relpath(path, relative_to)
-        return {"manifest": where, "training_segment": last,
-                "commit": None if last is None else segments[last]["software"].get("commit"),
-                "steps": None if last is None else segments[last].get("steps")}
+        return {
+            "manifest": where,
+            "training_segment": last,
+            "commit": None if last is None else segments[last]["software"].get("commit"),
+            "steps": None if last is None else segments[last].get("steps"),
+        }
     return None

@@ -11,6 +11,7 @@ to other programs to call. Elsewhere than glibc (macOS, Windows, musl) it does n
 cannot fit in this machine's physical memory (a Ladder layer of 10^8 units, 10^7 groups, a batch of
 10^9 images): the estimates are lower bounds, so nothing that fits is refused.
 """
+
 import ctypes
 import ctypes.util
 import math
@@ -51,6 +52,7 @@ def keep_freed_memory():
 # ---------------------------------------------------------------------------------------------
 # refusing what cannot fit, before allocating it
 
+
 def physical_memory():
     """Bytes of physical memory of this machine (None where the system does not say)."""
     try:
@@ -70,10 +72,13 @@ def check_fits(nbytes, what):
     """ConfigError in one line when ``nbytes`` (a lower bound of what ``what`` allocates) exceed the
     machine's physical memory, so that absurd sizes are refused before any allocation."""
     from ..errors import ConfigError
+
     total = physical_memory()
     if total is not None and nbytes > total:
-        raise ConfigError(f"{what} needs at least {_size(nbytes)} of memory, more than this machine's "
-                          f"{_size(total)}: use smaller sizes")
+        raise ConfigError(
+            f"{what} needs at least {_size(nbytes)} of memory, more than this machine's "
+            f"{_size(total)}: use smaller sizes"
+        )
 
 
 def model_bytes(config, batch, n_iterations=None, n_groups=None, param_copies=4):
@@ -85,10 +90,12 @@ def model_bytes(config, batch, n_iterations=None, n_groups=None, param_copies=4)
     itemsize = 8 if config.dtype == "float64" else 4
     if hasattr(config, "baseline"):
         from ..baselines.models import param_shapes
+
         units = config.n_inputs * sum(config.hidden) if config.baseline == "convnet" else sum(config.sizes)
         activations = batch * units
     else:
         from ..files.params import param_shapes
+
         T = config.n_iterations if n_iterations is None else n_iterations
         K = config.n_groups if n_groups is None else n_groups
         activations = T * K * batch * (4 * config.n_inputs + sum(config.encoder_proj))

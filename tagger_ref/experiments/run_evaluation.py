@@ -16,6 +16,7 @@ numbers are ``experiments.evaluation``'s and ``experiments.baseline_training``'s
 told (the split, K and T, the table, where it went) goes line by line to ``echo``, as training's
 epoch lines do.
 """
+
 import dataclasses
 import os
 import typing
@@ -27,7 +28,8 @@ from ..errors import CheckpointError, ConfigError, DataError
 from ..files.fileio import check_output_file, save_npz, write_json, write_text
 from ..files.params import load_params
 from ..files.tables import table1_csv, table2_csv
-from .baseline_training import evaluate as evaluate_baseline, is_baseline_config, stored_config_dict
+from .baseline_training import evaluate as evaluate_baseline
+from .baseline_training import is_baseline_config, stored_config_dict
 from .baseline_training import load_run as load_baseline_run
 from .evaluation import chance_error, degenerate_images, evaluate, evaluate_classifier, table1_rows, table2_rows
 from .manifest import Segment, data_fingerprint, manifest_reference
@@ -35,21 +37,22 @@ from .memory import check_model_fits
 from .training import check_targets, kept_epochs, kept_params_path, load_run, load_split
 
 PREDICTIONS = "predictions.npz"
-TABLE1_ITERATIONS = 5      # T of the paper's Table 1 when none is asked for
-GPU_DTYPE = "float32"      # the dtype on the GPU when none is asked for (tagger-ref evaluate --device gpu)
+TABLE1_ITERATIONS = 5  # T of the paper's Table 1 when none is asked for
+GPU_DTYPE = "float32"  # the dtype on the GPU when none is asked for (tagger-ref evaluate --device gpu)
 
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
     """What to score a run on, besides the run and the data file (``tagger-ref evaluate``'s options);
     plain values, so a sweep's seeds carry it to other processes."""
-    split: str = "test"                  # split of the dataset file
-    iterations: typing.Optional[int] = None   # T; None: 5 (Table 1), or a classifier's training T (Table 2)
+
+    split: str = "test"  # split of the dataset file
+    iterations: typing.Optional[int] = None  # T; None: 5 (Table 1), or a classifier's training T (Table 2)
     groups: typing.Optional[int] = None  # K; None: the config's n_groups
-    seed: int = 0                        # seed of the corruption and the initial masks
-    epoch: typing.Optional[int] = None   # the parameters kept after this epoch; None: the latest checkpoint
-    device: str = "cpu"                  # "cpu" or "gpu" (a baseline: the CPU only)
-    dtype: typing.Optional[str] = None   # None: the config's on the CPU, GPU_DTYPE on the GPU
+    seed: int = 0  # seed of the corruption and the initial masks
+    epoch: typing.Optional[int] = None  # the parameters kept after this epoch; None: the latest checkpoint
+    device: str = "cpu"  # "cpu" or "gpu" (a baseline: the CPU only)
+    dtype: typing.Optional[str] = None  # None: the config's on the CPU, GPU_DTYPE on the GPU
 
 
 def check_iterations_groups(iterations, groups):
@@ -67,8 +70,10 @@ def load_evaluated(run_dir, epoch):
     path = kept_params_path(run_dir, epoch)
     if not os.path.isfile(path):
         kept = kept_epochs(run_dir)
-        raise CheckpointError(f"--epoch {epoch}: {run_dir} keeps no parameters of that epoch (kept: "
-                              f"{', '.join(map(str, kept)) if kept else 'none; train with --keep-every'})")
+        raise CheckpointError(
+            f"--epoch {epoch}: {run_dir} keeps no parameters of that epoch (kept: "
+            f"{', '.join(map(str, kept)) if kept else 'none; train with --keep-every'})"
+        )
     return config, load_params(path, config)
 
 
@@ -88,10 +93,18 @@ def write_provenance(out, run_dir, data, evaluation, iterations):
     """<table>.provenance.json: the scored run's manifest (manifest.manifest_reference, its path
     relative to the table's folder), the epoch (None: the latest checkpoint), the split, seed,
     iterations, groups and the data file's fingerprint."""
-    write_json(provenance_path(out), {
-        "run": manifest_reference(run_dir, os.path.dirname(os.path.abspath(out))), "epoch": evaluation.epoch,
-        "split": evaluation.split, "seed": evaluation.seed, "iterations": iterations, "groups": evaluation.groups,
-        "data": data_fingerprint(data)})
+    write_json(
+        provenance_path(out),
+        {
+            "run": manifest_reference(run_dir, os.path.dirname(os.path.abspath(out))),
+            "epoch": evaluation.epoch,
+            "split": evaluation.split,
+            "seed": evaluation.seed,
+            "iterations": iterations,
+            "groups": evaluation.groups,
+            "data": data_fingerprint(data),
+        },
+    )
 
 
 def _predictions_path(out):
@@ -130,7 +143,7 @@ def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None):
     dtype = evaluation.dtype or (GPU_DTYPE if evaluation.device == "gpu" else config.dtype)
     config = config if dtype == config.dtype else config.replace(dtype=dtype)
     check_model_fits(config, config.batch_size, iterations, evaluation.groups, param_copies=1)
-    params = to_device(params, config.dtype)             # the forward passes run on the device; AMI on the host
+    params = to_device(params, config.dtype)  # the forward passes run on the device; AMI on the host
     out = out or default_table(run_dir, classify, evaluation.epoch)
     check_output_file(out)
     split = load_split(data, evaluation.split, config)
@@ -142,15 +155,24 @@ def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None):
 
 def _table1(run_dir, data, evaluation, iterations, config, params, split, out, echo):
     """Table 1 rows (denoising cost, AMI mean and median per iteration) of a model without a class head."""
-    result = evaluate(params, config, split.features, split.mask, numpy.random.default_rng(evaluation.seed),
-                      n_iterations=iterations, n_groups=evaluation.groups)
+    result = evaluate(
+        params,
+        config,
+        split.features,
+        split.mask,
+        numpy.random.default_rng(evaluation.seed),
+        n_iterations=iterations,
+        n_groups=evaluation.groups,
+    )
     rows = table1_rows(result)
     text = table1_csv(rows)
     write_text(out, text)
     write_provenance(out, run_dir, data, evaluation, iterations)
     K = evaluation.groups or config.n_groups
-    echo(f"{evaluation.split} split of {data}: {split.n_images} images, K = {K}, T = {iterations}; "
-         f"{degenerate_images(split.mask)} image(s) have fewer than two scored true groups")
+    echo(
+        f"{evaluation.split} split of {data}: {split.n_images} images, K = {K}, T = {iterations}; "
+        f"{degenerate_images(split.mask)} image(s) have fewer than two scored true groups"
+    )
     _echo_table(echo, text)
     echo(f"wrote {out}")
     return {"table": out, "rows": rows, "predictions": None}
@@ -159,16 +181,27 @@ def _table1(run_dir, data, evaluation, iterations, config, params, split, out, e
 def _check_class_targets(split, config, data, name):
     if split.targets is None:
         raise DataError(f"data file {data} has no class targets: a classifier is evaluated on TextureMNIST")
-    check_targets(split.targets, split.features, config.replace(objects_per_sample=split.targets.shape[1]),
-                  f"data file {data}, split {name!r}")
+    check_targets(
+        split.targets,
+        split.features,
+        config.replace(objects_per_sample=split.targets.shape[1]),
+        f"data file {data}, split {name!r}",
+    )
 
 
 def _table2(run_dir, data, evaluation, iterations, config, params, split, out, echo):
     """Table 2 rows for a model with a classification head, and predictions.npz beside the table."""
     _check_class_targets(split, config, data, evaluation.split)
-    result = evaluate_classifier(params, config, split.features, split.targets,
-                                 numpy.random.default_rng(evaluation.seed), iterations, mask=split.mask,
-                                 n_groups=evaluation.groups)
+    result = evaluate_classifier(
+        params,
+        config,
+        split.features,
+        split.targets,
+        numpy.random.default_rng(evaluation.seed),
+        iterations,
+        mask=split.mask,
+        n_groups=evaluation.groups,
+    )
     rows = table2_rows(result)
     text = table2_csv(rows)
     predictions = _predictions_path(out)
@@ -177,10 +210,12 @@ def _table2(run_dir, data, evaluation, iterations, config, params, split, out, e
     write_provenance(out, run_dir, data, evaluation, iterations)
     K = evaluation.groups or config.n_groups
     objects = split.targets.shape[1]
-    echo(f"{evaluation.split} split of {data}: {split.n_images} images with {objects} digit(s), K = {K}, "
-         f"T = {iterations}; class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "
-         f"chance: {chance_error(1, config.n_classes):.0f} % for one digit, "
-         f"{chance_error(2, config.n_classes):.0f} % for two")
+    echo(
+        f"{evaluation.split} split of {data}: {split.n_images} images with {objects} digit(s), K = {K}, "
+        f"T = {iterations}; class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "
+        f"chance: {chance_error(1, config.n_classes):.0f} % for one digit, "
+        f"{chance_error(2, config.n_classes):.0f} % for two"
+    )
     _echo_table(echo, text)
     echo(f"wrote {out} and {predictions}")
     return {"table": out, "rows": rows, "predictions": predictions}
@@ -204,20 +239,35 @@ def _evaluate_baseline_run(run_dir, data, evaluation, out, echo):
 
 
 def _baseline_table(run_dir, data, evaluation, config, params, split, out, echo):
-    result = evaluate_baseline(params, config.replace(dtype=evaluation.dtype or config.dtype), split.features,
-                               split.targets, numpy.random.default_rng(evaluation.seed))
-    rows = [{"iteration": 1, "class_error": result["class_error"], "class_cost": result["class_cost"],
-             "denoising_cost": result.get("denoising_cost"), "ami": None}]
+    result = evaluate_baseline(
+        params,
+        config.replace(dtype=evaluation.dtype or config.dtype),
+        split.features,
+        split.targets,
+        numpy.random.default_rng(evaluation.seed),
+    )
+    rows = [
+        {
+            "iteration": 1,
+            "class_error": result["class_error"],
+            "class_cost": result["class_cost"],
+            "denoising_cost": result.get("denoising_cost"),
+            "ami": None,
+        }
+    ]
     text = table2_csv(rows)
     predictions = _predictions_path(out)
-    save_npz(predictions, {"class_probs": result["class_probs"][None],
-                           "labels": numpy.asarray(split.targets, numpy.int64)})
+    save_npz(
+        predictions, {"class_probs": result["class_probs"][None], "labels": numpy.asarray(split.targets, numpy.int64)}
+    )
     write_text(out, text)
     write_provenance(out, run_dir, data, evaluation, evaluation.iterations)
     objects = split.targets.shape[1]
-    echo(f"{evaluation.split} split of {data}: {split.n_images} images with {objects} digit(s); {config.method}; "
-         f"class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "
-         f"chance: {chance_error(objects, config.n_classes):.0f} %")
+    echo(
+        f"{evaluation.split} split of {data}: {split.n_images} images with {objects} digit(s); {config.method}; "
+        f"class_error in percent on clean input{' (top-2 error)' if objects == 2 else ''}; "
+        f"chance: {chance_error(objects, config.n_classes):.0f} %"
+    )
     _echo_table(echo, text)
     echo(f"wrote {out} and {predictions}")
     return {"table": out, "rows": rows, "predictions": predictions}

@@ -14,13 +14,14 @@
 Each step takes one batch of each; ``LabeledStream`` holds where the labeled stream stands, and
 training keeps it in the checkpoint so that a resumed run takes the same batches.
 """
+
 import dataclasses
 
 import numpy
 
 from ..errors import DataError
 
-LABEL_STREAM = 2   # default_rng([seed, LABEL_STREAM]) shuffles the training split before the labeled subset is taken
+LABEL_STREAM = 2  # default_rng([seed, LABEL_STREAM]) shuffles the training split before the labeled subset is taken
 
 
 def steps_per_epoch(n_images, batch_size):
@@ -39,17 +40,21 @@ def labeled_subset(targets, labeled_samples, n_classes, seed):
     if not labeled_samples:
         return numpy.arange(n)
     if labeled_samples % n_classes:
-        raise DataError(f"labeled_samples = {labeled_samples} is not a multiple of the {n_classes} classes: "
-                        f"the labeled subset takes as many images of each class")
+        raise DataError(
+            f"labeled_samples = {labeled_samples} is not a multiple of the {n_classes} classes: "
+            f"the labeled subset takes as many images of each class"
+        )
     per_class = labeled_samples // n_classes
-    order = numpy.random.default_rng([seed, LABEL_STREAM]).permutation(n)       # (n,)
-    first = targets[order, 0]                                                   # class of each shuffled image
+    order = numpy.random.default_rng([seed, LABEL_STREAM]).permutation(n)  # (n,)
+    first = targets[order, 0]  # class of each shuffled image
     chosen = []
     for c in range(n_classes):
         positions = numpy.flatnonzero(first == c)[:per_class]
         if len(positions) < per_class:
-            raise DataError(f"labeled_samples = {labeled_samples} needs {per_class} training images of class {c}, "
-                            f"the training split has {len(positions)}")
+            raise DataError(
+                f"labeled_samples = {labeled_samples} needs {per_class} training images of class {c}, "
+                f"the training split has {len(positions)}"
+            )
         chosen.append(positions)
     return order[numpy.sort(numpy.concatenate(chosen))]
 
@@ -57,9 +62,10 @@ def labeled_subset(targets, labeled_samples, n_classes, seed):
 @dataclasses.dataclass
 class LabeledStream:
     """Where the labeled stream stands: the subset, the current pass's order, batches taken from it."""
-    index: numpy.ndarray                     # (L,) indices of the labeled images in the training split
+
+    index: numpy.ndarray  # (L,) indices of the labeled images in the training split
     order: numpy.ndarray = dataclasses.field(default_factory=lambda: numpy.zeros(0, numpy.int64))  # this pass
-    position: int = 0                        # batches taken from this pass
+    position: int = 0  # batches taken from this pass
 
     def next_rows(self, rng, batch_size):
         """The next labeled batch's indices (B,); a new pass (a permutation from ``rng``) when the
@@ -69,16 +75,20 @@ class LabeledStream:
         if len(self.order) == 0 or (self.position + 1) * batch_size > len(self.order):
             self.order = self.index[rng.permutation(len(self.index))]
             self.position = 0
-        rows = self.order[self.position * batch_size:(self.position + 1) * batch_size]
+        rows = self.order[self.position * batch_size : (self.position + 1) * batch_size]
         self.position += 1
         return rows
 
     def arrays(self):
         """The stream's state as arrays, for a checkpoint (``from_arrays`` reads them back)."""
-        return {"index": numpy.asarray(self.index, numpy.int64), "order": numpy.asarray(self.order, numpy.int64),
-                "position": numpy.int64(self.position)}
+        return {
+            "index": numpy.asarray(self.index, numpy.int64),
+            "order": numpy.asarray(self.order, numpy.int64),
+            "position": numpy.int64(self.position),
+        }
 
     @classmethod
     def from_arrays(cls, arrays):
-        return cls(index=numpy.asarray(arrays["index"]), order=numpy.asarray(arrays["order"]),
-                   position=int(arrays["position"]))
+        return cls(
+            index=numpy.asarray(arrays["index"]), order=numpy.asarray(arrays["order"]), position=int(arrays["position"])
+        )

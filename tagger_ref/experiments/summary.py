@@ -12,6 +12,7 @@ mean and the sample standard deviation (ddof = 1, the paper's Table 2 statistic;
 seed), the minimum and the maximum, each written with 6 significant digits. The format, and the
 reading of a seed's tables, are ``files.tables``'.
 """
+
 import math
 import os
 
@@ -30,8 +31,14 @@ def statistics(values):
     a = numpy.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=numpy.float64)
     if len(a) == 0:
         return {"n": 0, **{s: math.nan for s in STATISTICS}}
-    return {"n": len(a), "median": float(numpy.median(a)), "mean": float(a.mean()),
-            "std": float(a.std(ddof=1)) if len(a) > 1 else math.nan, "min": float(a.min()), "max": float(a.max())}
+    return {
+        "n": len(a),
+        "median": float(numpy.median(a)),
+        "mean": float(a.mean()),
+        "std": float(a.std(ddof=1)) if len(a) > 1 else math.nan,
+        "min": float(a.min()),
+        "max": float(a.max()),
+    }
 
 
 def finished_seeds(sweep_dir, seeds=None):
@@ -42,7 +49,7 @@ def finished_seeds(sweep_dir, seeds=None):
     except OSError as e:
         raise DataError(f"cannot read sweep folder {sweep_dir}: {e.strerror}") from None
     for name in names:
-        seed = name[len("seed-"):]
+        seed = name[len("seed-") :]
         if not (name.startswith("seed-") and seed.isdigit()) or (seeds is not None and int(seed) not in seeds):
             continue
         record = read_seed_json(os.path.join(sweep_dir, name))
@@ -78,9 +85,10 @@ def summary_rows(collected):
             for column in table["columns"]:
                 values = table["values"].get((row, column), {})
                 if not any(v is not None for v in values.values()):
-                    continue                      # not a column of numbers
-                out.append({"table": name, "key": table["key"], "row": row, "column": column,
-                            **statistics(values.values())})
+                    continue  # not a column of numbers
+                out.append(
+                    {"table": name, "key": table["key"], "row": row, "column": column, **statistics(values.values())}
+                )
     return out
 
 
@@ -91,4 +99,3 @@ def write_summary(sweep_dir, seeds=None):
     write_text(path, summary_csv(summary_rows(collected)))
     used = sorted({s for t in collected.values() for s in t["seeds"]})
     return path, used
-

@@ -24,6 +24,7 @@ config, the evaluation arguments and, for a failure, the error. An exclusive loc
 processes from running the same seed at once, e.g. a restarted sweep and a worker of the old one
 that is still writing its last checkpoint.
 """
+
 import contextlib
 import dataclasses
 import hashlib
@@ -45,24 +46,25 @@ from .run_evaluation import Evaluation, evaluate_run
 
 SEED_JSON = "seed.json"
 EVALUATE_TXT = "evaluate.txt"
-LOCK_WAIT = 120.0          # seconds a task waits for another process to release a seed's folder
-SEED_BYTES = 1000          # memory a seed costs the sweep at least (its task, config, folder name, report)
-STOP_POLL = 2.0            # seconds between two looks at a Dask stop event (each one asks the scheduler)
+LOCK_WAIT = 120.0  # seconds a task waits for another process to release a seed's folder
+SEED_BYTES = 1000  # memory a seed costs the sweep at least (its task, config, folder name, report)
+STOP_POLL = 2.0  # seconds between two looks at a Dask stop event (each one asks the scheduler)
 
 
 @dataclasses.dataclass(frozen=True)
 class SeedTask:
     """Everything a seed's task needs; plain values, so it travels to other processes and machines."""
-    seed: int                                # the run's seed (config.seed)
-    run_dir: str                             # SWEEP_DIR/seed-S
-    config: TaggerConfig                     # the config to train, seed and epoch count included
-    data: str                                # dataset file (train and valid for training, the rest to evaluate)
-    evaluation: Evaluation = Evaluation()        # what the seed's run is evaluated on (split, T, K, seed, ...)
-    evaluate_args: typing.Tuple[str, ...] = ()   # the words `evaluation` was parsed from, recorded in seed.json
-    valid_images: typing.Optional[int] = None    # validate on the first that many images (train --valid-images)
-    deadline: typing.Optional[float] = None      # time.time() after which training stops (checkpointed)
-    threads: typing.Optional[int] = None         # BLAS threads of this task (threadpoolctl), None: unchanged
-    stop_event: typing.Optional[str] = None      # name of a distributed.Event that asks the task to stop
+
+    seed: int  # the run's seed (config.seed)
+    run_dir: str  # SWEEP_DIR/seed-S
+    config: TaggerConfig  # the config to train, seed and epoch count included
+    data: str  # dataset file (train and valid for training, the rest to evaluate)
+    evaluation: Evaluation = Evaluation()  # what the seed's run is evaluated on (split, T, K, seed, ...)
+    evaluate_args: typing.Tuple[str, ...] = ()  # the words `evaluation` was parsed from, recorded in seed.json
+    valid_images: typing.Optional[int] = None  # validate on the first that many images (train --valid-images)
+    deadline: typing.Optional[float] = None  # time.time() after which training stops (checkpointed)
+    threads: typing.Optional[int] = None  # BLAS threads of this task (threadpoolctl), None: unchanged
+    stop_event: typing.Optional[str] = None  # name of a distributed.Event that asks the task to stop
 
 
 def seed_dir(sweep_dir, seed):
@@ -96,24 +98,35 @@ def read_seed_json(run_dir):
             record = json.load(f)
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) else None     # not a record (e.g. a hand-edited [1]): none
+    return record if isinstance(record, dict) else None  # not a record (e.g. a hand-edited [1]): none
 
 
 def is_finished(record, task):
     """Whether ``record`` (seed.json) is a finished run of ``task``'s config and evaluation."""
-    return (record is not None and record.get("state") == "finished" and record.get("config") == task.config.to_dict()
-            and record.get("evaluate_args") == list(task.evaluate_args))
+    return (
+        record is not None
+        and record.get("state") == "finished"
+        and record.get("config") == task.config.to_dict()
+        and record.get("evaluate_args") == list(task.evaluate_args)
+    )
 
 
 def _record(task, state, **fields):
-    return {"seed": task.seed, "state": state, "config": task.config.to_dict(),
-            "evaluate_args": list(task.evaluate_args), "host": socket.gethostname(), "pid": os.getpid(), **fields}
+    return {
+        "seed": task.seed,
+        "state": state,
+        "config": task.config.to_dict(),
+        "evaluate_args": list(task.evaluate_args),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        **fields,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # stopping
 
-_worker_stop = []   # callables set by a worker process's initializer (executors), polled with the others
+_worker_stop = []  # callables set by a worker process's initializer (executors), polled with the others
 
 
 def add_worker_stop(check):
@@ -124,6 +137,7 @@ def add_worker_stop(check):
 def _dask_stop(name):
     """A poll of the distributed.Event ``name``, asking the scheduler at most every STOP_POLL seconds."""
     from distributed import Event
+
     event, last, seen = Event(name), [0.0], [False]
 
     def check():
@@ -131,6 +145,7 @@ def _dask_stop(name):
             last[0] = time.monotonic()
             seen[0] = event.is_set()
         return seen[0]
+
     return check
 
 
@@ -145,11 +160,13 @@ def _stop_check(task, stop_requested):
         if task.deadline is not None and time.time() >= task.deadline:
             return "time limit"
         return "a stop request" if any(c() for c in checks) else None
+
     return check
 
 
 # ---------------------------------------------------------------------------------------------
 # evaluation
+
 
 def evaluate_seed(run_dir, data, evaluation):
     """``evaluate_run`` of the seed's folder; what ``tagger-ref evaluate`` would print goes to
@@ -173,6 +190,7 @@ def tables(run_dir):
 # ---------------------------------------------------------------------------------------------
 # the task
 
+
 def _locked(run_dir, wait=LOCK_WAIT):
     """Hold the seed folder's lock (``locks.locked``), waiting up to ``wait`` s for another process."""
     return locked(run_dir, wait, busy=f"{run_dir} is in use by another process (still running this seed?)")
@@ -184,6 +202,7 @@ def local_data_copy(data_bytes):
     path = os.path.join(tempfile.gettempdir(), f"tagger-ref-data-{digest}.npz")
     if not (os.path.isfile(path) and os.path.getsize(path) == len(data_bytes)):
         from ..files.fileio import atomic_path
+
         with atomic_path(path, suffix=".npz") as tmp:
             with open(tmp, "wb") as f:
                 f.write(data_bytes)
@@ -198,8 +217,16 @@ def run_seed(task, data_bytes=None, stop_requested=None):
     Returns ``{"seed", "status": "finished" | "skipped" | "stopped" | "not started" | "failed",
     "epoch", "step", "resumed_step", "seconds", "host", "error"}``; never raises for a seed's error.
     """
-    result = {"seed": task.seed, "status": "failed", "epoch": None, "step": None, "resumed_step": None,
-              "seconds": None, "host": socket.gethostname(), "error": None}
+    result = {
+        "seed": task.seed,
+        "status": "failed",
+        "epoch": None,
+        "step": None,
+        "resumed_step": None,
+        "seconds": None,
+        "host": socket.gethostname(),
+        "error": None,
+    }
     stop = _stop_check(task, stop_requested)
     if stop():
         result["status"] = "not started"
@@ -208,32 +235,48 @@ def run_seed(task, data_bytes=None, stop_requested=None):
         os.makedirs(task.run_dir, exist_ok=True)
         with _locked(task.run_dir):
             return _run_locked(task, data_bytes, stop, result)
-    except Exception as e:   # noqa: BLE001 -- a seed's failure is reported, never raised into the sweep
+    except Exception as e:  # noqa: BLE001 -- a seed's failure is reported, never raised into the sweep
         result["error"] = str(e) if isinstance(e, TaggerError) else f"{type(e).__name__}: {e}"
         with contextlib.suppress(Exception):
-            write_json(os.path.join(task.run_dir, SEED_JSON),
-                       _record(task, "failed", error=result["error"], traceback=traceback.format_exc()))
+            write_json(
+                os.path.join(task.run_dir, SEED_JSON),
+                _record(task, "failed", error=result["error"], traceback=traceback.format_exc()),
+            )
         return result
 
 
 def _seed_command_line(task):
     """What a seed's training amounts to, for its manifest: the tagger-ref train command it equals."""
-    line = ["tagger-ref", "train", "--config", "<the sweep's config>", "--data", os.fspath(task.data),
-            "--out", os.fspath(task.run_dir), "--seed", str(task.config.seed), "--epochs", str(task.config.num_epochs)]
+    line = [
+        "tagger-ref",
+        "train",
+        "--config",
+        "<the sweep's config>",
+        "--data",
+        os.fspath(task.data),
+        "--out",
+        os.fspath(task.run_dir),
+        "--seed",
+        str(task.config.seed),
+        "--epochs",
+        str(task.config.num_epochs),
+    ]
     if task.valid_images:
         line += ["--valid-images", str(task.valid_images)]
     return line + ["(run by tagger-ref sweep)"]
 
 
 def _run_locked(task, data_bytes, stop, result):
-    from .memory import keep_freed_memory
     from .manifest import Segment
+    from .memory import keep_freed_memory
     from .training import CHECKPOINT, load_checkpoint, load_split, train
+
     run_dir, config = task.run_dir, task.config
     if is_finished(read_seed_json(run_dir), task):
         record = read_seed_json(run_dir)
-        result.update(status="skipped", epoch=record.get("epoch"), step=record.get("step"),
-                      seconds=record.get("seconds"))
+        result.update(
+            status="skipped", epoch=record.get("epoch"), step=record.get("step"), seconds=record.get("seconds")
+        )
         return result
     data = local_data_copy(data_bytes) if data_bytes is not None else task.data
     checkpoint = os.path.join(run_dir, CHECKPOINT)
@@ -243,17 +286,32 @@ def _run_locked(task, data_bytes, stop, result):
     keep_freed_memory()
     train_data, valid_data = load_split(data, "train", config), load_split(data, "valid", config)
     from threadpoolctl import threadpool_info, threadpool_limits
+
     limits = threadpool_limits(limits=task.threads, user_api="blas") if task.threads else contextlib.nullcontext()
     with limits:
         blas_threads = max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"], default=None)
-        trained = train(config, train_data.features, valid_data.features, run_dir, resume=resume,
-                        valid_images=task.valid_images, stop_requested=stop, valid_mask=valid_data.mask,
-                        train_y=train_data.targets, valid_y=valid_data.targets,
-                        manifest=Segment(run_dir, "train", argv=_seed_command_line(task), data=data))
+        trained = train(
+            config,
+            train_data.features,
+            valid_data.features,
+            run_dir,
+            resume=resume,
+            valid_images=task.valid_images,
+            stop_requested=stop,
+            valid_mask=valid_data.mask,
+            train_y=train_data.targets,
+            valid_y=valid_data.targets,
+            manifest=Segment(run_dir, "train", argv=_seed_command_line(task), data=data),
+        )
         state = load_checkpoint(checkpoint)[0]
         result.update(epoch=state.epoch, step=state.step, seconds=state.seconds)
-        counters = {"epoch": state.epoch, "step": state.step, "seconds": state.seconds,
-                    "cpu_seconds": state.cpu_seconds, "blas_threads": blas_threads}
+        counters = {
+            "epoch": state.epoch,
+            "step": state.step,
+            "seconds": state.seconds,
+            "cpu_seconds": state.cpu_seconds,
+            "blas_threads": blas_threads,
+        }
         if trained["status"] != "done":
             result.update(status="stopped", error=trained["status"])
             write_json(os.path.join(run_dir, SEED_JSON), _record(task, "stopped", reason=trained["status"], **counters))
@@ -262,4 +320,3 @@ def _run_locked(task, data_bytes, stop, result):
     write_json(os.path.join(run_dir, SEED_JSON), _record(task, "finished", tables=tables(run_dir), **counters))
     result["status"] = "finished"
     return result
-

@@ -29,6 +29,7 @@ host by the run's generator and copied over, so CPU and GPU runs draw the same n
 checkpoint's generator state is the whole story (docs/gpu.md, "Random draws"). Checkpoints,
 params.npz and log.csv are written from NumPy copies (``to_numpy``).
 """
+
 import os
 
 import numpy
@@ -42,8 +43,19 @@ from ..files.params import init_params, param_shapes, save_params
 from ..maths.gradients import cost_and_grad
 from ..maths.ops import FAST
 from .adam import adam_init
-from .checkpoint import (CHECKPOINT, CONFIG, PARAMS, RunKind, TrainState, data_identity, nothing_to_do,
-                         prepare_run, read_checkpoint, save_checkpoint, stored_ami_images)
+from .checkpoint import (
+    CHECKPOINT,
+    CONFIG,
+    PARAMS,
+    RunKind,
+    TrainState,
+    data_identity,
+    nothing_to_do,
+    prepare_run,
+    read_checkpoint,
+    save_checkpoint,
+    stored_ami_images,
+)
 from .checkpoint import load_run as load_run_of_kind
 from .evaluation import ami_scores, denoising_costs, evaluate_classifier
 from .loop import run_epochs
@@ -66,14 +78,13 @@ CLASS_COLUMNS = ("valid_class_cost", "valid_class_error", "train_class_error")
 # median over images of the AMI at the last training iteration on the first valid_ami_images clean
 # validation images, scored as evaluation scores it (evaluation.ami_scores).
 AMI_COLUMNS = ("valid_ami", "valid_ami_median")
-VALID_STREAM = 1      # validation generator: default_rng([seed, VALID_STREAM])
+VALID_STREAM = 1  # validation generator: default_rng([seed, VALID_STREAM])
 VALID_AMI_STREAM = 2  # the AMI's initial mask logits: default_rng([seed, VALID_AMI_STREAM]), afresh every epoch
 TRAIN_CLASS_STREAM = 3  # train_class_error's draws: default_rng([seed, TRAIN_CLASS_STREAM]), afresh each epoch
 # Images the AMI is scored on by default: 200 cost 0.7 s on shapes-hour (1.5 % of its 47 s epoch
 # with two threads) and 1.8 s on the paper's Shapes model (under 1 %): docs/training.md.
 VALID_AMI_IMAGES = 200
-KEPT_DIR = "epochs"   # --keep-every: epochs/params-epoch-<E>.npz, the parameters after epoch E
-
+KEPT_DIR = "epochs"  # --keep-every: epochs/params-epoch-<E>.npz, the parameters after epoch E
 
 
 def log_columns(config, valid_ami_images=0):
@@ -83,8 +94,13 @@ def log_columns(config, valid_ami_images=0):
 
 
 # Tagger's runs: a config of this package's TaggerConfig; a baseline's checkpoint fails to read as one.
-TAGGER_RUN = RunKind(name="training", from_dict=from_dict, param_shapes=param_shapes, log_columns=log_columns,
-                     labeled=lambda config: config.class_cost_x > 0)
+TAGGER_RUN = RunKind(
+    name="training",
+    from_dict=from_dict,
+    param_shapes=param_shapes,
+    log_columns=log_columns,
+    labeled=lambda config: config.class_cost_x > 0,
+)
 
 
 def load_checkpoint(path):
@@ -107,8 +123,11 @@ def kept_epochs(run_dir):
     """The epochs whose parameters a run folder keeps, ascending."""
     folder = os.path.join(run_dir, KEPT_DIR)
     names = os.listdir(folder) if os.path.isdir(folder) else []
-    return sorted(int(n[len("params-epoch-"):-len(".npz")]) for n in names
-                  if n.startswith("params-epoch-") and n.endswith(".npz") and n[13:-4].isdigit())
+    return sorted(
+        int(n[len("params-epoch-") : -len(".npz")])
+        for n in names
+        if n.startswith("params-epoch-") and n.endswith(".npz") and n[13:-4].isdigit()
+    )
 
 
 def new_state(config, train_y=None, valid_ami_images=0):
@@ -120,22 +139,31 @@ def new_state(config, train_y=None, valid_ami_images=0):
     labeled = None
     if config.class_cost_x > 0:
         labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
-    return TrainState(params=params, adam=adam_init(params), rng=rng,
-                      log={c: [] for c in log_columns(config, valid_ami_images)}, labeled=labeled,
-                      valid_ami_images=valid_ami_images)
+    return TrainState(
+        params=params,
+        adam=adam_init(params),
+        rng=rng,
+        log={c: [] for c in log_columns(config, valid_ami_images)},
+        labeled=labeled,
+        valid_ami_images=valid_ami_images,
+    )
 
 
 def check_targets(targets, features, config, source):
     """Raise DataError unless a classifying run's ``targets`` are (n, objects_per_sample) labels in 0..C-1."""
     if targets is None:
-        raise DataError(f"{source}: the model classifies (class_cost_x > 0) but the data has no class targets "
-                        f"(a TextureMNIST file is needed)")
+        raise DataError(
+            f"{source}: the model classifies (class_cost_x > 0) but the data has no class targets "
+            f"(a TextureMNIST file is needed)"
+        )
     t = numpy.asarray(targets)
     if t.ndim != 2 or len(t) != len(features):
         raise DataError(f"{source}: targets have shape {t.shape}, expected ({len(features)}, objects)")
     if t.shape[1] != config.objects_per_sample:
-        raise DataError(f"{source}: images have {t.shape[1]} digit(s), the config's objects_per_sample is "
-                        f"{config.objects_per_sample} (TextureMNIST1 or 2 for another model?)")
+        raise DataError(
+            f"{source}: images have {t.shape[1]} digit(s), the config's objects_per_sample is "
+            f"{config.objects_per_sample} (TextureMNIST1 or 2 for another model?)"
+        )
     if len(t) and (t.min() < 0 or t.max() >= config.n_classes):
         raise DataError(f"{source}: targets outside 0..{config.n_classes - 1}")
 
@@ -146,25 +174,31 @@ def check_data(features, config, source):
     if a.ndim != 2:
         raise DataError(f"{source}: features have shape {a.shape}, expected (images, inputs)")
     if a.shape[1] != config.n_inputs:
-        raise DataError(f"{source}: images have {a.shape[1]} inputs, but the config expects "
-                        f"N = {config.n_inputs}: a data file of another dataset or size?")
+        raise DataError(
+            f"{source}: images have {a.shape[1]} inputs, but the config expects "
+            f"N = {config.n_inputs}: a data file of another dataset or size?"
+        )
     if len(a) == 0:
         raise DataError(f"{source}: no images")
     if not numpy.all(numpy.isfinite(a)):
         raise DataError(f"{source}: features contain NaN or infinite values")
     if config.input_type == "binary" and not numpy.all((a == 0) | (a == 1)):
-        raise DataError(f"{source}: features are not binary, but the config's model is binary "
-                        f"(a data file of another dataset?)")
+        raise DataError(
+            f"{source}: features are not binary, but the config's model is binary (a data file of another dataset?)"
+        )
 
 
 def load_split(path, split, config):
     """One split of a dataset file (tagger_ref.files.datasets) checked against ``config``: its input
     type and N must be the model's. Returns the Dataset (``.features`` (n, N), ``.mask`` (n, G, N))."""
     from ..files.datasets import load_dataset
+
     data = load_dataset(path, split)
     if data.input_type != config.input_type:
-        raise DataError(f"data file {path} holds {data.name} ({data.input_type} inputs), but the config's "
-                        f"model is {config.input_type}")
+        raise DataError(
+            f"data file {path} holds {data.name} ({data.input_type} inputs), but the config's "
+            f"model is {config.input_type}"
+        )
     check_data(data.features, config, f"data file {path}, split {split!r}")
     return data
 
@@ -187,12 +221,18 @@ def plan_transfer(source, config):
     with another shape is a CheckpointError naming it.
     """
     shapes = param_shapes(config)
-    wrong = [f"{k} has shape {numpy.shape(source[k])} there, {tuple(shape)} in this model"
-             for k, shape in shapes.items() if k in source and numpy.shape(source[k]) != tuple(shape)]
+    wrong = [
+        f"{k} has shape {numpy.shape(source[k])} there, {tuple(shape)} in this model"
+        for k, shape in shapes.items()
+        if k in source and numpy.shape(source[k]) != tuple(shape)
+    ]
     if wrong:
         raise CheckpointError("--init-from: parameters of the same name and another shape: " + "; ".join(wrong))
-    return {"copied": [k for k in shapes if k in source], "new": [k for k in shapes if k not in source],
-            "dropped": [k for k in source if k not in shapes]}
+    return {
+        "copied": [k for k in shapes if k in source],
+        "new": [k for k in shapes if k not in source],
+        "dropped": [k for k in source if k not in shapes],
+    }
 
 
 def transfer_params(params, source, plan):
@@ -201,7 +241,6 @@ def transfer_params(params, source, plan):
     for k in plan["copied"]:
         out[k] = numpy.asarray(source[k], dtype=params[k].dtype).copy()
     return out
-
 
 
 def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
@@ -216,12 +255,29 @@ def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
         inputs = make_inputs(config, x, rng)
     else:
         inputs = make_semi_supervised_inputs(config, x, labeled_x, labeled_y, rng)
-    return cost_and_grad(params, config, inputs, ops=FAST)   # maths/fused.py's derivatives
+    return cost_and_grad(params, config, inputs, ops=FAST)  # maths/fused.py's derivatives
 
 
-def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max_cpu_seconds=None, valid_images=None,
-          stop_requested=None, progress=False, echo=None, train_y=None, valid_y=None, init_from=None,
-          valid_mask=None, valid_ami_images=None, keep_every=None, manifest=None):
+def train(
+    config,
+    train_x,
+    valid_x,
+    run_dir,
+    resume=False,
+    max_seconds=None,
+    max_cpu_seconds=None,
+    valid_images=None,
+    stop_requested=None,
+    progress=False,
+    echo=None,
+    train_y=None,
+    valid_y=None,
+    init_from=None,
+    valid_mask=None,
+    valid_ami_images=None,
+    keep_every=None,
+    manifest=None,
+):
     """Train (or continue) the run in ``run_dir`` until ``config.num_epochs`` epochs are done.
 
     train_x (n, N) and valid_x (n_valid, N) are clean images. ``max_seconds`` stops training
@@ -258,7 +314,7 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
     B = config.batch_size
     if len(train_x) < B:
         raise DataError(f"training data has {len(train_x)} images, fewer than one batch of {B}")
-    if classify and not resume:                  # the labeled subset's errors before the run folder is made
+    if classify and not resume:  # the labeled subset's errors before the run folder is made
         n_labeled = len(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
         if n_labeled < B:
             raise DataError(f"labeled_samples = {config.labeled_samples}: fewer labeled images than one batch of {B}")
@@ -272,16 +328,23 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
         raise TrainingError(f"keep_every must be at least 1, got {keep_every}")
     if valid_ami_images is not None and valid_ami_images < 0:
         raise DataError(f"valid_ami_images must be at least 0, got {valid_ami_images}")
-    ami_images = 0 if valid_mask is None else min(len(valid_x), VALID_AMI_IMAGES if valid_ami_images is None
-                                                  else valid_ami_images)
+    ami_images = (
+        0
+        if valid_mask is None
+        else min(len(valid_x), VALID_AMI_IMAGES if valid_ami_images is None else valid_ami_images)
+    )
     if valid_mask is not None and numpy.shape(valid_mask)[::2] != (len(valid_x), config.n_inputs):
-        raise DataError(f"validation masks have shape {numpy.shape(valid_mask)}, expected "
-                        f"({len(valid_x)}, masks, {config.n_inputs})")
+        raise DataError(
+            f"validation masks have shape {numpy.shape(valid_mask)}, expected "
+            f"({len(valid_x)}, masks, {config.n_inputs})"
+        )
     if resume:
         stored_ami = stored_ami_images(os.path.join(run_dir, CHECKPOINT))
         if valid_ami_images is not None and stored_ami is not None and ami_images != stored_ami:
-            raise CheckpointError(f"--resume: the run in {run_dir} scores the AMI on {stored_ami} validation "
-                                  f"image(s), not {ami_images}; leave --valid-ami-images out to keep it")
+            raise CheckpointError(
+                f"--resume: the run in {run_dir} scores the AMI on {stored_ami} validation "
+                f"image(s), not {ami_images}; leave --valid-ami-images out to keep it"
+            )
     data_id = data_identity(train_x, train_y if classify else None)
 
     def fresh_state():
@@ -305,28 +368,35 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
             plan = transfer[1]
             write_json(os.path.join(run_dir, INIT_FROM), dict(source=os.fspath(init_from), **plan))
             if echo:
-                echo(f"parameters from {init_from}: {len(plan['copied'])} copied; left at their initial values: "
-                     f"{', '.join(plan['new']) or 'none'}; dropped: {', '.join(plan['dropped']) or 'none'}")
+                echo(
+                    f"parameters from {init_from}: {len(plan['copied'])} copied; left at their initial values: "
+                    f"{', '.join(plan['new']) or 'none'}; dropped: {', '.join(plan['dropped']) or 'none'}"
+                )
         if not resume:
-            save_checkpoint(checkpoint_path, state, config, data_id)           # step 0: resumable from the start
+            save_checkpoint(checkpoint_path, state, config, data_id)  # step 0: resumable from the start
         # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
         state.params = to_device(state.params)
         state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
-        ami_x = numpy.asarray(valid_x)[:state.valid_ami_images]
-        ami_mask = None if valid_mask is None else numpy.asarray(valid_mask)[:state.valid_ami_images]
+        ami_x = numpy.asarray(valid_x)[: state.valid_ami_images]
+        ami_mask = None if valid_mask is None else numpy.asarray(valid_mask)[: state.valid_ami_images]
         valid_x = numpy.asarray(valid_x)[:valid_images]
         train_x = numpy.asarray(train_x, dtype=config.dtype)
         if classify:
             valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
-            scored = (state.labeled.index if state.labeled is not None       # train_class_error's images
-                      else numpy.arange(min(len(train_x), len(valid_x))))
+            scored = (
+                state.labeled.index
+                if state.labeled is not None  # train_class_error's images
+                else numpy.arange(min(len(train_x), len(valid_x)))
+            )
 
         def step(rows):
             """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""
             if state.labeled is None:
                 return batch_cost_and_grad(state.params, config, train_x[rows], state.rng)
-            labeled = state.labeled.next_rows(state.rng, B)                 # semi-supervised: two batches
-            return batch_cost_and_grad(state.params, config, train_x[rows], state.rng, train_x[labeled], train_y[labeled])
+            labeled = state.labeled.next_rows(state.rng, B)  # semi-supervised: two batches
+            return batch_cost_and_grad(
+                state.params, config, train_x[rows], state.rng, train_x[labeled], train_y[labeled]
+            )
 
         def validate():
             """The epoch's validation columns and their words for the epoch line."""
@@ -334,13 +404,17 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
             if classify:
                 scores = evaluate_classifier(state.params, config, valid_x, valid_y, valid_rng, config.n_iterations)
                 valid = scores["denoising_cost"]
-                row = {"valid_class_cost": float(scores["class_cost"][-1]),
-                       "valid_class_error": float(scores["class_error"][-1])}
+                row = {
+                    "valid_class_cost": float(scores["class_cost"][-1]),
+                    "valid_class_error": float(scores["class_error"][-1]),
+                }
                 if "train_class_error" in state.log:
                     train_rng = numpy.random.default_rng([config.seed, TRAIN_CLASS_STREAM])
-                    row["train_class_error"] = float(evaluate_classifier(
-                        state.params, config, train_x[scored], train_y[scored], train_rng,
-                        config.n_iterations)["class_error"][-1])
+                    row["train_class_error"] = float(
+                        evaluate_classifier(
+                            state.params, config, train_x[scored], train_y[scored], train_rng, config.n_iterations
+                        )["class_error"][-1]
+                    )
             else:
                 valid = denoising_costs(state.params, config, valid_x, valid_rng, config.n_iterations)
                 row = {}
@@ -352,7 +426,9 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
                     text += f" (labeled training images {row['train_class_error']:.2f} %)"
             if state.valid_ami_images:
                 ami_rng = numpy.random.default_rng([config.seed, VALID_AMI_STREAM])
-                ami = ami_scores(state.params, config, ami_x, ami_mask, ami_rng, config.n_iterations)[-1]  # last iteration
+                ami = ami_scores(state.params, config, ami_x, ami_mask, ami_rng, config.n_iterations)[
+                    -1
+                ]  # last iteration
                 row.update(valid_ami=float(numpy.mean(ami)), valid_ami_median=float(numpy.median(ami)))
                 text += f", AMI {row['valid_ami']:.3f} (median {row['valid_ami_median']:.3f})"
             return row, text
@@ -363,9 +439,21 @@ def train(config, train_x, valid_x, run_dir, resume=False, max_seconds=None, max
                 os.makedirs(os.path.join(run_dir, KEPT_DIR), exist_ok=True)
                 save_params(kept_params_path(run_dir, state.epoch), state.params)
 
-        status = run_epochs(state, config, run_dir, data_id, len(train_x), step, validate, max_seconds=max_seconds,
-                            max_cpu_seconds=max_cpu_seconds, stop_requested=stop_requested, progress=progress, echo=echo,
-                            after_epoch=keep)
+        status = run_epochs(
+            state,
+            config,
+            run_dir,
+            data_id,
+            len(train_x),
+            step,
+            validate,
+            max_seconds=max_seconds,
+            max_cpu_seconds=max_cpu_seconds,
+            stop_requested=stop_requested,
+            progress=progress,
+            echo=echo,
+            after_epoch=keep,
+        )
         save_params(os.path.join(run_dir, PARAMS), state.params)
         if manifest is not None:
             manifest.status = status

@@ -14,6 +14,7 @@ Arrays of a split with ``n`` images, ``N`` pixels, ``G`` ground-truth masks (doc
 | ``texture-mnist1`` | 784 | 2 | continuous | ``targets (n, 1)``, ``codes (n, 2)`` int64 |
 | ``texture-mnist2`` | 784 | 3 | continuous | ``targets (n, 2)``, ``codes (n, 3)`` int64 |
 """
+
 import dataclasses
 import json
 import os
@@ -37,16 +38,16 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-    name: str                       # "shapes", "texture-mnist1" or "texture-mnist2"
-    split: str                      # "train", "valid", "test" (or "single" for Shapes)
-    input_type: str                 # "binary" (Shapes) or "continuous" (TextureMNIST), docs/spec.md section 2
-    features: numpy.ndarray         # (n, N) float32: the clean inputs x, in {0, 1} or [0, 1]
-    mask: numpy.ndarray             # (n, G, N) float32: ground-truth soft masks, summing to 1 over G
-    groups: typing.Optional[numpy.ndarray] = None    # (n, N) uint8, Shapes: 0 unscored, else sprite 1..3
-    targets: typing.Optional[numpy.ndarray] = None   # (n, d) int64, TextureMNIST: digit classes
-    codes: typing.Optional[numpy.ndarray] = None     # (n, d + 1) int64, TextureMNIST: texture indices
+    name: str  # "shapes", "texture-mnist1" or "texture-mnist2"
+    split: str  # "train", "valid", "test" (or "single" for Shapes)
+    input_type: str  # "binary" (Shapes) or "continuous" (TextureMNIST), docs/spec.md section 2
+    features: numpy.ndarray  # (n, N) float32: the clean inputs x, in {0, 1} or [0, 1]
+    mask: numpy.ndarray  # (n, G, N) float32: ground-truth soft masks, summing to 1 over G
+    groups: typing.Optional[numpy.ndarray] = None  # (n, N) uint8, Shapes: 0 unscored, else sprite 1..3
+    targets: typing.Optional[numpy.ndarray] = None  # (n, d) int64, TextureMNIST: digit classes
+    codes: typing.Optional[numpy.ndarray] = None  # (n, d + 1) int64, TextureMNIST: texture indices
     meta: dict = dataclasses.field(default_factory=dict)  # the file's metadata
-    path: str = ""                  # the file it was read from
+    path: str = ""  # the file it was read from
 
     @property
     def n_images(self):
@@ -94,12 +95,14 @@ class _Npz:
         except BaseException:
             self.close()
             raise
-        self.splits = [k[:-len("_features")] for k in self.keys if k.endswith("_features")]
+        self.splits = [k[: -len("_features")] for k in self.keys if k.endswith("_features")]
 
     def _metadata(self):
         if "meta_json" not in self.keys:
-            raise DataError(f"data file {self.path} is a .npz but not a dataset written by `tagger-ref data`"
-                            f" (no meta_json; keys: {', '.join(self.keys[:8])})")
+            raise DataError(
+                f"data file {self.path} is a .npz but not a dataset written by `tagger-ref data`"
+                f" (no meta_json; keys: {', '.join(self.keys[:8])})"
+            )
         try:
             meta = json.loads(str(self.archive["meta_json"]))
             dataset, digits = meta["dataset"], meta.get("digits")
@@ -110,8 +113,8 @@ class _Npz:
     def read(self, split):
         prefix = f"{split}_"
         try:
-            return {k[len(prefix):]: self.archive[k] for k in self.keys if k.startswith(prefix)}
-        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as e:   # zlib: a damaged --compress file
+            return {k[len(prefix) :]: self.archive[k] for k in self.keys if k.startswith(prefix)}
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as e:  # zlib: a damaged --compress file
             raise DataError(f"data file {self.path} is damaged (split {split!r} unreadable): {e}") from None
 
     def close(self):
@@ -124,6 +127,7 @@ def dataset_kind(path):
     """The dataset a file holds: ``"shapes"``, ``"texture-mnist1"`` or ``"texture-mnist2"``."""
     if _file_format(path) == "hdf5":
         from . import fuel_h5
+
         return _name(*fuel_h5.kind(path), path)
     npz = _Npz(path)
     npz.close()
@@ -134,6 +138,7 @@ def dataset_splits(path):
     """The split names a file holds, in its order."""
     if _file_format(path) == "hdf5":
         from . import fuel_h5
+
         return fuel_h5.splits(path)
     npz = _Npz(path)
     npz.close()
@@ -187,6 +192,7 @@ def load_dataset(path, split, expect=None):
         raise DataError(f"unknown dataset {expect!r} (known: {', '.join(NAMES + ('texture-mnist',))})")
     if _file_format(path) == "hdf5":
         from . import fuel_h5
+
         dataset, digits, arrays = fuel_h5.read_split(path, split)
         name = _name(dataset, digits, path)
         meta = {"dataset": dataset, "digits": digits, "format": "authors' Fuel HDF5", "file": os.path.basename(path)}
@@ -203,8 +209,14 @@ def load_dataset(path, split, expect=None):
         raise DataError(f"data file {path} holds {name}, not {expect}")
     _check(name, arrays, path, split)
     return Dataset(
-        name=name, split=split, input_type=INPUT_TYPES[name],
+        name=name,
+        split=split,
+        input_type=INPUT_TYPES[name],
         features=numpy.asarray(arrays["features"], dtype=numpy.float32),
         mask=numpy.asarray(arrays["mask"], dtype=numpy.float32),
-        groups=arrays.get("groups"), targets=arrays.get("targets"), codes=arrays.get("codes"),
-        meta=meta, path=path)
+        groups=arrays.get("groups"),
+        targets=arrays.get("targets"),
+        codes=arrays.get("codes"),
+        meta=meta,
+        path=path,
+    )

@@ -9,6 +9,7 @@ While a temporary file is written its writer holds an advisory lock on it (``fcn
 it exists), so that :func:`remove_stale_parts` can tell the leftovers of a killed writer from a
 file still being written.
 """
+
 import contextlib
 import errno
 import json
@@ -22,7 +23,7 @@ import numpy
 from ..errors import OutputError, TaggerError
 
 try:
-    import fcntl                    # advisory locks (flock); absent on Windows, where nothing is locked
+    import fcntl  # advisory locks (flock); absent on Windows, where nothing is locked
 except ImportError:
     fcntl = None
 
@@ -53,7 +54,7 @@ def atomic_path(path, suffix=""):
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=PART + suffix, dir=folder)
     except OSError as e:
         raise _write_error(e, path) from None
-    if not _lock(fd):               # no flock (Windows): nothing to hold, and an open file cannot be replaced
+    if not _lock(fd):  # no flock (Windows): nothing to hold, and an open file cannot be replaced
         os.close(fd)
         fd = None
     try:
@@ -73,17 +74,19 @@ def atomic_path(path, suffix=""):
         raise
     finally:
         if fd is not None:
-            os.close(fd)            # releases the lock held since mkstemp
+            os.close(fd)  # releases the lock held since mkstemp
 
 
-PART = ".part"      # the temporary files are hidden: "." + name + "." + random + ".part" [+ suffix]
+PART = ".part"  # the temporary files are hidden: "." + name + "." + random + ".part" [+ suffix]
 
 
 def _write_error(e, path):
     """OutputError in one line for an OSError while writing ``path``; a full disk names the folder."""
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return OutputError(f"no space left on {os.path.dirname(path) or '.'} (writing {os.path.basename(path)}): free some space and "
-                           f"run the command again; nothing already written was changed")
+        return OutputError(
+            f"no space left on {os.path.dirname(path) or '.'} (writing {os.path.basename(path)}): free some space and "
+            f"run the command again; nothing already written was changed"
+        )
     return OutputError(f"cannot write {path}: {e.strerror}")
 
 
@@ -114,7 +117,7 @@ def remove_stale_parts(folder):
             except OSError:
                 continue
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)   # refused while its writer lives
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # refused while its writer lives
                 os.unlink(full)
                 removed.append(full)
             except OSError:

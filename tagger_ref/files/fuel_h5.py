@@ -14,6 +14,7 @@ and a file attribute ``split``, a table with one row per (split, source) pair an
 
 h5py is an optional dependency (``pip install 'tagger-ref[hdf5]'``), imported only here.
 """
+
 import os
 
 import numpy
@@ -36,8 +37,9 @@ def _text(value):
 def _open(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise DataError(f"data file {path} does not exist" if not os.path.exists(path)
-                        else f"data file {path} is not a file")
+        raise DataError(
+            f"data file {path} does not exist" if not os.path.exists(path) else f"data file {path} is not a file"
+        )
     h5py = _h5py()
     try:
         return h5py.File(path, "r")
@@ -92,8 +94,10 @@ def kind_of_sources(shapes, path):
         return "shapes", None
     if pixels == 784 and len(shapes["mask"]) >= 1 and shapes["mask"][0] in (2, 3):
         return "texture-mnist", shapes["mask"][0] - 1
-    raise DataError(f"data file {path} holds features of shape {shapes['features']} and masks of shape"
-                    f" {shapes['mask']}: neither Shapes (400 pixels) nor TextureMNIST (784 pixels, 2 or 3 masks)")
+    raise DataError(
+        f"data file {path} holds features of shape {shapes['features']} and masks of shape"
+        f" {shapes['mask']}: neither Shapes (400 pixels) nor TextureMNIST (784 pixels, 2 or 3 masks)"
+    )
 
 
 def kind(path):
@@ -105,7 +109,7 @@ def kind(path):
 
 def groups_from_mask(mask):
     """Shapes group labels (n, N) uint8 from its mask (n, 3, N): the channel + 1 where the mask is one-hot, else 0."""
-    one_hot = mask.max(axis=1) == 1                                              # (n, N)
+    one_hot = mask.max(axis=1) == 1  # (n, N)
     return numpy.where(one_hot, mask.argmax(axis=1) + 1, 0).astype(numpy.uint8)
 
 

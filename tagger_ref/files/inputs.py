@@ -4,12 +4,13 @@ A semi-supervised step's inputs add a labeled batch: ``labeled_x``, ``labeled_x_
 ``labeled_m0_logits`` and its targets ``y`` (``maths.semi_supervised``); without the
 ``labeled_*`` keys, ``y`` belongs to the one batch ``x``.
 """
+
 import numpy
 
 from ..device.backend import asarray, asarray_like, to_numpy
+from ..errors import InputError
 from ..maths.classification import class_targets  # noqa: F401  (re-exported for users building targets)
 from ..maths.corruption import corrupt, draw_mask_logits
-from ..errors import InputError
 from .fileio import load_npz, save_npz
 
 INPUT_KEYS = ("x", "x_tilde", "m0_logits", "y", "labeled_x", "labeled_x_tilde", "labeled_m0_logits")
@@ -56,8 +57,11 @@ def check_inputs(inputs, config, source="inputs"):
         problems.append("unexpected " + ", ".join(extra))
     semi = any(k in inputs for k in LABELED)
     if semi:
-        problems += [f"missing {k} (a labeled batch needs all of {', '.join(LABELED)} and y)"
-                     for k in LABELED + ("y",) if k not in inputs]
+        problems += [
+            f"missing {k} (a labeled batch needs all of {', '.join(LABELED)} and y)"
+            for k in LABELED + ("y",)
+            if k not in inputs
+        ]
         if config.class_cost_x <= 0:
             problems.append("a labeled batch needs a classification head (class_cost_x > 0)")
     if problems:
@@ -104,8 +108,11 @@ def _check_batch(inputs, config, prefix, problems):
 def prepare_inputs(inputs, config, source="inputs"):
     """Check ``inputs`` and return them as NumPy arrays of the config's dtype (y as int64), from any device."""
     check_inputs(inputs, config, source)
-    out = {k: numpy.asarray(to_numpy(inputs[k]), dtype=config.dtype) for k in ("x", "x_tilde", "m0_logits") + LABELED
-           if k in inputs}
+    out = {
+        k: numpy.asarray(to_numpy(inputs[k]), dtype=config.dtype)
+        for k in ("x", "x_tilde", "m0_logits") + LABELED
+        if k in inputs
+    }
     if "y" in inputs:
         out["y"] = numpy.asarray(to_numpy(inputs["y"]), dtype=numpy.int64)
     return out
@@ -117,8 +124,9 @@ def load_inputs(path, config, n_groups=None):
     inputs = prepare_inputs(load_npz(path, InputError, what="inputs file"), config, source=source)
     K = config.n_groups if n_groups is None else n_groups
     if inputs["m0_logits"].shape[0] != K:
-        raise InputError(f"{source}: m0_logits has {inputs['m0_logits'].shape[0]} groups, but the config has "
-                         f"n_groups = {K}")
+        raise InputError(
+            f"{source}: m0_logits has {inputs['m0_logits'].shape[0]} groups, but the config has n_groups = {K}"
+        )
     return inputs
 
 

@@ -11,12 +11,13 @@ Holding the lock, a process removes the hidden ``*.part`` files that a killed wr
 e.g. by an ``evaluate`` of the same folder, is left alone). Where ``flock`` does not exist
 (Windows) the folder is used unlocked.
 """
+
 import contextlib
 import os
 import time
 
 from ..errors import OutputError, TaggerError
-from .fileio import fcntl, remove_stale_parts   # fcntl is None where flock does not exist
+from .fileio import fcntl, remove_stale_parts  # fcntl is None where flock does not exist
 
 LOCK = ".lock"
 
@@ -62,8 +63,11 @@ def run_folder(folder):
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create run folder {folder}: {e.strerror}") from None
-    with locked(folder, busy=f"run folder {folder} is in use by another process (a train or baseline still "
-                             f"running there?); wait for it or choose another folder"):
+    with locked(
+        folder,
+        busy=f"run folder {folder} is in use by another process (a train or baseline still "
+        f"running there?); wait for it or choose another folder",
+    ):
         try:
             yield folder
         except BaseException:

@@ -3,6 +3,7 @@
 Names are the original code's, matrices are (in, out) and used as ``x @ W``, so a parameter
 file in the authors' format loads without renaming.
 """
+
 import math
 
 import numpy
@@ -18,8 +19,15 @@ def param_shapes(config):
     """Ordered dict name -> shape of every parameter of ``config``'s model."""
     N, H = config.n_inputs, config.encoder_proj
     L = len(H)
-    shapes = {"W": (4 * N, H[0]), "b": (H[0],), "z_u_W": (H[0], N), "c1": (N,), "b1": (N,),
-              "m_u_W": (H[0], N), "c2": ()}
+    shapes = {
+        "W": (4 * N, H[0]),
+        "b": (H[0],),
+        "z_u_W": (H[0], N),
+        "c1": (N,),
+        "b1": (N,),
+        "m_u_W": (H[0], N),
+        "c2": (),
+    }
     if config.input_type == "continuous":
         shapes["v"] = ()
     for i in range(1, L):
@@ -89,8 +97,10 @@ def check_params(params, config, source="parameters"):
         elif not numpy.all(numpy.isfinite(a)):
             problems.append(f"{name} has {int(numpy.sum(~numpy.isfinite(a)))} non-finite value(s)")
     if problems:
-        raise ParamFileError(f"{source} cannot be used with the config ({config.input_type}, N={config.n_inputs}, "
-                             f"Ladder {list(config.encoder_proj)}): " + "; ".join(problems))
+        raise ParamFileError(
+            f"{source} cannot be used with the config ({config.input_type}, N={config.n_inputs}, "
+            f"Ladder {list(config.encoder_proj)}): " + "; ".join(problems)
+        )
 
 
 def prepare_params(params, config, source="parameters"):

@@ -13,6 +13,7 @@ writer (rows -> the file's text) and its reader.
 
 ``log.csv`` (one row per epoch) is written by ``experiments.checkpoint.log_csv``.
 """
+
 import csv
 import math
 
@@ -35,6 +36,7 @@ def _text(lines):
 # ---------------------------------------------------------------------------------------------
 # table1.csv and table2.csv of an evaluated run
 
+
 def table1_csv(rows):
     """The text of table1.csv."""
     lines = [",".join(TABLE1_COLUMNS)]
@@ -47,8 +49,15 @@ def read_table1(path):
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
-        rows = [{"iteration": int(r["iteration"]), "denoising_cost": float(r["denoising_cost"]),
-                 "ami": float(r["ami"]), "ami_median": float(r["ami_median"])} for r in rows]
+        rows = [
+            {
+                "iteration": int(r["iteration"]),
+                "denoising_cost": float(r["denoising_cost"]),
+                "ami": float(r["ami"]),
+                "ami_median": float(r["ami_median"]),
+            }
+            for r in rows
+        ]
     except UnicodeDecodeError:
         raise DataError(f"cannot read table {path}: not a text file (a table1.csv of tagger-ref evaluate?)") from None
     except IsADirectoryError:
@@ -56,8 +65,9 @@ def read_table1(path):
     except (OSError, KeyError, ValueError, TypeError, csv.Error) as e:
         raise DataError(f"cannot read table {path}: {e}") from None
     if not rows:
-        raise DataError(f"cannot read table {path}: no rows "
-                        f"(a table1.csv of tagger-ref evaluate has one per iteration)")
+        raise DataError(
+            f"cannot read table {path}: no rows (a table1.csv of tagger-ref evaluate has one per iteration)"
+        )
     if not all(numpy.isfinite(list(r.values())).all() for r in rows):
         raise DataError(f"cannot read table {path}: it holds non-finite values")
     return rows
@@ -66,8 +76,11 @@ def read_table1(path):
 def table2_csv(rows):
     """The text of table2.csv."""
     lines = [",".join(TABLE2_COLUMNS)]
-    lines += [f"{r['iteration']},{r['class_error']:.2f},{r['class_cost']:.6f},{_entry(r['denoising_cost'])},"
-              f"{_entry(r['ami'])}" for r in rows]
+    lines += [
+        f"{r['iteration']},{r['class_error']:.2f},{r['class_cost']:.6f},{_entry(r['denoising_cost'])},"
+        f"{_entry(r['ami'])}"
+        for r in rows
+    ]
     return _text(lines)
 
 
@@ -85,6 +98,7 @@ def read_table2_errors(path):
 
 # ---------------------------------------------------------------------------------------------
 # a sweep's tables
+
 
 def read_table(path):
     """(key name, rows) of a seed's table: rows are (key value, {column: float or None}) in file order."""
@@ -121,8 +135,11 @@ def summary_csv(rows):
     """The text of summary.csv: one line per table, row and quantity, its statistics to 6 significant digits."""
     lines = [",".join(SUMMARY_COLUMNS)]
     for r in rows:
-        lines.append(",".join([r["table"], r["key"], r["row"], r["column"], str(r["n"])] +
-                              [_significant(r[s]) for s in STATISTICS]))
+        lines.append(
+            ",".join(
+                [r["table"], r["key"], r["row"], r["column"], str(r["n"])] + [_significant(r[s]) for s in STATISTICS]
+            )
+        )
     return _text(lines)
 
 
@@ -134,13 +151,25 @@ def seeds_csv(records):
         record = record or {"state": "not started"}
         error = str(record.get("error") or record.get("reason") or "").replace("\n", " ").replace(",", ";")
         seconds = record.get("seconds")
-        lines.append(",".join([str(seed), record["state"], str(record.get("epoch", "")), str(record.get("step", "")),
-                               "" if seconds is None else f"{seconds:.1f}", str(record.get("host", "")), error]))
+        lines.append(
+            ",".join(
+                [
+                    str(seed),
+                    record["state"],
+                    str(record.get("epoch", "")),
+                    str(record.get("step", "")),
+                    "" if seconds is None else f"{seconds:.1f}",
+                    str(record.get("host", "")),
+                    error,
+                ]
+            )
+        )
     return _text(lines)
 
 
 # ---------------------------------------------------------------------------------------------
 # figure table2: the runs beside the paper's Table 2
+
 
 def _fixed(value, digits=2):
     return "" if value is None else f"{value:.{digits}f}"
@@ -150,6 +179,18 @@ def table2_comparison_csv(rows):
     """The text of figure table2's table2.csv: means and sds to 2 decimals, the paper's to 1."""
     lines = [",".join(TABLE2_COMPARISON_COLUMNS)]
     for r in rows:
-        lines.append(",".join([r["dataset"], r["method"], r["labels"], str(r["runs"]), _fixed(r["mean"]),
-                               _fixed(r["sd"]), _fixed(r["paper_mean"], 1), _fixed(r["paper_sd"], 1)]))
+        lines.append(
+            ",".join(
+                [
+                    r["dataset"],
+                    r["method"],
+                    r["labels"],
+                    str(r["runs"]),
+                    _fixed(r["mean"]),
+                    _fixed(r["sd"]),
+                    _fixed(r["paper_mean"], 1),
+                    _fixed(r["paper_sd"], 1),
+                ]
+            )
+        )
     return _text(lines)

@@ -1,4 +1,5 @@
 """Classification with Tagger (section 3.3, Figure 3's y_g): per-group class outputs and the "no class" unit."""
+
 import numpy
 
 from ..device.backend import np
@@ -15,7 +16,7 @@ def class_probabilities(top, n_groups, n_classes):
     rows, _ = top.shape
     pred = np.reshape(top[:, :n_classes], (n_groups, rows // n_groups, n_classes))  # (K, B, C)
     pred = pred / np.sum(pred, axis=(0, 2), keepdims=True)
-    return np.sum(pred, axis=0)                                                      # (B, C)
+    return np.sum(pred, axis=0)  # (B, C)
 
 
 def class_log_probabilities(top_logits, n_groups, n_classes):
@@ -26,10 +27,10 @@ def class_log_probabilities(top_logits, n_groups, n_classes):
     softmax underflows (docs/numerics.md, "Log-domain classification").
     """
     rows, _ = top_logits.shape
-    log_top = top_logits - logsumexp(top_logits, axis=-1)[:, None]                       # (K*B, C+1)
+    log_top = top_logits - logsumexp(top_logits, axis=-1)[:, None]  # (K*B, C+1)
     log_pred = np.reshape(log_top[:, :n_classes], (n_groups, rows // n_groups, n_classes))  # (K, B, C)
-    log_p = logsumexp(log_pred, axis=0)                                                  # (B, C)
-    return log_p - logsumexp(log_p, axis=-1)[:, None]                                    # (B, C)
+    log_p = logsumexp(log_pred, axis=0)  # (B, C)
+    return log_p - logsumexp(log_p, axis=-1)[:, None]  # (B, C)
 
 
 def class_targets(y, n_classes, dtype="float64"):
@@ -37,9 +38,9 @@ def class_targets(y, n_classes, dtype="float64"):
     e.g. (onehot(y_1) + onehot(y_2)) / 2, which puts 1.0 on the class if both digits agree.
     On the device of y (class labels, (B,) or (B, objects))."""
     y = numpy.asarray(y) if isinstance(y, (list, tuple)) else y
-    y = np.reshape(y, (len(y), -1))                                  # (B, objects)
-    onehot = y[:, :, None] == np.arange(n_classes, like=y)           # (B, objects, C)
-    return np.sum(onehot, axis=1).astype(dtype) / y.shape[1]         # (B, C)
+    y = np.reshape(y, (len(y), -1))  # (B, objects)
+    onehot = y[:, :, None] == np.arange(n_classes, like=y)  # (B, objects, C)
+    return np.sum(onehot, axis=1).astype(dtype) / y.shape[1]  # (B, C)
 
 
 def class_cost_log(log_probs, targets):

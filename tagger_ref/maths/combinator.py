@@ -3,6 +3,7 @@
 A module of its own so that ``ops`` can build the reference table from it while ``ladder``, which
 calls the combinator through that table, defaults to it.
 """
+
 from .functions import sigmoid
 
 

@@ -5,6 +5,7 @@ plain inputs (``x_tilde``, ``m0_logits``), so that a trace is reproducible from 
 generator is a ``numpy.random.Generator`` or one of the active device (``backend.device_rng``);
 draws are moved to the device of the data they corrupt.
 """
+
 from ..device.backend import asarray_like, np
 from .functions import softmax
 
@@ -17,7 +18,7 @@ def bitflip(x, r):
 def corrupt(x, input_type, noise, rng):
     """x_tilde from clean x (B, N), an array: bit flips with probability beta, or x + sigma * eps (A.2)."""
     if input_type == "binary":
-        r = asarray_like(rng.random(x.shape) < noise, x).astype(x.dtype)            # r ~ Bernoulli(beta), (B, N)
+        r = asarray_like(rng.random(x.shape) < noise, x).astype(x.dtype)  # r ~ Bernoulli(beta), (B, N)
         return bitflip(x, r)
     return x + noise * asarray_like(rng.standard_normal(x.shape), x).astype(x.dtype)  # (B, N)
 

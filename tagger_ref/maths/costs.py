@@ -1,4 +1,5 @@
 """Denoising costs: the mixture prediction q(x), eqs. (2) and (6), and the cost over iterations (1)."""
+
 from ..device.backend import np
 from .functions import bce, clip_eps, logsumexp, mean
 from .likelihood import PROB_CLIP

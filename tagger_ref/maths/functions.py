@@ -1,4 +1,5 @@
 """Elementary functions (docs/spec.md section 1), each with the numerical trick it needs named."""
+
 from ..device.backend import getval, np
 
 # The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).
@@ -61,7 +62,7 @@ def log_or_minus_inf(m):
     subnormal m still overflows 1/m, so where the logits exist take ``log_softmax`` of them
     (docs/numerics.md, "Safe log").
     """
-    dead = getval(m) == 0                                                   # a constant mask
+    dead = getval(m) == 0  # a constant mask
     minus_inf_where_dead = np.where(dead, -np.inf, 0.0).astype(getval(m).dtype)
     return np.log(m + dead) + minus_inf_where_dead
 

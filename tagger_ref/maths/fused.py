@@ -9,14 +9,15 @@ Both paths give the same values up to rounding and the same gradients to 1e-12 i
 (reference_tests/test_fast_path.py); how much time each saves is in docs/numerics.md and
 ``benchmarks/step_time.py``.
 """
+
 import numpy as _numpy
 from autograd.extend import defvjp, defvjp_argnums, primitive
 
 from ..device.backend import getval, isbox, np
 from . import functions
 
-
 # ---------------------------------------------------------------- sigmoid
+
 
 @primitive
 def sigmoid(a):
@@ -32,6 +33,7 @@ defvjp(sigmoid, lambda g_a, a: lambda cotangent: cotangent * g_a * sigmoid(-a))
 
 
 # ---------------------------------------------------------------- normalize
+
 
 def normalize(a, norm="batch"):
     """y = (a - mean) / s, s = sqrt(var + 1e-10); da = (g - mean(g) - y mean(g y)) / s.
@@ -50,12 +52,13 @@ def _normalized(a, norm, centred, scale):
 
 def _normalized_vjp(y, a, norm, centred, scale):
     axis = 0 if norm == "batch" else -1
-    if isbox(a):                     # differentiated again (second order): trace s, not the constant
+    if isbox(a):  # differentiated again (second order): trace s, not the constant
         _, scale = functions._centred_and_scale(a, axis)
 
     def vjp(g):
         mean = functions.mean
         return (g - mean(g, axis=axis, keepdims=True) - y * mean(g * y, axis=axis, keepdims=True)) / scale
+
     return vjp
 
 
@@ -63,6 +66,7 @@ defvjp(_normalized, _normalized_vjp)
 
 
 # ---------------------------------------------------------------- the combinator
+
 
 def combinator_terms(u, a, continuous):
     """s1 = sigmoid(a2 u + a3), s2 = sigmoid(a7 u + a8), mu and vg of ``ladder.combinator``."""
@@ -98,21 +102,28 @@ def _combine_vjp(argnums, ans, args, kwargs):
         s1, s2, mu, vg = kwargs["terms"]
 
     def vjp(g):
-        d_mu = g * (1.0 - vg)                          # d zhat / d mu = 1 - vg
-        d_vg = g * (zl - mu)                           # d zhat / d vg = zl - mu
+        d_mu = g * (1.0 - vg)  # d zhat / d mu = 1 - vg
+        d_vg = g * (zl - mu)  # d zhat / d vg = zl - mu
         if continuous:
-            d_vg = d_vg * vg * (1.0 - vg)              # through the gating sigmoid (A.6)
-        t1 = d_mu * a1 * s1 * (1.0 - s1)               # d / d(a2 u + a3)
-        t2 = d_vg * a6 * s2 * (1.0 - s2)               # d / d(a7 u + a8)
+            d_vg = d_vg * vg * (1.0 - vg)  # through the gating sigmoid (A.6)
+        t1 = d_mu * a1 * s1 * (1.0 - s1)  # d / d(a2 u + a3)
+        t2 = d_vg * a6 * s2 * (1.0 - s2)  # d / d(a7 u + a8)
         grads = {
             0: lambda: g * vg,
             1: lambda: t1 * a2 + d_mu * a4 + t2 * a7 + d_vg * a9,
-            2: lambda: _column_dot(d_mu, s1), 3: lambda: _column_dot(t1, u),
-            4: lambda: np.sum(t1, axis=0), 5: lambda: _column_dot(d_mu, u), 6: lambda: np.sum(d_mu, axis=0),
-            7: lambda: _column_dot(d_vg, s2), 8: lambda: _column_dot(t2, u),
-            9: lambda: np.sum(t2, axis=0), 10: lambda: _column_dot(d_vg, u), 11: lambda: np.sum(d_vg, axis=0),
+            2: lambda: _column_dot(d_mu, s1),
+            3: lambda: _column_dot(t1, u),
+            4: lambda: np.sum(t1, axis=0),
+            5: lambda: _column_dot(d_mu, u),
+            6: lambda: np.sum(d_mu, axis=0),
+            7: lambda: _column_dot(d_vg, s2),
+            8: lambda: _column_dot(t2, u),
+            9: lambda: np.sum(t2, axis=0),
+            10: lambda: _column_dot(d_vg, u),
+            11: lambda: np.sum(d_vg, axis=0),
         }
         return tuple(grads[i]() for i in argnums)
+
     return vjp
 
 

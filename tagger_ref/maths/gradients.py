@@ -1,4 +1,5 @@
 """Exact gradients of the training cost by autograd, with respect to the whole parameter dict."""
+
 from autograd import value_and_grad
 
 from .ops import REFERENCE

@@ -2,6 +2,7 @@
 
 ``ops`` (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies normalize and sigmoid.
 """
+
 from ..device.backend import np
 from .functions import relu, softmax
 from .ops import REFERENCE

@@ -4,6 +4,7 @@ No noise and no denoising costs (lambda_l = 0). Rows are the K*B group-and-batch
 layer l has H_l units. Parameter names are the original code's (docs/spec.md section 3).
 ``ops`` (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies normalize and the combinator.
 """
+
 from .combinator import combinator  # noqa: F401  (ladder.combinator: the plain formula, ops.REFERENCE's)
 from .functions import relu, softmax
 from .ops import REFERENCE
@@ -17,16 +18,16 @@ def encoder(params, h, n_layers, norm="batch", *, ops=REFERENCE):
     h^{L-1} = softmax_F(a) with the logits a = (zl^{L-1} + f_{L-1}_b) * f_{L-1}_c (returned too:
     the class probabilities are computed from them in the log domain, see classification).
     """
-    laterals = [h]                                                  # zl^0 = h, (K*B, H_0)
+    laterals = [h]  # zl^0 = h, (K*B, H_0)
     logits = None
     for l in range(1, n_layers):
-        zl = ops.normalize(h @ params[f"f_{l}_W"], norm)            # (K*B, H_l)
+        zl = ops.normalize(h @ params[f"f_{l}_W"], norm)  # (K*B, H_l)
         laterals.append(zl)
         if l < n_layers - 1:
-            h = relu(zl + params[f"f_{l}_b"])                       # (K*B, H_l)
+            h = relu(zl + params[f"f_{l}_b"])  # (K*B, H_l)
         else:
             logits = (zl + params[f"f_{l}_b"]) * params[f"f_{l}_c"]  # (K*B, H_{L-1})
-            h = softmax(logits, axis=-1)                             # (K*B, H_{L-1})
+            h = softmax(logits, axis=-1)  # (K*B, H_{L-1})
     return laterals, h, logits
 
 
@@ -41,7 +42,7 @@ def decoder(params, laterals, top, n_layers, continuous, norm="batch", *, ops=RE
         u = top if l == n_layers - 1 else zhat @ params[f"g_{l}_W"]  # (K*B, H_l)
         u = ops.normalize(u, norm)
         a = [params[f"g_{l}_a{j}"] for j in range(1, 11)]
-        zhat = ops.combinator(laterals[l], u, a, continuous)         # (K*B, H_l)
+        zhat = ops.combinator(laterals[l], u, a, continuous)  # (K*B, H_l)
     return zhat
 
 

@@ -2,6 +2,7 @@
 
 Binary inputs: (11)-(18). Continuous inputs: (19)-(20). Arrays over groups are (K, B, N).
 """
+
 import math
 
 from ..device.backend import np
@@ -45,8 +46,8 @@ def continuous_total_variance(sigma, v_eff, semantics="original"):
     variance. Paper: v + sigma^2 with v = v_eff the variance of (19).
     """
     if semantics == "original":
-        return sigma ** 2 + v_eff ** 2
-    return sigma ** 2 + v_eff
+        return sigma**2 + v_eff**2
+    return sigma**2 + v_eff
 
 
 def continuous_group_nll(z, x_tilde, s2):

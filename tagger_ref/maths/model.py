@@ -9,6 +9,7 @@ the default, or ``ops.FAST``). It returns every intermediate quantity under the 
 docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
 (``tagger_ref.maths.gradients``). Groups and batch rows are handled as array axes, never by loops.
 """
+
 import numpy
 
 from ..device.backend import entries, getval, np
@@ -20,7 +21,13 @@ from .functions import log_softmax, pos, softmax
 from .heads import input_projection, m_head, m_logits, network_input, z_head
 from .ladder import ladder
 from .likelihood import continuous_total_variance, group_likelihood_binary, group_likelihood_continuous
-from .modelling_error import delta_z_binary, delta_z_binary_paper, delta_z_continuous, delta_z_continuous_eq28, delta_z_continuous_eq29
+from .modelling_error import (
+    delta_z_binary,
+    delta_z_binary_paper,
+    delta_z_continuous,
+    delta_z_continuous_eq28,
+    delta_z_continuous_eq29,
+)
 from .ops import REFERENCE
 
 # The logit given to a removed group before the last softmax (Figure 5, example E2): exp(-1e9)
@@ -58,7 +65,9 @@ def _check_entry(config, x, x_tilde, m0_logits, T, remove_group):
     if numpy.shape(x_tilde) != numpy.shape(x):
         raise InputError(f"x_tilde has shape {numpy.shape(x_tilde)}, expected that of x {numpy.shape(x)}")
     if numpy.ndim(m0_logits) != 3 or numpy.shape(m0_logits)[1:] != numpy.shape(x):
-        raise InputError(f"m0_logits has shape {numpy.shape(m0_logits)}, expected (K, {', '.join(map(str, numpy.shape(x)))})")
+        raise InputError(
+            f"m0_logits has shape {numpy.shape(m0_logits)}, expected (K, {', '.join(map(str, numpy.shape(x)))})"
+        )
     K = numpy.shape(m0_logits)[0]
     if remove_group is not None and not 0 <= remove_group < K:
         raise InputError(f"remove_group = {remove_group!r}, but there are K = {K} groups")
@@ -72,7 +81,7 @@ def continuous_variances(params, config):
     """
     if config.input_type == "binary":
         return None, None
-    v_eff = pos(params["v"])                                               # errata E4
+    v_eff = pos(params["v"])  # errata E4
     return continuous_total_variance(config.input_noise, v_eff, config.semantics), v_eff  # (20), E3
 
 
@@ -83,9 +92,12 @@ def initial_state(x_tilde, m0_logits, config):
     (binary inputs from iteration 1 on: z before the sigmoid; None otherwise).
     """
     K = m0_logits.shape[0]
-    return {"z": initial_z(x_tilde, K, config.z_init),                    # (K, B, N)
-            "m": initial_masks(m0_logits),                                 # (K, B, N), (8)-(9)
-            "mask_logits": m0_logits, "z_logit": None}
+    return {
+        "z": initial_z(x_tilde, K, config.z_init),  # (K, B, N)
+        "m": initial_masks(m0_logits),  # (K, B, N), (8)-(9)
+        "mask_logits": m0_logits,
+        "z_logit": None,
+    }
 
 
 def remove_group_logits(mask_logits, group):
@@ -93,14 +105,14 @@ def remove_group_logits(mask_logits, group):
     before the softmax over groups, so that m_group = 0 and the other groups share its inputs."""
     K = mask_logits.shape[0]
     removed = (np.arange(K, like=getval(mask_logits)) == group)[:, None, None]  # (K, 1, 1)
-    return np.where(removed, REMOVED_GROUP_LOGIT, mask_logits)                 # (K, B, N)
+    return np.where(removed, REMOVED_GROUP_LOGIT, mask_logits)  # (K, B, N)
 
 
 def iteration_cost(z, m, x, config, v_eff=None):
     """The denoising cost of one iteration against the clean x: (2) binary, (6) continuous (E5)."""
     if config.input_type == "binary":
-        return cost_binary(z, m, x)                                        # (2), E5
-    return cost_continuous(z, m, x, v_eff)                                 # (6), E5
+        return cost_binary(z, m, x)  # (2), E5
+    return cost_continuous(z, m, x, v_eff)  # (6), E5
 
 
 def tag_iteration(params, config, state, x, x_tilde, s2=None, v_eff=None, remove_group=None, ops=REFERENCE):
@@ -120,7 +132,7 @@ def tag_iteration(params, config, state, x, x_tilde, s2=None, v_eff=None, remove
     binary = config.input_type == "binary"
     norm = config.norm
     L_m, delta_z = likelihood_and_error(z, m, x_tilde, config, s2, state["mask_logits"])  # (K, B, N) each
-    z_in = state["z_logit"] if state["z_logit"] is not None else z        # binary: logits from i = 1 on (E6)
+    z_in = state["z_logit"] if state["z_logit"] is not None else z  # binary: logits from i = 1 on (E6)
     h = input_projection(params, network_input(z_in, delta_z, m, L_m), norm, ops=ops)  # (K*B, H_0)
     # zhat^0 (K*B, H_0); the top softmax h^{L-1} and its logits, (K*B, H_{L-1}) each
     zhat0, top, top_logits = ladder(params, h, len(config.encoder_proj), not binary, norm, ops=ops)
@@ -129,11 +141,21 @@ def tag_iteration(params, config, state, x, x_tilde, s2=None, v_eff=None, remove
     if remove_group is not None:
         mask_logits = remove_group_logits(mask_logits, remove_group)
     z = np.reshape(z_flat, (K, B, N))
-    m = m_head(mask_logits)                                                # (K, B, N), (3), (7)
+    m = m_head(mask_logits)  # (K, B, N), (3), (7)
     z_logit = np.reshape(z_logit_flat, (K, B, N)) if binary else None
-    return {"z": z, "m": m, "mask_logits": mask_logits, "z_logit": z_logit,
-            "L_m": L_m, "delta_z": delta_z, "h": h, "top": top, "top_logits": top_logits, "zhat0": zhat0,
-            "cost": iteration_cost(z, m, x, config, v_eff)}
+    return {
+        "z": z,
+        "m": m,
+        "mask_logits": mask_logits,
+        "z_logit": z_logit,
+        "L_m": L_m,
+        "delta_z": delta_z,
+        "h": h,
+        "top": top,
+        "top_logits": top_logits,
+        "zhat0": zhat0,
+        "cost": iteration_cost(z, m, x, config, v_eff),
+    }
 
 
 def iteration_trace(step, i):
@@ -141,12 +163,17 @@ def iteration_trace(step, i):
     the Ladder's rows reshaped to (K, B, H). ``ladder_top_logits_i``, the top layer's logits a (step 5),
     is kept in memory only: the trace files do not carry it (``trace.compute_trace``)."""
     K, B, _ = step["z"].shape
-    keys = {f"L_m_{i}": step["L_m"], f"delta_z_{i}": step["delta_z"],
-            f"h_{i}": np.reshape(step["h"], (K, B, -1)),
-            f"ladder_top_{i}": np.reshape(step["top"], (K, B, -1)),
-            f"ladder_top_logits_{i}": np.reshape(step["top_logits"], (K, B, -1)),
-            f"zhat0_{i}": np.reshape(step["zhat0"], (K, B, -1)),
-            f"z_{i + 1}": step["z"], f"m_{i + 1}": step["m"], f"cost_{i + 1}": step["cost"]}
+    keys = {
+        f"L_m_{i}": step["L_m"],
+        f"delta_z_{i}": step["delta_z"],
+        f"h_{i}": np.reshape(step["h"], (K, B, -1)),
+        f"ladder_top_{i}": np.reshape(step["top"], (K, B, -1)),
+        f"ladder_top_logits_{i}": np.reshape(step["top_logits"], (K, B, -1)),
+        f"zhat0_{i}": np.reshape(step["zhat0"], (K, B, -1)),
+        f"z_{i + 1}": step["z"],
+        f"m_{i + 1}": step["m"],
+        f"cost_{i + 1}": step["cost"],
+    }
     if step["z_logit"] is not None:
         keys[f"z_logit_{i + 1}"] = step["z_logit"]
     return keys
@@ -156,7 +183,7 @@ def class_outputs(top_logits, config, y, K, dtype):
     """The class head (section 3.3) on the last iteration's top logits (K*B, C+1): class_probs
     (B, C) and class_cost, the cross-entropy with the targets of y (B, objects)."""
     C = config.n_classes
-    log_probs = class_log_probabilities(top_logits, K, C)                  # (B, C)
+    log_probs = class_log_probabilities(top_logits, K, C)  # (B, C)
     ccost = class_cost_log(log_probs, class_targets(y, C, dtype=dtype))
     # exp(log P), normalised: log P carries an absolute error of ~eps * |top logits|, which
     # exp alone would turn into a sum over classes off one by as much
@@ -180,18 +207,18 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None, ops=RE
     x, x_tilde, m0_logits = inputs["x"], inputs["x_tilde"], inputs["m0_logits"]
     T = config.n_iterations if n_iterations is None else n_iterations
     _check_entry(config, x, x_tilde, m0_logits, T, remove_group)
-    params = entries(params)                                               # cheap reads under autograd
-    s2, v_eff = continuous_variances(params, config)                       # (20), E3, E4
-    state = initial_state(x_tilde, m0_logits, config)                      # (8)-(9)
+    params = entries(params)  # cheap reads under autograd
+    s2, v_eff = continuous_variances(params, config)  # (20), E3, E4
+    state = initial_state(x_tilde, m0_logits, config)  # (8)-(9)
     trace = {"z_0": state["z"], "m_0": state["m"]}
     costs = []
     for i in range(T):
-        removed = remove_group if i == T - 1 else None                     # Figure 5: the last iteration
+        removed = remove_group if i == T - 1 else None  # Figure 5: the last iteration
         state = tag_iteration(params, config, state, x, x_tilde, s2, v_eff, removed, ops=ops)
         trace.update(iteration_trace(state, i))
         costs.append(state["cost"])
 
-    total = total_denoising_cost(costs, config.semantics)                 # (1), E5
+    total = total_denoising_cost(costs, config.semantics)  # (1), E5
     y = inputs.get("y")
     if y is not None and config.class_cost_x > 0:
         trace.update(class_outputs(state["top_logits"], config, y, m0_logits.shape[0], x.dtype))

@@ -1,4 +1,5 @@
 """The modelling error delta_z, eq. (4) and A.5: (21)-(31). Arrays over groups are (K, B, N)."""
+
 from ..device.backend import np
 from .functions import log_or_minus_inf, softmax
 from .likelihood import binary_xi, continuous_group_nll, continuous_ztilde
@@ -21,15 +22,15 @@ def delta_z_binary(z, m, x_tilde, beta):
     valid for x_tilde in {0, 1}. Uses the unclipped xi (the likelihood L(m) uses the clipped one).
     The denominator is evaluated as xi - (1 - x_tilde) (``mixture_denominator``).
     """
-    xi = np.sum(binary_xi(z, beta) * m, axis=0)                          # (B, N)
-    return (1.0 - 2.0 * beta) * m / mixture_denominator(xi, x_tilde)     # (K, B, N)
+    xi = np.sum(binary_xi(z, beta) * m, axis=0)  # (B, N)
+    return (1.0 - 2.0 * beta) * m / mixture_denominator(xi, x_tilde)  # (K, B, N)
 
 
 def delta_z_binary_paper(z, m, x_tilde, beta):
     """The paper's closing line of A.5 (errata E1): m_k / (sum_h xi_h m_h - 1 + x_tilde), without the
     factor (1 - 2 beta)."""
-    xi = np.sum(binary_xi(z, beta) * m, axis=0)       # (B, N)
-    return m / mixture_denominator(xi, x_tilde)       # (K, B, N)
+    xi = np.sum(binary_xi(z, beta) * m, axis=0)  # (B, N)
+    return m / mixture_denominator(xi, x_tilde)  # (K, B, N)
 
 
 def delta_z_continuous(z, m, x_tilde):

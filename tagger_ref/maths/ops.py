@@ -7,6 +7,7 @@ hand-written derivatives, for training speed. The model's entry points (``forwar
 ``REFERENCE``; who passes ``FAST`` is written down in this package's docstring and in
 docs/training.md ("Fast path").
 """
+
 import dataclasses
 import typing
 
@@ -16,9 +17,10 @@ from . import combinator, functions, fused
 @dataclasses.dataclass(frozen=True)
 class Ops:
     """The operations the forward pass takes from the caller, each with the signature of its plain formula."""
-    sigmoid: typing.Callable      # g(a) = 1 / (1 + exp(-a)): the binary z head (11), the combinator
-    normalize: typing.Callable    # (a - mean) / sqrt(var + 1e-10), batch or layer: every layer's normalisation
-    combinator: typing.Callable   # the Ladder's g(zl, u) (Rasmus et al. eq. 2, A.6)
+
+    sigmoid: typing.Callable  # g(a) = 1 / (1 + exp(-a)): the binary z head (11), the combinator
+    normalize: typing.Callable  # (a - mean) / sqrt(var + 1e-10), batch or layer: every layer's normalisation
+    combinator: typing.Callable  # the Ladder's g(zl, u) (Rasmus et al. eq. 2, A.6)
 
 
 REFERENCE = Ops(sigmoid=functions.sigmoid, normalize=functions.normalize, combinator=combinator.combinator)

@@ -8,6 +8,7 @@ not used. The inputs of a step are one dict: the unlabeled batch under ``x``, ``
 ``m0_logits`` and the labeled batch under ``labeled_x``, ``labeled_x_tilde``,
 ``labeled_m0_logits`` and ``y`` (the batches may differ in size).
 """
+
 from .model import forward
 from .ops import REFERENCE
 
@@ -25,8 +26,12 @@ def is_semi_supervised(inputs):
 def split_inputs(inputs):
     """(unlabeled inputs, labeled inputs): the two passes' input dicts, each as ``forward`` takes it."""
     unlabeled = {k: inputs[k] for k in ("x", "x_tilde", "m0_logits")}
-    labeled = {"x": inputs["labeled_x"], "x_tilde": inputs["labeled_x_tilde"],
-               "m0_logits": inputs["labeled_m0_logits"], "y": inputs["y"]}
+    labeled = {
+        "x": inputs["labeled_x"],
+        "x_tilde": inputs["labeled_x_tilde"],
+        "m0_logits": inputs["labeled_m0_logits"],
+        "y": inputs["y"],
+    }
     return unlabeled, labeled
 
 
@@ -39,7 +44,7 @@ def semi_supervised_forward(params, config, inputs, n_iterations=None, ops=REFER
     ``total_cost = denoising_cost + class_cost_x * class_cost``. ``ops``: as ``forward``'s.
     """
     unlabeled, labeled = split_inputs(inputs)
-    trace = forward(params, config, unlabeled, n_iterations, ops=ops)   # no y: the denoising cost alone
+    trace = forward(params, config, unlabeled, n_iterations, ops=ops)  # no y: the denoising cost alone
     labeled_trace = forward(params, config, labeled, n_iterations, ops=ops)
     trace["denoising_cost"] = trace.pop("total_cost")
     trace.update({LABELED_PREFIX + k: v for k, v in labeled_trace.items() if k not in _NOT_PREFIXED})

@@ -23,6 +23,7 @@ semi-supervised trace's labeled pass, keys prefixed ``labeled_``, in the same or
 unlabeled one; then the classification, the denoising and total costs and the gradients): an
 error early in iteration 0 explains everything after it, so that is where to look.
 """
+
 import dataclasses
 import fnmatch
 import os
@@ -72,7 +73,7 @@ def computation_rank(key, position=0):
     (the gradients, and keys outside docs/spec.md section 8, keep the reference's order after the rest)."""
     match = _KEY_RE.match(key)
     if match:
-        pass_ = 2 if match.group(1) else 0                       # the labeled pass after the unlabeled one
+        pass_ = 2 if match.group(1) else 0  # the labeled pass after the unlabeled one
         name, index = match.group(2), int(match.group(3))
         if name in ("z", "m") and index == 0:
             return (pass_, 0, 0 if name == "z" else 1, position)
@@ -110,20 +111,21 @@ def describe_key(key):
 class KeyResult:
     """The comparison of one key. ``status``: "ok", "mismatch" (elements out of tolerance),
     "missing" (absent from the candidate), "shape" (another shape) or "dtype" (not real numbers)."""
+
     key: str
     status: str
     shape: tuple = ()
     candidate_shape: typing.Optional[tuple] = None
     candidate_dtype: str = ""
-    max_abs: float = 0.0          # max |cand - ref|
-    max_rel: float = 0.0          # max |cand - ref| / |ref| (inf where ref is 0 and cand is not)
-    max_scaled: float = 0.0       # max |cand - ref| / max|ref|: the error relative to the key's scale
-    n_bad: int = 0                # elements out of tolerance
-    size: int = 0                 # elements compared
-    worst_index: tuple = ()       # the element furthest out of (or closest to) its tolerance
+    max_abs: float = 0.0  # max |cand - ref|
+    max_rel: float = 0.0  # max |cand - ref| / |ref| (inf where ref is 0 and cand is not)
+    max_scaled: float = 0.0  # max |cand - ref| / max|ref|: the error relative to the key's scale
+    n_bad: int = 0  # elements out of tolerance
+    size: int = 0  # elements compared
+    worst_index: tuple = ()  # the element furthest out of (or closest to) its tolerance
     worst_reference: float = 0.0
     worst_candidate: float = 0.0
-    worst_ratio: float = 0.0      # |cand - ref| / tolerance at that element (> 1: out of tolerance)
+    worst_ratio: float = 0.0  # |cand - ref| / tolerance at that element (> 1: out of tolerance)
 
     @property
     def ok(self):
@@ -134,6 +136,7 @@ class KeyResult:
 class Report:
     """The comparison of a candidate trace with a reference trace: one KeyResult per compared
     reference key, in computation order, plus the candidate's extra keys."""
+
     results: typing.List[KeyResult]
     extra: typing.List[str]
     rtol: float
@@ -170,17 +173,21 @@ class Report:
 
     def format(self, verbose=False):
         """The report as text: summary, first divergence, problem keys (every key if verbose)."""
-        lines = [f"tolerance: |candidate - reference| <= {_g(self.atol)} + {_g(self.atol_scale)} * max|reference| "
-                 f"+ {_g(self.rtol)} * |reference|, per key"]
+        lines = [
+            f"tolerance: |candidate - reference| <= {_g(self.atol)} + {_g(self.atol_scale)} * max|reference| "
+            f"+ {_g(self.rtol)} * |reference|, per key"
+        ]
         n = len(self.results)
         by_status = {s: [r for r in self.results if r.status == s] for s in ("mismatch", "missing", "shape", "dtype")}
         if self.ok:
             lines.append(f"OK: all {n} keys of the reference agree")
         else:
-            parts = [f"{len(by_status['mismatch'])} out of tolerance" if by_status["mismatch"] else "",
-                     f"{len(by_status['missing'])} missing" if by_status["missing"] else "",
-                     f"{len(by_status['shape'])} of another shape" if by_status["shape"] else "",
-                     f"{len(by_status['dtype'])} not real numbers" if by_status["dtype"] else ""]
+            parts = [
+                f"{len(by_status['mismatch'])} out of tolerance" if by_status["mismatch"] else "",
+                f"{len(by_status['missing'])} missing" if by_status["missing"] else "",
+                f"{len(by_status['shape'])} of another shape" if by_status["shape"] else "",
+                f"{len(by_status['dtype'])} not real numbers" if by_status["dtype"] else "",
+            ]
             lines.append(f"FAILED: {len(self.failures)} of {n} keys differ: " + ", ".join(p for p in parts if p))
             first = self.first_divergence
             if first is not None:
@@ -188,10 +195,17 @@ class Report:
         limit = None if verbose else MAX_LINES
         if by_status["missing"]:
             lines.append("missing from the candidate: " + ", ".join(r.key for r in by_status["missing"]))
-        lines += _head([f"{r.key}: shape {r.candidate_shape} in the candidate, {r.shape} in the reference"
-                        for r in by_status["shape"]], limit)
-        lines += _head([f"{r.key}: dtype {r.candidate_dtype} in the candidate, expected real numbers"
-                        for r in by_status["dtype"]], limit)
+        lines += _head(
+            [
+                f"{r.key}: shape {r.candidate_shape} in the candidate, {r.shape} in the reference"
+                for r in by_status["shape"]
+            ],
+            limit,
+        )
+        lines += _head(
+            [f"{r.key}: dtype {r.candidate_dtype} in the candidate, expected real numbers" for r in by_status["dtype"]],
+            limit,
+        )
         if self.extra:
             lines.append("in the candidate only (not compared): " + ", ".join(self.extra))
         shown = [r for r in self.results if r.status in ("ok", "mismatch") and (verbose or not r.ok)]
@@ -200,9 +214,11 @@ class Report:
             lines += [table[0]] + _head(table[1:], limit)
         worst = self.worst("max_scaled")
         if worst is not None:
-            lines.append(f"largest error relative to a key's scale: {_g(worst.max_scaled)} ({worst.key}); "
-                         f"largest elementwise relative error: {_g(self.worst('max_rel').max_rel)} "
-                         f"({self.worst('max_rel').key})")
+            lines.append(
+                f"largest error relative to a key's scale: {_g(worst.max_scaled)} ({worst.key}); "
+                f"largest elementwise relative error: {_g(self.worst('max_rel').max_rel)} "
+                f"({self.worst('max_rel').key})"
+            )
         return "\n".join(lines)
 
     def __str__(self):
@@ -224,9 +240,19 @@ def _table(results):
     header = ("key", "shape", "max abs", "max rel", "scaled", "bad/total", "worst at", "reference", "candidate")
     rows = [header]
     for r in results:
-        rows.append((r.key, "x".join(map(str, r.shape)) or "()", _g(r.max_abs), _g(r.max_rel), _g(r.max_scaled),
-                     f"{r.n_bad}/{r.size}", str(tuple(int(i) for i in r.worst_index)),
-                     repr(float(r.worst_reference)), repr(float(r.worst_candidate))))
+        rows.append(
+            (
+                r.key,
+                "x".join(map(str, r.shape)) or "()",
+                _g(r.max_abs),
+                _g(r.max_rel),
+                _g(r.max_scaled),
+                f"{r.n_bad}/{r.size}",
+                str(tuple(int(i) for i in r.worst_index)),
+                repr(float(r.worst_reference)),
+                repr(float(r.worst_candidate)),
+            )
+        )
     widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
@@ -244,7 +270,7 @@ def _compare_arrays(key, ref, cand, rtol, atol, atol_scale):
     """One key of matching shape: the elementwise errors and the worst element."""
     r = numpy.asarray(ref, dtype=numpy.float64)
     c = numpy.asarray(cand, dtype=numpy.float64)
-    same = (r == c) | (numpy.isnan(r) & numpy.isnan(c))           # equal infinities and NaN pairs agree
+    same = (r == c) | (numpy.isnan(r) & numpy.isnan(c))  # equal infinities and NaN pairs agree
     with numpy.errstate(invalid="ignore", over="ignore", divide="ignore"):
         diff = numpy.where(same, 0.0, numpy.abs(c - r))
         diff = numpy.where(numpy.isnan(diff), numpy.inf, diff)  # NaN against a number, or inf - inf
@@ -259,13 +285,21 @@ def _compare_arrays(key, ref, cand, rtol, atol, atol_scale):
     worst = numpy.unravel_index(flat, r.shape) if r.size else ()
     max_abs = float(diff.max()) if r.size else 0.0
     return KeyResult(
-        key=key, status="mismatch" if bad.any() else "ok", shape=r.shape, candidate_shape=c.shape,
+        key=key,
+        status="mismatch" if bad.any() else "ok",
+        shape=r.shape,
+        candidate_shape=c.shape,
         candidate_dtype=str(numpy.asarray(cand).dtype),
-        max_abs=max_abs, max_rel=float(rel.max()) if r.size else 0.0,
+        max_abs=max_abs,
+        max_rel=float(rel.max()) if r.size else 0.0,
         max_scaled=(max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else numpy.inf)),
-        n_bad=int(bad.sum()), size=int(r.size), worst_index=tuple(int(i) for i in worst),
-        worst_reference=float(r[worst]) if r.size else 0.0, worst_candidate=float(c[worst]) if r.size else 0.0,
-        worst_ratio=float(ratio.reshape(-1)[flat]) if r.size else 0.0)
+        n_bad=int(bad.sum()),
+        size=int(r.size),
+        worst_index=tuple(int(i) for i in worst),
+        worst_reference=float(r[worst]) if r.size else 0.0,
+        worst_candidate=float(c[worst]) if r.size else 0.0,
+        worst_ratio=float(ratio.reshape(-1)[flat]) if r.size else 0.0,
+    )
 
 
 def _is_real(a):
@@ -273,8 +307,9 @@ def _is_real(a):
     return a.dtype.kind in "biuf"
 
 
-def compare_traces(reference, candidate, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, atol_scale=DEFAULT_ATOL_SCALE,
-                   keys=None):
+def compare_traces(
+    reference, candidate, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, atol_scale=DEFAULT_ATOL_SCALE, keys=None
+):
     """Compare two trace dicts (key -> array) and return a :class:`Report`.
 
     Every key of ``reference`` (or those matching ``keys``: glob patterns as a list or a
@@ -304,17 +339,32 @@ def compare_traces(reference, candidate, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, a
             continue
         cand = numpy.asarray(candidate[key])
         if not _is_real(cand):
-            results.append(KeyResult(key=key, status="dtype", shape=ref.shape, candidate_shape=cand.shape,
-                                     candidate_dtype=str(cand.dtype), size=int(ref.size)))
+            results.append(
+                KeyResult(
+                    key=key,
+                    status="dtype",
+                    shape=ref.shape,
+                    candidate_shape=cand.shape,
+                    candidate_dtype=str(cand.dtype),
+                    size=int(ref.size),
+                )
+            )
         elif cand.shape != ref.shape:
-            results.append(KeyResult(key=key, status="shape", shape=ref.shape, candidate_shape=cand.shape,
-                                     candidate_dtype=str(cand.dtype), size=int(ref.size)))
+            results.append(
+                KeyResult(
+                    key=key,
+                    status="shape",
+                    shape=ref.shape,
+                    candidate_shape=cand.shape,
+                    candidate_dtype=str(cand.dtype),
+                    size=int(ref.size),
+                )
+            )
         else:
             results.append(_compare_arrays(key, ref, cand, rtol, atol, atol_scale))
     position = {k: i for i, k in enumerate(ref_keys)}
     results.sort(key=lambda r: computation_rank(r.key, position[r.key]))
-    extra = sorted((k for k in candidate if k not in reference and wanted(k)),
-                   key=lambda k: computation_rank(k))
+    extra = sorted((k for k in candidate if k not in reference and wanted(k)), key=lambda k: computation_rank(k))
     return Report(results=results, extra=extra, rtol=float(rtol), atol=float(atol), atol_scale=float(atol_scale))
 
 
@@ -324,13 +374,13 @@ def _load(trace_or_path):
     return trace_or_path
 
 
-def assert_traces_close(reference, candidate, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, atol_scale=DEFAULT_ATOL_SCALE,
-                        keys=None, verbose=False):
+def assert_traces_close(
+    reference, candidate, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, atol_scale=DEFAULT_ATOL_SCALE, keys=None, verbose=False
+):
     """For another project's test suite: raise AssertionError with the report unless every key of
     ``reference`` agrees. Either argument may be a trace dict or the path of a trace `.npz`.
     Returns the report when all agree."""
-    report = compare_traces(_load(reference), _load(candidate), rtol=rtol, atol=atol, atol_scale=atol_scale,
-                            keys=keys)
+    report = compare_traces(_load(reference), _load(candidate), rtol=rtol, atol=atol, atol_scale=atol_scale, keys=keys)
     if not report.ok:
         raise AssertionError("traces differ\n" + report.format(verbose=verbose))
     return report

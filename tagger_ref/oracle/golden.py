@@ -14,6 +14,7 @@ regenerates them in a temporary folder and requires them to match the shipped fi
 To check another implementation: export a case, run your code on its config, params and inputs,
 write your trace, and ``tagger-ref compare trace.npz your_trace.npz``.
 """
+
 import dataclasses
 import os
 import shutil
@@ -37,9 +38,9 @@ FILES = ("config.json", "params.npz", "inputs.npz", "trace.npz")
 class GoldenCase:
     description: str
     config: TaggerConfig
-    seed: int                                  # numpy.random.Generator seed for params, data and inputs
+    seed: int  # numpy.random.Generator seed for params, data and inputs
     n_classes_in_y: typing.Optional[int] = None  # classification: draw y from 0..C-1
-    labeled_batch: typing.Optional[int] = None   # semi-supervised step: a labeled batch of this size beside x
+    labeled_batch: typing.Optional[int] = None  # semi-supervised step: a labeled batch of this size beside x
     # An edge case pushes the drawn point to a numerical edge (docs/numerics.md) after every draw:
     # scale: (parameter name, factor) pairs multiplied in; set: (parameter name, value) pairs; shift:
     # (parameter name, amount) pairs added, the amount a number or one per element;
@@ -53,8 +54,17 @@ class GoldenCase:
 def _cfg(input_type, n_inputs, n_groups, batch, n_iterations, ladder, **changes):
     continuous = input_type == "continuous"
     fields = {"input_noise": 0.2, "z_init": 0.5 if continuous else 0.26, **changes}
-    return TaggerConfig(input_type=input_type, n_inputs=n_inputs, n_groups=n_groups, n_iterations=n_iterations,
-                        encoder_proj=ladder, batch_size=batch, num_epochs=1, seed=0, **fields)
+    return TaggerConfig(
+        input_type=input_type,
+        n_inputs=n_inputs,
+        n_groups=n_groups,
+        n_iterations=n_iterations,
+        encoder_proj=ladder,
+        batch_size=batch,
+        num_epochs=1,
+        seed=0,
+        **fields,
+    )
 
 
 # b1 + this (one per input of an N = 8 model): z logits near -800 on two inputs, where the sigmoid is
@@ -67,107 +77,166 @@ SATURATING_SHIFT = (0.0, -800.0, 0.0, 0.0, -800.0, 0.0, 0.0, 0.0)
 CASES = {
     "binary-batch-original": GoldenCase(
         "binary inputs, batch norm, the original code's semantics (the Shapes model, small)",
-        _cfg("binary", 12, 3, 4, 3, (10, 8, 6)), seed=101),
+        _cfg("binary", 12, 3, 4, 3, (10, 8, 6)),
+        seed=101,
+    ),
     "binary-layer-original": GoldenCase(
         "binary inputs, layer norm (Tagger*), original semantics",
-        _cfg("binary", 12, 3, 4, 3, (10, 8, 6), norm="layer"), seed=102),
+        _cfg("binary", 12, 3, 4, 3, (10, 8, 6), norm="layer"),
+        seed=102,
+    ),
     "binary-batch-paper": GoldenCase(
         "binary inputs, batch norm, the paper's semantics (E1: delta_z without (1-2 beta); E5: cost summed)",
-        _cfg("binary", 12, 3, 4, 3, (10, 8, 6), semantics="paper"), seed=103),
+        _cfg("binary", 12, 3, 4, 3, (10, 8, 6), semantics="paper"),
+        seed=103,
+    ),
     "continuous-batch-original": GoldenCase(
         "continuous inputs, batch norm, original semantics (the TextureMNIST pretraining model, small)",
-        _cfg("continuous", 10, 3, 4, 3, (9, 7, 5)), seed=104),
+        _cfg("continuous", 10, 3, 4, 3, (9, 7, 5)),
+        seed=104,
+    ),
     "continuous-layer-paper": GoldenCase(
         "continuous inputs, layer norm, the paper's semantics (E2 via the exact (28), E3 variance v + sigma^2, E5 sum)",
-        _cfg("continuous", 10, 3, 4, 3, (9, 7, 5), norm="layer", semantics="paper"), seed=105),
+        _cfg("continuous", 10, 3, 4, 3, (9, 7, 5), norm="layer", semantics="paper"),
+        seed=105,
+    ),
     "continuous-batch-paper-eq29": GoldenCase(
         "continuous inputs, batch norm, the paper's semantics with E2 via (29) / Alg. 1",
-        _cfg("continuous", 10, 3, 4, 3, (9, 7, 5), semantics="paper-eq29"), seed=106),
+        _cfg("continuous", 10, 3, 4, 3, (9, 7, 5), semantics="paper-eq29"),
+        seed=106,
+    ),
     "deep-binary": GoldenCase(
-        "binary inputs, a five-layer Ladder, T = 2",
-        _cfg("binary", 8, 2, 3, 2, (10, 9, 8, 7, 6)), seed=107),
+        "binary inputs, a five-layer Ladder, T = 2", _cfg("binary", 8, 2, 3, 2, (10, 9, 8, 7, 6)), seed=107
+    ),
     "two-layer-continuous": GoldenCase(
-        "continuous inputs, the smallest Ladder (L = 2), K = 4",
-        _cfg("continuous", 8, 4, 3, 3, (7, 5)), seed=108),
+        "continuous inputs, the smallest Ladder (L = 2), K = 4", _cfg("continuous", 8, 4, 3, 3, (7, 5)), seed=108
+    ),
     "k1-binary": GoldenCase(
         "binary inputs, a single group (K = 1: masks are all ones, L(m) is one)",
-        _cfg("binary", 8, 1, 5, 2, (8, 6, 5)), seed=109),
+        _cfg("binary", 8, 1, 5, 2, (8, 6, 5)),
+        seed=109,
+    ),
     "classify": GoldenCase(
         "continuous inputs, classification: top layer 10 classes + 'no class', class_cost_x 0.1, two digits per image",
-        _cfg("continuous", 10, 3, 5, 3, (12, 9, 11), class_cost_x=0.1, objects_per_sample=2), seed=110,
-        n_classes_in_y=10),
+        _cfg("continuous", 10, 3, 5, 3, (12, 9, 11), class_cost_x=0.1, objects_per_sample=2),
+        seed=110,
+        n_classes_in_y=10,
+    ),
     "semi-supervised": GoldenCase(
         "a semi-supervised step (section 3.3): an unlabeled batch of 4 and a labeled batch of 3, two digits per image, "
         "class_cost_x 0.1; the labeled pass's keys prefixed labeled_",
-        _cfg("continuous", 10, 3, 4, 3, (12, 9, 11), class_cost_x=0.1, objects_per_sample=2), seed=111,
-        n_classes_in_y=10, labeled_batch=3),
+        _cfg("continuous", 10, 3, 4, 3, (12, 9, 11), class_cost_x=0.1, objects_per_sample=2),
+        seed=111,
+        n_classes_in_y=10,
+        labeled_batch=3,
+    ),
     # Cases at the numerical edges (docs/numerics.md): each description says which trick it needs.
     "edge-class-saturated": GoldenCase(
         "classification with the top logits scaled 2000x (f_2_c): the class units of the top softmax underflow "
         "to 0, so P and its log must come from the logits (log domain); P as plain probabilities gives 0, an "
         "infinite class cost and NaN gradients",
-        _cfg("continuous", 8, 3, 4, 2, (8, 7, 11), class_cost_x=0.1, objects_per_sample=2), seed=121,
-        n_classes_in_y=10, scale=(("f_2_c", 2000.0),)),
+        _cfg("continuous", 8, 3, 4, 2, (8, 7, 11), class_cost_x=0.1, objects_per_sample=2),
+        seed=121,
+        n_classes_in_y=10,
+        scale=(("f_2_c", 2000.0),),
+    ),
     "edge-semi-supervised-saturated": GoldenCase(
         "a semi-supervised step, binary inputs, layer norm, the paper's semantics, the labeled pass's top "
         "logits scaled 2000x: log-domain P again, E1 and the sum of E5 under the paper's semantics, and "
         "total_cost = the unlabeled pass's denoising cost + class_cost_x * the labeled class cost",
-        _cfg("binary", 8, 3, 4, 2, (8, 7, 11), class_cost_x=0.1, objects_per_sample=2, norm="layer",
-             semantics="paper"), seed=122, n_classes_in_y=10, labeled_batch=3, scale=(("f_2_c", 2000.0),)),
+        _cfg("binary", 8, 3, 4, 2, (8, 7, 11), class_cost_x=0.1, objects_per_sample=2, norm="layer", semantics="paper"),
+        seed=122,
+        n_classes_in_y=10,
+        labeled_batch=3,
+        scale=(("f_2_c", 2000.0),),
+    ),
     "edge-masks-zero": GoldenCase(
         "the exact (28) with masks underflowing to exactly 0 (m0_logits x1000, c2 x300), z far from x (c1 x30) "
         "and v = -3: log m must come from the mask logits (log(m) is -inf at m = 0 and its gradient NaN), the "
         "posterior weights of (28) and L(m) from log-densities (the densities underflow: a plain ratio is 0/0)",
-        _cfg("continuous", 8, 3, 4, 3, (8, 7, 6), semantics="paper"), seed=134,
-        scale=(("c1", 30.0), ("c2", 300.0)), set=(("v", -3.0),), m0_scale=1000.0),
+        _cfg("continuous", 8, 3, 4, 3, (8, 7, 6), semantics="paper"),
+        seed=134,
+        scale=(("c1", 30.0), ("c2", 300.0)),
+        set=(("v", -3.0),),
+        m0_scale=1000.0,
+    ),
     "edge-masks-zero-layer": GoldenCase(
         "as edge-masks-zero with layer norm (c2 x1000): log m from the logits, (28) and L(m) in the log domain",
-        _cfg("continuous", 8, 3, 4, 3, (8, 7, 6), semantics="paper", norm="layer"), seed=144,
-        scale=(("c1", 30.0), ("c2", 1000.0)), set=(("v", -3.0),), m0_scale=1000.0),
+        _cfg("continuous", 8, 3, 4, 3, (8, 7, 6), semantics="paper", norm="layer"),
+        seed=144,
+        scale=(("c1", 30.0), ("c2", 1000.0)),
+        set=(("v", -3.0),),
+        m0_scale=1000.0,
+    ),
     "edge-v-negative-paper": GoldenCase(
         "continuous inputs, layer norm, the paper's semantics, v = -1e8 (v_eff = 5e-9): v_eff = exp(asinh v), "
         "not v + sqrt(v^2 + 1) (0 by cancellation); the cost's log-sum-exp must be shifted (its terms are "
         "about -1e8); the variance of L(m) and (28) is sigma^2 + v_eff",
-        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6), semantics="paper", norm="layer"), seed=133, set=(("v", -1e8),)),
+        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6), semantics="paper", norm="layer"),
+        seed=133,
+        set=(("v", -1e8),),
+    ),
     "edge-v-negative": GoldenCase(
         "continuous inputs, original semantics, v = -1e8 (v_eff = 5e-9) and z far from x (c1 x30): "
         "v_eff = exp(asinh v), not v + sqrt(v^2 + 1); a shifted log-sum-exp in the cost; L(m) as a softmax "
         "of log-densities",
-        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6)), seed=125, scale=(("c1", 30.0),), set=(("v", -1e8),)),
+        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6)),
+        seed=125,
+        scale=(("c1", 30.0),),
+        set=(("v", -1e8),),
+    ),
     "edge-v-large": GoldenCase(
         "continuous inputs, (29) (paper-eq29), v = 100 (v_eff = 200): under the paper's semantics the variance "
         "of L(m) and (29) is sigma^2 + v_eff (sigma^2 + v_eff^2 = 4e4 flattens it), and (29)'s density keeps "
         "its 1 / sqrt(2 pi s2)",
-        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6), semantics="paper-eq29"), seed=126, set=(("v", 100.0),)),
+        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6), semantics="paper-eq29"),
+        seed=126,
+        set=(("v", 100.0),),
+    ),
     "edge-binary-saturated": GoldenCase(
         "binary inputs, layer norm, z logits near -800 on two of the eight inputs (b1 shifted): z is exactly 0 "
         "there, so the sigmoid must not overflow (1 / (1 + exp(-a)) has NaN gradients), z_in must be the "
         "logits themselves (logit(z) is -inf), and the soft clip keeps the cost finite where q = 0",
-        _cfg("binary", 8, 3, 4, 3, (8, 7, 6), norm="layer"), seed=127, shift=(("b1", SATURATING_SHIFT),)),
+        _cfg("binary", 8, 3, 4, 3, (8, 7, 6), norm="layer"),
+        seed=127,
+        shift=(("b1", SATURATING_SHIFT),),
+    ),
     "edge-binary-saturated-paper": GoldenCase(
         "as edge-binary-saturated under the paper's semantics (E1 without (1 - 2 beta), E5 sum)",
-        _cfg("binary", 8, 3, 4, 2, (8, 7, 6), norm="layer", semantics="paper"), seed=132,
-        shift=(("b1", SATURATING_SHIFT),)),
+        _cfg("binary", 8, 3, 4, 2, (8, 7, 6), norm="layer", semantics="paper"),
+        seed=132,
+        shift=(("b1", SATURATING_SHIFT),),
+    ),
     "edge-beta-tiny": GoldenCase(
         "binary inputs, the paper's semantics, beta = 1e-17 and z_init = 0: where x_tilde = 1, delta_z_0 "
         "divides by xi = beta, which (xi - 1) + x_tilde rounds to 0 (xi - (1 - x_tilde) is exact); z_in at "
         "iteration 0 is z_init itself (logit(0) = -inf)",
-        _cfg("binary", 8, 3, 4, 2, (8, 7, 6), input_noise=1e-17, z_init=0.0, semantics="paper"), seed=128),
+        _cfg("binary", 8, 3, 4, 2, (8, 7, 6), input_noise=1e-17, z_init=0.0, semantics="paper"),
+        seed=128,
+    ),
     "edge-beta-tiny-layer": GoldenCase(
         "binary inputs, layer norm, beta = 1e-12, z_init = 0 and z logits near -20 (b1 - 20): xi is about 1e-9 "
         "where x_tilde = 1 at every iteration, so the denominator of (30)-(31) must be xi - (1 - x_tilde); "
         "z_in at iteration 0 is z_init itself",
-        _cfg("binary", 8, 3, 4, 3, (8, 7, 6), input_noise=1e-12, z_init=0.0, norm="layer"), seed=131,
-        shift=(("b1", -20.0),)),
+        _cfg("binary", 8, 3, 4, 3, (8, 7, 6), input_noise=1e-12, z_init=0.0, norm="layer"),
+        seed=131,
+        shift=(("b1", -20.0),),
+    ),
     "edge-norm-floor": GoldenCase(
         "binary inputs, batch norm, W and z_u_W x1e-5: the variances inside those normalisations are 1e-12 to "
         "4e-11, below the floor, so it must be 1e-10 under the square root (not 1e-12, 1e-5 or added to the "
         "standard deviation) and the variance the biased one",
-        _cfg("binary", 8, 3, 4, 2, (8, 7, 6)), seed=129, scale=(("W", 1e-5), ("z_u_W", 1e-5))),
+        _cfg("binary", 8, 3, 4, 2, (8, 7, 6)),
+        seed=129,
+        scale=(("W", 1e-5), ("z_u_W", 1e-5)),
+    ),
     "edge-norm-floor-layer": GoldenCase(
         "continuous inputs, layer norm, W and m_u_W x1e-5: the floor of edge-norm-floor in the normalisations "
         "over each row's features",
-        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6), norm="layer"), seed=130, scale=(("W", 1e-5), ("m_u_W", 1e-5))),
+        _cfg("continuous", 8, 3, 4, 2, (8, 7, 6), norm="layer"),
+        seed=130,
+        scale=(("W", 1e-5), ("m_u_W", 1e-5)),
+    ),
 }
 
 
@@ -179,10 +248,10 @@ def make_case(case):
     B, N = cfg.batch_size, cfg.n_inputs
     binary = cfg.input_type == "binary"
     if binary:
-        x = (rng.random((B, N)) < 0.3).astype("float64")       # sparse on-pixels, like Shapes
+        x = (rng.random((B, N)) < 0.3).astype("float64")  # sparse on-pixels, like Shapes
     else:
-        x = rng.random((B, N))                                 # intensities in [0, 1), like TextureMNIST
-    if case.labeled_batch is not None:                         # labeled images and their digits
+        x = rng.random((B, N))  # intensities in [0, 1), like TextureMNIST
+    if case.labeled_batch is not None:  # labeled images and their digits
         labeled_x = rng.random((case.labeled_batch, N))
         if binary:
             labeled_x = (labeled_x < 0.3).astype("float64")
@@ -235,8 +304,12 @@ def load_case(name):
     """(config, params, inputs, trace) of a shipped case, read and checked like any user's files."""
     folder = case_dir(name)
     config = load_config(os.path.join(folder, "config.json"))
-    return (config, load_params(os.path.join(folder, "params.npz"), config),
-            load_inputs(os.path.join(folder, "inputs.npz"), config), load_trace(os.path.join(folder, "trace.npz")))
+    return (
+        config,
+        load_params(os.path.join(folder, "params.npz"), config),
+        load_inputs(os.path.join(folder, "inputs.npz"), config),
+        load_trace(os.path.join(folder, "trace.npz")),
+    )
 
 
 def export_case(name, dest, force=False):

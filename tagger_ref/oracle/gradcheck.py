@@ -21,6 +21,7 @@ central check fails, the two one-sided differences (each Richardson-extrapolated
 disagree with each other (the function is not smooth inside the stencil), and the analytic value
 matches one of them, the check is reported as a "kink", not a failure.
 """
+
 import dataclasses
 
 import numpy
@@ -36,12 +37,13 @@ STEPS = {
 @dataclasses.dataclass
 class Check:
     """One comparison of an analytic and a numeric derivative."""
-    name: str            # parameter (or identity) checked
-    index: tuple         # element index, or () for a random direction
+
+    name: str  # parameter (or identity) checked
+    index: tuple  # element index, or () for a random direction
     analytic: float
     numeric: float
-    rel_error: float     # |a - n| / max(|a|, |n|, noise / rtol)
-    status: str          # "ok", "kink" or "FAIL"
+    rel_error: float  # |a - n| / max(|a|, |n|, noise / rtol)
+    status: str  # "ok", "kink" or "FAIL"
 
 
 def _richardson(f, h):
@@ -82,7 +84,7 @@ def check_gradient(cost64, params, grads, rng, elementwise=False, directions=2, 
     """
     checks = []
     params64 = {k: numpy.asarray(v, dtype="float64") for k, v in params.items()}
-    for name in (names or params):
+    for name in names or params:
         dtype = str(numpy.asarray(params[name]).dtype)
         base = params64[name]
         g = numpy.asarray(grads[name], dtype="float64")
@@ -93,6 +95,7 @@ def check_gradient(cost64, params, grads, rng, elementwise=False, directions=2, 
                 p = dict(params64)
                 p[name] = base + t * d
                 return float(cost64(p))
+
             return f
 
         for _ in range(directions):

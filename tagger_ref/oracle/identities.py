@@ -4,6 +4,7 @@ E1: the binary delta_z of the original code, (30)-(31), is exactly d/dz_k log su
 with z_tilde from (18). (28): the paper's continuous delta_z is exactly d/dz_k log sum_h
 N(x_tilde; z_h, v + sigma^2) m_h. These hold for any z, m, x_tilde of the right kind.
 """
+
 import numpy
 from autograd import elementwise_grad
 

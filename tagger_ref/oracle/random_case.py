@@ -1,4 +1,5 @@
 """Random but reproducible model points (parameters and inputs) for traces and gradient checks."""
+
 import numpy
 
 from ..files.inputs import make_inputs

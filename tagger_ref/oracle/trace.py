@@ -1,4 +1,5 @@
 """Trace files (docs/spec.md section 8): every intermediate of a forward pass and the gradients."""
+
 import re
 
 import numpy
@@ -9,7 +10,6 @@ from ..files.fileio import load_npz, save_npz
 from ..maths.gradients import cost_and_grad
 from ..maths.model import forward
 from ..maths.semi_supervised import is_semi_supervised, semi_supervised_forward
-
 
 # forward's in-memory keys that the file format leaves out: the top logits ladder_top_logits_i (and
 # labeled_ladder_top_logits_i), which evaluation reads (model.forward's docstring)

@@ -7,22 +7,23 @@ so that batch norm sees the batch size of training), of which the first ``n_exam
 in descending AMI order, as the paper's Figure 4 does. The paper's hand-picked generalisation
 examples A-C are replaced by the image of median AMI in each case, so they are typical, not best.
 """
+
 import csv
 import json
 import os
 
 import numpy
 
-from . import plots
 from ..errors import DataError
+from ..experiments.checkpoint import read_run_config
 from ..experiments.evaluation import ami_per_image, infer, predicted_labels, true_labels
 from ..files.fileio import write_text
 from ..files.tables import read_table1
-from ..experiments.checkpoint import read_run_config
+from . import plots
 from .paper import MODEL_NAMES, PAPER_TABLE2, RC_AMI, TABLE1, TABLE1_AMI_SPREAD, labels_name
 
-N_EXAMPLES = 7          # test images on the left of Figure 4, as in the paper
-N_REMOVAL_IMAGES = 4    # rows of the group-removal figure
+N_EXAMPLES = 7  # test images on the left of Figure 4, as in the paper
+N_REMOVAL_IMAGES = 4  # rows of the group-removal figure
 
 
 def _first_batch(config, features, mask=None):
@@ -49,6 +50,7 @@ def generalisation_sets(config, seed, n_images):
     if config.input_type != "binary" or config.n_inputs != 400:
         return {}
     from data_gen import shapes
+
     sets = {}
     for name, sprites in (("B", 4), ("C", 2)):
         images = shapes.generate_images(numpy.random.RandomState(seed), n_images, n_sprites=sprites)
@@ -62,8 +64,9 @@ def _examples_by_ami(params, config, features, mask, rng, n_iterations, n_exampl
     x, m_true = _first_batch(config, features, mask)
     res, ami = _scored_run(params, config, x, m_true, rng, n_iterations)
     shown = sorted(range(min(n_examples, len(x))), key=lambda b: -ami[b])
-    examples = [{"x": x[b], "z": res["z"][-1][:, b], "m": res["m"][-1][:, b], "label": f"AMI {ami[b]:.2f}"}
-                for b in shown]
+    examples = [
+        {"x": x[b], "z": res["z"][-1][:, b], "m": res["m"][-1][:, b], "label": f"AMI {ami[b]:.2f}"} for b in shown
+    ]
     return x, m_true, res, ami, examples
 
 
@@ -73,8 +76,10 @@ def figure4(params, config, features, mask, path, n_iterations=5, seed=0, n_exam
     rng = numpy.random.default_rng(seed)
     x, m_true, res, ami, examples = _examples_by_ami(params, config, features, mask, rng, n_iterations, n_examples)
     cases = [("A: K=2", x, m_true, 2)]
-    cases += [(f"{name}: {'4' if name == 'B' else '2'} shapes", fx, fm, None)
-              for name, (fx, fm) in generalisation_sets(config, seed, len(x)).items()]
+    cases += [
+        (f"{name}: {'4' if name == 'B' else '2'} shapes", fx, fm, None)
+        for name, (fx, fm) in generalisation_sets(config, seed, len(x)).items()
+    ]
     for label, fx, fm, K in cases:
         r, a = _scored_run(params, config, fx, fm, rng, n_iterations, K)
         b = _median_index(a)
@@ -90,8 +95,7 @@ def topmost_digit_group(m, mask):
     return int(numpy.argmax(m @ mask[-1]))
 
 
-def figure5(params, config, features, mask, targets, path, n_iterations, seed=0, n_examples=N_EXAMPLES,
-            data1=None):
+def figure5(params, config, features, mask, targets, path, n_iterations, seed=0, n_examples=N_EXAMPLES, data1=None):
     """Figure 5 (TextureMNIST2): test images with their groupings (AMI order), example D (a
     TextureMNIST1 image, from ``data1`` = (features, mask) when given), E1 (an image and, on the
     right, its inference over iterations 0..T with each group's class prediction) and E2 (E1 with
@@ -108,19 +112,26 @@ def figure5(params, config, features, mask, targets, path, n_iterations, seed=0,
         r1, a1 = _scored_run(params, config, x1, m1, rng, n_iterations)
         b = _median_index(a1)
         examples.append({"x": x1[b], "z": r1["z"][-1][:, b], "m": r1["m"][-1][:, b], "label": f"D\nAMI {a1[b]:.2f}"})
-    y = numpy.asarray(targets)[:len(x)].reshape(len(x), -1)
+    y = numpy.asarray(targets)[: len(x)].reshape(len(x), -1)
     candidates = numpy.flatnonzero(y[:, 0] != y[:, -1])
     candidates = candidates if len(candidates) else numpy.arange(len(x))
     e1 = int(candidates[_median_index(ami[candidates])])
     e1_run = infer(params, config, x, numpy.random.default_rng([seed, 1]), n_iterations)
     g = topmost_digit_group(e1_run["m"][-1][:, e1], m_true[e1])
     removed = infer(params, config, x, numpy.random.default_rng([seed, 1]), n_iterations, remove_group=g)
-    examples.append({"x": x[e1], "z": e1_run["z"][-1][:, e1], "m": e1_run["m"][-1][:, e1],
-                     "label": f"E1\ndigits {' '.join(map(str, y[e1]))}"})
-    examples.append({"x": x[e1], "z": removed["z"][-1][:, e1], "m": removed["m"][-1][:, e1],
-                     "label": f"E2\nwithout group {g}"})
+    examples.append(
+        {
+            "x": x[e1],
+            "z": e1_run["z"][-1][:, e1],
+            "m": e1_run["m"][-1][:, e1],
+            "label": f"E1\ndigits {' '.join(map(str, y[e1]))}",
+        }
+    )
+    examples.append(
+        {"x": x[e1], "z": removed["z"][-1][:, e1], "m": removed["m"][-1][:, e1], "label": f"E2\nwithout group {g}"}
+    )
     process = {"x": x[e1], "z": e1_run["z"][:, :, e1], "m": e1_run["m"][:, :, e1]}
-    group_classes = e1_run["ladder_top"][-1][:, e1] if config.class_cost_x > 0 else None   # (K, C+1)
+    group_classes = e1_run["ladder_top"][-1][:, e1] if config.class_cost_x > 0 else None  # (K, C+1)
     plots.save_png(plots.figure4(examples, process, group_classes), path)
     return path
 
@@ -131,11 +142,19 @@ def group_removal(params, config, features, path, n_iterations=5, seed=0, n_imag
     generator from ``seed``)."""
     x, _ = _first_batch(config, features)
     normal = infer(params, config, x, numpy.random.default_rng(seed), n_iterations)
-    removed = [infer(params, config, x, numpy.random.default_rng(seed), n_iterations, remove_group=g)
-               for g in range(config.n_groups)]
-    images = [{"x": x[b], "z": normal["z"][-1][:, b], "m": normal["m"][-1][:, b],
-               "removed": [(r["z"][-1][:, b], r["m"][-1][:, b]) for r in removed]}
-              for b in range(min(n_images, len(x)))]
+    removed = [
+        infer(params, config, x, numpy.random.default_rng(seed), n_iterations, remove_group=g)
+        for g in range(config.n_groups)
+    ]
+    images = [
+        {
+            "x": x[b],
+            "z": normal["z"][-1][:, b],
+            "m": normal["m"][-1][:, b],
+            "removed": [(r["z"][-1][:, b], r["m"][-1][:, b]) for r in removed],
+        }
+        for b in range(min(n_images, len(x)))
+    ]
     plots.save_png(plots.group_removal(images), path)
     return path
 
@@ -149,10 +168,15 @@ def convergence(rows, path, title=None):
 # Table 1 (b) as the Table 1 comparison shows it (tagger_ref.report.paper): method -> AMI ± spread and,
 # at iterations 3 and 5, (denoising cost, AMI). Tagger uses batch norm, Tagger* layer norm.
 PAPER_TABLE1 = {"RC": {"ami": RC_AMI}}
-PAPER_TABLE1.update({MODEL_NAMES[norm]: {"ami": TABLE1_AMI_SPREAD[norm],
-                                         "iterations": {i: (TABLE1[norm]["denoising_cost"][i], TABLE1[norm]["ami"][i])
-                                                        for i in (3, 5)}}
-                     for norm in ("batch", "layer")})
+PAPER_TABLE1.update(
+    {
+        MODEL_NAMES[norm]: {
+            "ami": TABLE1_AMI_SPREAD[norm],
+            "iterations": {i: (TABLE1[norm]["denoising_cost"][i], TABLE1[norm]["ami"][i]) for i in (3, 5)},
+        }
+        for norm in ("batch", "layer")
+    }
+)
 
 
 def read_run_table1(run_dir):
@@ -160,8 +184,10 @@ def read_run_table1(run_dir):
     norm, "Tagger*" for layer norm (from its config.json), rows from its table1.csv."""
     config = read_run_config(run_dir)
     if "baseline" in config:
-        raise DataError(f"{run_dir} is a {config['baseline']} baseline's run: Table 1 compares Tagger runs on "
-                        f"Shapes (figure table2 takes the baselines)")
+        raise DataError(
+            f"{run_dir} is a {config['baseline']} baseline's run: Table 1 compares Tagger runs on "
+            f"Shapes (figure table2 takes the baselines)"
+        )
     if "norm" not in config:
         raise DataError(f"{run_dir}/config.json has no field 'norm': not the config of a tagger-ref train run")
     norm = config["norm"]
@@ -173,21 +199,27 @@ def read_run_table1(run_dir):
 
 def table1_markdown(runs):
     """Table 1 (b) with our runs beside the paper: ``runs`` is a list of (label, method, rows)."""
-    lines = ["| method | AMI, paper (iteration 5, median of 20 seeds) | run | AMI, ours (iteration 5: mean / median "
-             "over images) | denoising cost at iteration 5, paper / ours |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| method | AMI, paper (iteration 5, median of 20 seeds) | run | AMI, ours (iteration 5: mean / median "
+        "over images) | denoising cost at iteration 5, paper / ours |",
+        "|---|---|---|---|---|",
+    ]
     for method, paper in PAPER_TABLE1.items():
         mean, spread = paper["ami"]
         ours = [r for r in runs if r[1] == method]
         paper_cost = paper.get("iterations", {}).get(5, (None,))[0]
         if not ours:
-            lines.append(f"| {method} | {mean:.2f} ± {spread:.3f} | - | - | "
-                         f"{'-' if paper_cost is None else f'{paper_cost:.3f} / -'} |")
+            lines.append(
+                f"| {method} | {mean:.2f} ± {spread:.3f} | - | - | "
+                f"{'-' if paper_cost is None else f'{paper_cost:.3f} / -'} |"
+            )
         for label, _, rows in ours:
             row = _iteration(rows, 5)
             it = "" if row["iteration"] == 5 else f" (iteration {row['iteration']})"
-            lines.append(f"| {method} | {mean:.2f} ± {spread:.3f} | {label} | {row['ami']:.3f} / {row['ami_median']:.3f}"
-                         f"{it} | {'-' if paper_cost is None else f'{paper_cost:.3f}'} / {row['denoising_cost']:.3f} |")
+            lines.append(
+                f"| {method} | {mean:.2f} ± {spread:.3f} | {label} | {row['ami']:.3f} / {row['ami_median']:.3f}"
+                f"{it} | {'-' if paper_cost is None else f'{paper_cost:.3f}'} / {row['denoising_cost']:.3f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -213,6 +245,7 @@ def sweep(sweep_dir, path):
     from ..experiments.summary import collect, finished_seeds
     from ..experiments.sweep import read_seed_json
     from .paper import shapes_targets
+
     collected = collect(sweep_dir)
     if not collected:
         raise DataError(f"{sweep_dir} holds no finished seed with a table (seed-S/ of tagger-ref sweep)")
@@ -222,20 +255,23 @@ def sweep(sweep_dir, path):
     panels = []
     for name, table in collected.items():
         for column in table["columns"]:
-            values = [[v for v in table["values"].get((row, column), {}).values() if v is not None]
-                      for row in table["rows"]]
+            values = [
+                [v for v in table["values"].get((row, column), {}).values() if v is not None] for row in table["rows"]
+            ]
             if not any(values):
                 continue
             panel = {"name": column, "key": table["key"], "rows": table["rows"], "values": values, "paper": {}}
             if targets and name == "table1":
                 panel["paper"] = targets["table1"].get(column, {})
-                if column == "ami" and "5" in table["rows"]:            # Table 1 (b) is the AMI after 5 iterations
+                if column == "ami" and "5" in table["rows"]:  # Table 1 (b) is the AMI after 5 iterations
                     value, spread = targets["ami_spread"]
                     panel["spread"] = ("5", value, spread, f"paper, Table 1 (b): {value} ± {spread}")
             panels.append(panel)
-    title = (f"{len(seeds)} seeds, {config['num_epochs']} epochs, norm {config['norm']}, "
-             f"Ladder {'-'.join(map(str, config['encoder_proj']))}"
-             + (f"; red: the paper's {targets['model']}" if targets else ""))
+    title = (
+        f"{len(seeds)} seeds, {config['num_epochs']} epochs, norm {config['norm']}, "
+        f"Ladder {'-'.join(map(str, config['encoder_proj']))}"
+        + (f"; red: the paper's {targets['model']}" if targets else "")
+    )
     plots.save_png(plots.sweep(panels, title), path)
     return path
 
@@ -258,6 +294,7 @@ def paper_lines(run_dir):
     Table 1's AMI and denoising cost at the training T (or iteration 5) for a Shapes model, Table 2's
     error for a classifying TextureMNIST model. Empty where the paper reports nothing comparable."""
     from .paper import shapes_targets
+
     try:
         with open(os.path.join(run_dir, "config.json")) as f:
             config = json.load(f)
@@ -274,8 +311,9 @@ def paper_lines(run_dir):
         dataset = f"TextureMNIST{config.get('objects_per_sample', 1)}"
         key = (dataset, "Tagger", labels_name(config.get("labeled_samples")))
         if key in PAPER_TABLE2:
-            lines["valid_class_error"] = [(PAPER_TABLE2[key][0], f"paper, Tagger on {dataset}, {key[2]} labels: "
-                                                                  f"{PAPER_TABLE2[key][0]} % (test)")]
+            lines["valid_class_error"] = [
+                (PAPER_TABLE2[key][0], f"paper, Tagger on {dataset}, {key[2]} labels: {PAPER_TABLE2[key][0]} % (test)")
+            ]
     return lines
 
 

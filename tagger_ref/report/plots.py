@@ -7,6 +7,7 @@ writes it atomically. Groups are colour-coded as in the authors' plots: a group'
 [0, 1] paints ``1 - v (1 - colour)`` on white, and several groups multiply their paint, so a
 pixel owned by group k shows colour k and an empty pixel stays white.
 """
+
 import math
 
 import numpy
@@ -16,10 +17,18 @@ from matplotlib.figure import Figure
 from ..files.fileio import atomic_path
 
 # Group colours (RGB in [0, 1]): blue, red, green, yellow, then more for K > 4.
-GROUP_COLOURS = numpy.array([
-    [0.12, 0.29, 0.80], [0.84, 0.15, 0.16], [0.17, 0.63, 0.17], [0.95, 0.70, 0.05],
-    [0.58, 0.40, 0.74], [0.55, 0.34, 0.29], [0.89, 0.47, 0.76], [0.50, 0.50, 0.50],
-])
+GROUP_COLOURS = numpy.array(
+    [
+        [0.12, 0.29, 0.80],
+        [0.84, 0.15, 0.16],
+        [0.17, 0.63, 0.17],
+        [0.95, 0.70, 0.05],
+        [0.58, 0.40, 0.74],
+        [0.55, 0.34, 0.29],
+        [0.89, 0.47, 0.76],
+        [0.50, 0.50, 0.50],
+    ]
+)
 
 
 def image_shape(n_inputs):
@@ -90,24 +99,38 @@ def figure4(examples, process, group_classes=None):
     left = outer[0].subgridspec(len(examples), 2, hspace=0.25, wspace=0.05)
     for r, ex in enumerate(examples):
         k = len(ex["m"])
-        _show(fig.add_subplot(left[r, 0]), ex["x"].reshape(shape), ylabel=ex.get("label"),
-              title="input" if r == 0 else None)
-        _show(fig.add_subplot(left[r, 1]), colourize((ex["m"] * ex["z"]).reshape((k,) + shape)),
-              title="groups" if r == 0 else None)
+        _show(
+            fig.add_subplot(left[r, 0]),
+            ex["x"].reshape(shape),
+            ylabel=ex.get("label"),
+            title="input" if r == 0 else None,
+        )
+        _show(
+            fig.add_subplot(left[r, 1]),
+            colourize((ex["m"] * ex["z"]).reshape((k,) + shape)),
+            title="groups" if r == 0 else None,
+        )
     right = outer[1].subgridspec(rows_right, T1, hspace=0.12, wspace=0.05)
     for i in range(T1):
         z, m = process["z"][i].reshape((K,) + shape), process["m"][i].reshape((K,) + shape)
-        _show(fig.add_subplot(right[0, i]), colourize(m * z), title=f"i={i}",
-              ylabel="reconst." if i == 0 else None)
+        _show(fig.add_subplot(right[0, i]), colourize(m * z), title=f"i={i}", ylabel="reconst." if i == 0 else None)
         for k in range(K):
-            _show(fig.add_subplot(right[1 + 2 * k, i]), colourize(z[k:k + 1], [k]),
-                  ylabel=f"$z_{k}$" if i == 0 else None, edge=group_colour(k))
-            _show(fig.add_subplot(right[2 + 2 * k, i]), colourize(m[k:k + 1], [k]),
-                  ylabel=f"$m_{k}$" if i == 0 else None, edge=group_colour(k))
+            _show(
+                fig.add_subplot(right[1 + 2 * k, i]),
+                colourize(z[k : k + 1], [k]),
+                ylabel=f"$z_{k}$" if i == 0 else None,
+                edge=group_colour(k),
+            )
+            _show(
+                fig.add_subplot(right[2 + 2 * k, i]),
+                colourize(m[k : k + 1], [k]),
+                ylabel=f"$m_{k}$" if i == 0 else None,
+                edge=group_colour(k),
+            )
     if group_classes is not None:
         bars = outer[2].subgridspec(rows_right, 1, hspace=1.0)
         for k, probs in enumerate(group_classes):
-            _class_bars(fig.add_subplot(bars[1 + 2 * k:3 + 2 * k, 0]), probs, group_colour(k))
+            _class_bars(fig.add_subplot(bars[1 + 2 * k : 3 + 2 * k, 0]), probs, group_colour(k))
     return fig
 
 
@@ -165,8 +188,12 @@ def group_removal(images):
         _show(axes[r, 0], im["x"].reshape(shape), title="input" if first else None)
         _show(axes[r, 1], colourize((im["m"] * im["z"]).reshape((K,) + shape)), title="groups" if first else None)
         for g, (z, m) in enumerate(im["removed"]):
-            _show(axes[r, 2 + g], colourize((m * z).reshape((K,) + shape)),
-                  title=f"without {g}" if first else None, edge=group_colour(g))
+            _show(
+                axes[r, 2 + g],
+                colourize((m * z).reshape((K,) + shape)),
+                title=f"without {g}" if first else None,
+                edge=group_colour(g),
+            )
     fig.subplots_adjust(left=0.03, right=0.97, top=0.9, bottom=0.03, wspace=0.08, hspace=0.12)
     return fig
 
@@ -179,12 +206,16 @@ def table1(runs, paper):
     colours = {"Tagger": "C0", "Tagger*": "C1"}
     for label, method, rows in runs:
         colour = colours.get(method, "C2")
-        ax.plot([r["iteration"] for r in rows], [r["ami"] for r in rows], "o-", color=colour,
-                label=f"{label} ({method}, ours)")
+        ax.plot(
+            [r["iteration"] for r in rows],
+            [r["ami"] for r in rows],
+            "o-",
+            color=colour,
+            label=f"{label} ({method}, ours)",
+        )
     for method, colour in colours.items():
         its = paper[method]["iterations"]
-        ax.plot(list(its), [v[1] for v in its.values()], "D", mfc="none", color=colour, ms=8,
-                label=f"{method}, paper")
+        ax.plot(list(its), [v[1] for v in its.values()], "D", mfc="none", color=colour, ms=8, label=f"{method}, paper")
     ax.axhline(paper["RC"]["ami"][0], ls="--", color="grey", label="RC, paper")
     ax.set_xlabel("iteration")
     ax.set_ylabel("AMI (clean input)")
@@ -209,20 +240,35 @@ def sweep(panels, title=None):
     for ax, panel in zip(axes, panels):
         positions = numpy.arange(1, len(panel["rows"]) + 1)
         values = [numpy.asarray(v, dtype=numpy.float64) for v in panel["values"]]
-        ax.boxplot(values, positions=positions, widths=0.4, showfliers=False,
-                   medianprops={"color": "C0", "linewidth": 2})
+        ax.boxplot(
+            values, positions=positions, widths=0.4, showfliers=False, medianprops={"color": "C0", "linewidth": 2}
+        )
         for p, v in zip(positions, values):
             offsets = numpy.linspace(-0.1, 0.1, len(v)) if len(v) > 1 else numpy.zeros(len(v))
-            ax.plot(p + 0.3 + offsets, v, "o", color="C1", markersize=3, alpha=0.8,
-                    label="seeds" if p == positions[0] else None)
+            ax.plot(
+                p + 0.3 + offsets,
+                v,
+                "o",
+                color="C1",
+                markersize=3,
+                alpha=0.8,
+                label="seeds" if p == positions[0] else None,
+            )
         where = {str(r): p for r, p in zip(panel["rows"], positions)}
         marks = [(where[str(r)], v) for r, v in panel.get("paper", {}).items() if str(r) in where]
         if marks:
             ax.plot(*zip(*marks), "x", color="C3", markersize=9, markeredgewidth=2, label="paper (median of 20)")
         spread = panel.get("spread")
         if spread and str(spread[0]) in where:
-            ax.errorbar([where[str(spread[0])] - 0.3], [spread[1]], yerr=[spread[2]], fmt="none", ecolor="C3",
-                        capsize=4, label=spread[3])
+            ax.errorbar(
+                [where[str(spread[0])] - 0.3],
+                [spread[1]],
+                yerr=[spread[2]],
+                fmt="none",
+                ecolor="C3",
+                capsize=4,
+                label=spread[3],
+            )
         ax.set_xticks(positions)
         ax.set_xticklabels([str(r) for r in panel["rows"]])
         ax.set_xlabel(panel["key"])
@@ -242,8 +288,8 @@ def curves(runs, paper=None):
 
     ``runs``: [(label, {column: [values]})] from log.csv (``step`` and ``valid_cost_last`` always;
     ``valid_ami``, ``valid_ami_median``, ``valid_class_error``, ``train_class_error`` where
-    present). ``paper``: {column: (value, text)} drawn as dashed horizontal lines (the paper's final value). One panel per
-    quantity that some run has: the validation cost at the last training iteration, the mean AMI
+    present). ``paper``: {column: (value, text)} drawn as dashed horizontal lines (the paper's final
+    value). One panel per quantity that some run has: the validation cost at the last training iteration, the mean AMI
     over images (the median dotted, same colour), the classification error (of the labeled training
     images dashed, same colour).
     """
@@ -266,8 +312,7 @@ def curves(runs, paper=None):
                     ax.plot(log["step"], log["train_class_error"], "--", color=f"C{i}")
         for j, (value, text) in enumerate(paper.get(column, ())):
             ax.axhline(value, color="0.4", linestyle="--", linewidth=1)
-            ax.annotate(text, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.3",
-                        va="bottom")
+            ax.annotate(text, (0.01, value), xycoords=("axes fraction", "data"), fontsize=7, color="0.3", va="bottom")
         if column == "valid_ami":
             ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.0)
         ax.set_xlabel("training steps")

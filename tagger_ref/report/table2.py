@@ -8,26 +8,33 @@ a Tagger run's last iteration, a baseline's one row). Its method comes from its 
 training image: "50k", the paper's training set; another N: "N"). Per cell: the number of runs,
 their mean and sample standard deviation (ddof = 1, the paper's statistic; blank for one run).
 """
+
 import math
 import os
 
 from ..errors import DataError
-from ..files.fileio import write_text
 from ..experiments.checkpoint import read_run_config
+from ..files.fileio import write_text
 from ..files.tables import TABLE2_COMPARISON_COLUMNS, read_table2_errors, table2_comparison_csv
 from .paper import PAPER_TABLE2, labels_name
+
 
 def read_run(run_dir):
     """(dataset, method, labels, class_error) of one evaluated run folder."""
     config = read_run_config(run_dir)
     try:
-        method = {"mlp": "FC MLP", "ladder": "FC Ladder", "convnet": "ConvNet"}[config["baseline"]] \
-            if "baseline" in config else "Tagger"
+        method = (
+            {"mlp": "FC MLP", "ladder": "FC Ladder", "convnet": "ConvNet"}[config["baseline"]]
+            if "baseline" in config
+            else "Tagger"
+        )
         dataset = f"TextureMNIST{int(config['objects_per_sample'])}"
         labels = labels_name(config.get("labeled_samples"))
     except KeyError as e:
-        raise DataError(f"{run_dir}/config.json has no field {e.args[0]!r}: not the config of a tagger-ref "
-                        f"train or baseline run on TextureMNIST") from None
+        raise DataError(
+            f"{run_dir}/config.json has no field {e.args[0]!r}: not the config of a tagger-ref "
+            f"train or baseline run on TextureMNIST"
+        ) from None
     except (ValueError, TypeError) as e:
         raise DataError(f"{run_dir}/config.json has an unusable value ({e})") from None
     path = os.path.join(run_dir, "table2.csv")
@@ -69,8 +76,12 @@ def _fmt(value, digits=2):
 
 
 def table2_markdown(rows):
-    lines = ["Test error in percent (top-2 error for TextureMNIST2): mean ± sample sd over runs.", "",
-             "| dataset | method | labels | runs | ours | paper (5 runs) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "Test error in percent (top-2 error for TextureMNIST2): mean ± sample sd over runs.",
+        "",
+        "| dataset | method | labels | runs | ours | paper (5 runs) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ours = "-" if not r["runs"] else _fmt(r["mean"]) + ("" if r["sd"] is None else f" ± {_fmt(r['sd'])}")
         paper = "-" if r["paper_mean"] is None else f"{r['paper_mean']:.1f} ± {r['paper_sd']:.1f}"

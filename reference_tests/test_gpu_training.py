@@ -18,7 +18,7 @@ from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, config_file, sha
 from tagger_ref.commands.cli import main
 from tagger_ref.config import PRESETS
 from tagger_ref.device import backend
-from tagger_ref.experiments import evaluation, training
+from tagger_ref.experiments import evaluation, loop, training
 from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
 from tagger_ref.files.params import init_params, perturb_params
 
@@ -42,7 +42,7 @@ def all_on_device(arrays, what):
 def fake_device(monkeypatch):
     """The stand-in as the active device, with spies that require every step to stay on it."""
     seen = {"steps": 0}
-    cost_and_grad, adam_update = training.cost_and_grad, training.adam_update
+    cost_and_grad, adam_update = training.cost_and_grad, loop.adam_update
 
     def spy_cost_and_grad(params, config, inputs, **kwargs):
         if backend.array_module() is not fake_gpu:  # a CPU run inside the test
@@ -66,7 +66,7 @@ def fake_device(monkeypatch):
         return params, state
 
     monkeypatch.setattr(training, "cost_and_grad", spy_cost_and_grad)
-    monkeypatch.setattr(training, "adam_update", spy_adam_update)
+    monkeypatch.setattr(loop, "adam_update", spy_adam_update)  # the epoch loop's update
     previous = (backend.device(), backend.array_module())
     backend.use_array_module("fake", fake_gpu)
     try:

@@ -645,21 +645,8 @@ print(
 # %% [markdown]
 # ## Where each step lives
 #
-# | paper | step | in `tagger_ref.maths` | trace key |
-# |---|---|---|---|
-# | A.2 | corruption | `corruption.corrupt` | (input `x_tilde`) |
-# | (8), (9), (3), (7) | initial masks | `corruption.draw_mask_logits`, `initial_masks` | `m_0` |
-# | A.4 | $z_0 = E[x]$ | `corruption.initial_z` | `z_0` |
-# | (11)-(17) | $\xi_k$ | `likelihood.binary_xi` | |
-# | (21)-(25), (30)-(31), E1 | binary $\delta z$ | `modelling_error.delta_z_binary` (`_paper`) | `delta_z_i` |
-# | (5), (18), E8 | binary $L(m)$ | `likelihood.group_likelihood_binary` | `L_m_i` |
-# | (19), (20), E3, E4, E9 | Gaussian $\tilde{z}$ | `likelihood.continuous_ztilde`, `continuous_total_variance` | |
-# | (4), (27)-(29), E2 | continuous $\delta z$ | `modelling_error.delta_z_continuous` (`_eq28`, `_eq29`) | `delta_z_i` |
-# | Alg. 2-3, E6, E7 | $h = f(W_h[\dots])$ | `heads.network_input`, `input_projection` | `h_i` |
-# | A.6, E11 | Ladder | `ladder.encoder`, `decoder`, `combinator` | `ladder_top_i`, `zhat0_i` |
-# | (11), (3), (7) | heads | `heads.z_head`, `m_logits`, `m_head` | `z_i`, `z_logit_i`, `m_i` |
-# | (2), (6), E5 | prediction and cost | `costs.cost_binary`, `cost_continuous` | `cost_i` |
-# | (1), E5 | training cost | `costs.total_denoising_cost` | `total_cost` |
+# The table of every equation and the function that computes it is docs/equations.md (its one
+# home); the trace keys are listed in docs/spec.md section 8.
 #
 # The whole pass is `model.forward`; its gradient, `gradients.cost_and_grad`. The
 # contract behind all of it is docs/spec.md (section 4 for the forward pass, section 8 for the

@@ -165,3 +165,17 @@ def test_bad_data_folders_and_resumes_are_clear_errors(tmp_path):
         train(TINY.replace(lr=1e-3), x, v, tmp_path / "run", resume=True)
     with pytest.raises(CheckpointError, match="other training data"):
         train(TINY, 1.0 - x, v, tmp_path / "run", resume=True)
+
+
+def test_one_checkpoint_format_refuses_the_other_kind_of_run(tmp_path):
+    """Tagger's runs and the baselines' share one checkpoint layout (experiments.checkpoint); each
+    reader refuses the other kind in one line instead of reading parameters of another model."""
+    from tagger_ref.experiments import baseline_training
+
+    train_x, valid_x = tiny_data()
+    train(TINY.replace(num_epochs=1), train_x, valid_x, tmp_path / "tagger")
+    path = tmp_path / "tagger" / CHECKPOINT
+    state, config, _ = load_checkpoint(path)
+    assert state.epoch == 1 and config == TINY.replace(num_epochs=1)
+    with pytest.raises(CheckpointError, match=r"is a Tagger run's \(tagger-ref train\), not a baseline's"):
+        baseline_training.load_checkpoint(path)

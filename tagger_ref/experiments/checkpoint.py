@@ -111,8 +111,9 @@ def read_checkpoint(path, kind):
     raw = load_npz(path, CheckpointError, what="checkpoint")
     try:
         stored = json.loads(str(raw["config_json"]))
-        if kind.refuse is not None and kind.refuse(stored):
-            raise CheckpointError(f"checkpoint {path} {kind.refuse(stored)}")
+        why_not = kind.refuse(stored) if kind.refuse is not None else None
+        if why_not:
+            raise CheckpointError(f"checkpoint {path} {why_not}")
         config = kind.from_dict(stored, source=f"the config stored in checkpoint {path}")
         names = list(kind.param_shapes(config))
         # checkpoints written before the AMI columns existed hold neither key

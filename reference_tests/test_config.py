@@ -1,6 +1,7 @@
 """Configuration: presets, JSON files, and one clear error per kind of bad field."""
 
 import json
+import os
 
 import pytest
 
@@ -44,6 +45,16 @@ def test_presets_are_the_papers():
     ) == (0.05, 0.15, 0.0005, 4, 50, 1, 1000, 2, 0.5, "batch")
     assert p.encoder_proj == (3000, 2000, 1000, 500, 250, 11)
     assert PRESETS["tiny-classify"].encoder_proj[-1] == 11
+    # the CPU stage 1 is the configuration of the run that grouped, read from its committed config file
+    # (results/texture-mnist-diagnosis/bn-1000-lr1e-2.json), apart from the epoch count
+    path = os.path.join(os.path.dirname(__file__), "..", "results", "texture-mnist-diagnosis", "bn-1000-lr1e-2.json")
+    with open(path) as f:
+        run = json.load(f)
+    cpu = PRESETS["texture-mnist-cpu-pretrain"].to_dict()
+    assert {k: cpu[k] for k in run if k != "num_epochs"} == {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in run.items() if k != "num_epochs"
+    }
+    assert cpu["norm"] == "batch" and cpu["lr"] == 0.01 and cpu["class_cost_x"] == 0
     assert TaggerConfig().dtype == "float64"
 
 

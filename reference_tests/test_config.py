@@ -59,6 +59,21 @@ def test_cpu_pretrain_preset_is_the_run_that_grouped():
     assert cpu["norm"] == "batch" and cpu["lr"] == 0.01 and cpu["class_cost_x"] == 0
 
 
+def test_cpu_supervised_preset_is_the_published_stage_2_at_the_cpu_width():
+    """texture-mnist-cpu-supervised is the configuration its committed run trained with
+    (results/texture-mnist-cpu/stage2.json), and differs from the authors' published stage 2 only
+    in the first three widths and the dtype."""
+    path = os.path.join(os.path.dirname(__file__), "..", "results", "texture-mnist-cpu", "stage2.json")
+    with open(path) as f:
+        run = json.load(f)
+    cpu = PRESETS["texture-mnist-cpu-supervised"].to_dict()
+    assert {k: cpu[k] for k in run} == run
+    published = PRESETS["texture-mnist-supervised-published"].to_dict()
+    changed = {k for k in published if published[k] != cpu[k]}
+    assert changed == {"encoder_proj", "dtype"}
+    assert list(cpu["encoder_proj"][3:]) == list(published["encoder_proj"][3:]) == [500, 250, 11]
+
+
 def test_json_file(tmp_path):
     f = tmp_path / "c.json"
     f.write_text(json.dumps({"input_type": "continuous", "n_inputs": 9, "encoder_proj": [5, 4]}))

@@ -61,9 +61,9 @@ def test_cpu_pretrain_preset_is_the_run_that_grouped():
 
 def test_cpu_supervised_preset_is_the_published_stage_2_at_the_cpu_width():
     """texture-mnist-cpu-supervised is the configuration its committed run trained with
-    (results/texture-mnist-cpu/stage2.json), and differs from the authors' published stage 2 only
+    (results/texture-mnist-cpu/stage2/config.json), and differs from the authors' published stage 2 only
     in the first three widths and the dtype."""
-    path = os.path.join(os.path.dirname(__file__), "..", "results", "texture-mnist-cpu", "stage2.json")
+    path = os.path.join(os.path.dirname(__file__), "..", "results", "texture-mnist-cpu", "stage2", "config.json")
     with open(path) as f:
         run = json.load(f)
     cpu = PRESETS["texture-mnist-cpu-supervised"].to_dict()

@@ -242,9 +242,9 @@ PRESETS = {
     "texture-mnist-cpu-pretrain": _TEXTURE_MNIST_PRETRAIN.replace(
         encoder_proj=(1000, 500, 250), lr=1e-2, num_epochs=30, dtype="float32"
     ),
-    # Its stage 2 (results/texture-mnist-cpu): the authors' published stage-2 settings below with the
-    # same third of their width for the first three layers, the grown layers (500, 250, 11) as
-    # theirs, and float32. About 0.9 s a step on two BLAS threads.
+    # Its stage 2 (results/texture-mnist-cpu): texture-mnist-supervised-published with its first
+    # three layers at a third of the authors' width, as stage 1, the grown layers (500, 250, 11)
+    # as theirs, and float32. About 0.9 s a step on two BLAS threads.
     "texture-mnist-cpu-supervised": _TEXTURE_MNIST_SUPERVISED_PUBLISHED.replace(
         encoder_proj=(1000, 500, 250, 500, 250, 11), dtype="float32"
     ),

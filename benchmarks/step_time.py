@@ -22,6 +22,13 @@ as trace, gradcheck and the tests run). For each dtype and path it prints
   (examples/torch_port/tagger_torch.py: forward and ``backward()`` on the same parameters and
   inputs, in the same dtype, with as many threads), timed alternately with it, where PyTorch is
   installed (``-`` otherwise, or with ``--no-port``);
+- ``port/bd``: the port's own ratio to the same products (the median of the pairs' ratios), which
+  says how close an eager framework with its own elementwise kernels gets to the bound;
+- for the fast path, where the rest of the step goes, from one separate step with a clock on
+  the fused primitives (``sigmoid``, ``normalize``, the combinator: their values in the forward
+  pass, ``prim fw``, and their hand-written derivatives, ``prim bw``) and ``rest`` = step - bound -
+  both: every other elementwise operation (ReLU, biases, softmaxes, the TAG steps and costs) and
+  autograd's bookkeeping;
 - the minor page faults of one step (``faults``) and the peak of the memory NumPy allocates
   during one step (tracemalloc, measured in a separate untimed step).
 Each dtype is timed twice: with the C library's default allocator settings, then after
@@ -41,6 +48,8 @@ checkpoint), then the GPU's speed-up over the CPU. Its correctness is reference_
 """
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import statistics
 import sys
@@ -60,6 +69,7 @@ from tagger_ref.config import PRESETS  # noqa: E402
 from tagger_ref.experiments.memory import keep_freed_memory  # noqa: E402
 from tagger_ref.files.inputs import make_inputs  # noqa: E402
 from tagger_ref.files.params import init_params, perturb_params  # noqa: E402
+from tagger_ref.maths import fused  # noqa: E402
 from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
 from tagger_ref.maths.ops import FAST, REFERENCE  # noqa: E402
 
@@ -149,9 +159,74 @@ def time_step_and_bound(config, products, batch, repeats, rng, fast=True, port=N
     step()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    ratio = statistics.median(s / b for s, b in zip(steps, bounds))
-    port_ratio = statistics.median(s / q for s, q in zip(steps, ports)) if ports else None
-    return statistics.median(steps), statistics.median(bounds), ratio, dtypes, faults, peak, port_ratio
+    primitives = primitive_seconds(lambda ops: cost_and_grad(params, config, inputs, ops=ops)) if fast else None
+    return StepTimes(
+        step=statistics.median(steps),
+        bound=statistics.median(bounds),
+        ratio=statistics.median(s / b for s, b in zip(steps, bounds)),
+        dtypes=dtypes,
+        faults=faults,
+        peak=peak,
+        port_ratio=statistics.median(s / q for s, q in zip(steps, ports)) if ports else None,
+        port_bound_ratio=statistics.median(q / b for q, b in zip(ports, bounds)) if ports else None,
+        primitives=primitives,
+    )
+
+
+@dataclasses.dataclass
+class StepTimes:
+    """What ``time_step_and_bound`` measures (seconds are medians; ratios are medians of the pairs')."""
+
+    step: float  # one cost_and_grad
+    bound: float  # its matrix products alone
+    ratio: float  # step / bound
+    dtypes: list  # the gradients' dtypes
+    faults: int  # minor page faults of the last timed step
+    peak: int  # bytes, tracemalloc's peak over one step
+    port_ratio: float = None  # step / the PyTorch port's step
+    port_bound_ratio: float = None  # the port's step / bound
+    primitives: tuple = None  # (forward, derivative) seconds in the fused primitives, fast path only
+
+
+class _Clock:
+    """Seconds spent inside the functions it wraps (not re-entrant: no wrapped function calls another)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def wrap(self, f):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed
+
+
+def primitive_seconds(run_step):
+    """(forward, derivative): the seconds one fast-path step (``run_step(ops)``) spends in the fused
+    primitives' forward values (the ``FAST`` table's three functions, clocked where the model calls
+    them) and in their hand-written derivatives (the primitives' VJPs, clocked where autograd's
+    backward pass calls them)."""
+    from autograd.core import primitive_vjps
+
+    forward, derivative = _Clock(), _Clock()
+    ops = dataclasses.replace(FAST, **{f.name: forward.wrap(getattr(FAST, f.name)) for f in dataclasses.fields(FAST)})
+    originals = {f: primitive_vjps[f] for f in (fused.sigmoid, fused._normalized, fused._combine)}
+
+    def clocked(vjpmaker):
+        def maker(*args, **kwargs):
+            return derivative.wrap(vjpmaker(*args, **kwargs))
+
+        return maker
+
+    with contextlib.ExitStack() as restore:
+        restore.callback(primitive_vjps.update, originals)
+        primitive_vjps.update({f: clocked(m) for f, m in originals.items()})
+        run_step(ops)
+    return forward.seconds, derivative.seconds
 
 
 def load_port():
@@ -362,6 +437,7 @@ def main(argv=None):
     print(f"PyTorch port: {'not timed (--no-port)' if args.no_port else timed}")
     print(
         f"{'dtype':8s} {'path':9s} {'allocator':9s} {'step s':>7s} {'bound s':>7s} {'ratio':>6s} {'port':>6s} "
+        f"{'port/bd':>7s} {'prim fw':>7s} {'prim bw':>7s} {'rest s':>7s} "
         f"{'GFLOP/s':>8s} {'faults':>7s} {'peak MB':>7s}  gradient dtypes"
     )
     ok = True
@@ -372,15 +448,19 @@ def main(argv=None):
         for dtype, path in [(d, q) for d in args.dtypes.split(",") for q in paths]:
             config = base.replace(dtype=dtype)
             rng = numpy.random.default_rng(0)
-            step, bound, ratio, dtypes, faults, peak, port_ratio = time_step_and_bound(
-                config, products, args.batch, args.repeats, rng, fast=path == "fast", port=port
-            )
-            port_text = f"{port_ratio:6.2f}" if port_ratio is not None else f"{'-':>6s}"
+            t = time_step_and_bound(config, products, args.batch, args.repeats, rng, fast=path == "fast", port=port)
+            port_text = f"{t.port_ratio:6.2f}" if t.port_ratio is not None else f"{'-':>6s}"
+            port_text += f" {t.port_bound_ratio:7.2f}" if t.port_bound_ratio is not None else f" {'-':>7s}"
+            if t.primitives is not None:
+                fw, bw = t.primitives
+                prim_text = f"{fw:7.3f} {bw:7.3f} {t.step - t.bound - fw - bw:7.3f}"
+            else:
+                prim_text = " ".join(f"{'-':>7s}" for _ in range(3))
             print(
-                f"{dtype:8s} {path:9s} {setting:9s} {step:7.3f} {bound:7.3f} {ratio:6.2f} {port_text} "
-                f"{flop / bound / 1e9:8.1f} {faults:7d} {peak / 2**20:7.0f}  {', '.join(dtypes)}"
+                f"{dtype:8s} {path:9s} {setting:9s} {t.step:7.3f} {t.bound:7.3f} {t.ratio:6.2f} {port_text} "
+                f"{prim_text} {flop / t.bound / 1e9:8.1f} {t.faults:7d} {t.peak / 2**20:7.0f}  {', '.join(t.dtypes)}"
             )
-            ok &= dtypes == [dtype]
+            ok &= t.dtypes == [dtype]
     if not ok:
         print("error: gradients came back in another dtype than the parameters", file=sys.stderr)
         return 1

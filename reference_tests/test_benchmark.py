@@ -98,10 +98,15 @@ def test_texture_model_and_the_ports_column(capsys):
     rows = [line.split() for line in out.splitlines() if line.startswith(("float64 ", "float32 "))]
     assert [r[0] for r in rows] == ["float64", "float32"]
     port_column = [r[6] for r in rows]
+    port_bound_column = [r[7] for r in rows]
     if step_time.load_port() is None:
-        assert port_column == ["-", "-"]
+        assert port_column == port_bound_column == ["-", "-"]
     else:
-        assert all(float(p) > 0 for p in port_column)
+        assert all(float(p) > 0 for p in port_column + port_bound_column)
+    for r in rows:  # the fast path's breakdown: primitives' forward and derivative seconds, and the rest
+        step, bound, forward, derivative, rest = (float(r[i]) for i in (3, 4, 8, 9, 10))
+        assert forward > 0 and derivative > 0
+        assert rest == pytest.approx(step - bound - forward - derivative, abs=2e-3)  # three decimals each
     assert (
         step_time.main(
             [
@@ -121,6 +126,52 @@ def test_texture_model_and_the_ports_column(capsys):
         == 0
     )
     assert [line.split()[6] for line in capsys.readouterr().out.splitlines() if line.startswith("float")] == ["-", "-"]
+
+
+def test_primitive_clock_counts_only_the_fused_primitives_and_restores_autograds_table():
+    """primitive_seconds clocks the FAST table's three functions and the primitives' derivatives:
+    on the reference path nothing is clocked, on the fast path both clocks run; a slowed
+    derivative shows up in the derivative clock only; autograd's VJP table is as before, also
+    after a step that raises."""
+    import time
+
+    from autograd.core import primitive_vjps
+
+    from tagger_ref.maths import fused
+    from tagger_ref.maths.gradients import cost_and_grad
+    from tagger_ref.maths.ops import REFERENCE
+
+    step_time = load_script()
+    config = PRESETS["shapes"].replace(encoder_proj=(9, 7, 5), n_inputs=12)
+    rng = numpy.random.default_rng(0)
+    params = init_params(config, rng)
+    inputs = make_inputs(config, (rng.random((3, 12)) < 0.3).astype("float64"), rng)
+    before = dict(primitive_vjps)
+
+    assert step_time.primitive_seconds(lambda ops: cost_and_grad(params, config, inputs, ops=REFERENCE)) == (0, 0)
+    forward, derivative = step_time.primitive_seconds(lambda ops: cost_and_grad(params, config, inputs, ops=ops))
+    assert forward > 0 and derivative > 0
+
+    slow_maker = primitive_vjps[fused._combine]
+
+    def slowed(*args, **kwargs):
+        vjp = slow_maker(*args, **kwargs)
+        return lambda g: (time.sleep(0.01), vjp(g))[1]
+
+    primitive_vjps[fused._combine] = slowed
+    try:
+        forward, derivative = step_time.primitive_seconds(lambda ops: cost_and_grad(params, config, inputs, ops=ops))
+    finally:
+        primitive_vjps[fused._combine] = slow_maker
+    assert derivative > 9 * 0.01 > forward  # T = 3 iterations of 3 combinators, 10 ms each
+
+    def failing(ops):
+        cost_and_grad(params, config, inputs, ops=ops)
+        raise RuntimeError("a step that fails")
+
+    with pytest.raises(RuntimeError, match="a step that fails"):
+        step_time.primitive_seconds(failing)
+    assert primitive_vjps == before
 
 
 def test_device_gpu_times_trainings_step_on_the_device_and_the_cpu(monkeypatch, capsys):

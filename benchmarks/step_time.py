@@ -27,8 +27,8 @@ as trace, gradcheck and the tests run). For each dtype and path it prints
 - for the fast path, where the rest of the step goes, from one separate step with a clock on
   the fused primitives (``sigmoid``, ``normalize``, the combinator: their values in the forward
   pass, ``prim fw``, and their hand-written derivatives, ``prim bw``) and ``rest`` = step - bound -
-  both: every other elementwise operation (ReLU, biases, softmaxes, the TAG steps and costs) and
-  autograd's bookkeeping;
+  both: every other elementwise operation (ReLU, biases, softmaxes, the TAG steps and costs),
+  autograd's bookkeeping, and whatever the step's own products take beyond the bound's;
 - the minor page faults of one step (``faults``) and the peak of the memory NumPy allocates
   during one step (tracemalloc, measured in a separate untimed step).
 Each dtype is timed twice: with the C library's default allocator settings, then after
@@ -179,12 +179,12 @@ class StepTimes:
 
     step: float  # one cost_and_grad
     bound: float  # its matrix products alone
-    ratio: float  # step / bound
+    ratio: float  # the median of the pairs' step / bound (not step / bound of the medians)
     dtypes: list  # the gradients' dtypes
     faults: int  # minor page faults of the last timed step
     peak: int  # bytes, tracemalloc's peak over one step
-    port_ratio: float = None  # step / the PyTorch port's step
-    port_bound_ratio: float = None  # the port's step / bound
+    port_ratio: float = None  # the median of the pairs' step / the PyTorch port's step
+    port_bound_ratio: float = None  # the median of the pairs' port step / bound
     primitives: tuple = None  # (forward, derivative) seconds in the fused primitives, fast path only
 
 

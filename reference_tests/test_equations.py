@@ -49,6 +49,20 @@ def test_normalize_batch_and_layer():
     assert numpy.all(functions.normalize(c, "batch") == 0)
 
 
+def test_normalisation_names_are_one_table():
+    """The config accepts exactly the normalisations the maths knows, and both paths refuse any other
+    name with an error naming the known ones (no name silently means layer norm)."""
+    from tagger_ref.config import NORMS
+    from tagger_ref.errors import ConfigError
+    from tagger_ref.maths import fused
+
+    assert tuple(functions.NORM_AXES) == NORMS
+    a = numpy.arange(6.0).reshape(3, 2)
+    for normalize in (functions.normalize, fused.normalize):
+        with pytest.raises(ConfigError, match="unknown normalisation 'group': the known ones are batch, layer"):
+            normalize(a, "group")
+
+
 def test_bitflip_is_xor_and_corruption_rates():
     x = RNG.integers(0, 2, (1000, 50)).astype(float)
     r = RNG.integers(0, 2, (1000, 50)).astype(float)

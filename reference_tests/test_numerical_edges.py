@@ -50,7 +50,7 @@ SLOW_SETTINGS = settings(
 
 PRESETS = {"binary": "tiny-binary", "continuous": "tiny-continuous", "classify": "tiny-classify"}
 DTYPES = ("float64", "float32")
-NORMS = ("batch", "layer")
+NORMS = tuple(functions.NORM_AXES)  # every normalisation the maths knows
 IMAGES = ("random", "zeros", "ones", "constant", "identical", "all-rows-identical")
 
 

@@ -35,25 +35,25 @@ defvjp(sigmoid, lambda g_a, a: lambda cotangent: cotangent * g_a * sigmoid(-a))
 # ---------------------------------------------------------------- normalize
 
 
-def normalize(a, norm="batch"):
+def normalize(a, norm):
     """y = (a - mean) / s, s = sqrt(var + 1e-10); da = (g - mean(g) - y mean(g y)) / s.
 
     The centred values and s are computed once from the values and handed to the primitive,
-    whose derivative reuses s.
+    whose derivative reuses s. The axis is ``functions.norm_axis(norm)``, as the plain formula's.
     """
-    centred, scale = functions._centred_and_scale(getval(a), 0 if norm == "batch" else -1)
-    return _normalized(a, norm=norm, centred=centred, scale=scale)
+    axis = functions.norm_axis(norm)
+    centred, scale = functions.centred_and_std(getval(a), axis)
+    return _normalized(a, axis=axis, centred=centred, scale=scale)
 
 
 @primitive
-def _normalized(a, norm, centred, scale):
+def _normalized(a, axis, centred, scale):
     return centred / scale
 
 
-def _normalized_vjp(y, a, norm, centred, scale):
-    axis = 0 if norm == "batch" else -1
+def _normalized_vjp(y, a, axis, centred, scale):
     if isbox(a):  # differentiated again (second order): trace s, not the constant
-        _, scale = functions._centred_and_scale(a, axis)
+        _, scale = functions.centred_and_std(a, axis)
 
     def vjp(g):
         mean = functions.mean

@@ -19,7 +19,7 @@ class Ops:
     """The operations the forward pass takes from the caller, each with the signature of its plain formula."""
 
     sigmoid: typing.Callable  # g(a) = 1 / (1 + exp(-a)): the binary z head (11), the combinator
-    normalize: typing.Callable  # (a - mean) / sqrt(var + 1e-10), batch or layer: every layer's normalisation
+    normalize: typing.Callable  # (a, norm): (a - mean) / sqrt(var + 1e-10) over functions.NORM_AXES[norm]
     combinator: typing.Callable  # the Ladder's g(zl, u) (Rasmus et al. eq. 2, A.6)
 
 

@@ -34,6 +34,7 @@ import numpy
 from autograd import elementwise_grad
 
 from tagger_ref import TaggerConfig, cost_and_grad, forward, random_params
+from tagger_ref.maths.combinator import combinator
 from tagger_ref.maths.corruption import bitflip, corrupt, draw_mask_logits, initial_masks, initial_z
 from tagger_ref.maths.costs import (
     cost_binary,
@@ -44,7 +45,7 @@ from tagger_ref.maths.costs import (
 )
 from tagger_ref.maths.functions import normalize, pos
 from tagger_ref.maths.heads import input_projection, m_head, m_logits, network_input, z_head
-from tagger_ref.maths.ladder import combinator, decoder, encoder, ladder
+from tagger_ref.maths.ladder import decoder, encoder, ladder
 from tagger_ref.maths.likelihood import (
     binary_xi,
     binary_ztilde,

@@ -8,7 +8,7 @@ import scipy.stats
 from autograd import elementwise_grad
 from autograd.scipy.stats import norm as anorm
 
-from tagger_ref.maths import classification, costs, functions, heads, ladder, likelihood, modelling_error
+from tagger_ref.maths import classification, combinator, costs, functions, heads, likelihood, modelling_error
 from tagger_ref.maths.corruption import bitflip, corrupt, initial_masks
 
 pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
@@ -177,9 +177,9 @@ def test_combinator_hand_computed():
     s1 = 1 / (1 + numpy.exp(-1.0))  # sigmoid(a2 u + a3) = sigmoid(1)
     mu = s1 + 0.25 + 0.1
     vg = 1 / (1 + numpy.exp(-0.5)) + 0.2  # a6 sigmoid(a7 u + a8) + a10
-    assert ladder.combinator(zl, u, a, False)[0] == pytest.approx((2 - mu) * vg + mu, rel=1e-14)
+    assert combinator.combinator(zl, u, a, False)[0] == pytest.approx((2 - mu) * vg + mu, rel=1e-14)
     vgs = 1 / (1 + numpy.exp(-vg))  # sigmoid on the gating variable (A.6, continuous)
-    assert ladder.combinator(zl, u, a, True)[0] == pytest.approx((2 - mu) * vgs + mu, rel=1e-14)
+    assert combinator.combinator(zl, u, a, True)[0] == pytest.approx((2 - mu) * vgs + mu, rel=1e-14)
 
 
 def test_class_probabilities_and_cost_hand_computed():

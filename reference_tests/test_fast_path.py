@@ -159,9 +159,9 @@ def test_fast_and_reference_paths_agree_on_every_golden_case(name):
 
 
 def test_the_tables_hold_the_plain_formulas_and_the_primitives():
-    from tagger_ref.maths import functions, ladder
+    from tagger_ref.maths import combinator, functions
 
-    assert REFERENCE == Ops(functions.sigmoid, functions.normalize, ladder.combinator)
+    assert REFERENCE == Ops(functions.sigmoid, functions.normalize, combinator.combinator)
     assert FAST == Ops(fused.sigmoid, fused.normalize, fused.combinator)
 
 

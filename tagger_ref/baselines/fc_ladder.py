@@ -5,7 +5,7 @@ Unlike Tagger's Ladder (``ladder``: no noise, no layer-wise costs), this one has
 encoder with Gaussian noise at every layer, a clean encoder, and a decoder whose reconstructions
 z_hat^l are held against the clean encoder's batch-normalised z^l by the denoising cost
 C_d = sum_l lambda_l / H_l * batch mean ||z^l - z_hat_BN^l||^2. Layers l = 0..L have sizes
-H_0 = N (the input) .. H_L = C (the softmax top). The combinator is ``ladder.combinator`` with
+H_0 = N (the input) .. H_L = C (the softmax top). The combinator is ``combinator.combinator`` with
 ``continuous=False``: Rasmus et al.'s "vanilla" (gauss) combinator, eq. (2).
 
 Parameters: encoder ``W_l`` (H_{l-1}, H_l), ``beta_l`` (H_l,) for l = 1..L and ``gamma_L``

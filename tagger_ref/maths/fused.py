@@ -1,7 +1,7 @@
 """The fast path: sigmoid, normalize and the Ladder's combinator as autograd primitives whose
 derivatives are written out by hand, for training speed.
 
-The reference path is the plain formula in ``functions`` and ``ladder``, differentiated by
+The reference path is the plain formulas in ``functions`` and ``combinator``, differentiated by
 autograd step by step; ``trace``, ``gradcheck``, the golden cases and the maths tests use it.
 These primitives reach the model only through ``ops.FAST``, which the caller hands to ``forward``
 or ``cost_and_grad`` (training, validation, evaluation and the baselines do: docs/training.md).
@@ -69,7 +69,7 @@ defvjp(_normalized, _normalized_vjp)
 
 
 def combinator_terms(u, a, continuous):
-    """s1 = sigmoid(a2 u + a3), s2 = sigmoid(a7 u + a8), mu and vg of ``ladder.combinator``."""
+    """s1 = sigmoid(a2 u + a3), s2 = sigmoid(a7 u + a8), mu and vg of ``combinator.combinator``."""
     a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = a
     s1 = sigmoid(a2 * u + a3)
     s2 = sigmoid(a7 * u + a8)
@@ -81,7 +81,7 @@ def combinator_terms(u, a, continuous):
 
 
 def combinator(zl, u, a, continuous):
-    """zhat = (zl - mu) vg + mu (``ladder.combinator``), its derivative written out for all twelve
+    """zhat = (zl - mu) vg + mu (``combinator.combinator``), its derivative written out for all twelve
     arguments with the terms computed once from the values."""
     terms = combinator_terms(getval(u), [getval(a_j) for a_j in a], continuous)
     return _combine(zl, u, *a, continuous=continuous, terms=terms)

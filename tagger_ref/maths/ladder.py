@@ -6,7 +6,6 @@ layer l has H_l units. Parameter names are the original code's (docs/spec.md sec
 the model's normalisation (``config.norm``, a key of ``functions.NORM_AXES``), always passed, never defaulted.
 """
 
-from .combinator import combinator  # noqa: F401  (ladder.combinator: the plain formula, ops.REFERENCE's)
 from .functions import relu, softmax
 from .ops import REFERENCE
 

@@ -39,9 +39,9 @@ from tagger_ref.maths.corruption import bitflip, corrupt, draw_mask_logits, init
 from tagger_ref.maths.costs import (
     cost_binary,
     cost_continuous,
+    denoising_cost_over_iterations,
     mixture_binary,
     mixture_log_terms_continuous,
-    total_denoising_cost,
 )
 from tagger_ref.maths.functions import normalize, pos
 from tagger_ref.maths.heads import input_projection, m_head, m_logits, network_input, z_head
@@ -491,8 +491,8 @@ pictures(
 # Adam; `cost_and_grad` gives the exact gradient by autograd.
 
 # %%
-total = total_denoising_cost(costs)  # mean over iterations (E5)
-print(f"total_cost = {total:.6f} (the mean); the paper's sum = {total_denoising_cost(costs, 'paper'):.6f}")
+total = denoising_cost_over_iterations(costs)  # mean over iterations (E5)
+print(f"total_cost = {total:.6f} (the mean); the paper's sum = {denoising_cost_over_iterations(costs, 'paper'):.6f}")
 agrees(trace, {"total_cost": total})
 
 # %% [markdown]

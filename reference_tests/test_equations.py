@@ -167,8 +167,8 @@ def test_continuous_cost_eq6():
 
 def test_cost_over_iterations_eq1_E5():
     c = [numpy.float64(0.5), numpy.float64(0.25), numpy.float64(0.125)]
-    assert costs.total_denoising_cost(c, "original") == pytest.approx(0.875 / 3)
-    assert costs.total_denoising_cost(c, "paper") == pytest.approx(0.875)
+    assert costs.denoising_cost_over_iterations(c, "original") == pytest.approx(0.875 / 3)
+    assert costs.denoising_cost_over_iterations(c, "paper") == pytest.approx(0.875)
 
 
 def test_combinator_hand_computed():

@@ -3,9 +3,9 @@
 ``REFERENCE``: the plain formulas of ``functions`` and ``combinator``, which autograd differentiates
 step by step, as the paper reads. ``FAST``: the primitives of ``fused``, the same values with
 hand-written derivatives, for training speed. The model's entry points (``forward``,
-``total_cost``, ``cost_and_grad``, ``semi_supervised_forward``) take ``ops=`` and default to
-``REFERENCE``; who passes ``FAST`` is written down in this package's docstring and in
-docs/training.md ("Fast path").
+``denoising_and_class_cost``, ``semi_supervised_forward``, ``step_cost``, ``cost_and_grad``) take
+``ops=`` and default to ``REFERENCE``; who passes ``FAST`` is written down in this package's
+docstring and in docs/training.md ("Fast path").
 """
 
 import dataclasses

@@ -419,7 +419,7 @@ def test_normalize_of_a_constant_is_zero_with_finite_gradient(rows, features, va
     assert out.dtype == a.dtype and g.dtype == a.dtype
     numpy.testing.assert_array_equal(out, 0.0)
     # the gradient of a zero-variance normalisation is the centring divided by sqrt(1e-10)
-    axis = 0 if norm == "batch" else 1
+    axis = functions.NORM_AXES[norm]
     expected = (w - w.mean(axis=axis, keepdims=True)) / math.sqrt(functions.NORM_EPS)
     assert numpy.all(numpy.isfinite(g))
     eps = float(numpy.finfo(dtype).eps)

@@ -34,17 +34,18 @@ import numpy
 from autograd import elementwise_grad
 
 from tagger_ref import TaggerConfig, cost_and_grad, forward, random_params
+from tagger_ref.maths.combinator import combinator
 from tagger_ref.maths.corruption import bitflip, corrupt, draw_mask_logits, initial_masks, initial_z
 from tagger_ref.maths.costs import (
     cost_binary,
     cost_continuous,
+    denoising_cost_over_iterations,
     mixture_binary,
     mixture_log_terms_continuous,
-    total_denoising_cost,
 )
 from tagger_ref.maths.functions import normalize, pos
 from tagger_ref.maths.heads import input_projection, m_head, m_logits, network_input, z_head
-from tagger_ref.maths.ladder import combinator, decoder, encoder, ladder
+from tagger_ref.maths.ladder import decoder, encoder, ladder
 from tagger_ref.maths.likelihood import (
     binary_xi,
     binary_ztilde,
@@ -490,8 +491,8 @@ pictures(
 # Adam; `cost_and_grad` gives the exact gradient by autograd.
 
 # %%
-total = total_denoising_cost(costs)  # mean over iterations (E5)
-print(f"total_cost = {total:.6f} (the mean); the paper's sum = {total_denoising_cost(costs, 'paper'):.6f}")
+total = denoising_cost_over_iterations(costs)  # mean over iterations (E5)
+print(f"total_cost = {total:.6f} (the mean); the paper's sum = {denoising_cost_over_iterations(costs, 'paper'):.6f}")
 agrees(trace, {"total_cost": total})
 
 # %% [markdown]

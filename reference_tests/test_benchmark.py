@@ -13,7 +13,7 @@ from run_helpers import load_repo_script
 from tagger_ref.config import PRESETS
 from tagger_ref.files.inputs import make_inputs
 from tagger_ref.files.params import init_params
-from tagger_ref.maths.model import total_cost
+from tagger_ref.maths.gradients import step_cost
 
 
 def load_script():
@@ -43,7 +43,7 @@ def test_bound_has_exactly_the_products_of_a_step():
     params = init_params(config, rng)
     inputs = make_inputs(config, (rng.random((3, 12)) < 0.3).astype("float64"), rng)
     RecordingNode.products = []
-    trace(RecordingNode.new_root(), lambda p: total_cost(p, config, inputs), params)
+    trace(RecordingNode.new_root(), lambda p: step_cost(p, config, inputs), params)
     # The backward pass does, per product A @ B, A.T @ G where B depends on the parameters and
     # G @ B.T where A does.
     expected = []

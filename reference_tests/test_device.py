@@ -48,8 +48,7 @@ from tagger_ref.experiments import training
 from tagger_ref.experiments.adam import adam_init, adam_update
 from tagger_ref.files.inputs import load_inputs, prepare_inputs
 from tagger_ref.files.params import load_params, perturb_params, prepare_params
-from tagger_ref.maths.gradients import cost_and_grad
-from tagger_ref.maths.model import total_cost
+from tagger_ref.maths.gradients import cost_and_grad, step_cost
 from tagger_ref.maths.ops import FAST, REFERENCE
 from tagger_ref.oracle.compare import compare_traces
 from tagger_ref.oracle.gradcheck import check_gradient
@@ -427,7 +426,7 @@ def test_gradients(device, gradient_config):
         grads = {k: to_numpy(v) for k, v in grads.items()}
 
         def cost64(p):
-            return float(to_numpy(total_cost(to_device(p, "float64"), config, dev_inputs)))
+            return float(to_numpy(step_cost(to_device(p, "float64"), config, dev_inputs)))
 
         checks = check_gradient(
             cost64, params, grads, numpy.random.default_rng(0), directions=device.sizes["directions"]

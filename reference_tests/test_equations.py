@@ -8,7 +8,7 @@ import scipy.stats
 from autograd import elementwise_grad
 from autograd.scipy.stats import norm as anorm
 
-from tagger_ref.maths import classification, costs, functions, heads, ladder, likelihood, modelling_error
+from tagger_ref.maths import classification, combinator, costs, functions, heads, likelihood, modelling_error
 from tagger_ref.maths.corruption import bitflip, corrupt, initial_masks
 
 pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
@@ -47,6 +47,20 @@ def test_normalize_batch_and_layer():
     # a constant column is centred to exactly zero, not NaN (the 1e-10 floor)
     c = numpy.ones((5, 2))
     assert numpy.all(functions.normalize(c, "batch") == 0)
+
+
+def test_normalisation_names_are_one_table():
+    """The config accepts exactly the normalisations the maths knows, and both paths refuse any other
+    name with an error naming the known ones (no name silently means layer norm)."""
+    from tagger_ref.config import NORMS
+    from tagger_ref.errors import ConfigError
+    from tagger_ref.maths import fused
+
+    assert tuple(functions.NORM_AXES) == NORMS
+    a = numpy.arange(6.0).reshape(3, 2)
+    for normalize in (functions.normalize, fused.normalize):
+        with pytest.raises(ConfigError, match="unknown normalisation 'group': the known ones are batch, layer"):
+            normalize(a, "group")
 
 
 def test_bitflip_is_xor_and_corruption_rates():
@@ -153,8 +167,8 @@ def test_continuous_cost_eq6():
 
 def test_cost_over_iterations_eq1_E5():
     c = [numpy.float64(0.5), numpy.float64(0.25), numpy.float64(0.125)]
-    assert costs.total_denoising_cost(c, "original") == pytest.approx(0.875 / 3)
-    assert costs.total_denoising_cost(c, "paper") == pytest.approx(0.875)
+    assert costs.denoising_cost_over_iterations(c, "original") == pytest.approx(0.875 / 3)
+    assert costs.denoising_cost_over_iterations(c, "paper") == pytest.approx(0.875)
 
 
 def test_combinator_hand_computed():
@@ -163,9 +177,9 @@ def test_combinator_hand_computed():
     s1 = 1 / (1 + numpy.exp(-1.0))  # sigmoid(a2 u + a3) = sigmoid(1)
     mu = s1 + 0.25 + 0.1
     vg = 1 / (1 + numpy.exp(-0.5)) + 0.2  # a6 sigmoid(a7 u + a8) + a10
-    assert ladder.combinator(zl, u, a, False)[0] == pytest.approx((2 - mu) * vg + mu, rel=1e-14)
+    assert combinator.combinator(zl, u, a, False)[0] == pytest.approx((2 - mu) * vg + mu, rel=1e-14)
     vgs = 1 / (1 + numpy.exp(-vg))  # sigmoid on the gating variable (A.6, continuous)
-    assert ladder.combinator(zl, u, a, True)[0] == pytest.approx((2 - mu) * vgs + mu, rel=1e-14)
+    assert combinator.combinator(zl, u, a, True)[0] == pytest.approx((2 - mu) * vgs + mu, rel=1e-14)
 
 
 def test_class_probabilities_and_cost_hand_computed():

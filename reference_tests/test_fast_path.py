@@ -8,6 +8,7 @@ import scipy.special
 from autograd import elementwise_grad, grad, make_vjp
 
 from tagger_ref.maths import fused
+from tagger_ref.maths.functions import NORM_AXES
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.ops import FAST, REFERENCE, Ops
 from tagger_ref.oracle import golden
@@ -17,13 +18,13 @@ pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 
 def normalize_by_autograd(a, norm):
     """The plain formula (a - mean) / sqrt(var + 1e-10), which autograd differentiates step by step."""
-    axis = 0 if norm == "batch" else -1
+    axis = NORM_AXES[norm]  # which axis is which: test_equations checks the table by hand
     centred = a - anp.sum(a, axis=axis, keepdims=True) / a.shape[axis]
     var = anp.sum(centred * centred, axis=axis, keepdims=True) / a.shape[axis]
     return centred / anp.sqrt(var + 1e-10)
 
 
-@pytest.mark.parametrize("norm", ["batch", "layer"])
+@pytest.mark.parametrize("norm", list(NORM_AXES))
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-11), ("float32", 2e-4)])
 def test_normalize_derivative_equals_autograds_chain(norm, dtype, rtol):
     rng = numpy.random.default_rng(1)
@@ -158,9 +159,9 @@ def test_fast_and_reference_paths_agree_on_every_golden_case(name):
 
 
 def test_the_tables_hold_the_plain_formulas_and_the_primitives():
-    from tagger_ref.maths import functions, ladder
+    from tagger_ref.maths import combinator, functions
 
-    assert REFERENCE == Ops(functions.sigmoid, functions.normalize, ladder.combinator)
+    assert REFERENCE == Ops(functions.sigmoid, functions.normalize, combinator.combinator)
     assert FAST == Ops(fused.sigmoid, fused.normalize, fused.combinator)
 
 

@@ -11,6 +11,7 @@ from run_helpers import load_repo_script
 from tagger_ref.commands import cli
 from tagger_ref.config import TaggerConfig
 from tagger_ref.files.fileio import load_npz
+from tagger_ref.maths.functions import NORM_AXES
 from tagger_ref.oracle import golden
 from tagger_ref.oracle.compare import assert_traces_close
 
@@ -145,5 +146,5 @@ def test_edge_cases_sit_at_their_edges():
         K, B, N = inputs["m0_logits"].shape
         inp = numpy.concatenate([trace["z_0"], trace["delta_z_0"], trace["m_0"], trace["L_m_0"]], axis=-1)
         pre = inp.reshape(K * B, 4 * N) @ params["W"]
-        var = pre.var(axis=0 if config.norm == "batch" else 1)
+        var = pre.var(axis=NORM_AXES[config.norm])
         assert numpy.all(var < 1e-10), name  # below the floor 1e-10

@@ -1,11 +1,13 @@
-"""Gradient checks of the whole model against finite differences, and of the checker itself."""
+"""Gradient checks of the whole model against finite differences, and of the checker itself.
+
+The differences are taken of ``gradients.step_cost``, the very function that ``cost_and_grad``
+(and so training's step) differentiates."""
 
 import numpy
 import pytest
 from conftest import case
 
-from tagger_ref.maths.gradients import cost_and_grad
-from tagger_ref.maths.model import total_cost
+from tagger_ref.maths.gradients import cost_and_grad, step_cost
 from tagger_ref.oracle.gradcheck import check_gradient, judge
 from tagger_ref.oracle.identities import identity_errors
 
@@ -25,7 +27,7 @@ def test_whole_model_gradient_elementwise(preset, changes):
     config, params, inputs = case(preset, seed=11, **changes)
     _, grads = cost_and_grad(params, config, inputs)
     checks = check_gradient(
-        lambda p: total_cost(p, config, inputs),
+        lambda p: step_cost(p, config, inputs),
         params,
         grads,
         numpy.random.default_rng(0),
@@ -43,7 +45,7 @@ def test_float32_gradients_against_float64_differences():
     assert all(g.dtype == numpy.float32 for g in grads.values())
     c64 = config.replace(dtype="float64")
     i64 = {k: v.astype("float64") for k, v in inputs.items()}
-    checks = check_gradient(lambda p: total_cost(p, c64, i64), params, grads, numpy.random.default_rng(0), directions=3)
+    checks = check_gradient(lambda p: step_cost(p, c64, i64), params, grads, numpy.random.default_rng(0), directions=3)
     assert not [c for c in checks if c.status == "FAIL"]
 
 
@@ -52,7 +54,7 @@ def test_checker_catches_a_wrong_gradient():
     _, grads = cost_and_grad(params, config, inputs)
     wrong = dict(grads, b1=grads["b1"] * 1.001)  # 0.1 % off
     checks = check_gradient(
-        lambda p: total_cost(p, config, inputs),
+        lambda p: step_cost(p, config, inputs),
         params,
         wrong,
         numpy.random.default_rng(0),
@@ -89,6 +91,6 @@ def test_second_order_directional_derivative():
 
     for preset in ("tiny-binary", "tiny-continuous"):
         config, params, inputs = case(preset, seed=12)
-        c = check_second_order(lambda p: total_cost(p, config, inputs), params, numpy.random.default_rng(1))
+        c = check_second_order(lambda p: step_cost(p, config, inputs), params, numpy.random.default_rng(1))
         assert c.status == "ok", c
         assert abs(c.analytic) > 1e-6  # a real curvature was compared, not zero against zero

@@ -1,5 +1,5 @@
 """The library's layout: wings stacked in one order, every import pointing down or sideways within a
-wing, and no import cycle (issue 25's design, README "Map of the code").
+wing, and no import cycle (README "Map of the code").
 
 The import graph is read from the source with ``ast`` (every ``import`` statement, also those inside
 functions), not by importing, so a cycle that Python happens to resolve still fails here.

@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 
 from tagger_ref.config import SEMANTICS
 from tagger_ref.maths import classification, functions, modelling_error
-from tagger_ref.maths.gradients import cost_and_grad
-from tagger_ref.maths.model import forward, total_cost
+from tagger_ref.maths.gradients import cost_and_grad, step_cost
+from tagger_ref.maths.model import forward
 
 SETTINGS = settings(
     max_examples=40,
@@ -50,7 +50,7 @@ SLOW_SETTINGS = settings(
 
 PRESETS = {"binary": "tiny-binary", "continuous": "tiny-continuous", "classify": "tiny-classify"}
 DTYPES = ("float64", "float32")
-NORMS = ("batch", "layer")
+NORMS = tuple(functions.NORM_AXES)  # every normalisation the maths knows
 IMAGES = ("random", "zeros", "ones", "constant", "identical", "all-rows-identical")
 
 
@@ -419,7 +419,7 @@ def test_normalize_of_a_constant_is_zero_with_finite_gradient(rows, features, va
     assert out.dtype == a.dtype and g.dtype == a.dtype
     numpy.testing.assert_array_equal(out, 0.0)
     # the gradient of a zero-variance normalisation is the centring divided by sqrt(1e-10)
-    axis = 0 if norm == "batch" else 1
+    axis = functions.NORM_AXES[norm]
     expected = (w - w.mean(axis=axis, keepdims=True)) / math.sqrt(functions.NORM_EPS)
     assert numpy.all(numpy.isfinite(g))
     eps = float(numpy.finfo(dtype).eps)
@@ -564,7 +564,7 @@ def test_float32_gradient_of_a_bare_array_stays_float32(input_type, semantics, n
     )
     top = f"f_{len(config.encoder_proj) - 1}_c"
     for name in ["c1", "b1", "c2", "g_0_a1", "g_0_a9", top, "W"] + (["v"] if input_type != "binary" else []):
-        g = grad(lambda a: total_cost(dict(params, **{name: a}), config, inputs))(params[name])
+        g = grad(lambda a: step_cost(dict(params, **{name: a}), config, inputs))(params[name])
         assert g.dtype == numpy.float32, f"d cost / d {name} computed as {g.dtype}"
 
 

@@ -30,8 +30,8 @@ from .files.params import (
     prepare_params,
     save_params,
 )
-from .maths.gradients import cost_and_grad
-from .maths.model import forward, total_cost
+from .maths.gradients import cost_and_grad, step_cost
+from .maths.model import denoising_and_class_cost, forward
 from .maths.semi_supervised import semi_supervised_forward
 from .oracle.random_case import random_params
 from .oracle.trace import compute_trace, load_trace, save_trace

@@ -181,8 +181,8 @@ PRESETS = {
     # reference's definition, docs/spec.md section 4).
     "shapes-layernorm": TaggerConfig(norm="layer"),
     # Shapes on two CPU cores in 30 minutes (results/shapes-quick): Tagger* with a smaller Ladder,
-    # float32, a larger learning rate; its 20 epochs took 23 minutes with two BLAS threads, and
-    # --max-minutes 30 stops it where the time runs out on a slower machine.
+    # float32, a larger learning rate; --max-minutes 30 stops it where the time runs out on a slower
+    # machine (its time: docs/training.md, "Presets").
     "shapes-quick": TaggerConfig(norm="layer", encoder_proj=(500, 250, 125), lr=1e-3, num_epochs=20, dtype="float32"),
     # Table 1 (b) on two CPU cores in an hour: Tagger* and Tagger with shapes-quick's smaller Ladder,
     # meant to train side by side (--threads 1 each) with --max-minutes 60 ending them before the 70 epochs.
@@ -204,8 +204,7 @@ PRESETS = {
     "texture-mnist-supervised-published": _TEXTURE_MNIST_SUPERVISED_PUBLISHED,
     # The two stages on two CPU cores within an hour of training (results/texture-mnist-quick): the
     # paper's recipe with a smaller Ladder, layer norm and float32, as shapes-quick; stage 2 grows
-    # the Ladder by (60, 30, 11) and raises the learning rate 2.5 times for its few epochs. Steps of
-    # 0.22 s and 0.62 s with two BLAS threads: 10 epochs in about 18 minutes, 7 in about 37.
+    # the Ladder by (60, 30, 11) and raises the learning rate 2.5 times for its few epochs.
     "texture-mnist-quick-pretrain": _TEXTURE_MNIST_PRETRAIN.replace(
         encoder_proj=(500, 250, 125), num_epochs=10, norm="layer", dtype="float32"
     ),
@@ -213,16 +212,14 @@ PRESETS = {
         encoder_proj=(500, 250, 125, 60, 30, 11), lr=5e-4, num_epochs=7, norm="layer", dtype="float32"
     ),
     # Stage 1 that groups on two CPU cores (results/texture-mnist-diagnosis, run bn-1000-lr1e-2): the
-    # authors' stage 1 at a third of their width, float32, and Adam's rate raised to 1e-2. Every rate
-    # from 3e-4 to 1e-2 stops first at a spatial-prior plateau (validation AMI 0.13-0.21); at 1e-2 the
-    # AMI leaves it after 4,000 steps and levels off at 0.55-0.57 from 7,000. About 0.5 s a step on
-    # one BLAS thread.
+    # authors' stage 1 at a third of their width, float32, and Adam's rate raised to 1e-2, the rate
+    # that leaves the spatial-prior plateau within a CPU budget (docs/training.md, "Presets").
     "texture-mnist-cpu-pretrain": _TEXTURE_MNIST_PRETRAIN.replace(
         encoder_proj=(1000, 500, 250), lr=1e-2, num_epochs=30, dtype="float32"
     ),
     # Its stage 2 (results/texture-mnist-cpu): texture-mnist-supervised-published with its first
     # three layers at a third of the authors' width, as stage 1, the grown layers (500, 250, 11)
-    # as theirs, and float32. About 0.9 s a step on two BLAS threads.
+    # as theirs, and float32.
     "texture-mnist-cpu-supervised": _TEXTURE_MNIST_SUPERVISED_PUBLISHED.replace(
         encoder_proj=(1000, 500, 250, 500, 250, 11), dtype="float32"
     ),

@@ -153,10 +153,7 @@ PRESETS = {
     "ladder": BaselineConfig(hidden=LADDER_SIZES, denoising_weights=rasmus_weights(len(LADDER_SIZES) + 1), **_LADDER),
     # ConvNet: Model C's 96 and 192 channels.
     "convnet": BaselineConfig(baseline="convnet", hidden=(96, 192)),
-    # Two CPU cores (float32). One training step (B = 100, with Adam), one BLAS thread, at low priority on a
-    # 2-core machine busy with two other trainings: mlp-quick 0.03 s, ladder-quick 0.08 s, convnet-quick 0.35 s
-    # (the paper's sizes, float64: mlp-1k 0.06 s, mlp-50k 0.29 s, ladder 1.4 s, convnet 26 s). 500 steps an epoch
-    # on 50,000 images: about 5, 13 and 29 minutes for these epoch counts (docs/baselines.md, "Presets").
+    # Two CPU cores (float32): smaller models and fewer epochs (their times: docs/baselines.md, "Presets").
     "mlp-quick": BaselineConfig(baseline="mlp", hidden=(1000, 1000), num_epochs=20, dtype="float32"),
     "ladder-quick": BaselineConfig(
         hidden=LADDER_QUICK_SIZES,

@@ -5,7 +5,7 @@ Unlike Tagger's Ladder (``ladder``: no noise, no layer-wise costs), this one has
 encoder with Gaussian noise at every layer, a clean encoder, and a decoder whose reconstructions
 z_hat^l are held against the clean encoder's batch-normalised z^l by the denoising cost
 C_d = sum_l lambda_l / H_l * batch mean ||z^l - z_hat_BN^l||^2. Layers l = 0..L have sizes
-H_0 = N (the input) .. H_L = C (the softmax top). The combinator is ``ladder.combinator`` with
+H_0 = N (the input) .. H_L = C (the softmax top). The combinator is ``combinator.combinator`` with
 ``continuous=False``: Rasmus et al.'s "vanilla" (gauss) combinator, eq. (2).
 
 Parameters: encoder ``W_l`` (H_{l-1}, H_l), ``beta_l`` (H_l,) for l = 1..L and ``gamma_L``
@@ -17,16 +17,17 @@ the decoder's normalize and combinator. Defaults and sources: docs/baselines.md.
 
 from ..device.backend import np
 from ..maths.classification import class_cost_log
-from ..maths.functions import _centred_and_scale, log_softmax, mean, relu, softmax
+from ..maths.functions import NORM_AXES, centred_and_std, log_softmax, mean, relu, softmax
 from ..maths.ops import REFERENCE
 
 
 def batch_statistics(pre):
     """(mu, sigma) of a pre-activation (B, H) over the batch: mu = mean, sigma = sqrt(var + 1e-10),
-    the statistics of ``functions.normalize`` (its centring and scale, so the same variance floor),
-    kept for the decoder."""
-    mu = mean(pre, axis=0, keepdims=True)  # (1, H)
-    return mu, _centred_and_scale(pre, 0)[1]  # (1, H), (1, H)
+    the statistics of ``functions.normalize(pre, "batch")`` (``functions.centred_and_std``, so the
+    same variance floor), kept for the decoder."""
+    axis = NORM_AXES["batch"]  # over the batch's rows
+    mu = mean(pre, axis=axis, keepdims=True)  # (1, H)
+    return mu, centred_and_std(pre, axis)[1]  # (1, H), (1, H)
 
 
 def draw_noise(rng, sizes, rows, sigma, dtype="float64"):

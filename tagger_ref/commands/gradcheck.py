@@ -6,8 +6,7 @@ from ..errors import ConfigError
 from ..experiments.memory import check_model_fits
 from ..files.inputs import prepare_inputs
 from ..files.params import prepare_params
-from ..maths.gradients import cost_and_grad
-from ..maths.model import total_cost
+from ..maths.gradients import cost_and_grad, step_cost
 from ..oracle.gradcheck import STEPS, check_gradient, check_second_order
 from ..oracle.identities import identity_errors
 from ..oracle.random_case import random_inputs, random_params
@@ -70,7 +69,7 @@ def run(args):
     config64 = config.replace(dtype="float64")
     inputs64 = prepare_inputs(inputs, config64)
     checks = check_gradient(
-        lambda p: total_cost(p, config64, inputs64),
+        lambda p: step_cost(p, config64, inputs64),
         params,
         grads,
         rng,
@@ -112,7 +111,7 @@ def run(args):
         )
     if args.second_order:
         c = check_second_order(
-            lambda p: total_cost(p, config64, inputs64),
+            lambda p: step_cost(p, config64, inputs64),
             {k: numpy.asarray(v, dtype="float64") for k, v in params.items()},
             rng,
         )

@@ -32,11 +32,11 @@ def entries(params):
     Plain NumPy for a dict of arrays. Under autograd, reading ``params[k]`` of a traced dict is a
     tape node whose derivative rebuilds the vector space of the whole dict (every entry's shape
     and dtype) each time; through this view each read is still its own node, but the space is
-    built once and shared, which cuts autograd's bookkeeping of a step by about a third (42 to
-    27 ms on a tiny Shapes model; docs/training.md, Benchmark). Each read stays a node of its own,
-    so that a use's gradient goes into the dict's gradient as soon as its iteration's backward
-    pass is done (one node per key for the whole pass would hold every parameter's gradient until
-    the end: one copy of the parameters more at the memory peak). The values and the gradient are the same.
+    built once and shared, which cuts autograd's bookkeeping of a step (measured in
+    docs/training.md, Benchmark). Each read stays a node of its own, so that a use's gradient goes
+    into the dict's gradient as soon as its iteration's backward pass is done (one node per key for
+    the whole pass would hold every parameter's gradient until the end: one copy of the parameters
+    more at the memory peak). The values and the gradient are the same.
     """
     if not isbox(params):
         return params

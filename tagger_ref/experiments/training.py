@@ -72,7 +72,7 @@ LOG_COLUMNS = ("epoch", "step", "train_cost", "valid_cost", "valid_cost_last", "
 # input) and classification error in percent (last iteration, clean input), and the classification
 # error of labeled training images scored the same way (the labeled subset; when every image is
 # labeled, the first as many training images as validation has): beside the validation error it
-# shows overfitting to the few labels. Runs started before that column was added keep their columns.
+# shows overfitting to the few labels.
 CLASS_COLUMNS = ("valid_class_cost", "valid_class_error", "train_class_error")
 # A run that scores its grouping (valid_ami_images > 0) adds, before the clocks, the mean and the
 # median over images of the AMI at the last training iteration on the first valid_ami_images clean
@@ -81,8 +81,7 @@ AMI_COLUMNS = ("valid_ami", "valid_ami_median")
 VALID_STREAM = 1  # validation generator: default_rng([seed, VALID_STREAM])
 VALID_AMI_STREAM = 2  # the AMI's initial mask logits: default_rng([seed, VALID_AMI_STREAM]), afresh every epoch
 TRAIN_CLASS_STREAM = 3  # train_class_error's draws: default_rng([seed, TRAIN_CLASS_STREAM]), afresh each epoch
-# Images the AMI is scored on by default: 200 cost 0.7 s on shapes-hour (1.5 % of its 47 s epoch
-# with two threads) and 1.8 s on the paper's Shapes model (under 1 %): docs/training.md.
+# Images the AMI is scored on by default; what they cost an epoch: docs/training.md, "Grouping over training".
 VALID_AMI_IMAGES = 200
 KEPT_DIR = "epochs"  # --keep-every: epochs/params-epoch-<E>.npz, the parameters after epoch E
 
@@ -301,8 +300,9 @@ def train(
     with the status and steps however training ends.
     Runs on the active device (``backend.use_device``); the returned and saved values are NumPy.
     Steps and validation take the fast path (``ops=FAST``; docs/training.md, "Fast path"). The
-    command line also keeps freed memory in the process (``memory.keep_freed_memory``), which saves
-    up to a fifth of a CPU step; from Python, call it yourself if you want that (it is process-wide).
+    command line also keeps freed memory in the process (``memory.keep_freed_memory``), which makes
+    a CPU step faster (docs/numerics.md); from Python, call it yourself if you want that (it is
+    process-wide).
     Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
     """
     check_data(train_x, config, "training data")

@@ -16,7 +16,8 @@ step by step; docs/equations.md lists each equation with its function). Then the
 8. ``classification``: per-group class outputs with the "no class" unit (section 3.3);
 9. ``model``: the forward pass, the TAG iterations around the Ladder (Alg. 1-3);
 10. ``semi_supervised``: the labeled and unlabeled passes of a semi-supervised step (section 3.3);
-11. ``gradients``: the exact gradient of the cost by autograd.
+11. ``gradients``: the cost a training step differentiates, ``step_cost``, and its exact gradient
+    by autograd.
 
 After the modules: the checks (reference_tests/README.md says which test checks which module
 against what; the oracle tools are in ``tagger_ref.oracle``, the authors' own traces in
@@ -31,10 +32,11 @@ with noise and denoising costs), ``conv`` (convolution and pooling) and ``convne
 hand-written derivatives; everything else uses the plain formulas, differentiated by autograd.
 ``ops`` puts the two side by side, ``ops.REFERENCE`` (the plain formulas of ``functions`` and
 ``combinator``) and ``ops.FAST`` (``fused``), and the choice is an argument, ``ops=``, of ``forward``,
-``total_cost``, ``cost_and_grad`` and ``semi_supervised_forward``, handed down to where the three
-are called. The rule: whatever trains or scores a model (``experiments``: the training step,
-validation, evaluation, and the baselines' training and scoring) passes ``ops=FAST``; everything
-else, the oracle (trace, golden cases, gradcheck, identities) and the maths tests, keeps the
-default ``REFERENCE``, so that the golden numbers are autograd's derivative of the paper's formulas.
+``denoising_and_class_cost``, ``semi_supervised_forward``, ``step_cost`` and ``cost_and_grad``,
+handed down to where the three are called. The rule: whatever trains or scores a model
+(``experiments``: the training step, validation, evaluation, and the baselines' training and
+scoring) passes ``ops=FAST``; everything else, the oracle (trace, golden cases, gradcheck,
+identities) and the maths tests, keeps the default ``REFERENCE``, so that the golden numbers are
+autograd's derivative of the paper's formulas.
 docs/spec.md is the contract these modules implement.
 """

@@ -29,8 +29,9 @@ def cost_continuous(z, m, x, v_eff):
     return mean(-logsumexp(mixture_log_terms_continuous(z, m, x, v_eff), axis=0))
 
 
-def total_denoising_cost(costs, semantics="original"):
-    """C over iterations, eq. (1): the paper sums; the original code takes the mean (errata E5)."""
+def denoising_cost_over_iterations(costs, semantics="original"):
+    """C over the iterations' denoising costs cost_1..cost_T, eq. (1): the paper sums them; the
+    original code takes their mean (errata E5)."""
     total = costs[0]
     for c in costs[1:]:
         total = total + c

@@ -1,9 +1,16 @@
 """Elementary functions (docs/spec.md section 1), each with the numerical trick it needs named."""
 
 from ..device.backend import getval, np
+from ..errors import ConfigError
 
 # The variance floor inside every normalisation: normalize(a) = (a - mean) / sqrt(var + 1e-10).
 NORM_EPS = 1e-10
+# The normalisations by name, each with the axis of a (rows, features) array that its mean and
+# variance run over: batch norm over the K*B rows (the original code's Tagger), layer norm over the
+# features (Tagger*, this reference's definition; docs/spec.md section 4). The one place that says
+# which is which: the plain formula, the fast path (``fused``) and the tests read it here, and
+# config.NORMS names the same keys (reference_tests/test_equations.py holds them equal).
+NORM_AXES = {"batch": 0, "layer": -1}
 
 
 def mean(a, axis=None, keepdims=False):
@@ -82,18 +89,32 @@ def pos(a):
     return np.exp(np.arcsinh(a))
 
 
-def _centred_and_scale(a, axis):
-    """a - mean(a) and s = sqrt(var(a) + 1e-10) over ``axis`` (the variance floor keeps s > 0)."""
+def norm_axis(norm):
+    """The axis that normalisation ``norm`` averages over (``NORM_AXES``); an unknown name is a
+    ConfigError naming the known ones, never silently another normalisation."""
+    if norm not in NORM_AXES:
+        raise ConfigError(f"unknown normalisation {norm!r}: the known ones are {', '.join(NORM_AXES)}")
+    return NORM_AXES[norm]
+
+
+def centred_and_std(a, axis):
+    """(a - mean(a), s) over ``axis``, s = sqrt(var(a) + 1e-10): the two parts of ``normalize``.
+
+    var is the biased variance mean((a - mean)^2); the floor ``NORM_EPS`` keeps s > 0 where ``a``
+    is constant along ``axis``. Shared so that ``normalize``, ``fused.normalize`` (whose derivative
+    reuses s) and the FC Ladder baseline's batch statistics have one variance floor.
+    """
     centred = a - mean(a, axis=axis, keepdims=True)
     return centred, np.sqrt(mean(centred * centred, axis=axis, keepdims=True) + NORM_EPS)
 
 
-def normalize(a, norm="batch"):
+def normalize(a, norm):
     """y = (a - mean) / sqrt(var + 1e-10), over rows (``norm="batch"``) or features (``"layer"``).
 
     ``a`` has shape (rows, features), rows being the K*B group-and-batch rows jointly; the
-    variance is the biased one. Batch norm is the original code's; layer norm (Tagger*) is this
-    reference's definition (docs/spec.md section 4). Fast path: ``fused.normalize`` (``ops.FAST``).
+    variance is the biased one; the axis is ``NORM_AXES[norm]``. Batch norm is the original code's;
+    layer norm (Tagger*) is this reference's definition (docs/spec.md section 4). Fast path:
+    ``fused.normalize`` (``ops.FAST``).
     """
-    centred, scale = _centred_and_scale(a, 0 if norm == "batch" else -1)
+    centred, scale = centred_and_std(a, norm_axis(norm))
     return centred / scale

@@ -1,7 +1,7 @@
 """The fast path: sigmoid, normalize and the Ladder's combinator as autograd primitives whose
 derivatives are written out by hand, for training speed.
 
-The reference path is the plain formula in ``functions`` and ``ladder``, differentiated by
+The reference path is the plain formulas in ``functions`` and ``combinator``, differentiated by
 autograd step by step; ``trace``, ``gradcheck``, the golden cases and the maths tests use it.
 These primitives reach the model only through ``ops.FAST``, which the caller hands to ``forward``
 or ``cost_and_grad`` (training, validation, evaluation and the baselines do: docs/training.md).
@@ -35,25 +35,25 @@ defvjp(sigmoid, lambda g_a, a: lambda cotangent: cotangent * g_a * sigmoid(-a))
 # ---------------------------------------------------------------- normalize
 
 
-def normalize(a, norm="batch"):
+def normalize(a, norm):
     """y = (a - mean) / s, s = sqrt(var + 1e-10); da = (g - mean(g) - y mean(g y)) / s.
 
     The centred values and s are computed once from the values and handed to the primitive,
-    whose derivative reuses s.
+    whose derivative reuses s. The axis is ``functions.norm_axis(norm)``, as the plain formula's.
     """
-    centred, scale = functions._centred_and_scale(getval(a), 0 if norm == "batch" else -1)
-    return _normalized(a, norm=norm, centred=centred, scale=scale)
+    axis = functions.norm_axis(norm)
+    centred, scale = functions.centred_and_std(getval(a), axis)
+    return _normalized(a, axis=axis, centred=centred, scale=scale)
 
 
 @primitive
-def _normalized(a, norm, centred, scale):
+def _normalized(a, axis, centred, scale):
     return centred / scale
 
 
-def _normalized_vjp(y, a, norm, centred, scale):
-    axis = 0 if norm == "batch" else -1
+def _normalized_vjp(y, a, axis, centred, scale):
     if isbox(a):  # differentiated again (second order): trace s, not the constant
-        _, scale = functions._centred_and_scale(a, axis)
+        _, scale = functions.centred_and_std(a, axis)
 
     def vjp(g):
         mean = functions.mean
@@ -69,7 +69,7 @@ defvjp(_normalized, _normalized_vjp)
 
 
 def combinator_terms(u, a, continuous):
-    """s1 = sigmoid(a2 u + a3), s2 = sigmoid(a7 u + a8), mu and vg of ``ladder.combinator``."""
+    """s1 = sigmoid(a2 u + a3), s2 = sigmoid(a7 u + a8), mu and vg of ``combinator.combinator``."""
     a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = a
     s1 = sigmoid(a2 * u + a3)
     s2 = sigmoid(a7 * u + a8)
@@ -81,7 +81,7 @@ def combinator_terms(u, a, continuous):
 
 
 def combinator(zl, u, a, continuous):
-    """zhat = (zl - mu) vg + mu (``ladder.combinator``), its derivative written out for all twelve
+    """zhat = (zl - mu) vg + mu (``combinator.combinator``), its derivative written out for all twelve
     arguments with the terms computed once from the values."""
     terms = combinator_terms(getval(u), [getval(a_j) for a_j in a], continuous)
     return _combine(zl, u, *a, continuous=continuous, terms=terms)

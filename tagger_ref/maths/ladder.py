@@ -2,15 +2,15 @@
 
 No noise and no denoising costs (lambda_l = 0). Rows are the K*B group-and-batch rows jointly;
 layer l has H_l units. Parameter names are the original code's (docs/spec.md section 3).
-``ops`` (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies normalize and the combinator.
+``ops`` (``ops.REFERENCE``, the default, or ``ops.FAST``) supplies normalize and the combinator; ``norm`` is
+the model's normalisation (``config.norm``, a key of ``functions.NORM_AXES``), always passed, never defaulted.
 """
 
-from .combinator import combinator  # noqa: F401  (ladder.combinator: the plain formula, ops.REFERENCE's)
 from .functions import relu, softmax
 from .ops import REFERENCE
 
 
-def encoder(params, h, n_layers, norm="batch", *, ops=REFERENCE):
+def encoder(params, h, n_layers, norm, *, ops=REFERENCE):
     """Clean encoder. Returns the laterals zl^0..zl^{L-1}, the top activation h^{L-1} and its logits.
 
     zl^0 = h; for l = 1..L-1: zl^l = normalize(h^{l-1} @ f_l_W) (the lateral is taken after
@@ -31,7 +31,7 @@ def encoder(params, h, n_layers, norm="batch", *, ops=REFERENCE):
     return laterals, h, logits
 
 
-def decoder(params, laterals, top, n_layers, continuous, norm="batch", *, ops=REFERENCE):
+def decoder(params, laterals, top, n_layers, continuous, norm, *, ops=REFERENCE):
     """Decoder from the top down; returns zhat^0, the Ladder's output (K*B, H_0).
 
     u = h^{L-1} at the top, u = zhat^{l+1} @ g_l_W below; u is normalised, then combined with
@@ -46,7 +46,7 @@ def decoder(params, laterals, top, n_layers, continuous, norm="batch", *, ops=RE
     return zhat
 
 
-def ladder(params, h, n_layers, continuous, norm="batch", *, ops=REFERENCE):
+def ladder(params, h, n_layers, continuous, norm, *, ops=REFERENCE):
     """The whole Ladder: returns zhat^0 (K*B, H_0), the top activation h^{L-1} and its logits (K*B, H_{L-1})."""
     laterals, top, top_logits = encoder(params, h, n_layers, norm, ops=ops)
     return decoder(params, laterals, top, n_layers, continuous, norm, ops=ops), top, top_logits

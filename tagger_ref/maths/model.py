@@ -6,8 +6,9 @@ the trace is ``iteration_trace``'s, group removal ``remove_group_logits``'s. It 
 of the parameter dict, the config and the inputs (``x``, ``x_tilde``, ``m0_logits``, optionally
 ``y``), and of ``ops``, the path through sigmoid, normalize and the combinator (``ops.REFERENCE``,
 the default, or ``ops.FAST``). It returns every intermediate quantity under the trace keys of
-docs/spec.md section 8, and ``total_cost``. Gradients come from autograd
-(``tagger_ref.maths.gradients``). Groups and batch rows are handled as array axes, never by loops.
+docs/spec.md section 8, and the cost under the key ``total_cost`` (``denoising_and_class_cost``).
+Gradients come from autograd (``tagger_ref.maths.gradients``). Groups and batch rows are handled
+as array axes, never by loops.
 """
 
 import numpy
@@ -16,7 +17,7 @@ from ..device.backend import entries, getval, np
 from ..errors import InputError
 from .classification import class_cost_log, class_log_probabilities, class_targets
 from .corruption import initial_masks, initial_z
-from .costs import cost_binary, cost_continuous, total_denoising_cost
+from .costs import cost_binary, cost_continuous, denoising_cost_over_iterations
 from .functions import log_softmax, pos, softmax
 from .heads import input_projection, m_head, m_logits, network_input, z_head
 from .ladder import ladder
@@ -218,7 +219,7 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None, ops=RE
         trace.update(iteration_trace(state, i))
         costs.append(state["cost"])
 
-    total = total_denoising_cost(costs, config.semantics)  # (1), E5
+    total = denoising_cost_over_iterations(costs, config.semantics)  # (1), E5
     y = inputs.get("y")
     if y is not None and config.class_cost_x > 0:
         trace.update(class_outputs(state["top_logits"], config, y, m0_logits.shape[0], x.dtype))
@@ -227,6 +228,7 @@ def forward(params, config, inputs, n_iterations=None, remove_group=None, ops=RE
     return trace
 
 
-def total_cost(params, config, inputs, n_iterations=None, ops=REFERENCE):
-    """The training cost (docs/spec.md section 4): denoising cost over iterations plus the weighted class cost."""
+def denoising_and_class_cost(params, config, inputs, n_iterations=None, ops=REFERENCE):
+    """The cost of one pass (trace key ``total_cost``, docs/spec.md section 4): the denoising cost over
+    the iterations, eq. (1), plus class_cost_x times the class cost when ``inputs`` hold ``y``."""
     return forward(params, config, inputs, n_iterations, ops=ops)["total_cost"]

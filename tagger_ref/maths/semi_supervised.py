@@ -54,9 +54,7 @@ def semi_supervised_forward(params, config, inputs, n_iterations=None, ops=REFER
     return trace
 
 
-def training_cost(params, config, inputs, n_iterations=None, ops=REFERENCE):
-    """The cost that training differentiates: the semi-supervised total when ``inputs`` hold a
-    labeled batch, else the one-batch ``total_cost`` of ``forward``."""
-    if is_semi_supervised(inputs):
-        return semi_supervised_forward(params, config, inputs, n_iterations, ops)["total_cost"]
-    return forward(params, config, inputs, n_iterations, ops=ops)["total_cost"]
+def semi_supervised_cost(params, config, inputs, n_iterations=None, ops=REFERENCE):
+    """The unlabeled pass's denoising cost plus class_cost_x times the labeled pass's class cost
+    (``semi_supervised_forward``'s key ``total_cost``)."""
+    return semi_supervised_forward(params, config, inputs, n_iterations, ops)["total_cost"]

@@ -1,8 +1,9 @@
 """The golden set rejects every plausible misreading of the docs: a catalogue of mistakes, each
-made on purpose in the PyTorch port (examples/torch_port, a second implementation written from the
-docs), each of which must make at least two shipped golden cases fail ``compare`` at its float64
-defaults. docs/porting.md ("Mistakes the golden set catches") lists the same catalogue with the cases
-that reject each mistake; a test checks the two agree.
+made on purpose in the NumPy port (examples/numpy_port, a second implementation written from the
+docs on autograd.numpy, so that the catalogue runs in the base install, without torch), each of
+which must make at least two shipped golden cases fail ``compare`` at its float64 defaults.
+docs/porting.md ("Mistakes the golden set catches") lists the same catalogue with the cases that
+reject each mistake; a test checks the two agree.
 
 Each mistake is a subclass of the port's ``Tagger`` that overrides one method (or a module-level
 function or constant of the port, patched for the duration). The quick tests run every mistake on
@@ -17,17 +18,16 @@ import os
 import re
 import typing
 
+import autograd.numpy as anp
 import numpy
 import pytest
+from autograd.scipy.special import logit, logsumexp
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-
-from tagger_ref.oracle import golden  # noqa: E402
-from tagger_ref.oracle.compare import compare_traces  # noqa: E402
+from tagger_ref.oracle import golden
+from tagger_ref.oracle.compare import compare_traces
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PORT = os.path.join(REPO, "examples", "torch_port", "tagger_torch.py")
+PORT = os.path.join(REPO, "examples", "numpy_port", "tagger_numpy.py")
 PORTING = os.path.join(REPO, "docs", "porting.md")
 HEADING = "## 7. Mistakes the golden set catches"
 MIN_REJECTING = 2
@@ -35,17 +35,10 @@ MIN_REJECTING = 2
 
 @pytest.fixture(scope="module")
 def port():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    # a mistake may turn values into NaN; let them reach compare instead of torch's argument checks
-    validate = torch.distributions.Distribution._validate_args
-    torch.distributions.Distribution.set_default_validate_args(False)
-    spec = importlib.util.spec_from_file_location("tagger_torch_misread", PORT)
+    spec = importlib.util.spec_from_file_location("tagger_numpy_misread", PORT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    yield module
-    torch.distributions.Distribution.set_default_validate_args(validate)
-    torch.set_num_threads(threads)
+    return module
 
 
 # -- the mistakes ------------------------------------------------------------------------------
@@ -53,35 +46,43 @@ def port():
 # pair (class, {name: value}) of port module attributes to patch while the trace is written.
 
 
+def _softmax(a, axis):
+    return anp.exp(a - logsumexp(a, axis=axis, keepdims=True))
+
+
+def _relu(a):
+    return a * (a > 0)
+
+
 def _naive_normalize(eps=None, std_plus_eps=False, unbiased=False):
     def normalize(self, a):
         axis = 0 if self.norm == "batch" else -1
-        mean = a.mean(axis, keepdim=True)
-        var = a.var(axis, keepdim=True, unbiased=unbiased)
+        mean = anp.mean(a, axis=axis, keepdims=True)
+        var = anp.var(a, axis=axis, keepdims=True, ddof=1 if unbiased else 0)
         if std_plus_eps:
-            return (a - mean) / (torch.sqrt(var) + 1e-10)
-        return (a - mean) / torch.sqrt(var + eps)
+            return (a - mean) / (anp.sqrt(var) + 1e-10)
+        return (a - mean) / anp.sqrt(var + eps)
 
     return normalize
 
 
 def _class_plain(self, top_logits, K, B):
     C = self.cfg["encoder_proj"][-1] - 1
-    pred = torch.softmax(top_logits, dim=-1)[:, :C].reshape(K, B, C)
-    return torch.log((pred / pred.sum(dim=(0, 2), keepdim=True)).sum(0))
+    pred = anp.reshape(_softmax(top_logits, axis=-1)[:, :C], (K, B, C))
+    return anp.log(anp.sum(pred / anp.sum(pred, axis=(0, 2), keepdims=True), axis=0))
 
 
 def _class_per_group(self, top_logits, K, B):
     C = self.cfg["encoder_proj"][-1] - 1
-    per_group = torch.softmax(top_logits[:, :C], dim=-1).reshape(K, B, C)
-    return torch.log(per_group.mean(0))
+    per_group = anp.reshape(_softmax(top_logits[:, :C], axis=-1), (K, B, C))
+    return anp.log(anp.mean(per_group, axis=0))
 
 
 def _class_with_no_class_unit(self, top_logits, K, B):
     C = self.cfg["encoder_proj"][-1] - 1
-    log_top = torch.log_softmax(top_logits, dim=-1).reshape(K, B, C + 1)
-    log_p = torch.logsumexp(log_top, dim=0)  # over groups, all C + 1 units
-    return (log_p - torch.logsumexp(log_p, dim=-1, keepdim=True))[:, :C]
+    log_top = anp.reshape(top_logits - logsumexp(top_logits, axis=-1, keepdims=True), (K, B, C + 1))
+    log_p = logsumexp(log_top, axis=0)  # over groups, all C + 1 units
+    return (log_p - logsumexp(log_p, axis=-1, keepdims=True))[:, :C]
 
 
 def _binary_delta(factor_kept, sign_slip=False, clipped_xi=False):
@@ -93,7 +94,7 @@ def _binary_delta(factor_kept, sign_slip=False, clipped_xi=False):
         if factor_kept or (factor_kept is None and self.semantics == "original"):
             delta = (1 - 2 * self.noise) * delta
         if sign_slip:  # the printed line for x_tilde = 1
-            delta = torch.where(x_tilde == 1, -delta, delta)
+            delta = anp.where(x_tilde == 1, -delta, delta)
         return delta
 
     return modelling_error
@@ -105,35 +106,35 @@ def _continuous_delta(kind):
         if self.binary:
             return base.modelling_error(self, z, m, log_m, x_tilde)
         if kind == "log(m)":
-            return base.modelling_error(self, z, m, torch.log(m), x_tilde)
+            return base.modelling_error(self, z, m, anp.log(m), x_tilde)
         if kind == "z - x" and self.semantics == "original":
             return m * (z - x_tilde)
         if self.semantics == "original":
             return base.modelling_error(self, z, m, log_m, x_tilde)
         s2 = self.likelihood_variance()
-        log_density = torch.distributions.Normal(z, torch.sqrt(s2)).log_prob(x_tilde)
+        log_density = -0.5 * anp.log(2 * math.pi * s2) - (x_tilde - z) ** 2 / (2 * s2)
         if kind == "plain posterior" and self.semantics == "paper":
-            weighted = log_density.exp() * m
-            return (x_tilde - z) / s2 * weighted / weighted.sum(0, keepdim=True)
+            weighted = anp.exp(log_density) * m
+            return (x_tilde - z) / s2 * weighted / anp.sum(weighted, axis=0, keepdims=True)
         if kind == "no 2 pi" and self.semantics == "paper-eq29":
-            return (x_tilde - z) * m * log_density.exp() * math.sqrt(2 * math.pi)
+            return (x_tilde - z) * m * anp.exp(log_density) * math.sqrt(2 * math.pi)
         if kind == "unnormalised density" and self.semantics == "paper-eq29":
-            return (x_tilde - z) * m * torch.exp(-((z - x_tilde) ** 2) / (2 * s2))
+            return (x_tilde - z) * m * anp.exp(-((z - x_tilde) ** 2) / (2 * s2))
         return base.modelling_error(self, z, m, log_m, x_tilde)
 
     return modelling_error
 
 
 def _plain_likelihood(self, z, x_tilde):
-    density = self.group_log_likelihood(z, x_tilde).exp()
-    return density / density.sum(0, keepdim=True)
+    density = anp.exp(self.group_log_likelihood(z, x_tilde))
+    return density / anp.sum(density, axis=0, keepdims=True)
 
 
 def _unclipped_likelihood(self, z, x_tilde):
     if not self.binary:
         return self.__class__.__mro__[1].group_likelihood(self, z, x_tilde)
     p = self.xi_k(z)
-    return torch.softmax(-F.binary_cross_entropy(p, x_tilde.expand_as(p), reduction="none"), dim=0)
+    return _softmax(x_tilde * anp.log(p) + (1 - x_tilde) * anp.log(1 - p), axis=0)
 
 
 def _continuous_cost(kind):
@@ -142,12 +143,12 @@ def _continuous_cost(kind):
         if self.binary:
             return base.denoising_cost(self, z, m, x)
         v = self.likelihood_variance() if kind == "s2" else self.v_eff()
-        terms = -0.5 * (torch.log(v) + (x - z) ** 2 / v) + torch.log(m + 1e-5)
+        terms = -0.5 * (anp.log(v) + (x - z) ** 2 / v) + anp.log(m + 1e-5)
         if kind == "unshifted":
-            return -torch.log(torch.exp(terms).sum(0)).mean()
+            return -anp.mean(anp.log(anp.sum(anp.exp(terms), axis=0)))
         if kind == "log 2 pi":
             terms = terms - 0.5 * math.log(2 * math.pi)
-        return -torch.logsumexp(terms, dim=0).mean()
+        return -anp.mean(logsumexp(terms, axis=0))
 
     return denoising_cost
 
@@ -156,7 +157,7 @@ def _inputs_changed(kind):
     def forward(self, x, x_tilde, m0_logits, y=None, n_iterations=None, record=None):
         base = self.__class__.__mro__[1]
         if kind == "uniform m0":
-            m0_logits = torch.zeros_like(m0_logits)
+            m0_logits = numpy.zeros_like(m0_logits)
         elif kind == "cost against x_tilde":
             x = x_tilde
         elif kind == "clean input":
@@ -186,9 +187,10 @@ def _per_group_batch_norm(base):
         def normalize(self, a):
             if self.norm != "batch":
                 return base.normalize(self, a)
-            parts = a.reshape(self.groups, -1, a.shape[-1])
-            out = (parts - parts.mean(1, keepdim=True)) / torch.sqrt(parts.var(1, keepdim=True, unbiased=False) + 1e-10)
-            return out.reshape(a.shape)
+            parts = anp.reshape(a, (self.groups, -1, a.shape[-1]))
+            centred = parts - anp.mean(parts, axis=1, keepdims=True)
+            out = centred / anp.sqrt(anp.var(parts, axis=1, keepdims=True) + 1e-10)
+            return anp.reshape(out, a.shape)
 
     return PerGroup
 
@@ -259,21 +261,19 @@ MISTAKES = [
     Mistake(
         "sigmoid-as-written",
         "sigmoid as 1 / (1 + exp(-a)), differentiated as written",
-        _override(sigmoid=lambda self, a: 1 / (1 + torch.exp(-a))),
+        _override(sigmoid=lambda self, a: 1 / (1 + anp.exp(-a))),
         ("edge-binary-saturated", "edge-binary-saturated-paper"),
     ),
     Mistake(
         "z-in-logit-of-z",
         "binary z_in from iteration 1 on as logit(z) of the probabilities",
-        _override(z_input=lambda self, z, z_logit: z if z_logit is None else torch.logit(z)),
+        _override(z_input=lambda self, z, z_logit: z if z_logit is None else logit(z)),
         ("edge-binary-saturated", "edge-binary-saturated-paper"),
     ),
     Mistake(
         "z-in-logit-at-iteration-0",
         "binary z_in at iteration 0 as logit(z_init) instead of z_init",
-        _override(
-            z_input=lambda self, z, z_logit: (torch.logit(z) if self.binary else z) if z_logit is None else z_logit
-        ),
+        _override(z_input=lambda self, z, z_logit: (logit(z) if self.binary else z) if z_logit is None else z_logit),
         ("binary-layer-original", "edge-beta-tiny"),
     ),
     Mistake(
@@ -285,7 +285,7 @@ MISTAKES = [
     Mistake(
         "v-eff-as-written",
         "v_eff = v + sqrt(v^2 + 1), which cancels for large negative v",
-        _override(v_eff=lambda self: self.v + torch.sqrt(self.v**2 + 1)),
+        _override(v_eff=lambda self: self.v + anp.sqrt(self.v**2 + 1)),
         ("edge-v-negative", "edge-v-negative-paper"),
     ),
     Mistake(
@@ -297,7 +297,7 @@ MISTAKES = [
     Mistake(
         "mask-softmax-unshifted",
         "the masks as exp(a) / sum_K exp(a), without subtracting the maximum",
-        _override(masks=lambda self, a: torch.exp(a) / torch.exp(a).sum(0, keepdim=True)),
+        _override(masks=lambda self, a: anp.exp(a) / anp.sum(anp.exp(a), axis=0, keepdims=True)),
         ("edge-masks-zero", "edge-masks-zero-layer"),
     ),
     Mistake(
@@ -339,7 +339,7 @@ MISTAKES = [
     Mistake(
         "hard-clip",
         "a hard clip of p to [1e-4, 1 - 1e-4] instead of the soft clip",
-        _override(clip=lambda self, p: p.clamp(1e-4, 1 - 1e-4)),
+        _override(clip=lambda self, p: anp.clip(p, 1e-4, 1 - 1e-4)),
         ("binary-batch-original", "edge-binary-saturated"),
     ),
     Mistake(
@@ -420,7 +420,7 @@ MISTAKES = [
         "the cost over iterations summed under original, averaged under paper",
         _override(
             cost_over_iterations=lambda self, costs: (
-                torch.stack(costs).sum() / (len(costs) if self.semantics != "original" else 1)
+                anp.sum(anp.stack(costs)) / (len(costs) if self.semantics != "original" else 1)
             )
         ),
         ("binary-batch-original", "binary-batch-paper"),
@@ -428,7 +428,7 @@ MISTAKES = [
     Mistake(
         "e6-paper-input-order",
         "the network input in the paper's order [z, m, delta_z, L(m)]",
-        _override(network_input=lambda self, z_in, delta_z, m, L_m: torch.cat([z_in, m, delta_z, L_m], dim=-1)),
+        _override(network_input=lambda self, z_in, delta_z, m, L_m: anp.concatenate([z_in, m, delta_z, L_m], axis=-1)),
         ("binary-batch-original", "continuous-batch-original"),
     ),
     Mistake(
@@ -440,7 +440,7 @@ MISTAKES = [
     Mistake(
         "e7-bias-before-normalisation",
         "h = relu(normalize(inp @ W + b)): the bias before the normalisation",
-        _override(input_projection=lambda self, inp: F.relu(self.normalize(inp @ self.W + self.b))),
+        _override(input_projection=lambda self, inp: _relu(self.normalize(inp @ self.W + self.b))),
         ("binary-batch-original", "binary-layer-original"),
     ),
     Mistake(
@@ -489,15 +489,13 @@ MISTAKES = [
     Mistake(
         "class-targets-summed",
         "class targets as the sum of the digits' one-hot codes, not their mean",
-        _override(
-            class_targets=lambda self, y: F.one_hot(y, self.cfg["encoder_proj"][-1] - 1).to(torch.float64).sum(1)
-        ),
+        _override(class_targets=lambda self, y: numpy.eye(self.cfg["encoder_proj"][-1] - 1)[y].sum(axis=1)),
         ("classify", "edge-class-saturated"),
     ),
     Mistake(
         "class-targets-first-digit",
         "class targets from the first digit only (objects_per_sample ignored)",
-        _override(class_targets=lambda self, y: F.one_hot(y[:, 0], self.cfg["encoder_proj"][-1] - 1).to(torch.float64)),
+        _override(class_targets=lambda self, y: numpy.eye(self.cfg["encoder_proj"][-1] - 1)[y[:, 0]]),
         ("classify", "edge-class-saturated"),
     ),
     Mistake(
@@ -541,27 +539,12 @@ def _paper_only(base, modelling_error):
 # -- running a mistake -------------------------------------------------------------------------
 
 
-class NanTolerantFunctional:
-    """torch.nn.functional for the port, except binary_cross_entropy written out: torch's refuses
-    arguments outside [0, 1] (a NaN among them), which would stop a misread run before compare can
-    name the key where it went wrong. Equal to torch's for the soft-clipped arguments of a correct run."""
-
-    def __getattr__(self, name):
-        return getattr(F, name)
-
-    @staticmethod
-    def binary_cross_entropy(p, t, reduction="mean"):
-        loss = -(t * torch.log(p) + (1 - t) * torch.log(1 - p))
-        return loss.mean() if reduction == "mean" else loss
-
-
 def misread_trace(port, mistake, name, monkeypatch):
     """The port's trace of golden case ``name`` with ``mistake`` made."""
     made = mistake.make(port, port.Tagger)
     cls, patches = made if isinstance(made, tuple) else (made, {})
     folder = golden.case_dir(name)
     with monkeypatch.context() as patch:
-        patch.setattr(port, "F", NanTolerantFunctional())
         for attribute, value in patches.items():
             patch.setattr(port, attribute, value)
         model = cls.from_files(os.path.join(folder, "config.json"), os.path.join(folder, "params.npz"))

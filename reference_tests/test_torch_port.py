@@ -7,7 +7,9 @@ import os
 
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason="the PyTorch port's cross-check needs torch: pip install '.[test,torch]', as .ci/run does"
+)
 
 from tagger_ref.commands import cli  # noqa: E402
 from tagger_ref.oracle import golden  # noqa: E402

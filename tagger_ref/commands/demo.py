@@ -8,7 +8,6 @@ would run, called with the arguments printed before it.
 import os
 import time
 
-from ..device.backend import use_device
 from ..errors import ConfigError, OutputError
 from ..experiments.manifest import Segment
 from .common import add_device_argument
@@ -62,6 +61,7 @@ def register(sub):
 
 
 def run(args):
+    from ..device.backend import use_device
     from .cli import main
 
     for name in ("train_images", "valid_images", "test_images", "epochs"):

@@ -4,7 +4,6 @@ or Table 2 for a model with a classification head (classification error, class c
 import argparse
 
 from ..errors import ConfigError
-from ..experiments.run_evaluation import Evaluation, evaluate_run
 from .common import add_device_argument
 
 RESERVED_BY_SWEEP = ("--data", "--out", "--device", "--dtype")  # tagger-ref sweep --evaluate-args may not set these
@@ -54,6 +53,9 @@ def register(sub):
 
 def evaluation_from_args(args):
     """The library's :class:`Evaluation` from the parsed options of ``tagger-ref evaluate``."""
+    # imported here, not at the top: the parser (and --help) imports no scikit-learn (test_cli)
+    from ..experiments.run_evaluation import Evaluation
+
     return Evaluation(
         split=args.split,
         iterations=args.iterations,
@@ -66,6 +68,8 @@ def evaluation_from_args(args):
 
 
 def run(args):
+    from ..experiments.run_evaluation import evaluate_run
+
     evaluate_run(args.run_dir, args.data, evaluation_from_args(args), out=args.out, echo=print)
     return 0
 

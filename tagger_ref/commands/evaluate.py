@@ -47,6 +47,9 @@ def register(sub):
         "<table>.provenance.json names the run's manifest and what was "
         "evaluated",
     )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress lines while the images are scored (one every 5 s)"
+    )
     add_device_argument(p)
     p.set_defaults(func=run)
 
@@ -70,8 +73,14 @@ def evaluation_from_args(args):
 def run(args):
     from ..experiments.run_evaluation import evaluate_run
 
-    evaluate_run(args.run_dir, args.data, evaluation_from_args(args), out=args.out, echo=print)
+    evaluate_run(
+        args.run_dir, args.data, evaluation_from_args(args), out=args.out, echo=_flushed, progress=not args.no_progress
+    )
     return 0
+
+
+def _flushed(line):
+    print(line, flush=True)  # progress lines show at once when stdout is a pipe
 
 
 class _ArgumentError(Exception):

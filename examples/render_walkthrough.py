@@ -62,7 +62,7 @@ def run_cells(cells, script, save_figure):
     import matplotlib.pyplot as plt
     import numpy
 
-    namespace = {"__name__": "__main__", "__file__": script}
+    namespace = {"__name__": "__main__", "__file__": script, "RENDERING": True}  # figures collected here
     results = []
     show = plt.show
     plt.show = lambda *args, **kwargs: None

@@ -15,7 +15,8 @@
 # The model is tiny and its parameters are random (the initial values, perturbed): the groups do
 # not mean anything yet. The arithmetic is what a trained model does too.
 #
-# - run it: `python examples/walkthrough.py`;
+# - run it: `python examples/walkthrough.py` (it prints a heading before each step; without a
+#   display its figures go to `walkthrough-figures/` in the current folder, each path printed);
 # - open it as a notebook: `jupytext --to notebook examples/walkthrough.py` (or open the file in
 #   Jupyter with Jupytext installed);
 # - read it with its outputs: `docs/walkthrough.md`, written by
@@ -27,6 +28,7 @@
 # code, which this reference follows by default, differs from the printed paper.
 
 # %%
+import os
 import textwrap
 
 import matplotlib.pyplot as plt
@@ -79,6 +81,11 @@ def say(text):
     print(textwrap.fill(text, 110, subsequent_indent="    "))
 
 
+def heading(text):
+    """Print the step's heading, so that the script's output says which equation each block is."""
+    print(f"-- {text} " + "-" * max(3, 106 - len(text)))
+
+
 def show(name, a, digits=3):
     """Print an array's name, shape and values rounded to ``digits`` (-0.0 printed as 0.0)."""
     a = numpy.asarray(a)
@@ -117,7 +124,28 @@ def pictures(*rows):
             ax.set_xticks([])
             ax.set_yticks([])
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1.0 - 0.35 / len(rows), wspace=0.1, hspace=0.3)
-    plt.show()
+    show_figure(fig)
+
+
+# Without a display (matplotlib's Agg backend: a server, a plain terminal) plt.show() draws nothing,
+# so the figures are saved here and their paths printed. render_walkthrough.py, which collects the
+# figures of docs/walkthrough.md itself, sets RENDERING.
+FIGURE_FOLDER = "walkthrough-figures"
+RENDERING = globals().get("RENDERING", False)
+saved = []  # the figures saved so far
+
+
+def show_figure(fig):
+    """plt.show() (a window, a notebook's output), or, with no display, save ``fig`` and print where."""
+    if RENDERING or plt.get_backend().lower() != "agg":
+        plt.show()
+        return
+    os.makedirs(FIGURE_FOLDER, exist_ok=True)
+    path = os.path.join(FIGURE_FOLDER, f"fig-{len(saved) + 1:02d}.png")
+    fig.savefig(path)
+    plt.close(fig)
+    saved.append(path)
+    print(f"(no display: figure saved to {path})")
 
 
 def blend(a):
@@ -141,6 +169,7 @@ def blend(a):
 # the next $z$ and $m$ (the paper's $W_u$).
 
 # %%
+heading("The data and the model")
 SQUARE = numpy.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]])
 TRIANGLE = numpy.array([[0, 1, 0], [1, 1, 1]])
 
@@ -190,6 +219,7 @@ say(
 # on arrays (`corruption.bitflip`).
 
 # %%
+heading("Initialisation: corruption (A.2)")
 x_tilde = corrupt(x, config.input_type, beta, rng)  # (B, N)
 r = (x_tilde != x).astype(float)
 assert numpy.array_equal(bitflip(x, r), x_tilde)
@@ -215,6 +245,7 @@ pictures([(f"x, image {b}", x[b]) for b in range(B)], [(f"x_tilde, image {b}", x
 # group 2 green; "colours" mixes them at each pixel in proportion to the mask.
 
 # %%
+heading("Initialisation: masks (8)-(9) and reconstructions (A.4)")
 m0_logits = draw_mask_logits(K, B, N, rng)  # m', (K, B, N)
 m = initial_masks(m0_logits)  # m_0, (K, B, N)
 z = initial_z(x_tilde, K, config.z_init)  # z_0, (K, B, N)
@@ -244,6 +275,7 @@ pictures([("m_0 (colours)", blend(m))] + [(f"m_0, group {k}", m[k, 0]) for k in 
 # $$\xi_k := q(\tilde{x} = 1 \mid g_k) = z_k (1 - 2\beta) + \beta.$$
 
 # %%
+heading("Iteration i = 0, step 1: what each group predicts for the corrupted pixel, (11)-(17)")
 xi = binary_xi(z, beta)  # (K, B, N)
 print("xi at i = 0 (z_0 is the same everywhere):", numpy.unique(xi.round(12)))
 print("z_init (1 - 2 beta) + beta =", round(config.z_init * (1 - 2 * beta) + beta, 12))
@@ -274,6 +306,7 @@ print("z_init (1 - 2 beta) + beta =", round(config.z_init * (1 - 2 * beta) + bet
 # proportion to the group's share $m_k$ of the pixel.
 
 # %%
+heading("Step 2: the modelling error delta_z, (21)-(31) and errata E1")
 delta_z = delta_z_binary(z, m, x_tilde, beta)  # (K, B, N)
 show("delta_z_0, image 0", delta_z[:, 0].reshape(K, SIDE, SIDE))
 agrees(trace, {"delta_z_0": delta_z})
@@ -297,6 +330,7 @@ pictures([("x_tilde", x_tilde[0])] + [(f"delta_z_0, group {k}", delta_z[k, 0], 2
 # $(1 - 2\beta)$.
 
 # %%
+heading("Step 2, errata E1: the paper's printed delta_z")
 delta_z_printed = delta_z_binary_paper(z, m, x_tilde, beta)  # (K, B, N)
 print(
     "delta_z_paper / delta_z =",
@@ -320,6 +354,7 @@ print(
 # predicts the same $z_0$, so $L(m) = 1/K$ everywhere: no group is favoured yet.
 
 # %%
+heading("Step 3: the group likelihood L(m), (5) with (18)")
 L_m = group_likelihood_binary(z, x_tilde, beta)  # (K, B, N)
 print("L(m) at i = 0:", numpy.unique(L_m.round(12)))
 agrees(trace, {"L_m_0": L_m})
@@ -341,6 +376,7 @@ assert numpy.allclose(L_m, z_tilde / z_tilde.sum(axis=0), atol=1e-3)  # (5), up 
 # From here on the groups and images are the rows of one matrix, (K B, features).
 
 # %%
+heading("Step 4: the network input, h_k = f(W_h [z_k, m_k, delta_z_k, L(m_k)])")
 network_in = network_input(z, delta_z, m, L_m)  # (K, B, 4N)
 h = input_projection(params, network_in, config.norm)  # (K*B, H_0)
 print(f"input {network_in.shape} @ W {params['W'].shape} -> h {h.shape}")
@@ -358,6 +394,7 @@ agrees(trace, {"h_0": h})
 #   h^{(L-1)} = \mathrm{softmax}((z^{(L-1)} + b_{L-1}) \odot c_{L-1}).$$
 
 # %%
+heading("Step 5: the Ladder's encoder")
 laterals, top, top_logits = encoder(params, h, n_layers, config.norm)
 print("laterals z^(l):", [lateral.shape for lateral in laterals], " top h^(L-1):", top.shape)
 show("top h^(L-1), image 0", top.reshape(K, B, -1)[:, 0])
@@ -378,6 +415,7 @@ agrees(trace, {"ladder_top_0": top})
 # has the width of $h$.
 
 # %%
+heading("Step 6: the Ladder's decoder and combinator")
 a_top = [params[f"g_{n_layers - 1}_a{j}"] for j in range(1, 11)]
 zhat_top = combinator(laterals[-1], normalize(top, config.norm), a_top, False)  # (K*B, H_{L-1})
 zhat0 = decoder(params, laterals, top, n_layers, False, config.norm)  # (K*B, H_0)
@@ -398,6 +436,7 @@ agrees(trace, {"zhat0_0": zhat0})
 # $$m_k = \mathrm{softmax}_k(c_2\, \mathrm{normalize}(\hat{z}^{(0)} W_m)).$$
 
 # %%
+heading("Step 7: the heads, [z_k, m_k] <- W_u Ladder(h_k)")
 z_next, z_logit = z_head(params, zhat0, True, config.norm)  # (K*B, N) each
 z_next, z_logit = z_next.reshape(K, B, N), z_logit.reshape(K, B, N)
 m_next = m_head(m_logits(params, zhat0, config.norm).reshape(K, B, N))  # (K, B, N)
@@ -418,6 +457,7 @@ agrees(trace, {"z_logit_1": z_logit, "z_1": z_next, "m_1": m_next})
 # pixels and images.
 
 # %%
+heading("Step 8: the prediction and its cost, (2)")
 q = mixture_binary(z_next, m_next)  # q(x = 1), (B, N)
 cost = cost_binary(z_next, m_next, x)  # ()
 by_hand = -numpy.mean(x * numpy.log(q) + (1 - x) * numpy.log(1 - q))
@@ -439,6 +479,7 @@ pictures(
 # random parameters nothing converges; a trained model sharpens the masks into objects here.
 
 # %%
+heading("Iterations 2 and 3")
 costs, rows = [cost], []
 z, m, z_in = z_next, m_next, z_logit
 for i in range(1, T):
@@ -491,6 +532,7 @@ pictures(
 # Adam; `cost_and_grad` gives the exact gradient by autograd.
 
 # %%
+heading("The training cost (1)")
 total = denoising_cost_over_iterations(costs)  # mean over iterations (E5)
 print(f"total_cost = {total:.6f} (the mean); the paper's sum = {denoising_cost_over_iterations(costs, 'paper'):.6f}")
 agrees(trace, {"total_cost": total})
@@ -505,6 +547,7 @@ agrees(trace, {"total_cost": total})
 # $\log \sum_h \tilde{z}_h m_h$ with respect to each $z_{k,j}$, (22)-(23).
 
 # %%
+heading("Checking the derivations: delta_z is the derivative of log q(x_tilde), (30)-(31)")
 z_2, m_2 = trace["z_2"], trace["m_2"]
 autograd_delta_z = elementwise_grad(log_q_tilde_binary)(z_2, m_2, x_tilde, beta)
 assert numpy.allclose(autograd_delta_z, trace["delta_z_2"], rtol=1e-12, atol=0)
@@ -520,6 +563,7 @@ print("= trace['delta_z_2'] to 1e-12")
 # (`tagger-ref gradcheck` does this for every parameter).
 
 # %%
+heading("Checking the derivations: one gradient by finite differences")
 cost_value, grads = cost_and_grad(params, config, inputs)
 eps = 1e-5
 c_plus = forward(dict(params, c2=params["c2"] + eps), config, inputs)["total_cost"]
@@ -537,6 +581,7 @@ assert abs(grads["c2"] - numeric) <= 1e-7 * abs(numeric)
 # network computes from it differs.
 
 # %%
+heading("Checking the derivations: the printed formula of E1 gives a different trace")
 paper = forward(params, config.replace(semantics="paper"), inputs)
 for key in ["L_m_0", "delta_z_0", "h_0", "zhat0_0", "m_1", "z_1", "cost_1", "total_cost"]:
     print(f"{key:>10}: max |original - paper| = {numpy.max(numpy.abs(trace[key] - paper[key])):.3g}")
@@ -561,6 +606,7 @@ assert numpy.allclose(paper["delta_z_0"], trace["delta_z_0"] / (1 - 2 * beta), r
 # $v + \sigma^2$ (E3).
 
 # %%
+heading("The continuous case, Algorithm 2")
 x_c = numpy.where(x > 0, 0.8, 0.2)  # (B, N) grey levels
 config_c = TaggerConfig(
     input_type="continuous",
@@ -599,6 +645,7 @@ pictures([("x", x_c[0]), ("x_tilde", numpy.clip(x_c_tilde[0], 0, 1))])
 # the exact derivative of $\log q(\tilde{x})$, which autograd confirms.
 
 # %%
+heading("Continuous inputs: L(m) and delta_z, (5), (4) and (27)-(29)")
 L_m_c = group_likelihood_continuous(z_c, x_c_tilde, s2)  # (5) with (20)
 delta_z_c = delta_z_continuous(z_c, m_c, x_c_tilde)  # (4), the code's
 delta_z_28 = delta_z_continuous_eq28(z_c, m_c, x_c_tilde, s2)  # (28), exact
@@ -622,6 +669,7 @@ for name, d in [("(4)", delta_z_c), ("(28)", delta_z_28), ("(29)", delta_z_29)]:
 # constant $\log(2\pi)/2$, adds $10^{-5}$ inside $\log m$, and uses $v_{\text{eff}}$ as the variance.
 
 # %%
+heading("Continuous inputs: network, Ladder and heads; the cost (6)")
 h_c = input_projection(params_c, network_input(z_c, delta_z_c, m_c, L_m_c), config_c.norm)
 zhat0_c, top_c, _ = ladder(params_c, h_c, n_layers, True, config_c.norm)
 z_c1 = z_head(params_c, zhat0_c, False, config_c.norm)[0].reshape(K, B, N)

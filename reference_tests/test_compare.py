@@ -3,6 +3,7 @@ report's facts, computation order, exit codes, and the authors' traces passing a
 
 import json
 import os
+import re
 
 import numpy
 import pytest
@@ -69,7 +70,7 @@ def test_one_perturbed_element_is_reported_with_index_and_values():
     assert r.max_rel == pytest.approx(1e-6 / ref["h_1"][1, 2, 3], rel=1e-6)
     assert [f.key for f in report.failures] == ["h_1"]
     text = report.format()
-    assert "first divergence in computation order: h_1 (iteration 1, step 4" in text
+    assert "first divergence in computation order: h_1, iteration 1, docs/spec.md section 4 step 4" in text
     assert "(1, 2, 3)" in text and repr(float(cand["h_1"][1, 2, 3])) in text
 
 
@@ -301,3 +302,130 @@ def test_a_wrong_epsilon_in_normalize_is_caught_at_h_0(monkeypatch):
     monkeypatch.setattr(tagger_ref.maths.functions, "NORM_EPS", 1e-12)
     report = compare_traces(original, compute_trace(params, config, inputs))
     assert not report.ok and report.first_divergence.key == "h_0"
+
+
+# compare's table of steps (compare.TRACE_STEPS) against the text of docs/spec.md section 4 --------
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+_KEY_SYNTAX = re.compile(r"^[A-Za-z][A-Za-z0-9_{}+]*$")  # `z_{i+1}`, not `(K, B, H_0)`
+
+
+def declared_keys(text):
+    """The trace keys a passage declares: the backticked names after "Key" or "Keys", to the sentence's end."""
+    keys = []
+    for sentence in re.finditer(r"\bKeys?\s(.*?)\.(?:\s|$)", text, re.DOTALL):
+        keys += [k for k in re.findall(r"`([^`]+)`", sentence.group(1)) if _KEY_SYNTAX.match(k)]
+    return keys
+
+
+def spec_steps(text):
+    """docs/spec.md section 4 as [(place, title, passage)]: place "initialisation", "step 1" ..,
+    "after the last iteration"; title the bold words that open a step or bullet (None for the
+    initialisation), backticks removed, in lower case."""
+    section = re.search(r"^## 4\. .*?(?=^## 5\. )", text, re.MULTILINE | re.DOTALL).group(0)
+    parts = re.split(r"^### ", section, flags=re.MULTILINE)
+    init = next(p for p in parts if p.startswith("Initialisation"))
+    steps = [("initialisation", None, init)]
+    iteration = next(p for p in parts if p.startswith("One iteration"))
+    for m in re.finditer(r"^(\d+)\. \*\*(.+?)\*\*(.*?)(?=^\d+\. |\Z)", iteration, re.MULTILINE | re.DOTALL):
+        steps.append((f"step {m.group(1)}", m.group(2), m.group(0)))
+    after = next(p for p in parts if p.startswith("After the last iteration"))
+    for m in re.finditer(r"^- \*\*(.+?)\*\*(.*?)(?=^- |^\S|\Z)", after, re.MULTILINE | re.DOTALL):
+        steps.append(("after the last iteration", m.group(1), m.group(0)))
+    return [(place, title and title.replace("`", "").lower(), passage) for place, title, passage in steps]
+
+
+def paper_references(paper):
+    """The references of a TRACE_STEPS row's paper column: "(30)-(31)", "(4)", "A.6", "Alg. 1-3", ..."""
+    return re.findall(r"\(\d+\)(?:-\(\d+\))?|A\.\d+|Alg\. \d+(?:-\d+)?|eq\. \d+|section \d+\.\d+", paper)
+
+
+def step_problems(rows, spec_text):
+    """Lines naming every disagreement between a table of TraceStep rows and a spec's section 4."""
+    steps = spec_steps(spec_text)
+    where = {key: step for step in steps for key in declared_keys(step[2])}
+    out = [f"{key}: declared in docs/spec.md section 4 but not in the table" for key in where if key not in rows]
+    for row in rows.values():
+        if row.key not in where:
+            out.append(f"{row.key}: in the table, declared by no step of docs/spec.md section 4")
+            continue
+        place, title, passage = where[row.key]
+        if row.step != place:
+            out.append(f"{row.key}: the table says {row.step}, docs/spec.md section 4 {place}")
+        if title is not None and not row.title.lower().startswith(title):
+            out.append(f"{row.key}: the table's title {row.title!r} does not start with the spec's {title!r}")
+        refs = paper_references(row.paper)
+        if not refs:
+            out.append(f"{row.key}: no equation in the table's {row.paper!r}")
+        out += [
+            f"{row.key}: {ref} is not in the text of {place}" for ref in refs if ref not in " ".join(passage.split())
+        ]
+    return out
+
+
+@pytest.fixture(scope="module")
+def spec_text():
+    with open(os.path.join(DOCS, "spec.md")) as f:
+        return f.read()
+
+
+def test_the_table_of_steps_agrees_with_spec_section_4(spec_text):
+    from tagger_ref.oracle.compare import TRACE_STEPS
+
+    rows = {row.key: row for row in TRACE_STEPS}
+    assert len(rows) == len(TRACE_STEPS)
+    assert step_problems(rows, spec_text) == []
+
+
+def test_the_step_checker_sees_a_wrong_step_title_equation_and_key(spec_text):
+    from tagger_ref.oracle.compare import TRACE_STEPS, TraceStep
+
+    rows = {row.key: row for row in TRACE_STEPS}
+    assert [s[0] for s in spec_steps(spec_text)][:9] == ["initialisation"] + [f"step {n}" for n in range(1, 9)]
+    wrong = dict(rows, h_i=rows["h_i"]._replace(step="step 3"))  # porting.md's old numbering
+    assert step_problems(wrong, spec_text) == ["h_i: the table says step 3, docs/spec.md section 4 step 4"]
+    wrong = dict(rows, L_m_i=rows["L_m_i"]._replace(paper="(6)"))
+    assert step_problems(wrong, spec_text) == ["L_m_i: (6) is not in the text of step 1"]
+    wrong = dict(rows, zhat0_i=rows["zhat0_i"]._replace(title="Ladder encoder"))
+    assert step_problems(wrong, spec_text) == [
+        "zhat0_i: the table's title 'Ladder encoder' does not start with the spec's 'ladder decoder'"
+    ]
+    wrong = {k: v for k, v in rows.items() if k != "cost_{i+1}"}
+    wrong["cost_i"] = TraceStep("cost_i", "step 8", "cost of iteration i+1", "(2)")
+    assert sorted(step_problems(wrong, spec_text)) == [
+        "cost_i: in the table, declared by no step of docs/spec.md section 4",
+        "cost_{i+1}: declared in docs/spec.md section 4 but not in the table",
+    ]
+
+
+def test_compare_names_the_step_and_equation_of_a_diverging_key():
+    ref = toy_trace()
+    cand = {k: v.copy() for k, v in ref.items()}
+    cand["delta_z_1"][0, 0, 0] += 1e-6
+    text = compare_traces(ref, cand).format()
+    assert (
+        "first divergence in computation order: delta_z_1, iteration 1, docs/spec.md section 4 step 2 "
+        "(modelling error delta_z_i); paper: binary (30)-(31), continuous (4)"
+    ) in text
+    row = next(line.split() for line in text.splitlines() if line.startswith("delta_z_1 "))
+    assert row[1] == "2"  # the table's step column
+
+
+def test_porting_section_2_numbers_the_steps_as_the_spec():
+    """Every key named at the head of a numbered step of docs/porting.md section 2 sits in that
+    step in compare.TRACE_STEPS (and so in docs/spec.md section 4), and every iteration step is there."""
+    from tagger_ref.oracle.compare import TRACE_STEPS
+
+    with open(os.path.join(DOCS, "porting.md")) as f:
+        section = re.search(r"^## 2\. .*?(?=^## 3\. )", f.read(), re.MULTILINE | re.DOTALL).group(0)
+    items = re.findall(r"^(\d+)\. (.*?)(?=^\d+\. |^\S|\Z)", section, re.MULTILINE | re.DOTALL)
+    step_of = {row.key: row.step for row in TRACE_STEPS}
+    named = {}
+    for number, text in items:
+        for key in re.findall(r"`([^`]+)`", text.split(":")[0]):
+            if key in step_of:
+                named[key] = f"step {number}"
+    iteration_keys = {row.key for row in TRACE_STEPS if row.step.startswith("step ")}
+    assert {key: step_of[key] for key in named} == named
+    assert set(named) == iteration_keys
+    assert [int(n) for n, _ in items] == list(range(1, 9))

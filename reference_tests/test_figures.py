@@ -103,3 +103,44 @@ def test_table1_of_an_unevaluated_run_is_one_error(tmp_path, trained, capsys):
     assert main(["figure", "table1", run, str(empty), "--out", str(tmp_path / "o")]) == 2
     assert "holds no table1.csv: run tagger-ref evaluate on it first" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written
+
+
+def _png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == PNG_MAGIC
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")  # width, height (IHDR)
+
+
+def test_figures_say_what_their_rows_and_columns_are_and_keep_no_wide_margins(tmp_path):
+    """figure4's A/B/C rows and group_removal's columns are explained on the figure, below it; the
+    PNG is cropped to what is drawn: one small image in a wide figure gives a narrow PNG."""
+    from matplotlib.figure import Figure
+
+    from tagger_ref.report import figures, plots
+
+    caption = figures.figure4_caption(4, 5, ["A", "B", "C"])
+    for words in ("A: a test image grouped with K=2 groups", "B: an image with 4 shapes", "C: an image with 2 shapes"):
+        assert words in caption
+    assert "B:" not in figures.figure4_caption(4, 5, ["A"])  # a model without Shapes' B and C sets
+    rng = numpy.random.default_rng(0)
+    K, N = 3, 16
+    images = [
+        {
+            "x": rng.random(N),
+            "z": rng.random((K, N)),
+            "m": rng.random((K, N)),
+            "removed": [(rng.random((K, N)),) * 2] * K,
+        }
+    ]
+    fig = plots.group_removal(images, caption="the columns: without g")
+    texts = [t.get_text() for t in fig.texts]
+    assert texts == ["the columns: without g"]
+    path = str(tmp_path / "removal.png")
+    plots.save_png(fig, path)
+    assert _png_size(path)[1] > 100 * fig.get_figheight()  # the caption below the axes is kept
+    wide = Figure(figsize=(10, 2))
+    wide.add_axes([0.45, 0.4, 0.1, 0.2]).plot([0, 1])
+    plots.save_png(wide, str(tmp_path / "wide.png"))
+    width, height = _png_size(str(tmp_path / "wide.png"))
+    assert width < 300 and height < 150  # 1000 x 200 uncropped

@@ -341,7 +341,9 @@ def test_trace_command_recomputes_the_semi_supervised_golden_case(tmp_path, caps
     broken = dict(reference, labeled_delta_z_1=reference["labeled_delta_z_1"] * 1.01)
     report = compare_traces(reference, broken)
     assert report.first_divergence.key == "labeled_delta_z_1"
-    assert describe_key("labeled_delta_z_1") == "labeled pass, iteration 1, step 2, modelling error delta_z"
+    assert describe_key("labeled_delta_z_1").startswith(
+        "labeled pass, iteration 1, docs/spec.md section 4 step 2 (modelling error delta_z_i)"
+    )
     earlier = dict(broken, cost_2=reference["cost_2"] + 1e-3)  # the unlabeled pass comes first
     assert compare_traces(reference, earlier).first_divergence.key == "cost_2"
 

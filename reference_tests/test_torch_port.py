@@ -115,3 +115,29 @@ def test_the_port_follows_its_parameters_dtype(port):
     cost.backward()
     assert cost.dtype == torch.float32 and record["z_3"].dtype == torch.float32
     assert all(p.grad.dtype == torch.float32 for p in model.parameters() if p.grad is not None)
+
+
+def test_the_ports_readme_runs_as_written(tmp_path):
+    """examples/torch_port/README.md's shell lines, then its Python lines with the port's folder on
+    PYTHONPATH, in a folder holding the repository's examples/ (so out/ lands in tmp_path);
+    ``tagger-ref`` and ``python`` are this interpreter's."""
+    import re
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "examples", "torch_port", "README.md")) as f:
+        readme = f.read()
+    shell = re.search(r"```sh\n(.*?)```", readme, re.DOTALL).group(1)
+    python = re.search(r"```python\n(.*?)```", readme, re.DOTALL).group(1)
+    os.symlink(os.path.join(root, "examples"), tmp_path / "examples")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join("examples", "torch_port"), root]))
+    for line in shell.strip().splitlines():
+        words = line.split()
+        programs = {"tagger-ref": [sys.executable, "-m", "tagger_ref.commands.cli"], "python": [sys.executable]}
+        command = programs.get(words[0], words[:1]) + words[1:]
+        r = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, f"{line}\n{r.stdout}{r.stderr}"
+    r = subprocess.run([sys.executable, "-c", python], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out" / "port-case" / "torch_trace.npz").is_file()

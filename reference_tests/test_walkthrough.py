@@ -89,3 +89,37 @@ def test_names_every_equation_the_maths_modules_implement(cells):
     assert {1, 2, 5, 17, 18, 30, 31} <= implemented  # the search finds the forward pass's equations
     explained = equation_numbers("\n".join(source for kind, source in cells if kind == "markdown"))
     assert implemented - explained == set(), "equations the walkthrough's text never names"
+
+
+def test_every_step_prints_the_heading_of_its_equations(cells):
+    """Each code cell after the helpers opens with heading(...), naming the equations its section's
+    markdown heading names, so that the script's plain output says which equation each block is."""
+    import ast
+
+    last_heading = None
+    checked = 0
+    for kind, source in cells[4:]:  # after the title, the imports and the helpers
+        if kind == "markdown":
+            headings = [line for line in source.splitlines() if line.startswith("#")]
+            last_heading = headings[-1] if headings else None  # a cell that continues a section: no check
+            continue
+        first = ast.parse(source).body[0]
+        assert isinstance(first, ast.Expr) and getattr(first.value.func, "id", None) == "heading", source[:80]
+        text = first.value.args[0].value
+        assert equation_numbers(last_heading or "") <= equation_numbers(text), (last_heading, text)
+        checked += 1
+    assert checked >= 15
+
+
+def test_run_without_a_display_it_says_where_its_figures_went(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=REPO)
+    r = subprocess.run([sys.executable, SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    saved = re.findall(r"^\(no display: figure saved to (\S+)\)$", r.stdout, re.MULTILINE)
+    assert saved and all((tmp_path / path).stat().st_size > 0 for path in saved)
+    assert sorted(os.listdir(tmp_path / "walkthrough-figures")) == sorted(os.path.basename(p) for p in saved)
+    headings = re.findall(r"^-- (.*?) -+$", r.stdout, re.MULTILINE)
+    assert "Step 3: the group likelihood L(m), (5) with (18)" in headings and len(headings) >= 15

@@ -15,25 +15,47 @@ or a lower one (reference_tests/test_layout.py):
 - ``commands``: the ``tagger-ref`` command line.
 
 docs/equations.md maps equation numbers to functions. This module re-exports the public entry
-points of every wing.
+points of every wing, each imported when first used.
 """
 
-from .config import PRESETS, TaggerConfig, load_config
-from .errors import ConfigError, DataError, InputError, OutputError, ParamFileError, TaggerError, TraceError
-from .files.inputs import load_inputs, make_inputs, make_semi_supervised_inputs, prepare_inputs, save_inputs
-from .files.params import (
-    count_params,
-    init_params,
-    load_params,
-    param_shapes,
-    perturb_params,
-    prepare_params,
-    save_params,
-)
-from .maths.gradients import cost_and_grad, step_cost
-from .maths.model import denoising_and_class_cost, forward
-from .maths.semi_supervised import semi_supervised_forward
-from .oracle.random_case import random_params
-from .oracle.trace import compute_trace, load_trace, save_trace
+import importlib
+
+# The public names and the module of each, imported on first use (PEP 562's module __getattr__):
+# ``import tagger_ref.commands.cli`` then costs no autograd, scipy or scikit-learn, so that
+# ``tagger-ref --help`` starts at once (reference_tests/test_cli.py checks it).
+_EXPORTS = {
+    "config": ("PRESETS", "TaggerConfig", "load_config"),
+    "errors": ("ConfigError", "DataError", "InputError", "OutputError", "ParamFileError", "TaggerError", "TraceError"),
+    "files.inputs": ("load_inputs", "make_inputs", "make_semi_supervised_inputs", "prepare_inputs", "save_inputs"),
+    "files.params": (
+        "count_params",
+        "init_params",
+        "load_params",
+        "param_shapes",
+        "perturb_params",
+        "prepare_params",
+        "save_params",
+    ),
+    "maths.gradients": ("cost_and_grad", "step_cost"),
+    "maths.model": ("denoising_and_class_cost", "forward"),
+    "maths.semi_supervised": ("semi_supervised_forward",),
+    "oracle.random_case": ("random_params",),
+    "oracle.trace": ("compute_trace", "load_trace", "save_trace"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"

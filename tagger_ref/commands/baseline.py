@@ -2,14 +2,10 @@
 
 import os
 
-from tqdm import tqdm
-
 from ..baselines.config import DEFAULT_PRESETS, KINDS, load_baseline_config
 from ..errors import CheckpointError, ConfigError
-from ..experiments.baseline_training import load_checkpoint, train
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
-from ..experiments.training import CHECKPOINT, load_split
 from ..files.locks import run_folder
 from .common import check_seed, run_training
 
@@ -80,6 +76,12 @@ def run(args):
 
 
 def _run_locked(args, labels):
+    # the machinery here, not at the top: the parser (and --help) imports no maths (test_cli)
+    from tqdm import tqdm
+
+    from ..experiments.baseline_training import load_checkpoint, train
+    from ..experiments.training import CHECKPOINT, load_split
+
     if args.resume:
         path = os.path.join(args.out, CHECKPOINT)
         if not os.path.isfile(path):

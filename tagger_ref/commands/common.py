@@ -3,7 +3,7 @@
 import os
 
 from ..config import DTYPES, load_config
-from ..device.backend import DEVICES, use_device
+from ..device import DEVICES
 from ..errors import ConfigError
 
 
@@ -48,6 +48,8 @@ def add_device_argument(parser, gpu_dtype="float32"):
 def apply_device(args, config):
     """Switch to ``args.device`` (DeviceError in one line if the GPU is unavailable) and return
     ``config`` with the dtype to compute in."""
+    from ..device.backend import use_device
+
     use_device(args.device)
     dtype = args.dtype or (args.gpu_dtype if args.device == "gpu" else config.dtype)
     return config if dtype == config.dtype else config.replace(dtype=dtype)

@@ -4,7 +4,6 @@ or Table 2 for a model with a classification head (classification error, class c
 import argparse
 
 from ..errors import ConfigError
-from ..experiments.run_evaluation import Evaluation, evaluate_run
 from .common import add_device_argument
 
 RESERVED_BY_SWEEP = ("--data", "--out", "--device", "--dtype")  # tagger-ref sweep --evaluate-args may not set these
@@ -48,12 +47,18 @@ def register(sub):
         "<table>.provenance.json names the run's manifest and what was "
         "evaluated",
     )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress lines while the images are scored (one every 5 s)"
+    )
     add_device_argument(p)
     p.set_defaults(func=run)
 
 
 def evaluation_from_args(args):
     """The library's :class:`Evaluation` from the parsed options of ``tagger-ref evaluate``."""
+    # imported here, not at the top: the parser (and --help) imports no scikit-learn (test_cli)
+    from ..experiments.run_evaluation import Evaluation
+
     return Evaluation(
         split=args.split,
         iterations=args.iterations,
@@ -66,8 +71,16 @@ def evaluation_from_args(args):
 
 
 def run(args):
-    evaluate_run(args.run_dir, args.data, evaluation_from_args(args), out=args.out, echo=print)
+    from ..experiments.run_evaluation import evaluate_run
+
+    evaluate_run(
+        args.run_dir, args.data, evaluation_from_args(args), out=args.out, echo=_flushed, progress=not args.no_progress
+    )
     return 0
+
+
+def _flushed(line):
+    print(line, flush=True)  # progress lines show at once when stdout is a pipe
 
 
 class _ArgumentError(Exception):

@@ -5,15 +5,10 @@ import os
 
 import numpy
 
-from ..device.backend import to_device
 from ..errors import ConfigError, DataError, OutputError
-from ..experiments.evaluation import evaluate, table1_rows
 from ..experiments.memory import check_model_fits
-from ..experiments.run_evaluation import check_iterations_groups
-from ..experiments.training import load_run, load_split
 from ..files.datasets import load_dataset
 from ..files.tables import read_table1
-from ..report import figures, table2
 from .common import add_device_argument, apply_device, check_seed
 
 NAMES = ("figure4", "convergence", "group-removal")
@@ -74,6 +69,9 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
     """Write the named figures into ``out``; returns their paths. ``table_rows`` (table1 rows)
     spares the evaluation that convergence otherwise runs; ``data1`` is figure5's TextureMNIST1
     split (example D). ``n_iterations`` None: 5, or the training T for figure5."""
+    from ..experiments.evaluation import evaluate, table1_rows
+    from ..report import figures
+
     paths = []
     for name in names:
         path = os.path.join(out, name.replace("-", "_") + ".png")
@@ -97,6 +95,12 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 
 
 def run(args):
+    # the machinery here, not at the top: the parser (and --help) imports no matplotlib (test_cli)
+    from ..device.backend import to_device
+    from ..experiments.run_evaluation import check_iterations_groups
+    from ..experiments.training import load_run, load_split
+    from ..report import figures, table2
+
     check_seed(args)
     if args.name == "sweep":
         return run_sweep(args)
@@ -140,6 +144,8 @@ def make_folder(path):
 
 
 def run_sweep(args):
+    from ..report import figures
+
     if len(args.run_dir) != 1:
         raise ConfigError(f"figure sweep takes one SWEEP_DIR, got {len(args.run_dir)}")
     sweep_dir = args.run_dir[0]
@@ -149,6 +155,8 @@ def run_sweep(args):
 
 
 def run_curves(args):
+    from ..report import figures
+
     if args.out is None:
         raise ConfigError("figure curves needs --out")
     for run_dir in args.run_dir:  # every log read before anything is written

@@ -3,7 +3,6 @@
 import os
 
 from ..errors import OutputError
-from ..oracle import golden
 
 
 def register(subparsers):
@@ -33,6 +32,8 @@ def register(subparsers):
 
 
 def run_list(args):
+    from ..oracle import golden  # here, not at the top: --help imports no maths (test_cli)
+
     for name in golden.list_cases():
         config = golden.load_case(name)[0]
         shape = (
@@ -47,6 +48,8 @@ def run_list(args):
 
 
 def run_export(args):
+    from ..oracle import golden
+
     names = golden.list_cases() if args.name == "all" else [args.name]
     for name in names:
         golden.case_dir(name)  # an unknown name fails before anything is written

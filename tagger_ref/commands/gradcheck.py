@@ -4,12 +4,7 @@ import numpy
 
 from ..errors import ConfigError
 from ..experiments.memory import check_model_fits
-from ..files.inputs import prepare_inputs
-from ..files.params import prepare_params
-from ..maths.gradients import cost_and_grad, step_cost
 from ..oracle.gradcheck import STEPS, check_gradient, check_second_order
-from ..oracle.identities import identity_errors
-from ..oracle.random_case import random_inputs, random_params
 from .common import add_config_argument, check_seed, config_from_args
 
 IDENTITY_RTOL = 1e-10
@@ -52,6 +47,13 @@ def _fmt_index(idx):
 
 
 def run(args):
+    # the maths here, not at the top: the parser (and --help) imports no autograd (test_cli)
+    from ..files.inputs import prepare_inputs
+    from ..files.params import prepare_params
+    from ..maths.gradients import cost_and_grad, step_cost
+    from ..oracle.identities import identity_errors
+    from ..oracle.random_case import random_inputs, random_params
+
     check_seed(args)
     for option, value in (("--batch", args.batch), ("--directions", args.directions)):
         if value is not None and value < 1:

@@ -7,13 +7,7 @@ import time
 
 from ..config import load_config
 from ..errors import ConfigError, OutputError
-from ..experiments.checkpoint import LOG
-from ..experiments.executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
-from ..experiments.loop import stop_signals
 from ..experiments.manifest import Segment
-from ..experiments.summary import write_summary
-from ..experiments.sweep import SeedTask, is_finished, parse_seeds, read_seed_json, seed_dir
-from ..experiments.training import load_split
 from ..files.fileio import write_text
 from ..files.tables import seeds_csv
 from .evaluate import evaluation_from_words
@@ -104,6 +98,8 @@ class _Watch:
     """A seed's folder seen from the sweep: prints when its task starts and every new epoch in log.csv."""
 
     def __init__(self, seed, run_dir, epochs):
+        from ..experiments.sweep import read_seed_json
+
         self.seed, self.run_dir, self.epochs = seed, run_dir, epochs
         record = read_seed_json(run_dir) or {}
         self.started = record.get("started")
@@ -111,6 +107,8 @@ class _Watch:
 
     def _rows(self):
         """log.csv's rows as dicts (a classifying run's log has more columns than a Shapes run's)."""
+        from ..experiments.checkpoint import LOG
+
         try:
             with open(os.path.join(self.run_dir, LOG)) as f:
                 lines = f.read().split()
@@ -119,6 +117,8 @@ class _Watch:
         return [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
 
     def poll(self):
+        from ..experiments.sweep import read_seed_json
+
         record = read_seed_json(self.run_dir) or {}
         if record.get("state") == "running" and record.get("started") != self.started:
             self.started = record["started"]
@@ -160,6 +160,13 @@ def _report(result):
 
 
 def run(args):
+    # the machinery here, not at the top: the parser (and --help) imports no maths (test_cli)
+    from ..experiments.executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
+    from ..experiments.loop import stop_signals
+    from ..experiments.summary import write_summary
+    from ..experiments.sweep import SeedTask, is_finished, parse_seeds, read_seed_json, seed_dir
+    from ..experiments.training import load_split
+
     _check_args(args)
     seeds = parse_seeds(args.seeds)
     config = load_config(args.config)

@@ -7,10 +7,6 @@ import numpy
 from ..errors import ConfigError, InputError, OutputError
 from ..experiments.memory import check_model_fits
 from ..files.fileio import check_output_file, write_json
-from ..files.inputs import load_inputs, prepare_inputs, save_inputs
-from ..files.params import load_params, prepare_params, save_params
-from ..oracle.random_case import random_inputs, random_params
-from ..oracle.trace import compute_trace, save_trace
 from .common import add_config_argument, add_device_argument, apply_device, check_seed, config_from_args
 
 
@@ -41,6 +37,12 @@ def register(sub):
 
 
 def run(args):
+    # the maths here, not at the top: the parser (and --help) imports no autograd (test_cli)
+    from ..files.inputs import load_inputs, prepare_inputs, save_inputs
+    from ..files.params import load_params, prepare_params, save_params
+    from ..oracle.random_case import random_inputs, random_params
+    from ..oracle.trace import compute_trace, save_trace
+
     check_seed(args)
     config = apply_device(args, config_from_args(args))
     check_output_file(args.out)

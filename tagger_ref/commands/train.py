@@ -2,13 +2,10 @@
 
 import os
 
-from tqdm import tqdm
-
 from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
-from ..experiments.training import CHECKPOINT, KEPT_DIR, VALID_AMI_IMAGES, load_checkpoint, load_split, train
 from ..files.locks import run_folder
 from .common import add_device_argument, apply_device, check_seed, run_training
 
@@ -56,20 +53,22 @@ def register(sub):
         "load: docs/training.md)",
     )
     p.add_argument("--valid-images", type=int, metavar="N", help="validate on the first N images (default: all)")
+    # 200 and epochs/ are experiments.training's VALID_AMI_IMAGES and KEPT_DIR, written out so that
+    # the parser imports no maths (test_cli checks that they agree)
     p.add_argument(
         "--valid-ami-images",
         type=int,
         metavar="N",
-        help=f"score the AMI (mean and median over images, last training iteration) on the first N "
-        f"validation images every epoch, as log.csv's valid_ami columns (default {VALID_AMI_IMAGES}; "
-        f"0: none; a resumed run keeps its number)",
+        help="score the AMI (mean and median over images, last training iteration) on the first N "
+        "validation images every epoch, as log.csv's valid_ami columns (default 200; "
+        "0: none; a resumed run keeps its number)",
     )
     p.add_argument(
         "--keep-every",
         type=int,
         metavar="E",
-        help=f"keep the parameters after every E-th epoch in RUN_DIR/{KEPT_DIR}/ "
-        f"(tagger-ref evaluate RUN_DIR --epoch N evaluates one)",
+        help="keep the parameters after every E-th epoch in RUN_DIR/epochs/ "
+        "(tagger-ref evaluate RUN_DIR --epoch N evaluates one)",
     )
     p.add_argument(
         "--threads",
@@ -101,6 +100,11 @@ def run(args):
 
 
 def _run_locked(args, config):
+    # the machinery here, not at the top: the parser (and --help) imports no maths (test_cli)
+    from tqdm import tqdm
+
+    from ..experiments.training import CHECKPOINT, load_checkpoint, load_split, train
+
     if args.resume:  # defaults from the checkpoint being continued
         path = os.path.join(args.out, CHECKPOINT)
         if not os.path.isfile(path):

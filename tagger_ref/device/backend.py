@@ -22,8 +22,7 @@ from autograd.extend import defvjp, primitive, vspace
 from autograd.tracer import getval, isbox  # noqa: F401  (the raw value behind a traced array; is it traced)
 
 from ..errors import DeviceError
-
-DEVICES = ("cpu", "gpu")
+from . import DEVICES
 
 
 def entries(params):

@@ -86,8 +86,9 @@ def infer(params, config, x, rng, n_iterations, n_groups=None, corrupted=False, 
     }
 
 
-def denoising_costs(params, config, features, rng, n_iterations, n_groups=None, batch_size=None):
-    """Mean denoising cost of iterations 1..T over all images, on corrupted input. Returns (T,) float64."""
+def denoising_costs(params, config, features, rng, n_iterations, n_groups=None, batch_size=None, progress=None):
+    """Mean denoising cost of iterations 1..T over all images, on corrupted input. Returns (T,) float64.
+    ``progress(what, done, total)``, if given, is called after every batch (images done of total)."""
     features = numpy.asarray(features)
     batch_size = batch_size or config.batch_size
     total = numpy.zeros(n_iterations)
@@ -96,11 +97,14 @@ def denoising_costs(params, config, features, rng, n_iterations, n_groups=None, 
         inputs = make_inputs(config, x, rng, corrupted=True, n_groups=n_groups)
         trace = forward(params, config, inputs, n_iterations=n_iterations, ops=FAST)
         total += len(x) * numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, n_iterations + 1)])
+        if progress:
+            progress("denoising cost", rows.stop, len(features))
     return total / len(features)
 
 
-def ami_scores(params, config, features, mask, rng, n_iterations, n_groups=None, batch_size=None):
-    """AMI of every image at every iteration 1..T, on clean input. Returns (T, n) float64."""
+def ami_scores(params, config, features, mask, rng, n_iterations, n_groups=None, batch_size=None, progress=None):
+    """AMI of every image at every iteration 1..T, on clean input. Returns (T, n) float64.
+    ``progress`` as :func:`denoising_costs`'s."""
     features = numpy.asarray(features)
     labels, scored = true_labels(mask)
     batch_size = batch_size or config.batch_size
@@ -109,18 +113,20 @@ def ami_scores(params, config, features, mask, rng, n_iterations, n_groups=None,
         m = infer(params, config, features[rows], rng, n_iterations, n_groups)["m"]  # (T+1, K, B, N)
         for i in range(1, n_iterations + 1):
             scores[i - 1, rows] = ami_per_image(labels[rows], scored[rows], predicted_labels(m[i]))
+        if progress:
+            progress("AMI", rows.stop, len(features))
     return scores
 
 
-def evaluate(params, config, features, mask, rng, n_iterations=5, n_groups=None, batch_size=None):
+def evaluate(params, config, features, mask, rng, n_iterations=5, n_groups=None, batch_size=None, progress=None):
     """Table 1 of the paper for one model: per iteration 1..T the denoising cost (corrupted input)
     and the AMI (clean input), with K groups (default: the config's).
 
     Returns {"denoising_cost": (T,), "ami": (T, n) per image}. The denoising pass draws first,
-    then the AMI pass, both from ``rng``.
+    then the AMI pass, both from ``rng``. ``progress(what, done, total)``, if given, hears of every batch.
     """
-    costs = denoising_costs(params, config, features, rng, n_iterations, n_groups, batch_size)
-    ami = ami_scores(params, config, features, mask, rng, n_iterations, n_groups, batch_size)
+    costs = denoising_costs(params, config, features, rng, n_iterations, n_groups, batch_size, progress)
+    ami = ami_scores(params, config, features, mask, rng, n_iterations, n_groups, batch_size, progress)
     return {"denoising_cost": costs, "ami": ami}
 
 
@@ -158,7 +164,7 @@ def iteration_class_log_probs(config, trace, n_iterations, prefix=""):
 
 
 def evaluate_classifier(
-    params, config, features, targets, rng, n_iterations, mask=None, n_groups=None, batch_size=None
+    params, config, features, targets, rng, n_iterations, mask=None, n_groups=None, batch_size=None, progress=None
 ):
     """Table 2 of the paper for one model with a classification head, per iteration 1..T.
 
@@ -166,7 +172,8 @@ def evaluate_classifier(
     (T,) (batch mean of -sum_c t_c log P_c, averaged over images); then a pass on clean input gives
     ``class_probs`` (T, n, C), ``class_error`` (T,) in percent (``class_errors``: argmax, or the
     authors' top-2 error for two digits) and, when ``mask`` (n, G, N) is given, ``ami`` (T, n).
-    Both passes draw from ``rng``, in that order, batch by batch.
+    Both passes draw from ``rng``, in that order, batch by batch. ``progress(what, done, total)``,
+    if given, hears of every batch.
     """
     features, targets = numpy.asarray(features), numpy.asarray(targets).reshape(len(features), -1)
     batch_size = batch_size or config.batch_size
@@ -180,6 +187,8 @@ def evaluate_classifier(
         count = rows.stop - rows.start
         costs += count * numpy.array([float(to_numpy(trace[f"cost_{i}"])) for i in range(1, T + 1)])
         class_cost += count * numpy.array([float(to_numpy(class_cost_log(lp, to_numpy(t)))) for lp in log_p])
+        if progress:
+            progress("costs", rows.stop, n)
     probs = numpy.zeros((T, n, C))
     ami = numpy.zeros((T, n)) if mask is not None else None
     if mask is not None:
@@ -194,6 +203,8 @@ def evaluate_classifier(
                 ami[i - 1, rows] = ami_per_image(
                     labels[rows], scored[rows], predicted_labels(to_numpy(trace[f"m_{i}"]))
                 )
+        if progress:
+            progress("classes" + (" and AMI" if mask is not None else ""), rows.stop, n)
     error = numpy.array([100.0 * class_error(p, targets) for p in probs])
     result = {"denoising_cost": costs / n, "class_cost": class_cost / n, "class_probs": probs, "class_error": error}
     if ami is not None:

@@ -14,11 +14,12 @@ scores a split of a dataset file and writes beside the run:
 and ``<table>.provenance.json`` naming what was scored. The CSV formats are ``files.tables``'; the
 numbers are ``experiments.evaluation``'s and ``experiments.baseline_training``'s. What a user is
 told (the split, K and T, the table, where it went) goes line by line to ``echo``, as training's
-epoch lines do.
+epoch lines do; with ``progress``, also a line every few seconds while the images are scored.
 """
 
 import dataclasses
 import os
+import time
 import typing
 
 import numpy
@@ -39,6 +40,7 @@ from .training import check_targets, kept_epochs, kept_params_path, load_run, lo
 PREDICTIONS = "predictions.npz"
 TABLE1_ITERATIONS = 5  # T of the paper's Table 1 when none is asked for
 GPU_DTYPE = "float32"  # the dtype on the GPU when none is asked for (tagger-ref evaluate --device gpu)
+PROGRESS_SECONDS = 5.0  # at most one progress line this often
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,11 +118,36 @@ def _echo_table(echo, text):
         echo(line)
 
 
-def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None):
+def progress_lines(echo, every=PROGRESS_SECONDS, clock=time.monotonic):
+    """A ``progress(what, done, total)`` for the evaluation passes that echoes a line such as
+    "  AMI: 400/1000 images, 12 s" when ``every`` seconds have passed since the last one."""
+    started = last = clock()
+
+    def progress(what, done, total):
+        nonlocal last
+        now = clock()
+        if now - last >= every:
+            last = now
+            echo(f"  {what}: {done}/{total} images, {now - started:.0f} s")
+
+    return progress
+
+
+def degenerate_note(count):
+    """What the count of images with fewer than two scored true groups means for the AMI mean."""
+    return (
+        f"{count} image(s) have fewer than two scored true groups (sprites covering each other): "
+        "the AMI is undefined there and, as in the authors' code, counts 1.0 when the model keeps the "
+        "scored pixels in one group and 0.0 when it splits them (docs/spec.md section 5)"
+    )
+
+
+def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None, progress=False):
     """Score the run in ``run_dir`` on ``evaluation.split`` of the dataset file ``data`` and write its
     table to ``out`` (default :func:`default_table`) with the provenance and, for a classifier,
     predictions.npz beside it (module doc). Appends an "evaluate" segment to the run's manifest.
-    ``echo(line)``, if given, receives what ``tagger-ref evaluate`` prints.
+    ``echo(line)``, if given, receives what ``tagger-ref evaluate`` prints; with ``progress``, also
+    a line every few seconds while the images are scored (:func:`progress_lines`).
 
     Returns ``{"table": path, "rows": [table rows as dicts], "predictions": path or None}``.
     """
@@ -147,13 +174,14 @@ def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None):
     out = out or default_table(run_dir, classify, evaluation.epoch)
     check_output_file(out)
     split = load_split(data, evaluation.split, config)
+    report = progress_lines(echo) if progress else None
     with Segment(run_dir, "evaluate", data=data):
         if classify:
-            return _table2(run_dir, data, evaluation, iterations, config, params, split, out, echo)
-        return _table1(run_dir, data, evaluation, iterations, config, params, split, out, echo)
+            return _table2(run_dir, data, evaluation, iterations, config, params, split, out, echo, report)
+        return _table1(run_dir, data, evaluation, iterations, config, params, split, out, echo, report)
 
 
-def _table1(run_dir, data, evaluation, iterations, config, params, split, out, echo):
+def _table1(run_dir, data, evaluation, iterations, config, params, split, out, echo, progress=None):
     """Table 1 rows (denoising cost, AMI mean and median per iteration) of a model without a class head."""
     result = evaluate(
         params,
@@ -163,6 +191,7 @@ def _table1(run_dir, data, evaluation, iterations, config, params, split, out, e
         numpy.random.default_rng(evaluation.seed),
         n_iterations=iterations,
         n_groups=evaluation.groups,
+        progress=progress,
     )
     rows = table1_rows(result)
     text = table1_csv(rows)
@@ -171,7 +200,7 @@ def _table1(run_dir, data, evaluation, iterations, config, params, split, out, e
     K = evaluation.groups or config.n_groups
     echo(
         f"{evaluation.split} split of {data}: {split.n_images} images, K = {K}, T = {iterations}; "
-        f"{degenerate_images(split.mask)} image(s) have fewer than two scored true groups"
+        + degenerate_note(degenerate_images(split.mask))
     )
     _echo_table(echo, text)
     echo(f"wrote {out}")
@@ -189,7 +218,7 @@ def _check_class_targets(split, config, data, name):
     )
 
 
-def _table2(run_dir, data, evaluation, iterations, config, params, split, out, echo):
+def _table2(run_dir, data, evaluation, iterations, config, params, split, out, echo, progress=None):
     """Table 2 rows for a model with a classification head, and predictions.npz beside the table."""
     _check_class_targets(split, config, data, evaluation.split)
     result = evaluate_classifier(
@@ -201,6 +230,7 @@ def _table2(run_dir, data, evaluation, iterations, config, params, split, out, e
         iterations,
         mask=split.mask,
         n_groups=evaluation.groups,
+        progress=progress,
     )
     rows = table2_rows(result)
     text = table2_csv(rows)

@@ -21,7 +21,9 @@ The report also names the quantity that diverged first in the order of computati
 ``m_0``, then per iteration ``L_m``, ``delta_z``, ``h``, the Ladder, ``z``, ``m``, the cost; a
 semi-supervised trace's labeled pass, keys prefixed ``labeled_``, in the same order after the
 unlabeled one; then the classification, the denoising and total costs and the gradients): an
-error early in iteration 0 explains everything after it, so that is where to look.
+error early in iteration 0 explains everything after it, so that is where to look. Each key is
+named with its step as docs/spec.md section 4 numbers it and the paper's equations, from one table,
+:data:`TRACE_STEPS`.
 """
 
 import dataclasses
@@ -46,65 +48,100 @@ MAX_LINES = 20  # keys listed per kind of problem in a report (all with verbose)
 # another summation order.
 FLOAT32 = {"rtol": 1e-4, "atol": 0.0, "atol_scale": 1e-3}
 
-# Keys of one TAG iteration i, in the order they are computed (docs/spec.md section 4, steps 1-8).
-# The suffix of each key is the iteration index, or i + 1 for the iteration's results.
-_ITERATION_STEPS = (
-    ("L_m", 0, "step 1, group likelihood L(m)"),
-    ("delta_z", 0, "step 2, modelling error delta_z"),
-    ("h", 0, "step 4, input projection h = relu(normalize(inp @ W) + b)"),
-    ("ladder_top", 0, "step 5, Ladder encoder top softmax"),
-    ("zhat0", 0, "step 6, Ladder decoder output zhat^0"),
-    ("z_logit", 1, "step 7, z head (pre-sigmoid)"),
-    ("z", 1, "step 7, z head"),
-    ("m", 1, "step 7, m head"),
-    ("cost", 1, "step 8, denoising cost"),
+
+class TraceStep(typing.NamedTuple):
+    """Where docs/spec.md section 4 computes a trace key, and the paper's equations for it."""
+
+    key: str  # as section 4 writes it: `z_0`, `L_m_i` (i the iteration), `z_{i+1}`, `class_cost`
+    step: str  # section 4's place: "initialisation", "step 1" .. "step 8", "after the last iteration"
+    title: str  # the title of that step there
+    paper: str  # the paper's equations: (n), Alg. n its pseudocode, A.n its appendix
+
+
+# The one table of where every key of a trace (docs/spec.md section 8; the gradients apart) is
+# computed, in the order it is: compare's report names the step of a diverging key from it, and
+# docs/porting.md section 2 numbers the steps as here. reference_tests/test_compare.py reads
+# docs/spec.md section 4 and checks every row against it.
+TRACE_STEPS = (
+    TraceStep("z_0", "initialisation", "z_0 = z_init", "A.4"),
+    TraceStep("m_0", "initialisation", "m_0 = softmax_K(m0_logits)", "(8)-(9)"),
+    TraceStep("L_m_i", "step 1", "group likelihood L(m_i)", "(5); binary (17)-(18), continuous (19)-(20)"),
+    TraceStep(
+        "delta_z_i",
+        "step 2",
+        "modelling error delta_z_i",
+        "binary (30)-(31), continuous (4); semantics paper: (28), paper-eq29: (29)",
+    ),
+    TraceStep("h_i", "step 4", "projection, h = relu(normalize(inp @ W) + b)", "Alg. 1-3, f(W_h [...])"),
+    TraceStep("ladder_top_i", "step 5", "Ladder encoder, its top softmax", "A.6"),
+    TraceStep("zhat0_i", "step 6", "Ladder decoder, its output zhat^0", "A.6, Rasmus et al. eq. 2"),
+    TraceStep("z_logit_{i+1}", "step 7", "heads, z before the sigmoid", "(11)"),
+    TraceStep("z_{i+1}", "step 7", "heads, z", "(11)"),
+    TraceStep("m_{i+1}", "step 7", "heads, m", "(3), (7)"),
+    TraceStep("cost_{i+1}", "step 8", "cost of iteration i+1", "binary (2), continuous (6)"),
+    TraceStep("class_probs", "after the last iteration", "classification, P", "section 3.3"),
+    TraceStep("class_cost", "after the last iteration", "classification, its cost", "section 3.3"),
+    TraceStep("denoising_cost", "after the last iteration", "denoising cost", "(1)"),
+    TraceStep("total_cost", "after the last iteration", "training cost", "(1)"),
 )
-_FINAL_KEYS = (
-    ("class_probs", "classification, class probabilities P"),
-    ("class_cost", "classification cost"),
-    ("denoising_cost", "semi-supervised step, the unlabeled pass's denoising cost over iterations"),
-    ("total_cost", "training cost"),
-)
+_SUFFIX = {"_0": None, "_i": 0, "_{i+1}": 1}  # a key's iteration suffix: none (z_0, m_0), i, or i + 1
 _KEY_RE = re.compile(r"^(labeled_)?(L_m|delta_z|h|ladder_top|zhat0|z_logit|z|m|cost)_(\d+)$")
+
+
+def _row(key):
+    """(rank in TRACE_STEPS, the row, the iteration or None, in the labeled pass?) of a key; None if it has none."""
+    match = _KEY_RE.match(key)
+    name, index = (match.group(2), int(match.group(3))) if match else (key, None)
+    for rank, row in enumerate(TRACE_STEPS):
+        suffix = next((s for s in _SUFFIX if row.key.endswith(s)), "")
+        if row.key[: len(row.key) - len(suffix)] != name:
+            continue
+        if suffix == "":
+            if index is None:
+                return rank, row, None, False
+        elif suffix == "_0":  # z_0, m_0: listed before z_{i+1}, m_{i+1}
+            if index == 0:
+                return rank, row, None, bool(match.group(1))
+        elif index is not None and index - _SUFFIX[suffix] >= 0:
+            return rank, row, index - _SUFFIX[suffix], bool(match.group(1))
+    return None
 
 
 def computation_rank(key, position=0):
     """A sort key placing trace keys in the order they are computed; ``position`` breaks ties
     (the gradients, and keys outside docs/spec.md section 8, keep the reference's order after the rest)."""
-    match = _KEY_RE.match(key)
-    if match:
-        pass_ = 2 if match.group(1) else 0  # the labeled pass after the unlabeled one
-        name, index = match.group(2), int(match.group(3))
-        if name in ("z", "m") and index == 0:
-            return (pass_, 0, 0 if name == "z" else 1, position)
-        for step, (step_name, offset, _) in enumerate(_ITERATION_STEPS):
-            if step_name == name and index - offset >= 0:
-                return (pass_ + 1, index - offset, step, position)
-    for step, (final_name, _) in enumerate(_FINAL_KEYS):
-        if key == final_name:
-            return (4, 0, step, position)
-    if key.startswith("grad_"):
-        return (5, 0, 0, position)
-    return (6, 0, 0, position)
+    found = _row(key)
+    if found is None:
+        return (5 if key.startswith("grad_") else 6, 0, 0, position)
+    rank, row, iteration, labeled = found
+    if row.step == "after the last iteration":
+        return (4, 0, rank, position)
+    pass_ = 2 if labeled else 0  # the labeled pass after the unlabeled one
+    if iteration is None:  # the initialisation
+        return (pass_, 0, rank, position)
+    return (pass_ + 1, iteration, rank, position)
 
 
 def describe_key(key):
-    """Where a key is computed, in words: "iteration 0, step 4, input projection ..."."""
-    match = _KEY_RE.match(key)
-    if match:
-        where = "labeled pass, " if match.group(1) else ""
-        name, index = match.group(2), int(match.group(3))
-        if name in ("z", "m") and index == 0:
-            return f"{where}initialisation"
-        for step_name, offset, words in _ITERATION_STEPS:
-            if step_name == name and index - offset >= 0:
-                return f"{where}iteration {index - offset}, {words}"
-    for final_name, words in _FINAL_KEYS:
-        if key == final_name:
-            return words
-    if key.startswith("grad_"):
-        return f"gradient of the training cost with respect to {key[5:]}"
-    return "not a key of the trace format (docs/spec.md section 8)"
+    """Where a key is computed, in words: "iteration 0, docs/spec.md section 4 step 4 (projection,
+    h = ...); paper: Alg. 1-3, f(W_h [...])"."""
+    found = _row(key)
+    if found is None:
+        if key.startswith("grad_"):
+            return f"gradient of the training cost with respect to {key[5:]}"
+        return "not a key of the trace format (docs/spec.md section 8)"
+    _, row, iteration, labeled = found
+    where = ("labeled pass, " if labeled else "") + ("" if iteration is None else f"iteration {iteration}, ")
+    return f"{where}docs/spec.md section 4 {row.step} ({row.title}); paper: {row.paper}"
+
+
+def step_label(key):
+    """The report table's short name of a key's step: "init", "1" .. "8", "end", "grad" ("" for others)."""
+    found = _row(key)
+    if found is None:
+        return "grad" if key.startswith("grad_") else ""
+    step = found[1].step
+    return {"initialisation": "init", "after the last iteration": "end"}.get(step, step.replace("step ", ""))
 
 
 @dataclasses.dataclass
@@ -191,7 +228,7 @@ class Report:
             lines.append(f"FAILED: {len(self.failures)} of {n} keys differ: " + ", ".join(p for p in parts if p))
             first = self.first_divergence
             if first is not None:
-                lines.append(f"first divergence in computation order: {first.key} ({describe_key(first.key)})")
+                lines.append(f"first divergence in computation order: {first.key}, {describe_key(first.key)}")
         limit = None if verbose else MAX_LINES
         if by_status["missing"]:
             lines.append("missing from the candidate: " + ", ".join(r.key for r in by_status["missing"]))
@@ -212,6 +249,7 @@ class Report:
         if shown:
             table = _table(shown).split("\n")
             lines += [table[0]] + _head(table[1:], limit)
+            lines.append("step: of docs/spec.md section 4 (init: the initialisation, end: after the last iteration)")
         worst = self.worst("max_scaled")
         if worst is not None:
             lines.append(
@@ -237,12 +275,13 @@ def _g(x):
 
 
 def _table(results):
-    header = ("key", "shape", "max abs", "max rel", "scaled", "bad/total", "worst at", "reference", "candidate")
+    header = ("key", "step", "shape", "max abs", "max rel", "scaled", "bad/total", "worst at", "reference", "candidate")
     rows = [header]
     for r in results:
         rows.append(
             (
                 r.key,
+                step_label(r.key),
                 "x".join(map(str, r.shape)) or "()",
                 _g(r.max_abs),
                 _g(r.max_rel),

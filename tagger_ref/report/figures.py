@@ -24,6 +24,28 @@ from .paper import MODEL_NAMES, PAPER_TABLE2, RC_AMI, TABLE1, TABLE1_AMI_SPREAD,
 
 N_EXAMPLES = 7  # test images on the left of Figure 4, as in the paper
 N_REMOVAL_IMAGES = 4  # rows of the group-removal figure
+COLOUR_NAMES = ("blue", "red", "green", "yellow", "purple", "brown", "pink", "grey")  # plots.GROUP_COLOURS
+
+
+def _colours(K):
+    return ", ".join(f"{k} {COLOUR_NAMES[k % len(COLOUR_NAMES)]}" for k in range(K))
+
+
+def figure4_caption(K, T, letters):
+    """What figure4's rows and columns are; ``letters``: the generalisation rows drawn ("A", "B", "C")."""
+    rows = {
+        "A": "A: a test image grouped with K=2 groups instead of the trained K",
+        "B": "B: an image with 4 shapes",
+        "C": "C: an image with 2 shapes (the model was trained on 3)",
+    }
+    extra = "; ".join(rows[x] for x in letters)
+    return (
+        "Left: test images (input) and their grouping after the last iteration (each group's m_k z_k in "
+        f"its colour: {_colours(K)}), in order of AMI"
+        + (f"; then {extra} (each the median-AMI image of its set)" if extra else "")
+        + f". Right: the inference of the first test image over iterations i = 0..{T}: the reconstruction, "
+        "then per group its reconstruction z_k and its mask m_k."
+    )
 
 
 def _first_batch(config, features, mask=None):
@@ -85,7 +107,8 @@ def figure4(params, config, features, mask, path, n_iterations=5, seed=0, n_exam
         b = _median_index(a)
         examples.append({"x": fx[b], "z": r["z"][-1][:, b], "m": r["m"][-1][:, b], "label": f"{label}\nAMI {a[b]:.2f}"})
     process = {"x": x[0], "z": res["z"][:, :, 0], "m": res["m"][:, :, 0]}
-    plots.save_png(plots.figure4(examples, process), path)
+    caption = figure4_caption(config.n_groups, n_iterations, [label[0] for label, *_ in cases])
+    plots.save_png(plots.figure4(examples, process, caption=caption), path)
     return path
 
 
@@ -132,7 +155,15 @@ def figure5(params, config, features, mask, targets, path, n_iterations, seed=0,
     )
     process = {"x": x[e1], "z": e1_run["z"][:, :, e1], "m": e1_run["m"][:, :, e1]}
     group_classes = e1_run["ladder_top"][-1][:, e1] if config.class_cost_x > 0 else None  # (K, C+1)
-    plots.save_png(plots.figure4(examples, process, group_classes), path)
+    caption = (
+        "Left: test images (input) and their grouping after the last iteration (each group's m_k z_k in its "
+        f"colour: {_colours(config.n_groups)}), in order of AMI; "
+        + ("D: a TextureMNIST1 image; " if data1 is not None else "")
+        + f"E1: an image of two different digits; E2: E1 with group {g}, the topmost digit's, removed in the "
+        f"last iteration. Right: E1's inference over iterations i = 0..{n_iterations}: the reconstruction, then "
+        "per group z_k and m_k" + (", and each group's class prediction." if group_classes is not None else ".")
+    )
+    plots.save_png(plots.figure4(examples, process, group_classes, caption=caption), path)
     return path
 
 
@@ -155,7 +186,13 @@ def group_removal(params, config, features, path, n_iterations=5, seed=0, n_imag
         }
         for b in range(min(n_images, len(x)))
     ]
-    plots.save_png(plots.group_removal(images), path)
+    caption = (
+        "Each row: a test image (input), its grouping after the last iteration (each group's m_k z_k in its "
+        f"colour: {_colours(config.n_groups)}), then, in the column 'without g', the grouping when group g's "
+        f"mask is removed in the last iteration (its mask logits set to -1e9, T = {n_iterations}): the other "
+        "groups re-explain its pixels."
+    )
+    plots.save_png(plots.group_removal(images, caption=caption), path)
     return path
 
 

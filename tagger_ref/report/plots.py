@@ -9,6 +9,7 @@ pixel owned by group k shows colour k and an empty pixel stays white.
 """
 
 import math
+import textwrap
 
 import numpy
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -72,13 +73,20 @@ def _show(ax, img, title=None, ylabel=None, xlabel=None, edge=None):
 
 
 def save_png(fig, path, dpi=100):
-    """Write ``fig`` as PNG to ``path`` atomically."""
+    """Write ``fig`` as PNG to ``path`` atomically, cropped to what is drawn (no wide white margins)."""
     FigureCanvasAgg(fig)
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1)
 
 
-def figure4(examples, process, group_classes=None):
+def add_caption(fig, text, fontsize=8):
+    """``text`` just below the lowest axes, wrapped to the figure's width (save_png's crop keeps it)."""
+    width = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))  # characters per line, about
+    bottom = min(ax.get_position().y0 for ax in fig.axes)
+    fig.text(0.01, bottom - 0.15 / fig.get_figheight(), textwrap.fill(text, width), va="top", fontsize=fontsize)
+
+
+def figure4(examples, process, group_classes=None, caption=None):
     """The layout of the paper's Figure 4 (and of Figure 5 with ``group_classes``).
 
     examples: list of dicts, one per row on the left: ``x`` (N,) the input, ``z`` and ``m``
@@ -89,6 +97,7 @@ def figure4(examples, process, group_classes=None):
     group_classes: optional (K, C+1) per group its distribution over the C classes and "no class"
     (the top Ladder layer of the last iteration), drawn as bars beside the group's rows and
     labelled with the most probable class or "no class".
+    caption: optional text below the figure saying what its rows and columns are.
     """
     T1, K, N = process["z"].shape
     shape = image_shape(N)
@@ -131,6 +140,8 @@ def figure4(examples, process, group_classes=None):
         bars = outer[2].subgridspec(rows_right, 1, hspace=1.0)
         for k, probs in enumerate(group_classes):
             _class_bars(fig.add_subplot(bars[1 + 2 * k : 3 + 2 * k, 0]), probs, group_colour(k))
+    if caption:
+        add_caption(fig, caption)
     return fig
 
 
@@ -174,11 +185,12 @@ def convergence(rows, title=None):
     return fig
 
 
-def group_removal(images):
+def group_removal(images, caption=None):
     """Group removal (Figure 5, example E2): one row per image. ``images``: list of dicts ``x`` (N,),
     ``z``, ``m`` (K, N) of the normal last iteration, and ``removed``: list over the K groups of
     (``z``, ``m``) (K, N) each, the last iteration when that group's mask logits were set to a
-    large negative number. Columns: input, grouping, then the input re-explained without each group."""
+    large negative number. Columns: input, grouping, then the input re-explained without each group.
+    ``caption``: optional text below the figure."""
     K, N = images[0]["m"].shape
     shape = image_shape(N)
     fig = Figure(figsize=(1.25 * (2 + K), 1.3 * len(images) + 0.3))
@@ -195,6 +207,8 @@ def group_removal(images):
                 edge=group_colour(g),
             )
     fig.subplots_adjust(left=0.03, right=0.97, top=0.9, bottom=0.03, wspace=0.08, hspace=0.12)
+    if caption:
+        add_caption(fig, caption)
     return fig
 
 

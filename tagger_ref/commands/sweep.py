@@ -12,7 +12,15 @@ from ..experiments.executors import DaskRunner, LocalRunner, available_cores, th
 from ..experiments.loop import stop_signals
 from ..experiments.manifest import Segment
 from ..experiments.summary import write_summary
-from ..experiments.sweep import SeedTask, check_continuable, is_finished, parse_seeds, read_seed_json, seed_dir
+from ..experiments.sweep import (
+    SeedTask,
+    check_continuable,
+    check_sweep_folder,
+    is_finished,
+    parse_seeds,
+    read_seed_json,
+    seed_dir,
+)
 from ..experiments.training import load_split
 from ..files.fileio import write_text
 from ..files.tables import seeds_csv
@@ -194,6 +202,7 @@ def run(args):
         )
         for s in seeds
     ]
+    check_sweep_folder(args.out)  # not a folder of something else
     check_continuable(tasks, data_id)  # a changed command is refused once, before anything is written
     try:
         os.makedirs(args.out, exist_ok=True)

@@ -5,6 +5,7 @@ import os
 import numpy
 
 from ..errors import ConfigError, InputError, OutputError
+from ..experiments.checkpoint import CHECKPOINT
 from ..experiments.memory import check_model_fits
 from ..files.fileio import check_outputs, write_json
 from ..files.inputs import load_inputs, prepare_inputs, save_inputs
@@ -48,6 +49,11 @@ def run(args):
     saved = [os.path.join(args.save_inputs, name) for name in SAVED] if args.save_inputs else []
     # no output replaces an input or another output (a --save-inputs folder not yet made holds neither)
     existing = saved if args.save_inputs and os.path.isdir(args.save_inputs) else []
+    if existing and os.path.exists(os.path.join(args.save_inputs, CHECKPOINT)):
+        raise OutputError(
+            f"--save-inputs {args.save_inputs} is a run folder (it holds {CHECKPOINT}): its config.json and "
+            f"params.npz are the run's; choose another folder"
+        )
     check_outputs([args.out] + existing, [args.config, args.params, args.inputs])
     if args.batch is not None and args.batch < 1:
         raise InputError(f"--batch must be at least 1, got {args.batch}")

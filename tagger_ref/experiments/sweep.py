@@ -43,7 +43,7 @@ import traceback
 import typing
 
 from ..config import TaggerConfig
-from ..errors import CheckpointError, ConfigError, NoSpaceError, TaggerError
+from ..errors import CheckpointError, ConfigError, NoSpaceError, OutputError, TaggerError
 from ..files.fileio import write_json, write_text
 from ..files.locks import locked
 from .memory import check_fits
@@ -149,6 +149,27 @@ def check_continuable(tasks, data_id=None):
             f"the sweep cannot continue the runs in {os.path.dirname(tasks[0].run_dir) or '.'}: "
             f"{'; '.join(problems[:3])}{more}; nothing was changed (run it as it was started, or choose another --out)"
         )
+
+
+def check_sweep_folder(sweep_dir):
+    """OutputError unless ``sweep_dir`` is missing, empty (hidden files aside) or a sweep's folder
+    (seed-S/ folders, summary.csv, seeds.csv, or a manifest with a sweep's segment): a sweep never
+    writes its files and segments into a folder of something else, say a training run."""
+    from .manifest import read_manifest
+
+    if not os.path.isdir(sweep_dir):
+        return
+    names = sorted(n for n in os.listdir(sweep_dir) if not n.startswith("."))
+    if not names or any(re.fullmatch(r"seed-\d+", n) for n in names) or {"summary.csv", "seeds.csv"} & set(names):
+        return
+    with contextlib.suppress(TaggerError):
+        if any(s.get("command") == "sweep" for s in read_manifest(sweep_dir)["segments"] if isinstance(s, dict)):
+            return
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise OutputError(
+        f"--out {sweep_dir} holds files ({shown}) but is not a sweep's folder (no seed-S/, summary.csv or "
+        f"sweep manifest); choose a new or empty folder"
+    )
 
 
 def _record(task, state, **fields):

@@ -325,7 +325,7 @@ def test_train_and_evaluate_each_baseline(data, kind, capsys):
     assert list(rows[0]) == ["iteration", "class_error", "class_cost", "denoising_cost", "ami"] and len(rows) == 1
     assert rows[0]["iteration"] == "1" and rows[0]["ami"] == ""
     assert (rows[0]["denoising_cost"] != "") == (kind == "ladder")
-    with numpy.load(os.path.join(run, "predictions.npz")) as f:
+    with numpy.load(os.path.join(run, "table2.predictions.npz")) as f:
         probs, labels = f["class_probs"], f["labels"]
     assert probs.shape == (1, 20, 10) and labels.shape == (20, 2)
     numpy.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-9)

@@ -130,7 +130,7 @@ def test_evaluate_writes_table2_and_predictions(stages, capsys):
         rows = list(csv.DictReader(f))
     assert [r["iteration"] for r in rows] == ["1", "2", "3"]  # the training T
     assert list(rows[0]) == ["iteration", "class_error", "class_cost", "denoising_cost", "ami"]
-    with numpy.load(os.path.join(two, "predictions.npz")) as f:
+    with numpy.load(os.path.join(two, "table2.predictions.npz")) as f:
         probs, labels = f["class_probs"], f["labels"]
     assert probs.shape == (3, 20, 10) and labels.shape == (20, 2)
     numpy.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-6)

@@ -35,6 +35,10 @@ class OutputError(TaggerError):
     """An output path that cannot be written."""
 
 
+class NoSpaceError(OutputError):
+    """A full disk (or quota) while writing: nothing already written was changed."""
+
+
 class CheckpointError(TaggerError):
     """A training checkpoint that is missing, unreadable, or made with another config or data set."""
 

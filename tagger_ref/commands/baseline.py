@@ -6,8 +6,7 @@ from ..baselines.config import DEFAULT_PRESETS, KINDS, load_baseline_config
 from ..errors import CheckpointError, ConfigError
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
-from ..files.locks import run_folder
-from .common import check_seed, run_training
+from .common import check_seed, run_training, training_folder
 
 
 def register(sub):
@@ -71,7 +70,7 @@ def run(args):
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise ConfigError(f"--max-minutes must be positive, got {args.max_minutes}")
     check_seed(args)
-    with run_folder(args.out):  # locked for the run's life; removed again if refused while new
+    with training_folder(args.out, args.resume):  # locked for the run's life; left as found if it fails early
         return _run_locked(args, labels)
 
 

@@ -17,6 +17,7 @@ from data_gen.errors import DataGenError
 from ..errors import TaggerError
 from ..experiments import manifest
 from ..experiments.memory import keep_freed_memory
+from .stdout import stdout_that_may_close
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = [
@@ -59,15 +60,16 @@ def main(argv=None):
     keep_freed_memory()  # fresh pages for every temporary cost about a fifth of a training step
     outer, manifest.command_line = manifest.command_line, ["tagger-ref"] + argv  # what manifest.json records
     try:
-        return args.func(args)
+        with stdout_that_may_close(args.command):  # `| head` does not stop a run (commands/stdout.py)
+            return args.func(args)
     except (TaggerError, DataGenError) as e:  # data_gen stands alone, with its own error type
         if debug:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        # the reader of our output went away (e.g. `tagger-ref golden list | head`): stop quietly,
-        # pointing stdout at /dev/null so that the interpreter's final flush does not fail again
+        # a pipe closed under a write that bypassed sys.stdout (stdout.py catches the others): stop
+        # quietly, pointing stdout at /dev/null so that the interpreter's final flush does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:  # BrokenPipeError, an OSError too, is handled above

@@ -1,10 +1,12 @@
 """Argument helpers shared by the subcommands."""
 
+import contextlib
 import os
 
 from ..config import DTYPES, load_config
 from ..device import DEVICES
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
+from ..files.locks import run_folder
 
 
 def add_config_argument(parser, required=True):
@@ -53,6 +55,36 @@ def apply_device(args, config):
     use_device(args.device)
     dtype = args.dtype or (args.gpu_dtype if args.device == "gpu" else config.dtype)
     return config if dtype == config.dtype else config.replace(dtype=dtype)
+
+
+@contextlib.contextmanager
+def training_folder(folder, resume):
+    """The run folder of ``train`` and ``baseline`` for the run's life (``locks.run_folder``: locked,
+    and left as it was found if the command fails before a training step is checkpointed).
+
+    A new run (not ``resume``) takes a folder that is missing, empty (hidden files aside) or holds
+    a run (which it then refuses without --resume, naming the checkpoint); a folder with other
+    files is refused, so that a run never writes over files it did not make."""
+    from ..experiments.checkpoint import CHECKPOINT
+
+    if not resume and os.path.isdir(folder):
+        names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+        if names and CHECKPOINT not in names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            raise OutputError(
+                f"--out {folder} holds files ({shown}) but no {CHECKPOINT}: not a run folder, and a new "
+                f"run would write over them; choose a new or empty folder"
+            )
+    with run_folder(folder, worth_keeping=_trained) as f:
+        yield f
+
+
+def _trained(folder):
+    """Whether the run in ``folder`` has a checkpoint after at least one training step."""
+    from ..experiments.checkpoint import CHECKPOINT, checkpoint_step
+
+    step = checkpoint_step(os.path.join(folder, CHECKPOINT))
+    return isinstance(step, int) and step > 0
 
 
 def run_training(args, train_fn):

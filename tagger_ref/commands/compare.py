@@ -1,7 +1,7 @@
 """``tagger-ref compare REFERENCE.npz CANDIDATE.npz``: judge a candidate trace against a reference.
 
 Exit status 0 when every key of the reference agrees, 1 when any is missing, of another shape or
-out of tolerance, 2 when a file cannot be read, the reference holds NaN or infinities, or an option is bad.
+out of tolerance, 2 when a file cannot be read, the reference holds no arrays, NaN or infinities, or an option is bad.
 """
 
 import numpy
@@ -65,6 +65,8 @@ def run(args):
         for name in ("rtol", "atol", "atol_scale")
     }
     reference = load_npz(args.reference, TraceError, what="reference trace")
+    if not reference:  # "all 0 keys agree" would pass any candidate
+        raise TraceError(f"reference trace {args.reference} holds no arrays: nothing to compare against")
     nonfinite = [k for k, v in reference.items() if v.dtype.kind in "fc" and not numpy.all(numpy.isfinite(v))]
     if nonfinite:  # a reference is a trace of a computation that went right: NaN there is bad input, not a mismatch
         raise TraceError(

@@ -19,7 +19,7 @@ import numpy
 from data_gen import digits, shapes, texture_mnist
 
 from ..errors import DataError, OutputError
-from ..files.fileio import save_npz
+from ..files.fileio import check_output_file, save_npz
 
 
 def register(subparsers):
@@ -88,13 +88,7 @@ def check_out(path):
     """Fail early, before a long generation, on an output path that cannot be written."""
     if not path.endswith(".npz"):
         raise OutputError(f"--out {path}: the output file name must end in .npz")
-    if os.path.isdir(path):
-        raise OutputError(f"cannot write {path}: it is a folder")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+    check_output_file(path)
     return path
 
 

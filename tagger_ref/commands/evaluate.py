@@ -19,7 +19,7 @@ def register(sub):
         "mean and median over images). Prints the table and writes table1.csv. A model "
         "with a classification head writes table2.csv instead (class_error in percent on "
         "clean input, the top-2 error for two digits; class_cost and denoising_cost on "
-        "corrupted input; ami) and predictions.npz (class_probs (T, n, C), labels).",
+        "corrupted input; ami) and table2.predictions.npz (class_probs (T, n, C), labels).",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of tagger-ref train")
     p.add_argument("--data", required=True, metavar="FILE", help="dataset file")
@@ -42,8 +42,8 @@ def register(sub):
     p.add_argument(
         "--out",
         metavar="FILE",
-        help="table to write (default RUN_DIR/table1.csv, or RUN_DIR/table2.csv; "
-        "predictions.npz goes beside it). Beside the table, "
+        help="table to write (default RUN_DIR/table1.csv, or RUN_DIR/table2.csv; a classifier's "
+        "predictions go beside it, named after it: a.csv, a.predictions.npz). Beside the table, "
         "<table>.provenance.json names the run's manifest and what was "
         "evaluated",
     )

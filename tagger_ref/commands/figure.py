@@ -8,6 +8,7 @@ import numpy
 from ..errors import ConfigError, DataError, OutputError
 from ..experiments.memory import check_model_fits
 from ..files.datasets import load_dataset
+from ..files.fileio import check_outputs
 from ..files.tables import read_table1
 from .common import add_device_argument, apply_device, check_seed
 
@@ -117,6 +118,12 @@ def run(args):
     if args.name in tables:
         for run_dir in args.run_dir:  # every run checked before anything is written
             (figures.read_run_table1 if args.name == "table1" else table2.read_run)(run_dir)
+        if os.path.isdir(args.out):  # --out RUN_DIR must not replace the run's own table
+            written = (".md", ".png") if args.name == "table1" else (".md", ".csv")
+            check_outputs(
+                [os.path.join(args.out, args.name + ext) for ext in written],
+                [os.path.join(run_dir, args.name + ".csv") for run_dir in args.run_dir],
+            )
         make_folder(args.out)
         compare = figures.table1_comparison if args.name == "table1" else table2.table2_comparison
         for path in compare(args.run_dir, args.out):

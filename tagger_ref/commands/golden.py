@@ -1,9 +1,5 @@
 """``tagger-ref golden list`` and ``tagger-ref golden export NAME DIR``: the shipped golden cases."""
 
-import os
-
-from ..errors import OutputError
-
 
 def register(subparsers):
     p = subparsers.add_parser(
@@ -51,17 +47,7 @@ def run_export(args):
     from ..oracle import golden
 
     names = golden.list_cases() if args.name == "all" else [args.name]
-    for name in names:
-        golden.case_dir(name)  # an unknown name fails before anything is written
-    if args.name == "all":
-        parent = os.path.dirname(os.path.abspath(args.dest))
-        if os.path.exists(args.dest) and not os.path.isdir(args.dest):
-            raise OutputError(f"cannot export to {args.dest}: it is a file, not a folder")
-        if not os.path.isdir(parent):
-            raise OutputError(f"cannot export to {args.dest}: folder {parent} does not exist")
-        os.makedirs(args.dest, exist_ok=True)
-    for name in names:
-        dest = os.path.join(args.dest, name) if args.name == "all" else args.dest
-        golden.export_case(name, dest, force=args.force)
-        print(f"exported {name} to {dest}")
+    exported = golden.export_cases(names, args.dest, force=args.force, nested=args.name == "all")
+    for name, (folder, _) in exported.items():
+        print(f"exported {name} to {folder}")
     return 0

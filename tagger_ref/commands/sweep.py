@@ -6,7 +6,7 @@ import shlex
 import time
 
 from ..config import load_config
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError, NoSpaceError, OutputError
 from ..experiments.manifest import Segment
 from ..files.fileio import write_text
 from ..files.tables import seeds_csv
@@ -161,10 +161,19 @@ def _report(result):
 
 def run(args):
     # the machinery here, not at the top: the parser (and --help) imports no maths (test_cli)
+    from ..experiments.checkpoint import data_identity
     from ..experiments.executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
     from ..experiments.loop import stop_signals
     from ..experiments.summary import write_summary
-    from ..experiments.sweep import SeedTask, is_finished, parse_seeds, read_seed_json, seed_dir
+    from ..experiments.sweep import (
+        SeedTask,
+        check_continuable,
+        check_sweep_folder,
+        is_finished,
+        parse_seeds,
+        read_seed_json,
+        seed_dir,
+    )
     from ..experiments.training import load_split
 
     _check_args(args)
@@ -177,16 +186,14 @@ def run(args):
     except ValueError as e:  # an unbalanced quote
         raise ConfigError(f"--evaluate-args {args.evaluate_args!r}: {e} (quote as a shell does)") from None
     evaluation, evaluate_args = evaluation_from_words(words), tuple(words)
+    data_id = None
     if not args.scatter_data:
-        load_split(args.data, "train", config)  # one clear error before any seed starts
+        train = load_split(args.data, "train", config)  # one clear error before any seed starts
+        data_id = data_identity(train.features, train.targets if config.class_cost_x > 0 else None)
     elif not os.path.isfile(args.data):
         raise ConfigError(f"data file {args.data} does not exist")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise OutputError(f"cannot use {args.out} as a sweep folder: it is a file")
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create sweep folder {args.out}: {e.strerror}") from None
 
     started = time.monotonic()
     deadline = None if args.max_minutes is None else time.time() + 60.0 * args.max_minutes
@@ -203,6 +210,12 @@ def run(args):
         )
         for s in seeds
     ]
+    check_sweep_folder(args.out)  # not a folder of something else
+    check_continuable(tasks, data_id)  # a changed command is refused once, before anything is written
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create sweep folder {args.out}: {e.strerror}") from None
     todo = [t for t in tasks if not is_finished(read_seed_json(t.run_dir), t)]
     where = "nothing"
     if todo:
@@ -221,7 +234,7 @@ def run(args):
         flush=True,
     )
     with Segment(args.out, "sweep", data=args.data) as segment:  # SWEEP_DIR/manifest.json
-        results, stopped_by = {}, None
+        results, stopped_by, no_space = {}, None, None
         if todo:
             try:
                 with stop_signals() as stop_requested:
@@ -243,9 +256,17 @@ def run(args):
                                 results[seed] = _outcome(future, seed)
                                 print(_report(results[seed]), flush=True)
                                 del pending[seed]
+                                if results[seed].get("no_space") and not no_space:
+                                    no_space = results[seed]  # the others would fail alike: stop them
+                                    runner.stop()
                         time.sleep(POLL if pending else 0)
             finally:
                 runner.close()
+        if no_space:  # seeds.csv and summary.csv stay as they were
+            raise NoSpaceError(
+                f"sweep stopped: seed {no_space['seed']} failed: {no_space['error']} (the other seeds stopped "
+                f"with a checkpoint; finished seeds are kept)"
+            )
         records = [(s, read_seed_json(seed_dir(args.out, s))) for s in seeds]
         write_text(os.path.join(args.out, SEEDS_CSV), seeds_csv(records))
         path, used = write_summary(args.out, seeds)

@@ -6,8 +6,10 @@ import numpy
 
 from ..errors import ConfigError, InputError, OutputError
 from ..experiments.memory import check_model_fits
-from ..files.fileio import check_output_file, write_json
+from ..files.fileio import check_outputs, write_json
 from .common import add_config_argument, add_device_argument, apply_device, check_seed, config_from_args
+
+SAVED = ("config.json", "params.npz", "inputs.npz")  # what --save-inputs DIR receives, in this order
 
 
 def register(sub):
@@ -38,6 +40,7 @@ def register(sub):
 
 def run(args):
     # the maths here, not at the top: the parser (and --help) imports no autograd (test_cli)
+    from ..experiments.checkpoint import CHECKPOINT
     from ..files.inputs import load_inputs, prepare_inputs, save_inputs
     from ..files.params import load_params, prepare_params, save_params
     from ..oracle.random_case import random_inputs, random_params
@@ -45,7 +48,15 @@ def run(args):
 
     check_seed(args)
     config = apply_device(args, config_from_args(args))
-    check_output_file(args.out)
+    saved = [os.path.join(args.save_inputs, name) for name in SAVED] if args.save_inputs else []
+    # no output replaces an input or another output (a --save-inputs folder not yet made holds neither)
+    existing = saved if args.save_inputs and os.path.isdir(args.save_inputs) else []
+    if existing and os.path.exists(os.path.join(args.save_inputs, CHECKPOINT)):
+        raise OutputError(
+            f"--save-inputs {args.save_inputs} is a run folder (it holds {CHECKPOINT}): its config.json and "
+            f"params.npz are the run's; choose another folder"
+        )
+    check_outputs([args.out] + existing, [args.config, args.params, args.inputs])
     if args.batch is not None and args.batch < 1:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
     if args.iterations is not None and args.iterations < 1:
@@ -69,9 +80,9 @@ def run(args):
     save_trace(args.out, trace)
     if args.save_inputs:
         d = args.save_inputs
-        write_json(os.path.join(d, "config.json"), config.to_dict())
-        save_params(os.path.join(d, "params.npz"), params)
-        save_inputs(os.path.join(d, "inputs.npz"), inputs)
+        write_json(saved[0], config.to_dict())
+        save_params(saved[1], params)
+        save_inputs(saved[2], inputs)
         print(f"wrote {d}/config.json, params.npz, inputs.npz")
     print(f"wrote {args.out}: {len(trace)} arrays, total_cost {float(trace['total_cost']):.12g}")
     return 0

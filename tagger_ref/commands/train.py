@@ -6,8 +6,7 @@ from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
-from ..files.locks import run_folder
-from .common import add_device_argument, apply_device, check_seed, run_training
+from .common import add_device_argument, apply_device, check_seed, run_training, training_folder
 
 
 def register(sub):
@@ -95,7 +94,7 @@ def run(args):
         if value is not None and not value > 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
     check_seed(args)
-    with run_folder(args.out):  # locked for the run's life; removed again if refused while new
+    with training_folder(args.out, args.resume):  # locked for the run's life; left as found if it fails early
         return _run_locked(args, config)
 
 

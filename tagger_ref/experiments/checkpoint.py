@@ -210,6 +210,16 @@ def same_config(a, b):
     return a.replace(num_epochs=0) == b.replace(num_epochs=0)
 
 
+def config_changes(stored, config):
+    """The fields but num_epochs in which ``config`` differs from a checkpoint's ``stored`` one, in words."""
+    now = config.to_dict()
+    return [
+        f"{k}: {v!r} in the checkpoint, {now.get(k)!r} now"
+        for k, v in stored.to_dict().items()
+        if k != "num_epochs" and v != now.get(k)
+    ]
+
+
 def prepare_run(run_dir, config, data_id, resume, kind, fresh_state):
     """Create or reopen a run folder. Returns ``(state, config)``.
 
@@ -223,13 +233,9 @@ def prepare_run(run_dir, config, data_id, resume, kind, fresh_state):
             raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
         state, stored, stored_data = read_checkpoint(path, kind)
         if config is not None and not same_config(config, stored):
-            diff = [
-                f"{k}: {v!r} in the checkpoint, {getattr(config, k)!r} now"
-                for k, v in stored.to_dict().items()
-                if k != "num_epochs" and v != config.to_dict()[k]
-            ]
             raise CheckpointError(
-                f"--resume with a different config than the checkpoint in {run_dir} ({'; '.join(diff)})"
+                f"--resume with a different config than the checkpoint in {run_dir} "
+                f"({'; '.join(config_changes(stored, config))})"
             )
         if stored_data != data_id:
             raise CheckpointError(

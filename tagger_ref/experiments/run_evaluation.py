@@ -6,12 +6,15 @@ scores a split of a dataset file and writes beside the run:
 - a Tagger model without a class head: ``table1.csv`` (the paper's Table 1: per iteration 1..T the
   denoising cost on corrupted input, the AMI mean and median over images on clean input);
 - a Tagger model with a class head: ``table2.csv`` (Table 2: class_error in percent on clean input,
-  class_cost and denoising_cost on corrupted input, ami) and ``predictions.npz`` (class_probs
+  class_cost and denoising_cost on corrupted input, ami) and ``table2.predictions.npz`` (class_probs
   (T, n, C), labels);
 - a baseline run (``tagger-ref baseline``): ``table2.csv`` with one row, iteration 1, and
-  ``predictions.npz`` with class_probs (1, n, C);
+  ``table2.predictions.npz`` with class_probs (1, n, C);
 
-and ``<table>.provenance.json`` naming what was scored. The CSV formats are ``files.tables``'; the
+and ``<table>.provenance.json`` naming what was scored. What belongs to one table is named after it
+(:func:`predictions_path`, :func:`provenance_path`), so tables written into one folder keep their own.
+No output may be one of the files evaluation reads (the data file, the run's files):
+``fileio.check_outputs`` refuses it before anything is computed. The CSV formats are ``files.tables``'; the
 numbers are ``experiments.evaluation``'s and ``experiments.baseline_training``'s. What a user is
 told (the split, K and T, the table, where it went) goes line by line to ``echo``, as training's
 epoch lines do; with ``progress``, also a line every few seconds while the images are scored.
@@ -26,18 +29,19 @@ import numpy
 
 from ..device.backend import to_device, use_device
 from ..errors import CheckpointError, ConfigError, DataError
-from ..files.fileio import check_output_file, save_npz, write_json, write_text
+from ..files.fileio import check_outputs, save_npz, write_json, write_text
 from ..files.params import load_params
 from ..files.tables import table1_csv, table2_csv
 from .baseline_training import evaluate as evaluate_baseline
 from .baseline_training import is_baseline_config, stored_config_dict
 from .baseline_training import load_run as load_baseline_run
+from .checkpoint import CHECKPOINT, CONFIG, LOG, PARAMS
 from .evaluation import chance_error, degenerate_images, evaluate, evaluate_classifier, table1_rows, table2_rows
-from .manifest import Segment, data_fingerprint, manifest_reference
+from .manifest import MANIFEST, Segment, data_fingerprint, manifest_reference
 from .memory import check_model_fits
 from .training import check_targets, kept_epochs, kept_params_path, load_run, load_split
 
-PREDICTIONS = "predictions.npz"
+PREDICTIONS = ".predictions.npz"  # a classifier's predictions: beside table NAME.csv, NAME.predictions.npz
 TABLE1_ITERATIONS = 5  # T of the paper's Table 1 when none is asked for
 GPU_DTYPE = "float32"  # the dtype on the GPU when none is asked for (tagger-ref evaluate --device gpu)
 PROGRESS_SECONDS = 5.0  # at most one progress line this often
@@ -109,8 +113,19 @@ def write_provenance(out, run_dir, data, evaluation, iterations):
     )
 
 
-def _predictions_path(out):
-    return os.path.join(os.path.dirname(os.path.abspath(out)), PREDICTIONS)
+def predictions_path(out):
+    """The predictions beside a classifier's table ``out``, named after it: ``a.csv`` -> ``a.predictions.npz``."""
+    return os.path.splitext(out)[0] + PREDICTIONS
+
+
+def check_evaluation_outputs(run_dir, data, out, classify, epoch=None):
+    """The one check of what an evaluation writes (the table, its provenance and a classifier's
+    predictions) before anything is computed: writable, and none of them a file it reads or the
+    run keeps (``fileio.check_outputs``)."""
+    outputs = [out, provenance_path(out)] + ([predictions_path(out)] if classify else [])
+    run_files = [os.path.join(run_dir, name) for name in (CHECKPOINT, CONFIG, LOG, PARAMS, MANIFEST)]
+    kept = [kept_params_path(run_dir, epoch)] if epoch is not None else []
+    check_outputs(outputs, [data] + run_files + kept)
 
 
 def _echo_table(echo, text):
@@ -145,7 +160,7 @@ def degenerate_note(count):
 def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None, progress=False):
     """Score the run in ``run_dir`` on ``evaluation.split`` of the dataset file ``data`` and write its
     table to ``out`` (default :func:`default_table`) with the provenance and, for a classifier,
-    predictions.npz beside it (module doc). Appends an "evaluate" segment to the run's manifest.
+    the predictions beside it (module doc). Appends an "evaluate" segment to the run's manifest.
     ``echo(line)``, if given, receives what ``tagger-ref evaluate`` prints; with ``progress``, also
     a line every few seconds while the images are scored (:func:`progress_lines`).
 
@@ -172,7 +187,7 @@ def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None, pr
     check_model_fits(config, config.batch_size, iterations, evaluation.groups, param_copies=1)
     params = to_device(params, config.dtype)  # the forward passes run on the device; AMI on the host
     out = out or default_table(run_dir, classify, evaluation.epoch)
-    check_output_file(out)
+    check_evaluation_outputs(run_dir, data, out, classify, evaluation.epoch)
     split = load_split(data, evaluation.split, config)
     report = progress_lines(echo) if progress else None
     with Segment(run_dir, "evaluate", data=data):
@@ -219,7 +234,7 @@ def _check_class_targets(split, config, data, name):
 
 
 def _table2(run_dir, data, evaluation, iterations, config, params, split, out, echo, progress=None):
-    """Table 2 rows for a model with a classification head, and predictions.npz beside the table."""
+    """Table 2 rows for a model with a classification head, and its predictions beside the table."""
     _check_class_targets(split, config, data, evaluation.split)
     result = evaluate_classifier(
         params,
@@ -234,7 +249,7 @@ def _table2(run_dir, data, evaluation, iterations, config, params, split, out, e
     )
     rows = table2_rows(result)
     text = table2_csv(rows)
-    predictions = _predictions_path(out)
+    predictions = predictions_path(out)
     save_npz(predictions, {"class_probs": result["class_probs"], "labels": numpy.asarray(split.targets, numpy.int64)})
     write_text(out, text)
     write_provenance(out, run_dir, data, evaluation, iterations)
@@ -254,14 +269,14 @@ def _table2(run_dir, data, evaluation, iterations, config, params, split, out, e
 def _evaluate_baseline_run(run_dir, data, evaluation, out, echo):
     """Table 2's row of a baseline run (tagger-ref baseline): one row, iteration 1; class_error (%) and
     class_cost of the clean network, the Ladder's denoising_cost on corrupted input (empty for the
-    others), ami empty; predictions.npz with class_probs (1, n, C) and labels, as a Tagger run's."""
+    others), ami empty; the predictions with class_probs (1, n, C) and labels, as a Tagger run's."""
     config, params = load_baseline_run(run_dir)
     if evaluation.iterations not in (None, 1) or evaluation.groups is not None:
         raise ConfigError("a baseline has no iterations or groups: --iterations and --groups do not apply")
     if evaluation.device != "cpu":
         raise ConfigError("baselines run on the CPU only")
     out = out or os.path.join(run_dir, "table2.csv")
-    check_output_file(out)
+    check_evaluation_outputs(run_dir, data, out, classify=True)
     split = load_split(data, evaluation.split, config)
     _check_class_targets(split, config, data, evaluation.split)
     with Segment(run_dir, "evaluate", data=data):
@@ -286,7 +301,7 @@ def _baseline_table(run_dir, data, evaluation, config, params, split, out, echo)
         }
     ]
     text = table2_csv(rows)
-    predictions = _predictions_path(out)
+    predictions = predictions_path(out)
     save_npz(
         predictions, {"class_probs": result["class_probs"][None], "labels": numpy.asarray(split.targets, numpy.int64)}
     )

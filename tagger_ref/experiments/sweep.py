@@ -15,7 +15,11 @@ SWEEP_DIR/seed-S --data FILE EVALUATE_ARGS`` do, with the same functions, so its
   from EVALUATE_ARGS); whatever tables it writes (``table1.csv``, ``table2.csv``) are the seed's
   results, and what the subcommand would print goes to ``evaluate.txt``;
 - every error is caught and returned (and recorded in ``seed.json``), so one failing seed does
-  not stop the others.
+  not stop the others (the sweep stops them itself on a full disk, ``no_space`` in the result).
+
+What would fail every seed alike, a folder holding a run of another config, more epochs or
+other data than the command's, is refused for the whole sweep before anything is written
+(:func:`check_continuable`).
 
 ``seed.json`` records the seed's state: ``running`` (or a run that was killed), ``stopped``
 (checkpointed before its last epoch), ``finished`` or ``failed``, with the host and process, the
@@ -27,6 +31,7 @@ that is still writing its last checkpoint.
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -38,7 +43,7 @@ import traceback
 import typing
 
 from ..config import TaggerConfig
-from ..errors import ConfigError, TaggerError
+from ..errors import CheckpointError, ConfigError, NoSpaceError, OutputError, TaggerError
 from ..files.fileio import write_json, write_text
 from ..files.locks import locked
 from .memory import check_fits
@@ -108,6 +113,62 @@ def is_finished(record, task):
         and record.get("state") == "finished"
         and record.get("config") == task.config.to_dict()
         and record.get("evaluate_args") == list(task.evaluate_args)
+    )
+
+
+def check_continuable(tasks, data_id=None):
+    """CheckpointError, before anything is written, if a seed's folder holds a run that its task
+    cannot continue: another config (every field but the epoch count), more epochs done than the
+    task's, or (``data_id``: ``checkpoint.data_identity`` of the command's training data) other
+    training data. Such a command would fail every seed and overwrite their records; it is refused
+    once instead. A checkpoint that cannot be read fails its seed alone, when the seed runs."""
+    from .checkpoint import CHECKPOINT, config_changes, same_config
+    from .training import load_checkpoint
+
+    problems = []
+    for task in tasks:
+        path = os.path.join(task.run_dir, CHECKPOINT)
+        if not os.path.isfile(path) or is_finished(read_seed_json(task.run_dir), task):
+            continue
+        try:
+            state, stored, stored_data = load_checkpoint(path)
+        except CheckpointError:
+            continue
+        name = os.path.basename(task.run_dir)
+        if not same_config(stored, task.config):
+            problems.append(f"{name} holds a run of another config ({'; '.join(config_changes(stored, task.config))})")
+        elif state.epoch > task.config.num_epochs:
+            problems.append(
+                f"{name} has done {state.epoch} epochs, more than {task.config.num_epochs} (training cannot be undone)"
+            )
+        elif data_id is not None and stored_data != data_id:
+            problems.append(f"{name} was trained on other data ({stored_data.get('images')} training images)")
+    if problems:
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise CheckpointError(
+            f"the sweep cannot continue the runs in {os.path.dirname(tasks[0].run_dir) or '.'}: "
+            f"{'; '.join(problems[:3])}{more}; nothing was changed (run it as it was started, or choose another --out)"
+        )
+
+
+def check_sweep_folder(sweep_dir):
+    """OutputError unless ``sweep_dir`` is missing, empty (hidden files aside) or a sweep's folder
+    (seed-S/ folders, summary.csv, seeds.csv, or a manifest with a sweep's segment): a sweep never
+    writes its files and segments into a folder of something else, say a training run."""
+    from .manifest import read_manifest
+
+    if not os.path.isdir(sweep_dir):
+        return
+    names = sorted(n for n in os.listdir(sweep_dir) if not n.startswith("."))
+    if not names or any(re.fullmatch(r"seed-\d+", n) for n in names) or {"summary.csv", "seeds.csv"} & set(names):
+        return
+    with contextlib.suppress(TaggerError):
+        if any(s.get("command") == "sweep" for s in read_manifest(sweep_dir)["segments"] if isinstance(s, dict)):
+            return
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise OutputError(
+        f"--out {sweep_dir} holds files ({shown}) but is not a sweep's folder (no seed-S/, summary.csv or "
+        f"sweep manifest); choose a new or empty folder"
     )
 
 
@@ -215,7 +276,8 @@ def run_seed(task, data_bytes=None, stop_requested=None):
     current step (e.g. from loop.stop_signals), besides the deadline and the worker's stops.
 
     Returns ``{"seed", "status": "finished" | "skipped" | "stopped" | "not started" | "failed",
-    "epoch", "step", "resumed_step", "seconds", "host", "error"}``; never raises for a seed's error.
+    "epoch", "step", "resumed_step", "seconds", "host", "error", "no_space"}`` (``no_space``: it
+    failed on a full disk); never raises for a seed's error.
     """
     result = {
         "seed": task.seed,
@@ -226,6 +288,7 @@ def run_seed(task, data_bytes=None, stop_requested=None):
         "seconds": None,
         "host": socket.gethostname(),
         "error": None,
+        "no_space": False,
     }
     stop = _stop_check(task, stop_requested)
     if stop():
@@ -237,6 +300,7 @@ def run_seed(task, data_bytes=None, stop_requested=None):
             return _run_locked(task, data_bytes, stop, result)
     except Exception as e:  # noqa: BLE001 -- a seed's failure is reported, never raised into the sweep
         result["error"] = str(e) if isinstance(e, TaggerError) else f"{type(e).__name__}: {e}"
+        result["no_space"] = isinstance(e, NoSpaceError) or getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
         with contextlib.suppress(Exception):
             write_json(
                 os.path.join(task.run_dir, SEED_JSON),

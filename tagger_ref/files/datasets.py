@@ -175,8 +175,20 @@ def _check(name, arrays, path, split):
         raise DataError(f"{where}: masks are not non-negative and summing to 1 over their {n_masks} channels")
     limits = {"groups": n_masks, "targets": 9, "codes": 19}
     for key, top in limits.items():
-        if key in expected and (arrays[key].min() < 0 or arrays[key].max() > top):
+        if key not in expected:
+            continue
+        values = arrays[key]
+        # labels are whole numbers: NaN fails every comparison below, and a float would be cut down
+        # (NaN to int64's minimum) where it becomes an index
+        if values.dtype.kind == "f" and not (numpy.isfinite(values).all() and (values == numpy.round(values)).all()):
+            raise DataError(f"{where}: {key} are not all whole numbers (NaN, infinite or fractional values)")
+        if values.min() < 0 or values.max() > top:
             raise DataError(f"{where}: {key} outside 0..{top}")
+
+
+def _labels(arrays, key, dtype):
+    """A label array in its documented dtype (checked whole and in range by ``_check``), or None."""
+    return numpy.asarray(arrays[key], dtype=dtype) if key in arrays else None
 
 
 def load_dataset(path, split, expect=None):
@@ -214,9 +226,9 @@ def load_dataset(path, split, expect=None):
         input_type=INPUT_TYPES[name],
         features=numpy.asarray(arrays["features"], dtype=numpy.float32),
         mask=numpy.asarray(arrays["mask"], dtype=numpy.float32),
-        groups=arrays.get("groups"),
-        targets=arrays.get("targets"),
-        codes=arrays.get("codes"),
+        groups=_labels(arrays, "groups", numpy.uint8),
+        targets=_labels(arrays, "targets", numpy.int64),
+        codes=_labels(arrays, "codes", numpy.int64),
         meta=meta,
         path=path,
     )

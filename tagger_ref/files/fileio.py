@@ -3,7 +3,8 @@
 Every file tagger_ref writes goes to a temporary name in the destination folder and is renamed
 into place only once it is complete, so a failure or a kill never leaves a partial file under the
 final name, and an existing file is replaced only by a complete new one. A full disk is one line,
-"no space left on FOLDER", with the temporary file removed.
+"no space left on FOLDER", with the temporary file removed. A path that is a symbolic link is
+written through: its target gets the new content and the link stays.
 
 While a temporary file is written its writer holds an advisory lock on it (``fcntl.flock``, where
 it exists), so that :func:`remove_stale_parts` can tell the leftovers of a killed writer from a
@@ -12,6 +13,7 @@ file still being written.
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -20,7 +22,7 @@ import zlib
 
 import numpy
 
-from ..errors import OutputError, TaggerError
+from ..errors import NoSpaceError, OutputError, TaggerError
 
 try:
     import fcntl  # advisory locks (flock); absent on Windows, where nothing is locked
@@ -28,15 +30,66 @@ except ImportError:
     fcntl = None
 
 
-def check_output_file(path):
-    """Fail early, before any work, when ``path`` cannot be written."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
+def check_output_file(path, inputs=()):
+    """Fail early, before any work, when ``path`` cannot be written, or when it is one of the
+    command's ``inputs`` (file paths; None and paths that do not exist are skipped): writing it
+    would replace what the command reads."""
+    path = os.fspath(path)
+    target = os.path.realpath(path)  # a link is written through (atomic_path)
+    folder = os.path.dirname(target) or "."
     if os.path.isdir(path):
         raise OutputError(f"output {path} is a folder")
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+    name, most = os.path.basename(target), _name_max(folder)
+    if len(os.fsencode(name)) > most:
+        raise OutputError(
+            f"cannot write {path}: the file name has {len(os.fsencode(name))} bytes, more than the "
+            f"{most} that folder {folder} allows"
+        )
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            raise OutputError(
+                f"output {path} is the input {os.fspath(source)}: writing it would replace what the command "
+                f"reads; choose another output name"
+            )
+
+
+def check_outputs(outputs, inputs=()):
+    """:func:`check_output_file` for every file a command will write, and that no two of them are
+    one file: the one check of every command's outputs against its inputs, before any work."""
+    outputs = [os.fspath(o) for o in outputs]
+    for i, path in enumerate(outputs):
+        check_output_file(path, inputs)
+        for other in outputs[:i]:
+            if os.path.realpath(other) == os.path.realpath(path):
+                raise OutputError(f"{other} and {path} are one file: the command would write both there")
+
+
+def _same_file(a, b):
+    """Whether the paths ``a`` and ``b`` name one existing file (links and other spellings included)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one does not exist (an output not yet written), or a bad name
+        return False
+
+
+def _name_max(folder):
+    """The longest file name (bytes) the file system of ``folder`` allows."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no answer
+        return 255
+
+
+def _part_prefix(name):
+    """The start of a temporary name beside ``name``: "." + name + ".", or for a name too long to
+    take that much more (a legal name of up to the file system's 255 bytes) a hash of it."""
+    if len(os.fsencode(name)) > SHORT_NAME:
+        name = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    return "." + name + "."
 
 
 @contextlib.contextmanager
@@ -47,11 +100,13 @@ def atomic_path(path, suffix=""):
     without it, and matplotlib picks the format from the ending).
     """
     path = os.fspath(path)
+    if os.path.islink(path):  # write through to the link's target, keeping the link
+        path = os.path.realpath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=PART + suffix, dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=_part_prefix(os.path.basename(path)), suffix=PART + suffix, dir=folder)
     except OSError as e:
         raise _write_error(e, path) from None
     if not _lock(fd):  # no flock (Windows): nothing to hold, and an open file cannot be replaced
@@ -78,12 +133,13 @@ def atomic_path(path, suffix=""):
 
 
 PART = ".part"  # the temporary files are hidden: "." + name + "." + random + ".part" [+ suffix]
+SHORT_NAME = 100  # bytes of a name kept in its temporary name; a longer one is replaced by a hash
 
 
 def _write_error(e, path):
     """OutputError in one line for an OSError while writing ``path``; a full disk names the folder."""
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return OutputError(
+        return NoSpaceError(
             f"no space left on {os.path.dirname(path) or '.'} (writing {os.path.basename(path)}): free some space and "
             f"run the command again; nothing already written was changed"
         )

@@ -14,6 +14,7 @@ e.g. by an ``evaluate`` of the same folder, is left alone). Where ``flock`` does
 
 import contextlib
 import os
+import shutil
 import time
 
 from ..errors import OutputError, TaggerError
@@ -51,16 +52,19 @@ def locked(folder, wait=0.0, busy=None):
 
 
 @contextlib.contextmanager
-def run_folder(folder):
+def run_folder(folder, worth_keeping=None):
     """A run folder for the run's life: created if missing, locked (``locked``; a second process gets
-    one line naming the folder), and removed again if the block fails and the folder it created holds
-    nothing but the lock (a refused command leaves no empty folder behind)."""
+    one line naming the folder). If the block fails, what it added to the folder is removed again,
+    and the folder if it made it, so that a failed command leaves the folder as it found it: after
+    an error unless ``worth_keeping(folder)`` says that the run got somewhere worth continuing; after
+    an interruption (KeyboardInterrupt: a second Ctrl-C) only when it added nothing but the lock."""
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise OutputError(f"cannot use {folder} as a run folder: it is a file")
     created = not os.path.exists(folder)
     try:
         os.makedirs(folder, exist_ok=True)
+        before = set(os.listdir(folder))
     except OSError as e:
         raise OutputError(f"cannot create run folder {folder}: {e.strerror}") from None
     with locked(
@@ -70,10 +74,23 @@ def run_folder(folder):
     ):
         try:
             yield folder
-        except BaseException:
-            if created:
-                with contextlib.suppress(OSError):
-                    if set(os.listdir(folder)) <= {LOCK}:
-                        os.unlink(os.path.join(folder, LOCK))
-                        os.rmdir(folder)
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                added = set(os.listdir(folder)) - before - {LOCK}
+                if not added or (isinstance(e, Exception) and not (worth_keeping and worth_keeping(folder))):
+                    _remove(folder, added | ({LOCK} - before), created)
             raise
+
+
+def _remove(folder, names, and_folder):
+    """Remove the entries ``names`` of ``folder`` (files or folders), then ``folder`` itself if asked and empty."""
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    if and_folder:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)

@@ -365,6 +365,8 @@ def compare_traces(
     def wanted(key):
         return patterns is None or any(fnmatch.fnmatchcase(key, p) for p in patterns)
 
+    if not reference:
+        raise TaggerError("the reference trace holds no arrays: nothing to compare against")
     ref_keys = [k for k in reference if wanted(k)]
     if patterns is not None and not ref_keys:
         raise TaggerError(f"no key of the reference matches {', '.join(patterns)}")

@@ -15,6 +15,7 @@ To check another implementation: export a case, run your code on its config, par
 write your trace, and ``tagger-ref compare trace.npz your_trace.npz``.
 """
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -313,24 +314,47 @@ def load_case(name):
 
 
 def export_case(name, dest, force=False):
-    """Copy the four files of case ``name`` into folder ``dest`` (created if its parent exists).
-    Existing files are replaced only with ``force``. Returns the written paths."""
-    source = case_dir(name)
+    """Copy the four files of case ``name`` into folder ``dest`` (:func:`export_cases`). Returns the written paths."""
+    return export_cases([name], dest, force)[name][1]
+
+
+def export_cases(names, dest, force=False, nested=False):
+    """Copy the four files of every case of ``names`` into folder ``dest`` (``nested``: into
+    ``dest/<name>/``); the folders are created if their parent exists. All or nothing: every target
+    is checked before the first is written (an existing file is replaced only with ``force``), every
+    file goes to a temporary name, and the files are renamed into place only once all are written;
+    a failure (a full disk) removes the temporary files and the folders it made.
+    Returns {name: (folder, written paths)}."""
     dest = os.fspath(dest)
-    if os.path.exists(dest) and not os.path.isdir(dest):
-        raise OutputError(f"cannot export to {dest}: it is a file, not a folder")
+    folders = {name: os.path.join(dest, name) if nested else dest for name in names}
+    sources = {name: case_dir(name) for name in names}  # an unknown name fails before anything is written
+    for folder in [dest] + list(folders.values()):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise OutputError(f"cannot export to {folder}: it is a file, not a folder")
     parent = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(parent):
         raise OutputError(f"cannot export to {dest}: folder {parent} does not exist")
-    targets = [os.path.join(dest, f) for f in FILES]
-    existing = [t for t in targets if os.path.exists(t)]
+    targets = {name: [os.path.join(folders[name], f) for f in FILES] for name in names}
+    existing = [t for paths in targets.values() for t in paths if os.path.exists(t)]
     if existing and not force:
-        raise OutputError(f"{', '.join(existing)} already exist(s); use --force to replace")
+        shown = ", ".join(existing[:4]) + (f" and {len(existing) - 4} more" if len(existing) > 4 else "")
+        raise OutputError(f"{shown} already exist(s); use --force to replace")
+    made = [f for f in dict.fromkeys([dest] + list(folders.values())) if not os.path.isdir(f)]
     try:
-        os.makedirs(dest, exist_ok=True)
-        for f, target in zip(FILES, targets):
-            with atomic_path(target) as tmp:
-                shutil.copyfile(os.path.join(source, f), tmp)
-    except OSError as e:
-        raise OutputError(f"cannot export to {dest}: {e.strerror or e}") from None
-    return targets
+        for folder in made:
+            os.makedirs(folder, exist_ok=True)
+        with contextlib.ExitStack() as stack:  # the renames happen as it closes, after every copy
+            for name in names:
+                for f, target in zip(FILES, targets[name]):
+                    shutil.copyfile(os.path.join(sources[name], f), stack.enter_context(atomic_path(target)))
+    except BaseException as e:
+        for target in (t for paths in targets.values() for t in paths if t not in existing):
+            with contextlib.suppress(OSError):  # a file renamed into place before a later one failed
+                os.unlink(target)
+        for folder in reversed(made):  # only those this export made
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot export to {dest}: {e.strerror or e}") from None
+        raise
+    return {name: (folders[name], targets[name]) for name in names}

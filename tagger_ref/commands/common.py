@@ -3,8 +3,8 @@
 import os
 
 from ..config import DTYPES, load_config
+from ..config import check_seed as _check_seed
 from ..device.backend import DEVICES, use_device
-from ..errors import ConfigError
 
 
 def add_config_argument(parser, required=True):
@@ -25,8 +25,8 @@ def config_from_args(args, dtype=None):
 def check_seed(args):
     """--seed: a NumPy seed is a non-negative integer; refused in one line before anything is made."""
     seed = getattr(args, "seed", None)
-    if seed is not None and seed < 0:
-        raise ConfigError(f"--seed must be at least 0, got {seed}")
+    if seed is not None:
+        _check_seed(seed, "--seed")
 
 
 def add_device_argument(parser, gpu_dtype="float32"):

@@ -8,6 +8,7 @@ would run, called with the arguments printed before it.
 import os
 import time
 
+from ..config import load_config
 from ..device.backend import use_device
 from ..errors import ConfigError, OutputError
 from ..experiments.manifest import Segment
@@ -69,6 +70,7 @@ def run(args):
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not args.minutes > 0:
         raise ConfigError(f"--minutes must be positive, got {args.minutes}")
+    load_config(args.config)  # a bad config in one line before the data is made (train reads it again)
     use_device(args.device)  # fail in one line before any work if the GPU is missing
     device = ["--device", args.device] + (["--dtype", args.dtype] if args.dtype else [])
     out = args.out

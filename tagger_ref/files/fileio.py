@@ -33,6 +33,8 @@ def check_output_file(path):
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
         raise OutputError(f"output {path} is a folder")
+    if os.fspath(path).endswith(("/", os.sep)):  # the name of a folder, which abspath would hide
+        raise OutputError(f"output {path} ends in a slash: name a file, not a folder")
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -92,6 +92,8 @@ def _check_batch(inputs, config, prefix, problems):
     N = config.n_inputs
     if x.ndim != 2 or x.shape[1] != N:
         problems.append(f"{prefix}x has shape {x.shape}, expected (B, {N})")
+    elif x.shape[0] < 1:
+        problems.append(f"{prefix}x has shape {x.shape}: a batch of no images (B must be at least 1)")
     if xt.shape != x.shape:
         problems.append(f"{prefix}x_tilde has shape {xt.shape}, expected that of {prefix}x {x.shape}")
     if m0.ndim != 3 or m0.shape[1:] != x.shape or m0.shape[0] < 1:

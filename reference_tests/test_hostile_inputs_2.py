@@ -115,6 +115,7 @@ def test_an_output_file_name_ending_in_a_slash(files, trained, tmp_path, capsys)
     before = snapshot(trained)
     for out in (str(tmp_path / "t.npz") + "/", str(tmp_path / "none") + "/"):
         one_error(capsys, main(["trace", "--config", "tiny-binary", "--out", out]), f"output {out} ends in a slash")
+    one_error(capsys, main(["trace", "--config", "tiny-binary", "--out", ""]), "the output file name is empty")
     out = str(tmp_path / "table.csv") + "/"
     one_error(capsys, main(["evaluate", trained, "--data", files["data"], "--out", out]), "ends in a slash")
     assert os.listdir(tmp_path) == [] and snapshot(trained) == before

@@ -30,6 +30,8 @@ except ImportError:
 
 def check_output_file(path):
     """Fail early, before any work, when ``path`` cannot be written."""
+    if not os.fspath(path):  # abspath would make it the current folder
+        raise OutputError("the output file name is empty")
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
         raise OutputError(f"output {path} is a folder")

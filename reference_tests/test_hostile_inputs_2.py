@@ -179,6 +179,16 @@ def test_an_inputs_file_with_an_empty_batch(tmp_path, capsys):
         main(["trace", "--config", "tiny-binary", "--inputs", path, "--out", out]),
         f"x has shape (0, {N}): a batch of no images",
     )
+    labeled = PRESETS["tiny-classify"]  # a semi-supervised step's labeled batch, empty
+    N, K = labeled.n_inputs, labeled.n_groups
+    batch = dict(x=numpy.zeros((2, N)), x_tilde=numpy.zeros((2, N)), m0_logits=numpy.zeros((K, 2, N)))
+    empty = dict(labeled_x=numpy.zeros((0, N)), labeled_x_tilde=numpy.zeros((0, N)))
+    numpy.savez(path, **batch, **empty, labeled_m0_logits=numpy.zeros((K, 0, N)), y=numpy.zeros((0, 2), int))
+    one_error(
+        capsys,
+        main(["trace", "--config", "tiny-classify", "--inputs", path, "--out", out]),
+        f"labeled_x has shape (0, {N}): a batch of no images",
+    )
     assert not os.path.exists(out)
 
 

@@ -80,7 +80,7 @@ def check_inputs(inputs, config, source="inputs"):
             problems.append(f"y has dtype {y.dtype}, expected integer class labels")
         elif y.ndim != 2 or y.shape[0] != B:
             problems.append(f"y has shape {y.shape}, expected ({'labeled ' if semi else ''}B={B}, objects)")
-        elif config.class_cost_x > 0 and (y.min() < 0 or y.max() >= config.n_classes):
+        elif config.class_cost_x > 0 and y.size and (y.min() < 0 or y.max() >= config.n_classes):
             problems.append(f"y has labels outside 0..{config.n_classes - 1}")
     if problems:
         raise InputError(f"{source}: " + "; ".join(problems))

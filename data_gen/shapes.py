@@ -68,6 +68,13 @@ def check_sizes(sizes):
     return _check_sizes(sizes, SPLIT_NAMES, "Shapes")
 
 
+def file_bytes(sizes):
+    """Bytes of the arrays of a file of ``sizes`` (features and mask float32, groups uint8, per image
+    ``N * (4 + 4 G + 1)``): a lower bound of the memory that generating it takes, so that a caller
+    can refuse sizes that cannot fit before anything is drawn."""
+    return sum(check_sizes(sizes).values()) * N_PIXELS * (4 + 4 * N_GROUPS + 1)
+
+
 def draw_placements(rng, n_images, n_sprites=3):
     """Draw the sprites of ``n_images`` images from ``rng`` in the authors' call order.
 

@@ -52,6 +52,15 @@ def check_sizes(sizes):
     return _check_sizes(sizes, SPLIT_NAMES, "TextureMNIST")
 
 
+def file_bytes(sizes, n_digits):
+    """Bytes of the arrays of a TextureMNIST``n_digits`` file of ``sizes`` (features and the ``d + 1``
+    masks float32, ``d`` targets and ``d + 1`` codes int64 per image): a lower bound of the memory
+    that generating it takes, so that a caller can refuse sizes that cannot fit before anything
+    is drawn."""
+    layers = n_digits + 1
+    return sum(check_sizes(sizes).values()) * (4 * N_PIXELS * (1 + layers) + 8 * (n_digits + layers))
+
+
 def seeds(seed=None):
     """The four seeds: the authors' with ``seed=None``, else all four derived from ``seed``.
 

@@ -140,6 +140,14 @@ def validate(cfg):
         bad("num_epochs", "cannot be negative")
     if cfg.labeled_samples is not None and cfg.labeled_samples < 0:
         bad("labeled_samples", "must be at least 0 (0 or null: every training image is labeled)")
+    check_seed(cfg.seed, "config field 'seed'")
+
+
+def check_seed(seed, name):
+    """ConfigError unless ``seed`` can seed NumPy's generators: an integer of at least 0. The one
+    check of a seed, wherever it comes from (``--seed``, a preset, a JSON file, a checkpoint)."""
+    if seed < 0:
+        raise ConfigError(f"{name} must be at least 0, got {seed}")
 
 
 _TEXTURE_MNIST_PRETRAIN = TaggerConfig(

@@ -5,7 +5,7 @@ import dataclasses
 import math
 import typing
 
-from ..config import DTYPES, check_fields, load_named
+from ..config import DTYPES, check_fields, check_seed, load_named
 from ..errors import ConfigError
 
 KINDS = ("mlp", "ladder", "convnet")
@@ -139,6 +139,7 @@ def validate(cfg):
         bad("num_epochs", "cannot be negative")
     if cfg.labeled_samples is not None and cfg.labeled_samples < 0:
         bad("labeled_samples", "must be at least 0 (0 or null: every training image is labeled)")
+    check_seed(cfg.seed, "config field 'seed'")
 
 
 LADDER_SIZES = (3000, 2000, 1000, 500, 250)

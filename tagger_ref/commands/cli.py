@@ -52,6 +52,15 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``tagger-ref ARGV`` and return its exit status (module doc)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the command took over, e.g. while its modules are imported
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv  # accepted anywhere on the line, not only before the subcommand
     argv = [a for a in argv if a != "--debug"]

@@ -4,8 +4,9 @@ import contextlib
 import os
 
 from ..config import DTYPES, load_config
+from ..config import check_seed as _check_seed
 from ..device import DEVICES
-from ..errors import ConfigError, OutputError
+from ..errors import OutputError
 from ..files.locks import run_folder
 
 
@@ -27,8 +28,8 @@ def config_from_args(args, dtype=None):
 def check_seed(args):
     """--seed: a NumPy seed is a non-negative integer; refused in one line before anything is made."""
     seed = getattr(args, "seed", None)
-    if seed is not None and seed < 0:
-        raise ConfigError(f"--seed must be at least 0, got {seed}")
+    if seed is not None:
+        _check_seed(seed, "--seed")
 
 
 def add_device_argument(parser, gpu_dtype="float32"):

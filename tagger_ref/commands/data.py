@@ -19,6 +19,7 @@ import numpy
 from data_gen import digits, shapes, texture_mnist
 
 from ..errors import DataError, OutputError
+from ..experiments.memory import check_fits
 from ..files.fileio import check_output_file, save_npz
 
 
@@ -125,6 +126,7 @@ def run_shapes(args):
     if not 0 <= args.seed < 2**32:
         raise DataError(f"--seed must be in 0..2**32-1, got {args.seed}")
     check_out(args.out)
+    check_fits(shapes.file_bytes(sizes), f"Shapes of {sum(sizes.values())} images")  # before drawing any
     pieces = _collect(shapes.generate_chunks(sizes, args.seed), sum(sizes.values()), "Shapes")
     splits = shapes.concatenate_chunks(pieces)
     _write(args.out, shapes.file_arrays(splits), shapes.metadata(sizes, args.seed), args.compress)
@@ -142,6 +144,10 @@ def run_texture_mnist(args):
     sizes = texture_mnist.check_sizes({split: getattr(args, split) for split in texture_mnist.SPLIT_NAMES})
     texture_mnist.seeds(args.seed)  # validates the seed
     check_out(args.out)
+    check_fits(
+        texture_mnist.file_bytes(sizes, args.digits),
+        f"TextureMNIST{args.digits} of {sum(sizes.values())} images",  # before the digits are read
+    )
     source = digits.load_digits(args.mnist)
     texture_mnist.check_request(source, args.digits, sizes)
     if source.name != digits.MNIST:

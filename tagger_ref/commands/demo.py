@@ -11,6 +11,7 @@ import json
 import os
 import time
 
+from ..config import load_config
 from ..errors import ConfigError, OutputError
 from ..experiments.manifest import Segment
 from ..report.paper import MODEL_NAMES, TABLE1
@@ -89,6 +90,7 @@ def run(args):
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not args.minutes > 0:
         raise ConfigError(f"--minutes must be positive, got {args.minutes}")
+    load_config(args.config)  # a bad config in one line before the data is made (train reads it again)
     use_device(args.device)  # fail in one line before any work if the GPU is missing
     device = ["--device", args.device] + (["--dtype", args.dtype] if args.dtype else [])
     quiet = ["--no-progress"] if args.no_progress else []

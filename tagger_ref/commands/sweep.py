@@ -164,6 +164,7 @@ def run(args):
     from ..experiments.checkpoint import data_identity
     from ..experiments.executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
     from ..experiments.loop import stop_signals
+    from ..experiments.run_evaluation import check_evaluation
     from ..experiments.summary import write_summary
     from ..experiments.sweep import (
         SeedTask,
@@ -186,12 +187,15 @@ def run(args):
     except ValueError as e:  # an unbalanced quote
         raise ConfigError(f"--evaluate-args {args.evaluate_args!r}: {e} (quote as a shell does)") from None
     evaluation, evaluate_args = evaluation_from_words(words), tuple(words)
+    if evaluation.epoch is not None:
+        raise ConfigError("--evaluate-args: --epoch evaluates kept parameters, and a sweep's runs keep none")
     data_id = None
     if not args.scatter_data:
         train = load_split(args.data, "train", config)  # one clear error before any seed starts
         data_id = data_identity(train.features, train.targets if config.class_cost_x > 0 else None)
     elif not os.path.isfile(args.data):
         raise ConfigError(f"data file {args.data} does not exist")
+    check_evaluation(evaluation, config, args.data)  # --evaluate-args, before any seed trains
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise OutputError(f"cannot use {args.out} as a sweep folder: it is a file")
 

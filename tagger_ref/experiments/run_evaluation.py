@@ -27,8 +27,10 @@ import typing
 
 import numpy
 
+from ..config import check_seed
 from ..device.backend import to_device, use_device
 from ..errors import CheckpointError, ConfigError, DataError
+from ..files.datasets import dataset_splits
 from ..files.fileio import check_outputs, save_npz, write_json, write_text
 from ..files.params import load_params
 from ..files.tables import table1_csv, table2_csv
@@ -59,6 +61,27 @@ class Evaluation:
     epoch: typing.Optional[int] = None  # the parameters kept after this epoch; None: the latest checkpoint
     device: str = "cpu"  # "cpu" or "gpu" (a baseline: the CPU only)
     dtype: typing.Optional[str] = None  # None: the config's on the CPU, GPU_DTYPE on the GPU
+
+
+def check_evaluation(evaluation, config=None, data=None):
+    """ConfigError (DataError for the split) in one line for an :class:`Evaluation` that cannot run,
+    before anything is computed or written: a negative seed or epoch, T or K below 1; with the
+    run's ``config``, T and K that cannot fit in memory; with the dataset file ``data``, a split it
+    does not hold. ``tagger-ref sweep`` checks its --evaluate-args so before any seed trains."""
+    check_seed(evaluation.seed, "--seed")
+    if evaluation.epoch is not None and evaluation.epoch < 0:
+        raise ConfigError(f"--epoch must be at least 0, got {evaluation.epoch}")
+    if evaluation.iterations is not None:
+        check_iterations_groups(evaluation.iterations, evaluation.groups)
+    elif evaluation.groups is not None:
+        check_iterations_groups(1, evaluation.groups)
+    if config is not None:
+        T = evaluation.iterations or (config.n_iterations if config.class_cost_x > 0 else TABLE1_ITERATIONS)
+        check_model_fits(config, config.batch_size, T, evaluation.groups, param_copies=1)
+    if data is not None:
+        splits = dataset_splits(data)
+        if evaluation.split not in splits:
+            raise DataError(f"--split: data file {data} has no split {evaluation.split!r} (has: {', '.join(splits)})")
 
 
 def check_iterations_groups(iterations, groups):
@@ -166,10 +189,7 @@ def evaluate_run(run_dir, data, evaluation=Evaluation(), out=None, echo=None, pr
 
     Returns ``{"table": path, "rows": [table rows as dicts], "predictions": path or None}``.
     """
-    if evaluation.seed < 0:
-        raise ConfigError(f"--seed must be at least 0, got {evaluation.seed}")
-    if evaluation.epoch is not None and evaluation.epoch < 0:
-        raise ConfigError(f"--epoch must be at least 0, got {evaluation.epoch}")
+    check_evaluation(evaluation)
     echo = echo or (lambda line: None)
     if is_baseline_config(stored_config_dict(run_dir)):
         if evaluation.epoch is not None:

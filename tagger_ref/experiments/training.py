@@ -39,7 +39,7 @@ from ..device.backend import to_device
 from ..errors import CheckpointError, DataError, TrainingError
 from ..files.fileio import load_npz, write_json
 from ..files.inputs import make_inputs, make_semi_supervised_inputs
-from ..files.params import init_params, param_shapes, save_params
+from ..files.params import init_params, param_shapes, save_params, value_problem
 from ..maths.gradients import cost_and_grad
 from ..maths.ops import FAST
 from .adam import adam_init
@@ -211,13 +211,15 @@ def load_init_source(path):
     return load_npz(path, CheckpointError, what="--init-from parameter file")
 
 
-def plan_transfer(source, config):
+def plan_transfer(source, config, where="--init-from"):
     """Which parameters a new run of ``config`` takes from ``source`` ({name: array}).
 
     Returns {"copied": names in both with equal shapes, "new": the model's names missing from
     ``source`` (they keep their initial values), "dropped": names of ``source`` the model does
     not have (e.g. the old top's softmax scale ``f_2_c`` when the Ladder grows)}. A name in both
-    with another shape is a CheckpointError naming it.
+    with another shape, or with values that ``--params`` would refuse (``params.value_problem``:
+    not real numbers, non-finite, beyond the config's dtype), is a CheckpointError naming it and
+    ``where`` the parameters came from.
     """
     shapes = param_shapes(config)
     wrong = [
@@ -226,7 +228,11 @@ def plan_transfer(source, config):
         if k in source and numpy.shape(source[k]) != tuple(shape)
     ]
     if wrong:
-        raise CheckpointError("--init-from: parameters of the same name and another shape: " + "; ".join(wrong))
+        raise CheckpointError(f"{where}: parameters of the same name and another shape: " + "; ".join(wrong))
+    problems = [value_problem(k, source[k], config.dtype) for k in shapes if k in source]
+    bad = [problem for problem in problems if problem]
+    if bad:
+        raise CheckpointError(f"{where}: parameters that cannot be used: " + "; ".join(bad))
     return {
         "copied": [k for k in shapes if k in source],
         "new": [k for k in shapes if k not in source],
@@ -323,7 +329,7 @@ def train(
         if resume:
             raise CheckpointError("--init-from starts a new run; it cannot be combined with --resume")
         source = load_init_source(init_from)
-        transfer = (source, plan_transfer(source, config))
+        transfer = (source, plan_transfer(source, config, f"--init-from {os.fspath(init_from)}"))
     if keep_every is not None and keep_every < 1:
         raise TrainingError(f"keep_every must be at least 1, got {keep_every}")
     if valid_ami_images is not None and valid_ami_images < 0:

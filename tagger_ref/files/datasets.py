@@ -153,7 +153,10 @@ def _check(name, arrays, path, split):
     if missing:
         raise DataError(f"{where} lacks {', '.join(missing)}")
     features, mask = arrays["features"], arrays["mask"]
-    n, n_inputs, n_masks = len(features), N_INPUTS[name], N_MASKS[name]
+    n_inputs, n_masks = N_INPUTS[name], N_MASKS[name]
+    if features.ndim == 0:  # a scalar has no images to count
+        raise DataError(f"{where}: features has shape (), a {name} file has (n, {n_inputs})")
+    n = len(features)
     expected = {"features": (n, n_inputs), "mask": (n, n_masks, n_inputs)}
     if name == "shapes":
         expected["groups"] = (n, n_inputs)

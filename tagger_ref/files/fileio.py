@@ -35,10 +35,14 @@ def check_output_file(path, inputs=()):
     command's ``inputs`` (file paths; None and paths that do not exist are skipped): writing it
     would replace what the command reads."""
     path = os.fspath(path)
+    if not path:  # realpath would make it the current folder
+        raise OutputError("the output file name is empty")
     target = os.path.realpath(path)  # a link is written through (atomic_path)
     folder = os.path.dirname(target) or "."
     if os.path.isdir(path):
         raise OutputError(f"output {path} is a folder")
+    if os.fspath(path).endswith(("/", os.sep)):  # the name of a folder, which abspath would hide
+        raise OutputError(f"output {path} ends in a slash: name a file, not a folder")
     if not os.path.isdir(folder):
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -80,7 +80,7 @@ def check_inputs(inputs, config, source="inputs"):
             problems.append(f"y has dtype {y.dtype}, expected integer class labels")
         elif y.ndim != 2 or y.shape[0] != B:
             problems.append(f"y has shape {y.shape}, expected ({'labeled ' if semi else ''}B={B}, objects)")
-        elif config.class_cost_x > 0 and (y.min() < 0 or y.max() >= config.n_classes):
+        elif config.class_cost_x > 0 and y.size and (y.min() < 0 or y.max() >= config.n_classes):
             problems.append(f"y has labels outside 0..{config.n_classes - 1}")
     if problems:
         raise InputError(f"{source}: " + "; ".join(problems))
@@ -92,6 +92,8 @@ def _check_batch(inputs, config, prefix, problems):
     N = config.n_inputs
     if x.ndim != 2 or x.shape[1] != N:
         problems.append(f"{prefix}x has shape {x.shape}, expected (B, {N})")
+    elif x.shape[0] < 1:
+        problems.append(f"{prefix}x has shape {x.shape}: a batch of no images (B must be at least 1)")
     if xt.shape != x.shape:
         problems.append(f"{prefix}x_tilde has shape {xt.shape}, expected that of {prefix}x {x.shape}")
     if m0.ndim != 3 or m0.shape[1:] != x.shape or m0.shape[0] < 1:

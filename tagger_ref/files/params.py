@@ -76,8 +76,25 @@ def perturb_params(params, rng, scale=0.3):
     return out
 
 
+def value_problem(name, a, dtype):
+    """What makes ``a`` unusable as the values of parameter ``name`` of a model computing in ``dtype``
+    (a phrase, or None): not real numbers, non-finite values, or values beyond ``dtype``'s range,
+    which would turn infinite when cast. The one check of a parameter's values, whether it comes by
+    ``--params`` (:func:`check_params`) or by ``--init-from`` (``training.plan_transfer``)."""
+    a = to_numpy(a)  # checked on the host
+    if not numpy.issubdtype(a.dtype, numpy.floating) and not numpy.issubdtype(a.dtype, numpy.integer):
+        return f"{name} has dtype {a.dtype}, expected a float"
+    if not numpy.all(numpy.isfinite(a)):
+        return f"{name} has {int(numpy.sum(~numpy.isfinite(a)))} non-finite value(s)"
+    largest = float(numpy.max(numpy.abs(a))) if a.dtype.kind == "f" and a.size else 0.0
+    if largest > float(numpy.finfo(dtype).max):
+        return f"{name} has values beyond the range of {dtype} (largest magnitude {largest:.3g})"
+    return None
+
+
 def check_params(params, config, source="parameters"):
-    """Raise ParamFileError listing every missing, extra, mis-shaped or non-finite entry by name."""
+    """Raise ParamFileError listing every missing, extra, mis-shaped entry by name, and those whose
+    values cannot be used (:func:`value_problem`)."""
     shapes = param_shapes(config)
     problems = []
     missing = [k for k in shapes if k not in params]
@@ -92,10 +109,8 @@ def check_params(params, config, source="parameters"):
         a = to_numpy(params[name])  # checked on the host
         if a.shape != tuple(shape):
             problems.append(f"{name} has shape {a.shape}, expected {tuple(shape)}")
-        elif not numpy.issubdtype(a.dtype, numpy.floating) and not numpy.issubdtype(a.dtype, numpy.integer):
-            problems.append(f"{name} has dtype {a.dtype}, expected a float")
-        elif not numpy.all(numpy.isfinite(a)):
-            problems.append(f"{name} has {int(numpy.sum(~numpy.isfinite(a)))} non-finite value(s)")
+        elif value_problem(name, a, config.dtype):
+            problems.append(value_problem(name, a, config.dtype))
     if problems:
         raise ParamFileError(
             f"{source} cannot be used with the config ({config.input_type}, N={config.n_inputs}, "

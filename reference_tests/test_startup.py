@@ -100,3 +100,24 @@ def test_the_package_exports_resolve_to_their_modules():
     assert set(tagger_ref.__all__) <= set(dir(tagger_ref))
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
         tagger_ref.no_such_name
+
+
+def test_importing_the_entry_point_loads_nothing_outside_the_standard_library():
+    """The console script imports ``cli`` before ``main`` runs: if that import loaded numpy (most of
+    a second), a Ctrl-C then would print a traceback instead of main's one line (issue 41, cause 9).
+    The probe's own check: ``import numpy`` shows up (else this test proves nothing)."""
+    new_packages = "sorted({{m.split('.')[0] for m in set(sys.modules) - before}})"
+    code = "import sys\nbefore = set(sys.modules)\n{}\nprint(' '.join(" + new_packages + "))"
+    loaded = {}
+    for name, line in (("cli", "import tagger_ref.commands.cli"), ("numpy", "import numpy")):
+        r = subprocess.run(
+            [sys.executable, "-c", code.format(line)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=os.path.dirname(HERE)),
+        )
+        assert r.returncode == 0, r.stderr
+        loaded[name] = set(r.stdout.split())
+    assert "numpy" in loaded["numpy"]
+    outside = sorted(m for m in loaded["cli"] - {"tagger_ref", "data_gen"} if m not in sys.stdlib_module_names)
+    assert outside == [], outside

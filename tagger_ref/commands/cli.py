@@ -6,18 +6,13 @@ arguments and returning the exit status. Exit codes: 0 success, 1 a check found 
 2 bad usage or bad input (one ``error: ...`` line on stderr, the traceback only with ``--debug``).
 """
 
+# The standard library only at the top: everything else is imported inside main, so that a Ctrl-C
+# while it loads (numpy alone takes a while) meets main's handler instead of printing a traceback.
 import argparse
 import errno
 import importlib
 import os
 import sys
-
-from data_gen.errors import DataGenError
-
-from ..errors import TaggerError
-from ..experiments import manifest
-from ..experiments.memory import keep_freed_memory
-from .stdout import stdout_that_may_close
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = [
@@ -61,6 +56,13 @@ def main(argv=None):
 
 
 def _main(argv=None):
+    from data_gen.errors import DataGenError
+
+    from ..errors import TaggerError
+    from ..experiments import manifest
+    from ..experiments.memory import keep_freed_memory
+    from .stdout import stdout_that_may_close
+
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv  # accepted anywhere on the line, not only before the subcommand
     argv = [a for a in argv if a != "--debug"]

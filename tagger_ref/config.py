@@ -14,6 +14,9 @@ NORMS = ("batch", "layer")
 # (errata E1, E2 with the exact (28), E3, E5's sum); "paper-eq29": the same with (29) for E2.
 SEMANTICS = ("original", "paper", "paper-eq29")
 DTYPES = ("float64", "float32")
+# the optimisers of experiments/optimizers.py, by the names a config gives them (docs/maintaining.md)
+OPTIMIZERS = ("adam",)
+DEFAULT_OPTIMIZER = "adam"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +30,7 @@ class TaggerConfig:
     z_init: float = 0.26  # constant z_0, "the data mean": 0.26 Shapes, 0.5 TextureMNIST (A.4)
     class_cost_x: float = 0.0  # weight of the classification cost (0.1 supervised TextureMNIST)
     objects_per_sample: int = 1  # digits per image (TextureMNIST2: 2)
-    lr: float = 4e-4  # Adam learning rate: 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
+    lr: float = 4e-4  # learning rate (Adam's): 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
     batch_size: int = 100  # B for training and evaluation (A.7: "a batch-size of 100")
     num_epochs: int = 100  # 100 Shapes, 150 pretrain, 50 supervised
     labeled_samples: typing.Optional[int] = None  # labeled training images (1000, balanced); 0 or None = all
@@ -35,6 +38,7 @@ class TaggerConfig:
     semantics: str = "original"  # errata switch, docs/spec.md section 7
     seed: int = 10  # 10 Shapes, 1 TextureMNIST
     dtype: str = "float64"  # float64 (reference) or float32 (speed)
+    optimizer: str = DEFAULT_OPTIMIZER  # "adam" (section 3.1); the names of config.OPTIMIZERS
 
     def __post_init__(self):
         object.__setattr__(self, "encoder_proj", tuple(self.encoder_proj))
@@ -49,9 +53,16 @@ class TaggerConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
-        d = dataclasses.asdict(self)
-        d["encoder_proj"] = list(self.encoder_proj)
-        return d
+        return without_default_optimizer(dict(dataclasses.asdict(self), encoder_proj=list(self.encoder_proj)))
+
+
+def without_default_optimizer(d):
+    """A config dict without ``optimizer`` when it is Adam: the files of Adam runs (config.json, a
+    checkpoint's config, a sweep's seed.json) stay as they were before the field existed, so runs
+    and records written before it still match and older versions still read them."""
+    if d.get("optimizer") == DEFAULT_OPTIMIZER:
+        del d["optimizer"]
+    return d
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TaggerConfig)}
@@ -66,7 +77,7 @@ def _check_type(name, value):
     def is_num(v):
         return (is_int(v) or isinstance(v, float)) and not isinstance(v, bool)
 
-    if name in ("input_type", "norm", "semantics", "dtype"):
+    if name in ("input_type", "norm", "semantics", "dtype", "optimizer"):
         ok = isinstance(value, str)
         want = "a string"
     elif name == "encoder_proj":
@@ -101,6 +112,7 @@ def validate(cfg):
         bad("semantics", f"must be one of {', '.join(SEMANTICS)}")
     if cfg.dtype not in DTYPES:
         bad("dtype", f"must be one of {', '.join(DTYPES)}")
+    check_optimizer(cfg, bad)
     if cfg.n_inputs < 1:
         bad("n_inputs", "must be at least 1")
     if cfg.n_groups < 1:
@@ -141,6 +153,13 @@ def validate(cfg):
     if cfg.labeled_samples is not None and cfg.labeled_samples < 0:
         bad("labeled_samples", "must be at least 0 (0 or null: every training image is labeled)")
     check_seed(cfg.seed, "config field 'seed'")
+
+
+def check_optimizer(cfg, bad):
+    """``bad("optimizer", why)`` unless the config names a known optimiser (read at call time, so a
+    test may extend ``OPTIMIZERS``)."""
+    if cfg.optimizer not in OPTIMIZERS:
+        bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
 
 
 def check_seed(seed, name):

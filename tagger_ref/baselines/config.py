@@ -5,7 +5,15 @@ import dataclasses
 import math
 import typing
 
-from ..config import DTYPES, check_fields, check_seed, load_named
+from ..config import (
+    DEFAULT_OPTIMIZER,
+    DTYPES,
+    check_fields,
+    check_optimizer,
+    check_seed,
+    load_named,
+    without_default_optimizer,
+)
 from ..errors import ConfigError
 
 KINDS = ("mlp", "ladder", "convnet")
@@ -28,12 +36,13 @@ class BaselineConfig:
     objects_per_sample: int = 2  # digits per image: 2 for TextureMNIST2, 1 for TextureMNIST1
     input_noise: float = 0.0  # Ladder: sigma of the Gaussian noise at every layer (0.3, Rasmus et al.)
     denoising_weights: typing.Tuple[float, ...] = ()  # Ladder: lambda_0..lambda_L (rasmus_weights); others: ()
-    lr: float = 2e-3  # Adam learning rate (0.002: the Ladder code's default)
+    lr: float = 2e-3  # learning rate (Adam's; 0.002: the Ladder code's default)
     batch_size: int = 100  # B, as Tagger
     num_epochs: int = 50  # epochs of n_train // B steps (docs/baselines.md)
     labeled_samples: typing.Optional[int] = 1000  # labeled training images (balanced); 0 or None = all (50k)
     seed: int = 1  # seed of the run's generator, as TextureMNIST's Tagger runs
     dtype: str = "float64"  # float64 (reference) or float32 (speed)
+    optimizer: str = DEFAULT_OPTIMIZER  # as Tagger's: the names of config.OPTIMIZERS
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -61,7 +70,7 @@ class BaselineConfig:
     def to_dict(self):
         d = dataclasses.asdict(self)
         d["hidden"], d["denoising_weights"] = list(self.hidden), list(self.denoising_weights)
-        return d
+        return without_default_optimizer(d)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(BaselineConfig)}
@@ -80,6 +89,7 @@ def _check_type(name, value):
     checks = {
         "baseline": (lambda v: isinstance(v, str), "a string"),
         "dtype": (lambda v: isinstance(v, str), "a string"),
+        "optimizer": (lambda v: isinstance(v, str), "a string"),
         "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(h) for h in v), "a list of integers"),
         "denoising_weights": (
             lambda v: isinstance(v, (list, tuple)) and all(is_num(w) for w in v),
@@ -104,6 +114,7 @@ def validate(cfg):
         bad("baseline", f"must be one of {', '.join(KINDS)}")
     if cfg.dtype not in DTYPES:
         bad("dtype", f"must be one of {', '.join(DTYPES)}")
+    check_optimizer(cfg, bad)
     if not cfg.hidden or any(h < 1 for h in cfg.hidden):
         bad("hidden", "needs at least one layer, each of at least one unit")
     if cfg.baseline == "convnet":

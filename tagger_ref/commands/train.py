@@ -12,7 +12,7 @@ from .common import add_device_argument, apply_device, check_seed, run_training,
 def register(sub):
     p = sub.add_parser(
         "train",
-        help="train a model (Adam, backpropagation through all iterations)",
+        help="train a model (the config's optimiser, Adam by default; backpropagation through all iterations)",
         description="Train on the 'train' split of a dataset file, validating on its 'valid' split "
         "after every epoch. RUN_DIR receives checkpoint.npz (after every epoch and on "
         "SIGINT/SIGTERM), log.csv, config.json and params.npz. --resume continues a run "
@@ -34,7 +34,7 @@ def register(sub):
         "--init-from",
         metavar="RUN_DIR",
         help="start a new run from the parameters of another run (or a parameter .npz): those of equal "
-        "name and shape are copied, the others keep their initial values; Adam starts fresh "
+        "name and shape are copied, the others keep their initial values; the optimiser starts fresh "
         "(the second stage of TextureMNIST training)",
     )
     p.add_argument(

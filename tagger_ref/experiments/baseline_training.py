@@ -37,7 +37,7 @@ from ..files.params import save_params
 from ..maths.classification import class_cost_log, class_targets
 from ..maths.functions import log_softmax, softmax
 from ..maths.ops import FAST
-from .adam import adam_init
+from . import optimizers
 from .checkpoint import (
     CHECKPOINT,
     CONFIG,
@@ -80,7 +80,8 @@ def new_state(config, train_y):
     rng = numpy.random.default_rng(config.seed)
     params = baselines.init_params(config, rng)
     labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
-    return TrainState(params=params, adam=adam_init(params), rng=rng, log={c: [] for c in LOG_COLUMNS}, labeled=labeled)
+    opt_state = optimizers.get(config.optimizer).init(params)
+    return TrainState(params=params, opt_state=opt_state, rng=rng, log={c: [] for c in LOG_COLUMNS}, labeled=labeled)
 
 
 def _not_a_baseline(stored):

@@ -21,6 +21,7 @@ from ..device.backend import to_numpy
 from ..errors import CheckpointError, DataError, OutputError
 from ..files.fileio import load_npz, save_npz
 from ..files.params import save_params
+from . import optimizers
 from .streams import LabeledStream
 
 CHECKPOINT = "checkpoint.npz"
@@ -46,7 +47,7 @@ class TrainState:
     """Where a run stands: what a checkpoint holds besides the config and the data's identity."""
 
     params: dict  # name -> array of the config's dtype
-    adam: dict  # adam_init / adam_update state
+    opt_state: dict  # the config's optimiser's state (optimizers.Optimizer: init / update)
     rng: numpy.random.Generator  # the run's generator, after every draw made so far
     epoch: int = 0  # epochs completed
     step: int = 0  # training steps (batches) completed
@@ -73,21 +74,20 @@ def data_identity(features, targets=None):
 
 
 def save_checkpoint(path, state, config, data_id):
-    """Write one `.npz`: ``param/<name>``, ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``, the
-    counters ``epoch``, ``step``, ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
+    """Write one `.npz`: ``param/<name>``, the optimiser's state (``optimizers.Optimizer.arrays``:
+    Adam's ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``), the counters ``epoch``, ``step``,
+    ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
     ``log/<column>`` arrays, a semi-supervised run's labeled stream (``labeled/index``,
     ``labeled/order``, ``labeled/position``), ``seconds``, ``cpu_seconds``, ``valid_ami_images``, and JSON
     strings ``rng_json`` (the generator's ``bit_generator.state``), ``config_json``, ``data_json`` and
     ``log_columns_json`` (the log's columns in order). Atomic (fileio.save_npz)."""
     arrays = {f"param/{k}": to_numpy(v) for k, v in state.params.items()}
-    arrays.update({f"adam/m/{k}": to_numpy(v) for k, v in state.adam["m"].items()})
-    arrays.update({f"adam/v/{k}": to_numpy(v) for k, v in state.adam["v"].items()})
+    arrays.update(optimizers.get(config.optimizer).arrays(state.opt_state))
     arrays.update({f"log/{c}": numpy.asarray(values, dtype=numpy.float64) for c, values in state.log.items()})
     if state.labeled is not None:
         arrays.update({f"labeled/{k}": v for k, v in state.labeled.arrays().items()})
     arrays.update(
         {
-            "adam/t": numpy.int64(state.adam["t"]),
             "epoch": numpy.int64(state.epoch),
             "step": numpy.int64(state.step),
             "batch": numpy.int64(state.batch),
@@ -126,11 +126,7 @@ def read_checkpoint(path, kind):
         rng.bit_generator.state = rng_state
         state = TrainState(
             params={k: raw[f"param/{k}"] for k in names},
-            adam={
-                "t": int(raw["adam/t"]),
-                "m": {k: raw[f"adam/m/{k}"] for k in names},
-                "v": {k: raw[f"adam/v/{k}"] for k in names},
-            },
+            opt_state=optimizers.get(config.optimizer).from_arrays(raw, names),
             rng=rng,
             epoch=int(raw["epoch"]),
             step=int(raw["step"]),
@@ -153,21 +149,17 @@ def read_checkpoint(path, kind):
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
-    check_state_arrays(state, kind.param_shapes(config), path)
+    check_state_arrays(state, kind.param_shapes(config), path, optimizers.get(config.optimizer))
     return state, config, data_id
 
 
-def check_state_arrays(state, shapes, path):
-    """CheckpointError unless every parameter and both of Adam's moments of it have the config's
-    shape (``shapes``: name -> shape), a real dtype and finite values: a damaged checkpoint is
-    refused when it is read, before anything is written or computed from it."""
+def check_state_arrays(state, shapes, path, optimizer):
+    """CheckpointError unless every parameter and the ``optimizer``'s arrays of it (Adam's two
+    moments) have the config's shape (``shapes``: name -> shape), a real dtype and finite values:
+    a damaged checkpoint is refused when it is read, before anything is written or computed from it."""
     problems = []
     for name, shape in shapes.items():
-        for what, a in (
-            ("parameter", state.params[name]),
-            ("Adam's m of", state.adam["m"][name]),
-            ("Adam's v of", state.adam["v"][name]),
-        ):
+        for what, a in [("parameter", state.params[name])] + optimizer.per_parameter(state.opt_state, name):
             a = numpy.asarray(a)
             if a.shape != tuple(shape):
                 problems.append(f"{what} {name} has shape {a.shape}, the config's is {tuple(shape)}")

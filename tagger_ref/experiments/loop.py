@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..device.backend import to_numpy
 from ..errors import TrainingError
 from ..files.fileio import write_text
-from .adam import adam_update
+from . import optimizers
 from .checkpoint import CHECKPOINT, LOG, checkpoint_step, log_csv, save_checkpoint
 from .streams import steps_per_epoch
 
@@ -72,7 +72,8 @@ def run_epochs(
 
     Each epoch draws a permutation of the ``n_images`` training images from ``state.rng`` and
     takes ``n // B`` batches of it; ``step(rows)`` returns the cost and gradients of one batch
-    (drawing whatever else it needs from ``state.rng``), and Adam updates ``state.params``. After
+    (drawing whatever else it needs from ``state.rng``), and the config's optimiser (Adam) updates
+    ``state.params``. After
     a complete epoch ``validate()`` returns (validation columns of the log, their words for the
     epoch line). The checkpoint and log.csv are written after every epoch and when training stops
     early (``max_seconds`` of wall clock or ``max_cpu_seconds`` of this process in this session,
@@ -83,6 +84,7 @@ def run_epochs(
     B = config.batch_size
     n_batches = steps_per_epoch(n_images, B)
     checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+    update = optimizers.get(config.optimizer).update
     started, cpu_started = time.monotonic(), time.process_time()
     seconds_before, cpu_before = state.seconds, state.cpu_seconds
 
@@ -108,7 +110,7 @@ def run_epochs(
             while state.batch < n_batches:
                 cost, grads = step(state.order[state.batch * B : (state.batch + 1) * B])
                 _check_finite(cost, grads, state, checkpoint_path)
-                state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
+                state.params, state.opt_state = update(state.params, grads, state.opt_state, config.lr)
                 state.step += 1
                 state.batch += 1
                 state.cost_sum += float(to_numpy(cost))

@@ -1,5 +1,7 @@
 """Training (section 3.1): Adam on the denoising cost, backpropagated through all T iterations.
 
+The optimiser is the config's (``experiments.optimizers``; Adam, the paper's, by default).
+
 A run lives in a folder (``experiments.checkpoint``: checkpoint.npz, log.csv, config.json,
 params.npz); the epoch loop is ``experiments.loop.run_epochs``, shared with the baselines. This
 module is Tagger's part: its data checks, its log columns, its step (:func:`batch_cost_and_grad`),
@@ -23,7 +25,7 @@ Such a run validates the class cost (corrupted input) and the classification err
 input) of the last iteration too. ``init_from`` starts a run from another run's parameters
 (:func:`transfer_params`).
 
-Training runs on the active device (``backend.use_device``): parameters and Adam's moments are
+Training runs on the active device (``backend.use_device``): parameters and the optimiser's state are
 moved there once (also on resume), each batch is copied there, and the draws are made on the
 host by the run's generator and copied over, so CPU and GPU runs draw the same numbers and the
 checkpoint's generator state is the whole story (docs/gpu.md, "Random draws"). Checkpoints,
@@ -42,7 +44,7 @@ from ..files.inputs import make_inputs, make_semi_supervised_inputs
 from ..files.params import init_params, param_shapes, save_params, value_problem
 from ..maths.gradients import cost_and_grad
 from ..maths.ops import FAST
-from .adam import adam_init
+from . import optimizers
 from .checkpoint import (
     CHECKPOINT,
     CONFIG,
@@ -140,7 +142,7 @@ def new_state(config, train_y=None, valid_ami_images=0):
         labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
     return TrainState(
         params=params,
-        adam=adam_init(params),
+        opt_state=optimizers.get(config.optimizer).init(params),
         rng=rng,
         log={c: [] for c in log_columns(config, valid_ami_images)},
         labeled=labeled,
@@ -250,7 +252,7 @@ def transfer_params(params, source, plan):
 
 def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
     """The cost and gradients of one training batch: the step that every Tagger training takes
-    (``train``, ``benchmarks/step_time.py``, the device checks), followed by ``adam_update``.
+    (``train``, ``benchmarks/step_time.py``, the device checks), followed by the optimiser's update.
 
     x (B, N): clean images; their corruption and initial mask logits are drawn from ``rng``
     (``files.inputs.make_inputs``). Semi-supervised, ``labeled_x`` (B, N) and their targets
@@ -357,7 +359,7 @@ def train(
         state = new_state(config, train_y, ami_images)
         if transfer is not None:
             state.params = transfer_params(state.params, *transfer)
-            state.adam = adam_init(state.params)
+            state.opt_state = optimizers.get(config.optimizer).init(state.params)
         return state
 
     state, config = prepare_run(run_dir, config, data_id, resume, TAGGER_RUN, fresh_state)
@@ -380,9 +382,9 @@ def train(
                 )
         if not resume:
             save_checkpoint(checkpoint_path, state, config, data_id)  # step 0: resumable from the start
-        # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
+        # parameters and the optimiser's state live on the active device for the whole run (no-op on the CPU)
         state.params = to_device(state.params)
-        state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
+        state.opt_state = optimizers.get(config.optimizer).to_device(state.opt_state)
         ami_x = numpy.asarray(valid_x)[: state.valid_ami_images]
         ami_mask = None if valid_mask is None else numpy.asarray(valid_mask)[: state.valid_ami_images]
         valid_x = numpy.asarray(valid_x)[:valid_images]

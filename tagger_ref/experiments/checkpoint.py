@@ -19,9 +19,10 @@ import numpy
 
 from ..device.backend import to_numpy
 from ..errors import CheckpointError, DataError, OutputError
-from ..files.fileio import load_npz, save_npz
+from ..files.fileio import load_npz, save_npz, write_json
 from ..files.params import save_params
 from . import optimizers
+from .manifest import optional
 from .streams import LabeledStream
 
 CHECKPOINT = "checkpoint.npz"
@@ -309,3 +310,30 @@ def read_run_config(run_dir):
     if not isinstance(config, dict):
         raise DataError(f"{path} is not a config (a JSON object of fields)")
     return config
+
+
+def train_in_folder(run_dir, config, data_id, resume, kind, fresh_state, body, manifest=None, echo=None, check=None):
+    """The run-folder scaffold that Tagger's training and the baselines' share.
+
+    Opens or resumes the folder (:func:`prepare_run`; ``check(state)``, if given, may refuse the
+    state before anything is written); a resumed run with nothing to do returns at once
+    (:func:`nothing_to_do`). Otherwise, inside the ``manifest`` segment (if any): config.json, the
+    step-0 checkpoint of a fresh run, ``body(state, config)`` (the epochs; returns the status),
+    then params.npz. Returns ``{"status", "epoch", "step", "config"}``.
+    """
+    state, config = prepare_run(run_dir, config, data_id, resume, kind, fresh_state)
+    if check is not None:
+        check(state)
+    if resume and nothing_to_do(state, config, run_dir, echo):
+        return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
+    if manifest is not None:
+        manifest.steps_fn = lambda: state.step
+    with optional(manifest):
+        write_json(os.path.join(run_dir, CONFIG), config.to_dict())
+        if not resume:
+            save_checkpoint(os.path.join(run_dir, CHECKPOINT), state, config, data_id)  # step 0: resumable
+        status = body(state, config)
+        save_params(os.path.join(run_dir, PARAMS), state.params)
+        if manifest is not None:
+            manifest.status = status
+    return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

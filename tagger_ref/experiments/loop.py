@@ -53,6 +53,28 @@ def _check_finite(cost, grads, state, checkpoint_path):
         )
 
 
+def end_epoch(state, n_batches, validate, clocks, echo=None, after_epoch=None):
+    """After an epoch's last batch: its row of the log (``validate()``'s columns, the mean training
+    cost, the clocks), the epoch line, ``after_epoch()``; the next epoch starts at batch 0."""
+    row, text = validate()
+    state.epoch += 1
+    seconds, cpu_seconds = clocks()
+    row.update(
+        epoch=state.epoch,
+        step=state.step,
+        train_cost=state.cost_sum / n_batches,
+        seconds=seconds,
+        cpu_seconds=cpu_seconds,
+    )
+    for column in state.log:
+        state.log[column].append(row[column])
+    state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
+    if echo:
+        echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, {text}, {seconds:.0f} s")
+    if after_epoch:
+        after_epoch()
+
+
 def run_epochs(
     state,
     config,
@@ -125,23 +147,7 @@ def run_epochs(
                     break
             state.seconds, state.cpu_seconds = clocks()
             if state.batch == n_batches:  # the epoch is complete
-                row, text = validate()
-                state.epoch += 1
-                seconds, cpu_seconds = clocks()
-                row.update(
-                    epoch=state.epoch,
-                    step=state.step,
-                    train_cost=state.cost_sum / n_batches,
-                    seconds=seconds,
-                    cpu_seconds=cpu_seconds,
-                )
-                for column in state.log:
-                    state.log[column].append(row[column])
-                state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
-                if echo:
-                    echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, {text}, {seconds:.0f} s")
-                if after_epoch:
-                    after_epoch()
+                end_epoch(state, n_batches, validate, clocks, echo, after_epoch)
             save_checkpoint(checkpoint_path, state, config, data_id)
             write_text(os.path.join(run_dir, LOG), log_csv(state.log))
     finally:

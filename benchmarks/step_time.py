@@ -67,10 +67,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tagger_ref.config import PRESETS  # noqa: E402
 from tagger_ref.experiments.memory import keep_freed_memory  # noqa: E402
-from tagger_ref.files.inputs import make_inputs  # noqa: E402
-from tagger_ref.files.params import init_params, perturb_params  # noqa: E402
 from tagger_ref.maths import fused  # noqa: E402
+from tagger_ref.maths.corruption import make_inputs  # noqa: E402
 from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
+from tagger_ref.maths.init import init_params, perturb_params  # noqa: E402
 from tagger_ref.maths.ops import FAST, REFERENCE  # noqa: E402
 
 MODELS = {"shapes": ("shapes", "2000,1000,500"), "texture": ("texture-mnist-pretrain", "3000,2000,1000")}

@@ -42,9 +42,10 @@ from ..config import from_dict
 from ..device.backend import to_device
 from ..errors import CheckpointError, ConfigError, DataError
 from ..files.fileio import load_npz, write_json
-from ..files.inputs import make_inputs, make_semi_supervised_inputs
-from ..files.params import init_params, param_shapes, save_params, value_problem
+from ..files.params import save_params, value_problem
+from ..maths.corruption import make_inputs, make_semi_supervised_inputs
 from ..maths.gradients import cost_and_grad
+from ..maths.init import init_params, param_shapes
 from ..maths.ops import FAST
 from . import optimizers
 from .checkpoint import (
@@ -253,7 +254,7 @@ def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
     (``train``, ``benchmarks/step_time.py``, the device checks), followed by the optimiser's update.
 
     x (B, N): clean images; their corruption and initial mask logits are drawn from ``rng``
-    (``files.inputs.make_inputs``). Semi-supervised, ``labeled_x`` (B, N) and their targets
+    (``maths.corruption.make_inputs``). Semi-supervised, ``labeled_x`` (B, N) and their targets
     ``labeled_y`` are drawn for after them (``make_semi_supervised_inputs``). Fast path (``ops=FAST``).
     """
     if labeled_x is None:

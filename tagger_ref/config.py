@@ -68,32 +68,53 @@ def without_default_optimizer(d):
 _FIELDS = {f.name: f for f in dataclasses.fields(TaggerConfig)}
 
 
-def _check_type(name, value):
-    """Type-check one field value as it would come from JSON."""
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
 
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
 
-    def is_num(v):
-        return (is_int(v) or isinstance(v, float)) and not isinstance(v, bool)
+def _is_num(v):
+    return _is_int(v) or (isinstance(v, float) and not isinstance(v, bool))
 
-    if name in ("input_type", "norm", "semantics", "dtype", "optimizer"):
-        ok = isinstance(value, str)
-        want = "a string"
-    elif name == "encoder_proj":
-        ok = isinstance(value, (list, tuple)) and all(is_int(v) for v in value)
-        want = "a list of integers"
-    elif name == "labeled_samples":
-        ok = value is None or is_int(value)
-        want = "an integer or null"
-    elif name in ("n_inputs", "n_groups", "n_iterations", "objects_per_sample", "batch_size", "num_epochs", "seed"):
-        ok = is_int(value)
-        want = "an integer"
-    else:
-        ok = is_num(value)
-        want = "a number"
-    if not ok:
+
+# What a field's value must be as it would come from JSON: (test, words), shared by every config.
+STRING = (lambda v: isinstance(v, str), "a string")
+INTEGER = (_is_int, "an integer")
+NUMBER = (_is_num, "a number")
+INTEGERS = (lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v), "a list of integers")
+NUMBERS = (lambda v: isinstance(v, (list, tuple)) and all(_is_num(x) for x in v), "a list of numbers")
+INTEGER_OR_NULL = (lambda v: v is None or _is_int(v), "an integer or null")
+
+_TYPES = {
+    "input_type": STRING,
+    "n_inputs": INTEGER,
+    "n_groups": INTEGER,
+    "n_iterations": INTEGER,
+    "encoder_proj": INTEGERS,
+    "input_noise": NUMBER,
+    "z_init": NUMBER,
+    "class_cost_x": NUMBER,
+    "objects_per_sample": INTEGER,
+    "lr": NUMBER,
+    "batch_size": INTEGER,
+    "num_epochs": INTEGER,
+    "labeled_samples": INTEGER_OR_NULL,
+    "norm": STRING,
+    "semantics": STRING,
+    "seed": INTEGER,
+    "dtype": STRING,
+    "optimizer": STRING,
+}
+
+
+def check_type(name, value, types):
+    """ConfigError unless ``value`` is what field ``name`` takes (``types``: name -> (test, words))."""
+    ok, want = types[name]
+    if not ok(value):
         raise ConfigError(f"config field {name!r} must be {want}, got {value!r}")
+
+
+def _check_type(name, value):
+    check_type(name, value, _TYPES)
 
 
 def validate(cfg):
@@ -110,9 +131,6 @@ def validate(cfg):
         bad("norm", f"must be one of {', '.join(NORMS)}")
     if cfg.semantics not in SEMANTICS:
         bad("semantics", f"must be one of {', '.join(SEMANTICS)}")
-    if cfg.dtype not in DTYPES:
-        bad("dtype", f"must be one of {', '.join(DTYPES)}")
-    check_optimizer(cfg, bad)
     if cfg.n_inputs < 1:
         bad("n_inputs", "must be at least 1")
     if cfg.n_groups < 1:
@@ -144,22 +162,26 @@ def validate(cfg):
         bad("encoder_proj", "classification needs at least one class plus the 'no class' unit at the top")
     if cfg.objects_per_sample < 1:
         bad("objects_per_sample", "must be at least 1")
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        bad("lr", "must be a finite number > 0")
     if cfg.batch_size < 1:
         bad("batch_size", "must be at least 1")
+    check_training_fields(cfg, bad)
+
+
+def check_training_fields(cfg, bad):
+    """The fields that every config (Tagger's, a baseline's) has alike: dtype, optimizer, lr,
+    num_epochs, labeled_samples and seed; ``bad(field, why)`` for the first bad one. The optimisers'
+    names are read at call time, so a test may extend ``OPTIMIZERS``."""
+    if cfg.dtype not in DTYPES:
+        bad("dtype", f"must be one of {', '.join(DTYPES)}")
+    if cfg.optimizer not in OPTIMIZERS:
+        bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        bad("lr", "must be a finite number > 0")
     if cfg.num_epochs < 0:
         bad("num_epochs", "cannot be negative")
     if cfg.labeled_samples is not None and cfg.labeled_samples < 0:
         bad("labeled_samples", "must be at least 0 (0 or null: every training image is labeled)")
     check_seed(cfg.seed, "config field 'seed'")
-
-
-def check_optimizer(cfg, bad):
-    """``bad("optimizer", why)`` unless the config names a known optimiser (read at call time, so a
-    test may extend ``OPTIMIZERS``)."""
-    if cfg.optimizer not in OPTIMIZERS:
-        bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
 
 
 def check_seed(seed, name):

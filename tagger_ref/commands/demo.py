@@ -15,7 +15,7 @@ from ..config import load_config
 from ..errors import ConfigError, OutputError
 from ..experiments.manifest import Segment
 from ..report.paper import MODEL_NAMES, TABLE1
-from .common import add_device_argument
+from .common import add_config_argument, add_device_argument
 
 # The epoch budget ends training: 4 epochs of 10,000 images take about 2.5 minutes on two cores
 # (36 s an epoch); the time limit (--minutes) stops it earlier only on a slower machine.
@@ -71,7 +71,7 @@ def register(sub):
         help=f"training time limit in minutes, which ends training first only on a slower machine "
         f"(default {DEFAULTS['minutes']:g})",
     )
-    p.add_argument("--config", default="demo", help="preset or JSON config to train (default demo)")
+    add_config_argument(p, required=False, default="demo", help="preset or JSON config to train (default demo)")
     p.add_argument(
         "--no-progress",
         action="store_true",

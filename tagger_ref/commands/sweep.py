@@ -10,6 +10,7 @@ from ..errors import ConfigError, NoSpaceError, OutputError
 from ..experiments.manifest import Segment
 from ..files.fileio import write_text
 from ..files.tables import seeds_csv
+from .common import add_config_argument
 from .evaluate import evaluation_from_words
 
 POLL = 0.5  # seconds between two looks at the seeds' folders
@@ -27,7 +28,7 @@ def register(sub):
         "Run the same command again after a stop: finished seeds are skipped, the others "
         "resume from their checkpoints.",
     )
-    p.add_argument("--config", required=True, help="a preset name or a JSON file (as tagger-ref train)")
+    add_config_argument(p, help="a preset name or a JSON file (as tagger-ref train)")
     p.add_argument(
         "--data",
         required=True,

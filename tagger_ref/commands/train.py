@@ -6,7 +6,7 @@ from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
-from .common import add_device_argument, apply_device, check_seed, run_training, training_folder
+from .common import add_config_argument, add_device_argument, apply_device, check_seed, run_training, training_folder
 
 
 def register(sub):
@@ -20,8 +20,9 @@ def register(sub):
         "head (class_cost_x > 0) trains semi-supervised on a TextureMNIST file: each step "
         "an unlabeled batch and a batch of the labeled_samples labeled images.",
     )
-    p.add_argument(
-        "--config",
+    add_config_argument(
+        p,
+        required=False,
         help="a preset name (shapes, shapes-layernorm, shapes-quick, ...) or a JSON file; "
         "with --resume, default: the checkpoint's",
     )
@@ -102,13 +103,11 @@ def _run_locked(args, config):
     # the machinery here, not at the top: the parser (and --help) imports no maths (test_cli)
     from tqdm import tqdm
 
-    from ..experiments.training import CHECKPOINT, load_checkpoint, load_split, train
+    from ..experiments.checkpoint import resume_path
+    from ..experiments.training import load_checkpoint, load_split, train
 
     if args.resume:  # defaults from the checkpoint being continued
-        path = os.path.join(args.out, CHECKPOINT)
-        if not os.path.isfile(path):
-            raise CheckpointError(f"--resume: {args.out} holds no {CHECKPOINT} to continue from")
-        stored = load_checkpoint(path)[1]
+        stored = load_checkpoint(resume_path(args.out))[1]
         config = stored if config is None else config
         config = config.replace(
             seed=stored.seed if args.seed is None else args.seed,

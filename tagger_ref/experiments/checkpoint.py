@@ -213,6 +213,14 @@ def config_changes(stored, config):
     ]
 
 
+def resume_path(run_dir):
+    """The checkpoint that ``--resume`` continues from; CheckpointError when the folder holds none."""
+    path = os.path.join(run_dir, CHECKPOINT)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
+    return path
+
+
 def prepare_run(run_dir, config, data_id, resume, kind, fresh_state):
     """Create or reopen a run folder. Returns ``(state, config)``.
 
@@ -222,8 +230,7 @@ def prepare_run(run_dir, config, data_id, resume, kind, fresh_state):
     """
     path = os.path.join(run_dir, CHECKPOINT)
     if resume:
-        if not os.path.isfile(path):
-            raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
+        resume_path(run_dir)
         state, stored, stored_data = read_checkpoint(path, kind)
         if config is not None and not same_config(config, stored):
             raise CheckpointError(
@@ -295,14 +302,14 @@ def checkpoint_step(path):
 
 def read_run_config(run_dir):
     """The dict of a run folder's config.json, DataError in one clear line where there is none."""
-    path = os.path.join(run_dir, "config.json")
+    path = os.path.join(run_dir, CONFIG)
     if not os.path.isdir(run_dir):
         raise DataError(f"{run_dir} is not a folder: give the run folders of tagger-ref train or baseline")
     try:
         with open(path) as f:
             config = json.load(f)
     except FileNotFoundError:
-        raise DataError(f"{run_dir} holds no config.json: not a run folder of tagger-ref train or baseline") from None
+        raise DataError(f"{run_dir} holds no {CONFIG}: not a run folder of tagger-ref train or baseline") from None
     except OSError as e:
         raise DataError(f"{path} cannot be read: {e.strerror}") from None
     except ValueError as e:

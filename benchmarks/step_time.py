@@ -39,7 +39,7 @@ hand freed blocks back to the operating system, and each new array then pays a p
 The gradients' dtype is checked too: a float32 step must produce float32 gradients.
 
 ``--device gpu`` times training's step instead (``training.batch_cost_and_grad``: the batch's
-draws, cost and gradients on the fast path; then ``adam_update``; the cost read back, as training
+draws, cost and gradients on the fast path; then the optimiser's update; the cost read back, as training
 logs it) on the GPU and on the CPU: the median seconds of a step (each one synchronised) after
 ``--warmup`` untimed steps (CuPy compiles its kernels on the first), on the GPU with the draws
 made on the host and copied over (training's way) or made on the device (``device_rng``), and
@@ -67,10 +67,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tagger_ref.config import PRESETS  # noqa: E402
 from tagger_ref.experiments.memory import keep_freed_memory  # noqa: E402
-from tagger_ref.files.inputs import make_inputs  # noqa: E402
-from tagger_ref.files.params import init_params, perturb_params  # noqa: E402
 from tagger_ref.maths import fused  # noqa: E402
+from tagger_ref.maths.corruption import make_inputs  # noqa: E402
 from tagger_ref.maths.gradients import cost_and_grad  # noqa: E402
+from tagger_ref.maths.init import init_params, perturb_params  # noqa: E402
 from tagger_ref.maths.ops import FAST, REFERENCE  # noqa: E402
 
 MODELS = {"shapes": ("shapes", "2000,1000,500"), "texture": ("texture-mnist-pretrain", "3000,2000,1000")}
@@ -270,11 +270,12 @@ def device_step_seconds(config, batch, repeats, warmup, draws, rng):
     """Median seconds of training's step on the active device (each step synchronised) and the last cost.
     ``draws``: "host" (the run's NumPy generator, copied over) or "device" (``device_rng``)."""
     from tagger_ref.device import backend
-    from tagger_ref.experiments.adam import adam_init, adam_update
+    from tagger_ref.experiments import optimizers
     from tagger_ref.experiments.training import batch_cost_and_grad
 
     params = backend.to_device(perturb_params(init_params(config, rng), rng, 0.1), config.dtype)
-    adam = adam_init(params)
+    optimizer = optimizers.get(config.optimizer)
+    opt_state = optimizer.init(params)
     if config.input_type == "binary":
         data = (rng.random((2 * batch, config.n_inputs)) < 0.26).astype(config.dtype)
     else:
@@ -283,10 +284,10 @@ def device_step_seconds(config, batch, repeats, warmup, draws, rng):
         data, rng = backend.asarray(data), backend.device_rng(rng)
 
     def step(i):
-        nonlocal params, adam
+        nonlocal params, opt_state
         x = data[(i % 2) * batch : (i % 2 + 1) * batch]  # (B, N)
         cost, grads = batch_cost_and_grad(params, config, x, rng)
-        params, adam = adam_update(params, grads, adam, config.lr)
+        params, opt_state = optimizer.update(params, grads, opt_state, config.lr)
         return float(backend.to_numpy(cost))  # read back, as training does
 
     for i in range(warmup):
@@ -327,7 +328,7 @@ def device_main(args, base, preset):
     print(f"GPU: {describe_device(backend.array_module())}")
     epochs, steps_per_epoch = PRESETS[preset].num_epochs, EPOCH_IMAGES // args.batch
     print(
-        f"training's step (batch_cost_and_grad, fast path, then Adam): median of {args.repeats} steps; "
+        f"training's step (batch_cost_and_grad, fast path, then {base.optimizer}): median of {args.repeats} steps; "
         f"epoch: {steps_per_epoch} steps ({EPOCH_IMAGES} images), steps only"
     )
     print(

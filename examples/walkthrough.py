@@ -239,7 +239,7 @@ pictures([(f"x, image {b}", x[b]) for b in range(B)], [(f"x_tilde, image {b}", x
 # probability $q(g_{k,j})$ that pixel $j$ belongs to group $k$. Every $z_k$ starts at the data
 # mean, $z^0 = E[x]$.
 #
-# The random draws (corruption, then mask logits, as `inputs.make_inputs` makes them) are inputs
+# The random draws (corruption, then mask logits, as `corruption.make_inputs` makes them) are inputs
 # of the forward pass, so the pass itself is a deterministic function. We run it once here, and
 # check every step below against its trace. In the pictures, group 0 is blue, group 1 red and
 # group 2 green; "colours" mixes them at each pixel in proportion to the mask.

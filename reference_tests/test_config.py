@@ -115,3 +115,20 @@ def test_unknown_preset_and_bad_json(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(ConfigError, match="must be a JSON object"):
         load_config(str(tmp_path / "list.json"))
+
+
+def test_every_field_of_both_configs_has_one_type_and_one_training_check():
+    """Tagger's and the baselines' configs type-check from one table each and share the checks of
+    the fields they have alike (config.check_training_fields): the same words for the same fault."""
+    from tagger_ref import config as tagger_config
+    from tagger_ref.baselines import config as baseline_config
+
+    for module in (tagger_config, baseline_config):
+        assert set(module._TYPES) == set(module._FIELDS), module.__name__
+    tagger, baseline = tagger_config.PRESETS["tiny-binary"], baseline_config.PRESETS["mlp-1k"]
+    for field, value in (("lr", 0.0), ("num_epochs", -1), ("labeled_samples", -1), ("dtype", "float16")):
+        with pytest.raises(ConfigError) as a:
+            tagger.replace(**{field: value})
+        with pytest.raises(ConfigError) as b:
+            baseline.replace(**{field: value})
+        assert str(a.value) == str(b.value), field

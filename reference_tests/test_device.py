@@ -356,7 +356,7 @@ def tiny_training_case(folder):
     features = training.load_split(data, "train", config).features
     state = training.new_state(config)
     state.params = perturb_params(state.params, numpy.random.default_rng(1))
-    state.adam = adam_init(state.params)
+    state.opt_state = adam_init(state.params)
     training.save_checkpoint(start, state, config, training.data_identity(features))
     return data, start
 

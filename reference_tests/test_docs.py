@@ -158,3 +158,34 @@ def test_checker_names_an_erratum_missing_from_section_7():
         "doc.md:4: mentions erratum E14, which is not in the table of docs/spec.md section 7",
         "doc.md:4: mentions erratum E10, which is not in the table of docs/spec.md section 7",
     ]
+
+
+MAINTAINING = os.path.join(ROOT, "docs", "maintaining.md")
+
+
+def test_where_a_change_goes_names_files_that_exist():
+    """docs/maintaining.md: every file it names (``<name>`` placeholders aside) is in the repository."""
+    with open(MAINTAINING) as f:
+        text = f.read()
+    paths = set(re.findall(r"`((?:tagger_ref|data_gen|reference_tests|docs)/[\w/.<>-]+\.(?:py|md))`", text))
+    assert len(paths) > 10, paths  # the pattern still finds them
+    missing = sorted(p for p in paths if "<" not in p and not os.path.isfile(os.path.join(ROOT, p)))
+    assert missing == [], f"docs/maintaining.md names files that do not exist: {missing}"
+
+
+def test_where_a_change_goes_names_the_tables_the_code_reads():
+    """The one table per change that docs/maintaining.md points to is the one the code reads."""
+    from tagger_ref import config
+    from tagger_ref.commands import cli
+    from tagger_ref.experiments import optimizers
+    from tagger_ref.files import datasets
+    from tagger_ref.maths import functions
+
+    assert tuple(functions.NORM_AXES) == config.NORMS
+    assert datasets.NAMES == tuple(datasets.KINDS)
+    assert tuple(optimizers.OPTIMIZERS) == config.OPTIMIZERS
+    assert "train" in cli.COMMANDS
+    with open(MAINTAINING) as f:
+        text = f.read()
+    for name in ("NORM_AXES", "NORMS", "KINDS", "COMMANDS", "OPTIMIZERS"):
+        assert f"`{name}`" in text, name

@@ -8,6 +8,7 @@ a float64 run on the device must equal the CPU run: losses, parameters, moments 
 1e-12 (the stand-in computes with NumPy, so they agree to the bit in practice).
 """
 
+import dataclasses
 import os
 
 import fake_gpu
@@ -18,7 +19,7 @@ from run_helpers import CLOCKS, TINY_SHAPES, checkpoint_arrays, config_file, sha
 from tagger_ref.commands.cli import main
 from tagger_ref.config import PRESETS
 from tagger_ref.device import backend
-from tagger_ref.experiments import evaluation, loop, training
+from tagger_ref.experiments import evaluation, optimizers, training
 from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
 from tagger_ref.files.params import init_params, perturb_params
 
@@ -42,7 +43,7 @@ def all_on_device(arrays, what):
 def fake_device(monkeypatch):
     """The stand-in as the active device, with spies that require every step to stay on it."""
     seen = {"steps": 0}
-    cost_and_grad, adam_update = training.cost_and_grad, loop.adam_update
+    cost_and_grad, adam_update = training.cost_and_grad, optimizers.ADAM.update
 
     def spy_cost_and_grad(params, config, inputs, **kwargs):
         if backend.array_module() is not fake_gpu:  # a CPU run inside the test
@@ -66,7 +67,8 @@ def fake_device(monkeypatch):
         return params, state
 
     monkeypatch.setattr(training, "cost_and_grad", spy_cost_and_grad)
-    monkeypatch.setattr(loop, "adam_update", spy_adam_update)  # the epoch loop's update
+    spy_adam = dataclasses.replace(optimizers.ADAM, update=spy_adam_update)
+    monkeypatch.setitem(optimizers.OPTIMIZERS, "adam", spy_adam)  # the epoch loop's update
     previous = (backend.device(), backend.array_module())
     backend.use_array_module("fake", fake_gpu)
     try:

@@ -144,3 +144,42 @@ def test_the_cycle_finder_sees_a_cycle_inside_a_function(tmp_path, files, expect
 def test_the_upward_check_names_an_import_from_a_higher_wing():
     graph = {"maths.model": {"experiments.training", "device.backend"}, "commands.train": {"maths.model"}}
     assert upward_imports(graph) == ["maths.model -> experiments.training"]
+
+
+# A function's length: its lines without its docstring. Longer ones should be split into named steps;
+# a table (a dict or list literal that reads as data) may be listed here with its reason.
+MAX_FUNCTION_LINES = 80
+LONG_TABLES = {}  # "module.function": why it is a table
+
+
+def long_functions(package=PACKAGE, limit=MAX_FUNCTION_LINES):
+    """["module.function (lines)"] for every function of the package longer than ``limit`` lines."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            lines = node.end_lineno - node.lineno + 1
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                lines -= first.end_lineno - first.lineno + 1
+            name = f"{module_name(path, package)}.{node.name}"
+            if lines > limit and name not in LONG_TABLES:
+                found.append(f"{name} ({lines})")
+    return found
+
+
+def test_no_function_is_longer_than_a_screen():
+    found = long_functions()
+    assert not found, f"functions over {MAX_FUNCTION_LINES} lines (split them, or list a table in LONG_TABLES): {found}"
+
+
+def test_the_length_check_counts_the_body_without_the_docstring(tmp_path):
+    body = "".join(f"    x{i} = {i}\n" for i in range(5))
+    (tmp_path / "m.py").write_text(f'def short():\n    """doc\n\n    more"""\n{body}\n\ndef long():\n{body}{body}')
+    (tmp_path / "__init__.py").write_text("")
+    assert long_functions(tmp_path, limit=6) == ["m.long (11)"]

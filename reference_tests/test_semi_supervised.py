@@ -244,7 +244,7 @@ def test_stage_two_starts_from_stage_one(tmp_path):
         numpy.testing.assert_array_equal(start.params[k], source[k])
     for k in plan["new"]:
         numpy.testing.assert_array_equal(start.params[k], fresh[k])
-    assert start.adam["t"] == 0 and all(not m.any() for m in start.adam["m"].values())
+    assert start.opt_state["t"] == 0 and all(not m.any() for m in start.opt_state["m"].values())
     assert first[0].step == 8 and first[0].labeled is not None
 
 

@@ -127,7 +127,7 @@ def test_checkpoint_restores_the_generator(tmp_path):
     again, _, _ = load_checkpoint(tmp_path / "run" / CHECKPOINT)
     assert config == TINY.replace(num_epochs=1) and data_id["images"] == 40
     numpy.testing.assert_array_equal(state.rng.standard_normal(5), again.rng.standard_normal(5))
-    assert state.params["W"].dtype == numpy.float64 and state.adam["t"] == 5
+    assert state.params["W"].dtype == numpy.float64 and state.opt_state["t"] == 5
 
 
 def test_non_finite_cost_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

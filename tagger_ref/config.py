@@ -14,6 +14,9 @@ NORMS = ("batch", "layer")
 # (errata E1, E2 with the exact (28), E3, E5's sum); "paper-eq29": the same with (29) for E2.
 SEMANTICS = ("original", "paper", "paper-eq29")
 DTYPES = ("float64", "float32")
+# the optimisers of experiments/optimizers.py, by the names a config gives them (docs/maintaining.md)
+OPTIMIZERS = ("adam",)
+DEFAULT_OPTIMIZER = "adam"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +30,7 @@ class TaggerConfig:
     z_init: float = 0.26  # constant z_0, "the data mean": 0.26 Shapes, 0.5 TextureMNIST (A.4)
     class_cost_x: float = 0.0  # weight of the classification cost (0.1 supervised TextureMNIST)
     objects_per_sample: int = 1  # digits per image (TextureMNIST2: 2)
-    lr: float = 4e-4  # Adam learning rate: 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
+    lr: float = 4e-4  # learning rate (Adam's): 4e-4 Shapes, 1e-3 pretrain, 2e-4 supervised
     batch_size: int = 100  # B for training and evaluation (A.7: "a batch-size of 100")
     num_epochs: int = 100  # 100 Shapes, 150 pretrain, 50 supervised
     labeled_samples: typing.Optional[int] = None  # labeled training images (1000, balanced); 0 or None = all
@@ -35,6 +38,7 @@ class TaggerConfig:
     semantics: str = "original"  # errata switch, docs/spec.md section 7
     seed: int = 10  # 10 Shapes, 1 TextureMNIST
     dtype: str = "float64"  # float64 (reference) or float32 (speed)
+    optimizer: str = DEFAULT_OPTIMIZER  # "adam" (section 3.1); the names of config.OPTIMIZERS
 
     def __post_init__(self):
         object.__setattr__(self, "encoder_proj", tuple(self.encoder_proj))
@@ -49,40 +53,68 @@ class TaggerConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self):
-        d = dataclasses.asdict(self)
-        d["encoder_proj"] = list(self.encoder_proj)
-        return d
+        return without_default_optimizer(dict(dataclasses.asdict(self), encoder_proj=list(self.encoder_proj)))
+
+
+def without_default_optimizer(d):
+    """A config dict without ``optimizer`` when it is Adam: the files of Adam runs (config.json, a
+    checkpoint's config, a sweep's seed.json) stay as they were before the field existed, so runs
+    and records written before it still match and older versions still read them."""
+    if d.get("optimizer") == DEFAULT_OPTIMIZER:
+        del d["optimizer"]
+    return d
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TaggerConfig)}
 
 
-def _check_type(name, value):
-    """Type-check one field value as it would come from JSON."""
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
 
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
 
-    def is_num(v):
-        return (is_int(v) or isinstance(v, float)) and not isinstance(v, bool)
+def _is_num(v):
+    return _is_int(v) or (isinstance(v, float) and not isinstance(v, bool))
 
-    if name in ("input_type", "norm", "semantics", "dtype"):
-        ok = isinstance(value, str)
-        want = "a string"
-    elif name == "encoder_proj":
-        ok = isinstance(value, (list, tuple)) and all(is_int(v) for v in value)
-        want = "a list of integers"
-    elif name == "labeled_samples":
-        ok = value is None or is_int(value)
-        want = "an integer or null"
-    elif name in ("n_inputs", "n_groups", "n_iterations", "objects_per_sample", "batch_size", "num_epochs", "seed"):
-        ok = is_int(value)
-        want = "an integer"
-    else:
-        ok = is_num(value)
-        want = "a number"
-    if not ok:
+
+# What a field's value must be as it would come from JSON: (test, words), shared by every config.
+STRING = (lambda v: isinstance(v, str), "a string")
+INTEGER = (_is_int, "an integer")
+NUMBER = (_is_num, "a number")
+INTEGERS = (lambda v: isinstance(v, (list, tuple)) and all(_is_int(x) for x in v), "a list of integers")
+NUMBERS = (lambda v: isinstance(v, (list, tuple)) and all(_is_num(x) for x in v), "a list of numbers")
+INTEGER_OR_NULL = (lambda v: v is None or _is_int(v), "an integer or null")
+
+_TYPES = {
+    "input_type": STRING,
+    "n_inputs": INTEGER,
+    "n_groups": INTEGER,
+    "n_iterations": INTEGER,
+    "encoder_proj": INTEGERS,
+    "input_noise": NUMBER,
+    "z_init": NUMBER,
+    "class_cost_x": NUMBER,
+    "objects_per_sample": INTEGER,
+    "lr": NUMBER,
+    "batch_size": INTEGER,
+    "num_epochs": INTEGER,
+    "labeled_samples": INTEGER_OR_NULL,
+    "norm": STRING,
+    "semantics": STRING,
+    "seed": INTEGER,
+    "dtype": STRING,
+    "optimizer": STRING,
+}
+
+
+def check_type(name, value, types):
+    """ConfigError unless ``value`` is what field ``name`` takes (``types``: name -> (test, words))."""
+    ok, want = types[name]
+    if not ok(value):
         raise ConfigError(f"config field {name!r} must be {want}, got {value!r}")
+
+
+def _check_type(name, value):
+    check_type(name, value, _TYPES)
 
 
 def validate(cfg):
@@ -99,8 +131,6 @@ def validate(cfg):
         bad("norm", f"must be one of {', '.join(NORMS)}")
     if cfg.semantics not in SEMANTICS:
         bad("semantics", f"must be one of {', '.join(SEMANTICS)}")
-    if cfg.dtype not in DTYPES:
-        bad("dtype", f"must be one of {', '.join(DTYPES)}")
     if cfg.n_inputs < 1:
         bad("n_inputs", "must be at least 1")
     if cfg.n_groups < 1:
@@ -132,10 +162,21 @@ def validate(cfg):
         bad("encoder_proj", "classification needs at least one class plus the 'no class' unit at the top")
     if cfg.objects_per_sample < 1:
         bad("objects_per_sample", "must be at least 1")
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        bad("lr", "must be a finite number > 0")
     if cfg.batch_size < 1:
         bad("batch_size", "must be at least 1")
+    check_training_fields(cfg, bad)
+
+
+def check_training_fields(cfg, bad):
+    """The fields that every config (Tagger's, a baseline's) has alike: dtype, optimizer, lr,
+    num_epochs, labeled_samples and seed; ``bad(field, why)`` for the first bad one. The optimisers'
+    names are read at call time, so a test may extend ``OPTIMIZERS``."""
+    if cfg.dtype not in DTYPES:
+        bad("dtype", f"must be one of {', '.join(DTYPES)}")
+    if cfg.optimizer not in OPTIMIZERS:
+        bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        bad("lr", "must be a finite number > 0")
     if cfg.num_epochs < 0:
         bad("num_epochs", "cannot be negative")
     if cfg.labeled_samples is not None and cfg.labeled_samples < 0:

@@ -5,7 +5,20 @@ import dataclasses
 import math
 import typing
 
-from ..config import DTYPES, check_fields, check_seed, load_named
+from ..config import (
+    DEFAULT_OPTIMIZER,
+    INTEGER,
+    INTEGER_OR_NULL,
+    INTEGERS,
+    NUMBER,
+    NUMBERS,
+    STRING,
+    check_fields,
+    check_training_fields,
+    check_type,
+    load_named,
+    without_default_optimizer,
+)
 from ..errors import ConfigError
 
 KINDS = ("mlp", "ladder", "convnet")
@@ -28,12 +41,13 @@ class BaselineConfig:
     objects_per_sample: int = 2  # digits per image: 2 for TextureMNIST2, 1 for TextureMNIST1
     input_noise: float = 0.0  # Ladder: sigma of the Gaussian noise at every layer (0.3, Rasmus et al.)
     denoising_weights: typing.Tuple[float, ...] = ()  # Ladder: lambda_0..lambda_L (rasmus_weights); others: ()
-    lr: float = 2e-3  # Adam learning rate (0.002: the Ladder code's default)
+    lr: float = 2e-3  # learning rate (Adam's; 0.002: the Ladder code's default)
     batch_size: int = 100  # B, as Tagger
     num_epochs: int = 50  # epochs of n_train // B steps (docs/baselines.md)
     labeled_samples: typing.Optional[int] = 1000  # labeled training images (balanced); 0 or None = all (50k)
     seed: int = 1  # seed of the run's generator, as TextureMNIST's Tagger runs
     dtype: str = "float64"  # float64 (reference) or float32 (speed)
+    optimizer: str = DEFAULT_OPTIMIZER  # as Tagger's: the names of config.OPTIMIZERS
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -61,35 +75,31 @@ class BaselineConfig:
     def to_dict(self):
         d = dataclasses.asdict(self)
         d["hidden"], d["denoising_weights"] = list(self.hidden), list(self.denoising_weights)
-        return d
+        return without_default_optimizer(d)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(BaselineConfig)}
-_INTS = ("n_inputs", "image_side", "n_classes", "objects_per_sample", "batch_size", "num_epochs", "seed")
+_TYPES = {
+    "baseline": STRING,
+    "hidden": INTEGERS,
+    "n_inputs": INTEGER,
+    "image_side": INTEGER,
+    "n_classes": INTEGER,
+    "objects_per_sample": INTEGER,
+    "input_noise": NUMBER,
+    "denoising_weights": NUMBERS,
+    "lr": NUMBER,
+    "batch_size": INTEGER,
+    "num_epochs": INTEGER,
+    "labeled_samples": INTEGER_OR_NULL,
+    "seed": INTEGER,
+    "dtype": STRING,
+    "optimizer": STRING,
+}
 
 
 def _check_type(name, value):
-    """Type-check one field value as it would come from JSON."""
-
-    def is_int(v):
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    def is_num(v):
-        return (is_int(v) or isinstance(v, float)) and not isinstance(v, bool)
-
-    checks = {
-        "baseline": (lambda v: isinstance(v, str), "a string"),
-        "dtype": (lambda v: isinstance(v, str), "a string"),
-        "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(h) for h in v), "a list of integers"),
-        "denoising_weights": (
-            lambda v: isinstance(v, (list, tuple)) and all(is_num(w) for w in v),
-            "a list of numbers",
-        ),
-        "labeled_samples": (lambda v: v is None or is_int(v), "an integer or null"),
-    }
-    ok, want = checks.get(name, (is_int, "an integer") if name in _INTS else (is_num, "a number"))
-    if not ok(value):
-        raise ConfigError(f"config field {name!r} must be {want}, got {value!r}")
+    check_type(name, value, _TYPES)
 
 
 def validate(cfg):
@@ -102,8 +112,6 @@ def validate(cfg):
 
     if cfg.baseline not in KINDS:
         bad("baseline", f"must be one of {', '.join(KINDS)}")
-    if cfg.dtype not in DTYPES:
-        bad("dtype", f"must be one of {', '.join(DTYPES)}")
     if not cfg.hidden or any(h < 1 for h in cfg.hidden):
         bad("hidden", "needs at least one layer, each of at least one unit")
     if cfg.baseline == "convnet":
@@ -131,15 +139,9 @@ def validate(cfg):
             bad("input_noise", f"only the Ladder is trained with noise; must be 0 for {cfg.baseline}")
         if cfg.denoising_weights:
             bad("denoising_weights", f"only the Ladder has denoising costs; must be empty for {cfg.baseline}")
-    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
-        bad("lr", "must be a finite number > 0")
     if cfg.batch_size < 2:
         bad("batch_size", "batch normalisation needs at least 2 rows")
-    if cfg.num_epochs < 0:
-        bad("num_epochs", "cannot be negative")
-    if cfg.labeled_samples is not None and cfg.labeled_samples < 0:
-        bad("labeled_samples", "must be at least 0 (0 or null: every training image is labeled)")
-    check_seed(cfg.seed, "config field 'seed'")
+    check_training_fields(cfg, bad)
 
 
 LADDER_SIZES = (3000, 2000, 1000, 500, 250)

@@ -6,9 +6,9 @@ step's inputs and cost, and the class probabilities (docs/baselines.md). The mat
 import numpy
 
 from ..device.backend import np
-from ..files.params import COMBINATOR_ONES
 from ..maths.classification import class_targets
 from ..maths.functions import softmax
+from ..maths.init import COMBINATOR_ONES
 from ..maths.ops import REFERENCE
 from . import convnet, fc_ladder, mlp
 
@@ -41,7 +41,7 @@ def param_shapes(config):
 
 
 def init_params(config, rng):
-    """Initial values as Tagger's (``params.init_params``): matrices and kernels N(0, 1) / sqrt(fan-in),
+    """Initial values as Tagger's (``maths.init.init_params``): matrices and kernels N(0, 1) / sqrt(fan-in),
     gamma and the combinator's a_2, a_7 ones, everything else zeros. Drawn from ``rng`` in name order."""
     params = {}
     for name, shape in param_shapes(config).items():

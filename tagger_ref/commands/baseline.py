@@ -1,12 +1,10 @@
 """tagger-ref baseline: train one of Table 2's baselines (FC MLP, FC Ladder, ConvNet), as train does Tagger."""
 
-import os
-
 from ..baselines.config import DEFAULT_PRESETS, KINDS, load_baseline_config
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
-from .common import check_seed, run_training, training_folder
+from .common import add_config_argument, check_seed, run_training, training_folder
 
 
 def register(sub):
@@ -23,8 +21,9 @@ def register(sub):
     p.add_argument("kind", choices=KINDS, help="which baseline")
     p.add_argument("--data", required=True, metavar="FILE", help="TextureMNIST file (tagger-ref data texture-mnist)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
-    p.add_argument(
-        "--config",
+    add_config_argument(
+        p,
+        required=False,
         help="a preset (mlp-1k, mlp-50k, ladder, convnet, mlp-quick, ladder-quick, "
         "convnet-quick, ...) or a JSON file; default: the paper's sizes (mlp: mlp-1k, or "
         "mlp-50k with --labels all; ladder; convnet); with --resume, the checkpoint's",
@@ -79,13 +78,11 @@ def _run_locked(args, labels):
     from tqdm import tqdm
 
     from ..experiments.baseline_training import load_checkpoint, train
-    from ..experiments.training import CHECKPOINT, load_split
+    from ..experiments.checkpoint import resume_path
+    from ..experiments.training import load_split
 
     if args.resume:
-        path = os.path.join(args.out, CHECKPOINT)
-        if not os.path.isfile(path):
-            raise CheckpointError(f"--resume: {args.out} holds no {CHECKPOINT} to continue from")
-        stored = load_checkpoint(path)[1]
+        stored = load_checkpoint(resume_path(args.out))[1]
         config = load_baseline_config(args.config) if args.config else stored
         seed = stored.seed
     else:

@@ -10,11 +10,13 @@ from ..errors import OutputError
 from ..files.locks import run_folder
 
 
-def add_config_argument(parser, required=True):
+def add_config_argument(parser, required=True, help=None, **kwargs):
+    """--config, every command's: a preset name or a JSON file of config fields (``help`` says whose)."""
     parser.add_argument(
         "--config",
         required=required,
-        help="a preset name (shapes, texture-mnist-pretrain, tiny-binary, ...) or a JSON file of config fields",
+        help=help or "a preset name (shapes, texture-mnist-pretrain, tiny-binary, ...) or a JSON file of config fields",
+        **kwargs,
     )
 
 

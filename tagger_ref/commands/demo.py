@@ -15,7 +15,7 @@ from ..config import load_config
 from ..errors import ConfigError, OutputError
 from ..experiments.manifest import Segment
 from ..report.paper import MODEL_NAMES, TABLE1
-from .common import add_device_argument
+from .common import add_config_argument, add_device_argument
 
 # The epoch budget ends training: 4 epochs of 10,000 images take about 2.5 minutes on two cores
 # (36 s an epoch); the time limit (--minutes) stops it earlier only on a slower machine.
@@ -71,7 +71,7 @@ def register(sub):
         help=f"training time limit in minutes, which ends training first only on a slower machine "
         f"(default {DEFAULTS['minutes']:g})",
     )
-    p.add_argument("--config", default="demo", help="preset or JSON config to train (default demo)")
+    add_config_argument(p, required=False, default="demo", help="preset or JSON config to train (default demo)")
     p.add_argument(
         "--no-progress",
         action="store_true",
@@ -92,8 +92,6 @@ def run(args):
         raise ConfigError(f"--minutes must be positive, got {args.minutes}")
     load_config(args.config)  # a bad config in one line before the data is made (train reads it again)
     use_device(args.device)  # fail in one line before any work if the GPU is missing
-    device = ["--device", args.device] + (["--dtype", args.dtype] if args.dtype else [])
-    quiet = ["--no-progress"] if args.no_progress else []
     out = args.out
     run_dir, fig_dir, data = (os.path.join(out, d) for d in ("run", "figures", "shapes-demo.npz"))
     if os.path.exists(os.path.join(run_dir, "checkpoint.npz")):
@@ -102,7 +100,39 @@ def run(args):
         os.makedirs(fig_dir, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {fig_dir}: {e.strerror}") from None
-    steps = [
+    steps = _commands(args, data, run_dir, fig_dir)
+    print(
+        f"tagger-ref demo: {STATED} with the defaults; training ends after {args.epochs} epoch(s) of "
+        f"{args.train_images} images, or at {args.minutes:g} minute(s) of training if that comes first",
+        flush=True,
+    )
+    started = time.perf_counter()
+    with Segment(out, "demo") as segment:  # out/manifest.json; run/ gets its own from train and evaluate
+        for argv in steps:
+            print(f"\n$ tagger-ref {' '.join(argv)}", flush=True)
+            status = main(argv)
+            if status != 0:
+                segment.status = f"error: 'tagger-ref {argv[0]}' exited with {status}"
+                return status
+            if argv[0] == "train":
+                print(training_end(run_dir, args.epochs, args.minutes), flush=True)
+    print(
+        f"\ndemo done in {time.perf_counter() - started:.0f} s; everything is in {out}/:\n"
+        f"  {data}  the Shapes images (train, valid, test)\n"
+        f"  {run_dir}/  checkpoint.npz, params.npz, config.json, log.csv (per-epoch costs and AMI),\n"
+        f"      table1.csv (denoising cost and AMI per iteration) and table1.csv.provenance.json (what it scored)\n"
+        f"  {fig_dir}/  figure4.png, convergence.png, group_removal.png\n"
+        f"  manifest.json in {out}/ and {run_dir}/: what ran, with which versions, on which machine, how long\n"
+    )
+    print(yardstick(run_dir, args.epochs, args.train_images))
+    return 0
+
+
+def _commands(args, data, run_dir, fig_dir):
+    """The demo's four command lines: data, train, evaluate, figure."""
+    device = ["--device", args.device] + (["--dtype", args.dtype] if args.dtype else [])
+    quiet = ["--no-progress"] if args.no_progress else []
+    return [
         [
             "data",
             "shapes",
@@ -146,31 +176,6 @@ def run(args):
             *device,
         ],
     ]
-    print(
-        f"tagger-ref demo: {STATED} with the defaults; training ends after {args.epochs} epoch(s) of "
-        f"{args.train_images} images, or at {args.minutes:g} minute(s) of training if that comes first",
-        flush=True,
-    )
-    started = time.perf_counter()
-    with Segment(out, "demo") as segment:  # out/manifest.json; run/ gets its own from train and evaluate
-        for argv in steps:
-            print(f"\n$ tagger-ref {' '.join(argv)}", flush=True)
-            status = main(argv)
-            if status != 0:
-                segment.status = f"error: 'tagger-ref {argv[0]}' exited with {status}"
-                return status
-            if argv[0] == "train":
-                print(training_end(run_dir, args.epochs, args.minutes), flush=True)
-    print(
-        f"\ndemo done in {time.perf_counter() - started:.0f} s; everything is in {out}/:\n"
-        f"  {data}  the Shapes images (train, valid, test)\n"
-        f"  {run_dir}/  checkpoint.npz, params.npz, config.json, log.csv (per-epoch costs and AMI),\n"
-        f"      table1.csv (denoising cost and AMI per iteration) and table1.csv.provenance.json (what it scored)\n"
-        f"  {fig_dir}/  figure4.png, convergence.png, group_removal.png\n"
-        f"  manifest.json in {out}/ and {run_dir}/: what ran, with which versions, on which machine, how long\n"
-    )
-    print(yardstick(run_dir, args.epochs, args.train_images))
-    return 0
 
 
 def _log_rows(run_dir):

@@ -85,23 +85,7 @@ def run(args):
         f"batch {batch}, {'every element and ' if elementwise else ''}{args.directions} "
         "random direction(s) per parameter"
     )
-    header = (
-        f"{'parameter':<14} {'checks':>6} {'kinks':>5} {'worst rel':>10} {'at':>12} {'analytic':>14} "
-        f"{'numeric':>14}  result"
-    )
-    print(header)
-    print("-" * len(header))
-    failed = 0
-    for name in params:
-        mine = [c for c in checks if c.name == name]
-        worst = max(mine, key=lambda c: c.rel_error if c.status != "kink" else -1)
-        fails = sum(c.status == "FAIL" for c in mine)
-        kinks = sum(c.status == "kink" for c in mine)
-        failed += fails
-        print(
-            f"{name:<14} {len(mine):>6} {kinks:>5} {worst.rel_error:>10.2e} {_fmt_index(worst.index):>12} "
-            f"{worst.analytic:>14.6e} {worst.numeric:>14.6e}  {'FAIL x' + str(fails) if fails else 'ok'}"
-        )
+    failed = _print_parameter_table(params, checks)
     print()
     identities = identity_errors(numpy.random.default_rng(args.seed))
     for name, (err, a, b, idx) in identities.items():
@@ -131,3 +115,25 @@ def run(args):
         f"({sum(c.status == 'kink' for c in checks)} at a ReLU kink, judged by one-sided differences)"
     )
     return 1 if failed else 0
+
+
+def _print_parameter_table(params, checks):
+    """One line per parameter: its checks, kinks and worst relative error. Returns the failures."""
+    header = (
+        f"{'parameter':<14} {'checks':>6} {'kinks':>5} {'worst rel':>10} {'at':>12} {'analytic':>14} "
+        f"{'numeric':>14}  result"
+    )
+    print(header)
+    print("-" * len(header))
+    failed = 0
+    for name in params:
+        mine = [c for c in checks if c.name == name]
+        worst = max(mine, key=lambda c: c.rel_error if c.status != "kink" else -1)
+        fails = sum(c.status == "FAIL" for c in mine)
+        kinks = sum(c.status == "kink" for c in mine)
+        failed += fails
+        print(
+            f"{name:<14} {len(mine):>6} {kinks:>5} {worst.rel_error:>10.2e} {_fmt_index(worst.index):>12} "
+            f"{worst.analytic:>14.6e} {worst.numeric:>14.6e}  {'FAIL x' + str(fails) if fails else 'ok'}"
+        )
+    return failed

@@ -10,6 +10,7 @@ from ..errors import ConfigError, NoSpaceError, OutputError
 from ..experiments.manifest import Segment
 from ..files.fileio import write_text
 from ..files.tables import seeds_csv
+from .common import add_config_argument
 from .evaluate import evaluation_from_words
 
 POLL = 0.5  # seconds between two looks at the seeds' folders
@@ -27,7 +28,7 @@ def register(sub):
         "Run the same command again after a stop: finished seeds are skipped, the others "
         "resume from their checkpoints.",
     )
-    p.add_argument("--config", required=True, help="a preset name or a JSON file (as tagger-ref train)")
+    add_config_argument(p, help="a preset name or a JSON file (as tagger-ref train)")
     p.add_argument(
         "--data",
         required=True,
@@ -161,44 +162,17 @@ def _report(result):
 
 def run(args):
     # the machinery here, not at the top: the parser (and --help) imports no maths (test_cli)
-    from ..experiments.checkpoint import data_identity
     from ..experiments.executors import DaskRunner, LocalRunner, available_cores, threads_per_worker
-    from ..experiments.loop import stop_signals
-    from ..experiments.run_evaluation import check_evaluation
-    from ..experiments.summary import write_summary
     from ..experiments.sweep import (
         SeedTask,
         check_continuable,
         check_sweep_folder,
         is_finished,
-        parse_seeds,
         read_seed_json,
         seed_dir,
     )
-    from ..experiments.training import load_split
 
-    _check_args(args)
-    seeds = parse_seeds(args.seeds)
-    config = load_config(args.config)
-    if args.epochs is not None:
-        config = config.replace(num_epochs=args.epochs)
-    try:
-        words = shlex.split(args.evaluate_args)
-    except ValueError as e:  # an unbalanced quote
-        raise ConfigError(f"--evaluate-args {args.evaluate_args!r}: {e} (quote as a shell does)") from None
-    evaluation, evaluate_args = evaluation_from_words(words), tuple(words)
-    if evaluation.epoch is not None:
-        raise ConfigError("--evaluate-args: --epoch evaluates kept parameters, and a sweep's runs keep none")
-    data_id = None
-    if not args.scatter_data:
-        train = load_split(args.data, "train", config)  # one clear error before any seed starts
-        data_id = data_identity(train.features, train.targets if config.class_cost_x > 0 else None)
-    elif not os.path.isfile(args.data):
-        raise ConfigError(f"data file {args.data} does not exist")
-    check_evaluation(evaluation, config, args.data)  # --evaluate-args, before any seed trains
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise OutputError(f"cannot use {args.out} as a sweep folder: it is a file")
-
+    seeds, config, evaluation, evaluate_args, data_id = _read_arguments(args)
     started = time.monotonic()
     deadline = None if args.max_minutes is None else time.time() + 60.0 * args.max_minutes
     tasks = [
@@ -238,54 +212,104 @@ def run(args):
         flush=True,
     )
     with Segment(args.out, "sweep", data=args.data) as segment:  # SWEEP_DIR/manifest.json
-        results, stopped_by, no_space = {}, None, None
-        if todo:
-            try:
-                with stop_signals() as stop_requested:
-                    watches = {t.seed: _Watch(t.seed, t.run_dir, config.num_epochs) for t in todo}
-                    pending = {t.seed: runner.submit(t) for t in todo}
-                    while pending:
-                        signal_name = stop_requested()
-                        if signal_name and not stopped_by:
-                            stopped_by = signal_name
-                            print(
-                                f"{signal_name}: every running seed stops after its current step (checkpointed); "
-                                f"a second {signal_name} aborts",
-                                flush=True,
-                            )
-                            runner.stop()
-                        for seed, future in list(pending.items()):
-                            watches[seed].poll()
-                            if future.done():
-                                results[seed] = _outcome(future, seed)
-                                print(_report(results[seed]), flush=True)
-                                del pending[seed]
-                                if results[seed].get("no_space") and not no_space:
-                                    no_space = results[seed]  # the others would fail alike: stop them
-                                    runner.stop()
-                        time.sleep(POLL if pending else 0)
-            finally:
-                runner.close()
+        results, stopped_by, no_space = _watch(runner, todo, config) if todo else ({}, None, None)
         if no_space:  # seeds.csv and summary.csv stay as they were
             raise NoSpaceError(
                 f"sweep stopped: seed {no_space['seed']} failed: {no_space['error']} (the other seeds stopped "
                 f"with a checkpoint; finished seeds are kept)"
             )
-        records = [(s, read_seed_json(seed_dir(args.out, s))) for s in seeds]
-        write_text(os.path.join(args.out, SEEDS_CSV), seeds_csv(records))
-        path, used = write_summary(args.out, seeds)
-        states = [results.get(s, {"status": "skipped"})["status"] for s in seeds]
-        failed = [s for s, state in zip(seeds, states) if state == "failed"]
-        unfinished = [s for s, state in zip(seeds, states) if state in ("stopped", "not started")]
-        print(
-            f"{len(used)} of {len(seeds)} seed(s) finished; {path} and {os.path.join(args.out, SEEDS_CSV)} written "
-            f"({time.monotonic() - started:.0f} s)"
-        )
-        if unfinished:
-            print(f"unfinished: seed(s) {', '.join(map(str, unfinished))}; run the same command again to continue")
-        if failed:
-            print(f"failed: seed(s) {', '.join(map(str, failed))} (errors above and in seed-S/seed.json)")
+        failed = _write_tables(args.out, seeds, results, started)
         segment.status = stopped_by or (f"done; failed: seed(s) {', '.join(map(str, failed))}" if failed else "done")
     if stopped_by:
         return 130 if stopped_by == "SIGINT" else 143
     return 1 if failed else 0
+
+
+def _watch(runner, todo, config):
+    """Run the seeds of ``todo`` on ``runner`` until each has ended, printing each outcome. The first
+    SIGINT/SIGTERM stops every seed after its step; a seed out of disk space stops the others.
+    Returns ``(results by seed, the stopping signal or None, the no-space result or None)``."""
+    from ..experiments.loop import stop_signals
+
+    results, stopped_by, no_space = {}, None, None
+    try:
+        with stop_signals() as stop_requested:
+            watches = {t.seed: _Watch(t.seed, t.run_dir, config.num_epochs) for t in todo}
+            pending = {t.seed: runner.submit(t) for t in todo}
+            while pending:
+                signal_name = stop_requested()
+                if signal_name and not stopped_by:
+                    stopped_by = signal_name
+                    print(
+                        f"{signal_name}: every running seed stops after its current step (checkpointed); "
+                        f"a second {signal_name} aborts",
+                        flush=True,
+                    )
+                    runner.stop()
+                for seed, future in list(pending.items()):
+                    watches[seed].poll()
+                    if future.done():
+                        results[seed] = _outcome(future, seed)
+                        print(_report(results[seed]), flush=True)
+                        del pending[seed]
+                        if results[seed].get("no_space") and not no_space:
+                            no_space = results[seed]  # the others would fail alike: stop them
+                            runner.stop()
+                time.sleep(POLL if pending else 0)
+    finally:
+        runner.close()
+    return results, stopped_by, no_space
+
+
+def _write_tables(out, seeds, results, started):
+    """seeds.csv and summary.csv of the sweep folder ``out``, and the closing lines. Returns the failed seeds."""
+    from ..experiments.summary import write_summary
+    from ..experiments.sweep import read_seed_json, seed_dir
+
+    records = [(s, read_seed_json(seed_dir(out, s))) for s in seeds]
+    write_text(os.path.join(out, SEEDS_CSV), seeds_csv(records))
+    path, used = write_summary(out, seeds)
+    states = [results.get(s, {"status": "skipped"})["status"] for s in seeds]
+    failed = [s for s, state in zip(seeds, states) if state == "failed"]
+    unfinished = [s for s, state in zip(seeds, states) if state in ("stopped", "not started")]
+    print(
+        f"{len(used)} of {len(seeds)} seed(s) finished; {path} and {os.path.join(out, SEEDS_CSV)} written "
+        f"({time.monotonic() - started:.0f} s)"
+    )
+    if unfinished:
+        print(f"unfinished: seed(s) {', '.join(map(str, unfinished))}; run the same command again to continue")
+    if failed:
+        print(f"failed: seed(s) {', '.join(map(str, failed))} (errors above and in seed-S/seed.json)")
+    return failed
+
+
+def _read_arguments(args):
+    """The sweep's arguments read and checked before anything is written: ``(seeds, config, the
+    evaluation and its words, the training data's identity or None with --scatter-data)``."""
+    from ..experiments.checkpoint import data_identity
+    from ..experiments.run_evaluation import check_evaluation
+    from ..experiments.sweep import parse_seeds
+    from ..experiments.training import load_split
+
+    _check_args(args)
+    seeds = parse_seeds(args.seeds)
+    config = load_config(args.config)
+    if args.epochs is not None:
+        config = config.replace(num_epochs=args.epochs)
+    try:
+        words = shlex.split(args.evaluate_args)
+    except ValueError as e:  # an unbalanced quote
+        raise ConfigError(f"--evaluate-args {args.evaluate_args!r}: {e} (quote as a shell does)") from None
+    evaluation, evaluate_args = evaluation_from_words(words), tuple(words)
+    if evaluation.epoch is not None:
+        raise ConfigError("--evaluate-args: --epoch evaluates kept parameters, and a sweep's runs keep none")
+    data_id = None
+    if not args.scatter_data:
+        train = load_split(args.data, "train", config)  # one clear error before any seed starts
+        data_id = data_identity(train.features, train.targets if config.class_cost_x > 0 else None)
+    elif not os.path.isfile(args.data):
+        raise ConfigError(f"data file {args.data} does not exist")
+    check_evaluation(evaluation, config, args.data)  # --evaluate-args, before any seed trains
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise OutputError(f"cannot use {args.out} as a sweep folder: it is a file")
+    return seeds, config, evaluation, evaluate_args, data_id

@@ -6,13 +6,13 @@ from ..config import load_config
 from ..errors import CheckpointError, ConfigError
 from ..experiments.manifest import Segment
 from ..experiments.memory import check_model_fits
-from .common import add_device_argument, apply_device, check_seed, run_training, training_folder
+from .common import add_config_argument, add_device_argument, apply_device, check_seed, run_training, training_folder
 
 
 def register(sub):
     p = sub.add_parser(
         "train",
-        help="train a model (Adam, backpropagation through all iterations)",
+        help="train a model (the config's optimiser, Adam by default; backpropagation through all iterations)",
         description="Train on the 'train' split of a dataset file, validating on its 'valid' split "
         "after every epoch. RUN_DIR receives checkpoint.npz (after every epoch and on "
         "SIGINT/SIGTERM), log.csv, config.json and params.npz. --resume continues a run "
@@ -20,8 +20,9 @@ def register(sub):
         "head (class_cost_x > 0) trains semi-supervised on a TextureMNIST file: each step "
         "an unlabeled batch and a batch of the labeled_samples labeled images.",
     )
-    p.add_argument(
-        "--config",
+    add_config_argument(
+        p,
+        required=False,
         help="a preset name (shapes, shapes-layernorm, shapes-quick, ...) or a JSON file; "
         "with --resume, default: the checkpoint's",
     )
@@ -34,7 +35,7 @@ def register(sub):
         "--init-from",
         metavar="RUN_DIR",
         help="start a new run from the parameters of another run (or a parameter .npz): those of equal "
-        "name and shape are copied, the others keep their initial values; Adam starts fresh "
+        "name and shape are copied, the others keep their initial values; the optimiser starts fresh "
         "(the second stage of TextureMNIST training)",
     )
     p.add_argument(
@@ -102,13 +103,11 @@ def _run_locked(args, config):
     # the machinery here, not at the top: the parser (and --help) imports no maths (test_cli)
     from tqdm import tqdm
 
-    from ..experiments.training import CHECKPOINT, load_checkpoint, load_split, train
+    from ..experiments.checkpoint import resume_path
+    from ..experiments.training import load_checkpoint, load_split, train
 
     if args.resume:  # defaults from the checkpoint being continued
-        path = os.path.join(args.out, CHECKPOINT)
-        if not os.path.isfile(path):
-            raise CheckpointError(f"--resume: {args.out} holds no {CHECKPOINT} to continue from")
-        stored = load_checkpoint(path)[1]
+        stored = load_checkpoint(resume_path(args.out))[1]
         config = stored if config is None else config
         config = config.replace(
             seed=stored.seed if args.seed is None else args.seed,

@@ -21,6 +21,7 @@ percent (the top-2 error for two digits), in batches of B. Steps, validation and
 the fast path (``ops=FAST``), as Tagger's training and evaluation do (docs/training.md, "Fast path").
 """
 
+import functools
 import json
 import os
 import zipfile
@@ -32,28 +33,14 @@ from autograd import value_and_grad
 from ..baselines import models as baselines
 from ..baselines.config import from_dict
 from ..errors import DataError
-from ..files.fileio import write_json
-from ..files.params import save_params
 from ..maths.classification import class_cost_log, class_targets
 from ..maths.functions import log_softmax, softmax
 from ..maths.ops import FAST
-from .adam import adam_init
-from .checkpoint import (
-    CHECKPOINT,
-    CONFIG,
-    PARAMS,
-    RunKind,
-    TrainState,
-    data_identity,
-    nothing_to_do,
-    prepare_run,
-    read_checkpoint,
-    save_checkpoint,
-)
+from . import optimizers
+from .checkpoint import CHECKPOINT, RunKind, TrainState, data_identity, read_checkpoint, train_in_folder
 from .checkpoint import load_run as load_run_of_kind
 from .evaluation import batch_slices, class_error
 from .loop import run_epochs
-from .manifest import optional
 from .streams import LabeledStream, labeled_subset
 from .training import check_data, check_targets
 
@@ -80,7 +67,8 @@ def new_state(config, train_y):
     rng = numpy.random.default_rng(config.seed)
     params = baselines.init_params(config, rng)
     labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
-    return TrainState(params=params, adam=adam_init(params), rng=rng, log={c: [] for c in LOG_COLUMNS}, labeled=labeled)
+    opt_state = optimizers.get(config.optimizer).init(params)
+    return TrainState(params=params, opt_state=opt_state, rng=rng, log={c: [] for c in LOG_COLUMNS}, labeled=labeled)
 
 
 def _not_a_baseline(stored):
@@ -164,46 +152,39 @@ def train(
     if not resume and len(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed)) < B:
         raise DataError(f"labeled_samples = {config.labeled_samples}: fewer labeled images than one batch of {B}")
     data_id = data_identity(train_x, train_y)
-    state, config = prepare_run(run_dir, config, data_id, resume, BASELINE_RUN, lambda: new_state(config, train_y))
-    if resume and nothing_to_do(state, config, run_dir, echo):
-        return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
-    if manifest is not None:
-        manifest.steps_fn = lambda: state.step
-    with optional(manifest):
-        checkpoint_path = os.path.join(run_dir, CHECKPOINT)
-        write_json(os.path.join(run_dir, CONFIG), config.to_dict())
-        if not resume:
-            save_checkpoint(checkpoint_path, state, config, data_id)  # step 0: resumable from the start
-        train_x, train_y = numpy.asarray(train_x, config.dtype), numpy.asarray(train_y)
-        valid_x, valid_y = numpy.asarray(valid_x)[:valid_images], numpy.asarray(valid_y)[:valid_images]
-        cost_and_grad = value_and_grad(baselines.step_cost)
+    train_x, train_y = numpy.asarray(train_x, config.dtype), numpy.asarray(train_y)
+    valid_x, valid_y = numpy.asarray(valid_x)[:valid_images], numpy.asarray(valid_y)[:valid_images]
 
-        def step(unlabeled):
-            """One step: the next labeled batch (and, for the Ladder, the ``unlabeled`` rows with their noise)."""
-            labeled = state.labeled.next_rows(state.rng, B)
-            inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled], state.rng)
-            return cost_and_grad(state.params, config, inputs, ops=FAST)
-
-        def validate():
-            """The clean network's class cost and error on the validation images."""
-            scores = evaluate(state.params, config, valid_x, valid_y)
-            row = {"valid_class_cost": scores["class_cost"], "valid_class_error": scores["class_error"]}
-            return row, f"validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
-
-        status = run_epochs(
+    def body(state, config):
+        """The epochs: a labeled batch a step (and the Ladder's unlabeled rows), the clean network validated."""
+        return run_epochs(
             state,
             config,
             run_dir,
             data_id,
             len(train_x),
-            step,
-            validate,
+            lambda unlabeled: baseline_step(state, config, train_x, train_y, unlabeled),
+            lambda: validate(state.params, config, valid_x, valid_y),
             max_seconds=max_seconds,
             stop_requested=stop_requested,
             progress=progress,
             echo=echo,
         )
-        save_params(os.path.join(run_dir, PARAMS), state.params)
-        if manifest is not None:
-            manifest.status = status
-    return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}
+
+    fresh = functools.partial(new_state, config, train_y)
+    return train_in_folder(run_dir, config, data_id, resume, BASELINE_RUN, fresh, body, manifest, echo)
+
+
+def baseline_step(state, config, train_x, train_y, unlabeled):
+    """One step's cost and gradients: the next labeled batch (and, for the Ladder, the ``unlabeled``
+    rows with their noise), drawn from ``state.rng``."""
+    labeled = state.labeled.next_rows(state.rng, config.batch_size)
+    inputs = baselines.step_inputs(config, train_x[labeled], train_y[labeled], train_x[unlabeled], state.rng)
+    return value_and_grad(baselines.step_cost)(state.params, config, inputs, ops=FAST)
+
+
+def validate(params, config, valid_x, valid_y):
+    """The clean network's class cost and error on the validation images, and their words."""
+    scores = evaluate(params, config, valid_x, valid_y)
+    row = {"valid_class_cost": scores["class_cost"], "valid_class_error": scores["class_error"]}
+    return row, f"validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"

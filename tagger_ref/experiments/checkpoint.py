@@ -19,8 +19,10 @@ import numpy
 
 from ..device.backend import to_numpy
 from ..errors import CheckpointError, DataError, OutputError
-from ..files.fileio import load_npz, save_npz
+from ..files.fileio import load_npz, save_npz, write_json
 from ..files.params import save_params
+from . import optimizers
+from .manifest import optional
 from .streams import LabeledStream
 
 CHECKPOINT = "checkpoint.npz"
@@ -46,7 +48,7 @@ class TrainState:
     """Where a run stands: what a checkpoint holds besides the config and the data's identity."""
 
     params: dict  # name -> array of the config's dtype
-    adam: dict  # adam_init / adam_update state
+    opt_state: dict  # the config's optimiser's state (optimizers.Optimizer: init / update)
     rng: numpy.random.Generator  # the run's generator, after every draw made so far
     epoch: int = 0  # epochs completed
     step: int = 0  # training steps (batches) completed
@@ -73,21 +75,20 @@ def data_identity(features, targets=None):
 
 
 def save_checkpoint(path, state, config, data_id):
-    """Write one `.npz`: ``param/<name>``, ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``, the
-    counters ``epoch``, ``step``, ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
+    """Write one `.npz`: ``param/<name>``, the optimiser's state (``optimizers.Optimizer.arrays``:
+    Adam's ``adam/m/<name>``, ``adam/v/<name>``, ``adam/t``), the counters ``epoch``, ``step``,
+    ``batch``, the epoch's ``order`` and ``cost_sum``, the log as
     ``log/<column>`` arrays, a semi-supervised run's labeled stream (``labeled/index``,
     ``labeled/order``, ``labeled/position``), ``seconds``, ``cpu_seconds``, ``valid_ami_images``, and JSON
     strings ``rng_json`` (the generator's ``bit_generator.state``), ``config_json``, ``data_json`` and
     ``log_columns_json`` (the log's columns in order). Atomic (fileio.save_npz)."""
     arrays = {f"param/{k}": to_numpy(v) for k, v in state.params.items()}
-    arrays.update({f"adam/m/{k}": to_numpy(v) for k, v in state.adam["m"].items()})
-    arrays.update({f"adam/v/{k}": to_numpy(v) for k, v in state.adam["v"].items()})
+    arrays.update(optimizers.get(config.optimizer).arrays(state.opt_state))
     arrays.update({f"log/{c}": numpy.asarray(values, dtype=numpy.float64) for c, values in state.log.items()})
     if state.labeled is not None:
         arrays.update({f"labeled/{k}": v for k, v in state.labeled.arrays().items()})
     arrays.update(
         {
-            "adam/t": numpy.int64(state.adam["t"]),
             "epoch": numpy.int64(state.epoch),
             "step": numpy.int64(state.step),
             "batch": numpy.int64(state.batch),
@@ -126,11 +127,7 @@ def read_checkpoint(path, kind):
         rng.bit_generator.state = rng_state
         state = TrainState(
             params={k: raw[f"param/{k}"] for k in names},
-            adam={
-                "t": int(raw["adam/t"]),
-                "m": {k: raw[f"adam/m/{k}"] for k in names},
-                "v": {k: raw[f"adam/v/{k}"] for k in names},
-            },
+            opt_state=optimizers.get(config.optimizer).from_arrays(raw, names),
             rng=rng,
             epoch=int(raw["epoch"]),
             step=int(raw["step"]),
@@ -153,21 +150,17 @@ def read_checkpoint(path, kind):
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
-    check_state_arrays(state, kind.param_shapes(config), path)
+    check_state_arrays(state, kind.param_shapes(config), path, optimizers.get(config.optimizer))
     return state, config, data_id
 
 
-def check_state_arrays(state, shapes, path):
-    """CheckpointError unless every parameter and both of Adam's moments of it have the config's
-    shape (``shapes``: name -> shape), a real dtype and finite values: a damaged checkpoint is
-    refused when it is read, before anything is written or computed from it."""
+def check_state_arrays(state, shapes, path, optimizer):
+    """CheckpointError unless every parameter and the ``optimizer``'s arrays of it (Adam's two
+    moments) have the config's shape (``shapes``: name -> shape), a real dtype and finite values:
+    a damaged checkpoint is refused when it is read, before anything is written or computed from it."""
     problems = []
     for name, shape in shapes.items():
-        for what, a in (
-            ("parameter", state.params[name]),
-            ("Adam's m of", state.adam["m"][name]),
-            ("Adam's v of", state.adam["v"][name]),
-        ):
+        for what, a in [("parameter", state.params[name])] + optimizer.per_parameter(state.opt_state, name):
             a = numpy.asarray(a)
             if a.shape != tuple(shape):
                 problems.append(f"{what} {name} has shape {a.shape}, the config's is {tuple(shape)}")
@@ -220,6 +213,14 @@ def config_changes(stored, config):
     ]
 
 
+def resume_path(run_dir):
+    """The checkpoint that ``--resume`` continues from; CheckpointError when the folder holds none."""
+    path = os.path.join(run_dir, CHECKPOINT)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
+    return path
+
+
 def prepare_run(run_dir, config, data_id, resume, kind, fresh_state):
     """Create or reopen a run folder. Returns ``(state, config)``.
 
@@ -229,8 +230,7 @@ def prepare_run(run_dir, config, data_id, resume, kind, fresh_state):
     """
     path = os.path.join(run_dir, CHECKPOINT)
     if resume:
-        if not os.path.isfile(path):
-            raise CheckpointError(f"--resume: {run_dir} holds no {CHECKPOINT} to continue from")
+        resume_path(run_dir)
         state, stored, stored_data = read_checkpoint(path, kind)
         if config is not None and not same_config(config, stored):
             raise CheckpointError(
@@ -302,14 +302,14 @@ def checkpoint_step(path):
 
 def read_run_config(run_dir):
     """The dict of a run folder's config.json, DataError in one clear line where there is none."""
-    path = os.path.join(run_dir, "config.json")
+    path = os.path.join(run_dir, CONFIG)
     if not os.path.isdir(run_dir):
         raise DataError(f"{run_dir} is not a folder: give the run folders of tagger-ref train or baseline")
     try:
         with open(path) as f:
             config = json.load(f)
     except FileNotFoundError:
-        raise DataError(f"{run_dir} holds no config.json: not a run folder of tagger-ref train or baseline") from None
+        raise DataError(f"{run_dir} holds no {CONFIG}: not a run folder of tagger-ref train or baseline") from None
     except OSError as e:
         raise DataError(f"{path} cannot be read: {e.strerror}") from None
     except ValueError as e:
@@ -317,3 +317,30 @@ def read_run_config(run_dir):
     if not isinstance(config, dict):
         raise DataError(f"{path} is not a config (a JSON object of fields)")
     return config
+
+
+def train_in_folder(run_dir, config, data_id, resume, kind, fresh_state, body, manifest=None, echo=None, check=None):
+    """The run-folder scaffold that Tagger's training and the baselines' share.
+
+    Opens or resumes the folder (:func:`prepare_run`; ``check(state)``, if given, may refuse the
+    state before anything is written); a resumed run with nothing to do returns at once
+    (:func:`nothing_to_do`). Otherwise, inside the ``manifest`` segment (if any): config.json, the
+    step-0 checkpoint of a fresh run, ``body(state, config)`` (the epochs; returns the status),
+    then params.npz. Returns ``{"status", "epoch", "step", "config"}``.
+    """
+    state, config = prepare_run(run_dir, config, data_id, resume, kind, fresh_state)
+    if check is not None:
+        check(state)
+    if resume and nothing_to_do(state, config, run_dir, echo):
+        return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
+    if manifest is not None:
+        manifest.steps_fn = lambda: state.step
+    with optional(manifest):
+        write_json(os.path.join(run_dir, CONFIG), config.to_dict())
+        if not resume:
+            save_checkpoint(os.path.join(run_dir, CHECKPOINT), state, config, data_id)  # step 0: resumable
+        status = body(state, config)
+        save_params(os.path.join(run_dir, PARAMS), state.params)
+        if manifest is not None:
+            manifest.status = status
+    return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}

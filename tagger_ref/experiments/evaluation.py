@@ -24,8 +24,8 @@ import numpy
 from sklearn.metrics import adjusted_mutual_info_score
 
 from ..device.backend import np, to_numpy
-from ..files.inputs import make_inputs
 from ..maths.classification import class_cost_log, class_log_probabilities, class_targets
+from ..maths.corruption import make_inputs
 from ..maths.functions import softmax
 from ..maths.model import forward
 from ..maths.ops import FAST

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..device.backend import to_numpy
 from ..errors import TrainingError
 from ..files.fileio import write_text
-from .adam import adam_update
+from . import optimizers
 from .checkpoint import CHECKPOINT, LOG, checkpoint_step, log_csv, save_checkpoint
 from .streams import steps_per_epoch
 
@@ -53,6 +53,28 @@ def _check_finite(cost, grads, state, checkpoint_path):
         )
 
 
+def end_epoch(state, n_batches, validate, clocks, echo=None, after_epoch=None):
+    """After an epoch's last batch: its row of the log (``validate()``'s columns, the mean training
+    cost, the clocks), the epoch line, ``after_epoch()``; the next epoch starts at batch 0."""
+    row, text = validate()
+    state.epoch += 1
+    seconds, cpu_seconds = clocks()
+    row.update(
+        epoch=state.epoch,
+        step=state.step,
+        train_cost=state.cost_sum / n_batches,
+        seconds=seconds,
+        cpu_seconds=cpu_seconds,
+    )
+    for column in state.log:
+        state.log[column].append(row[column])
+    state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
+    if echo:
+        echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, {text}, {seconds:.0f} s")
+    if after_epoch:
+        after_epoch()
+
+
 def run_epochs(
     state,
     config,
@@ -72,7 +94,8 @@ def run_epochs(
 
     Each epoch draws a permutation of the ``n_images`` training images from ``state.rng`` and
     takes ``n // B`` batches of it; ``step(rows)`` returns the cost and gradients of one batch
-    (drawing whatever else it needs from ``state.rng``), and Adam updates ``state.params``. After
+    (drawing whatever else it needs from ``state.rng``), and the config's optimiser (Adam) updates
+    ``state.params``. After
     a complete epoch ``validate()`` returns (validation columns of the log, their words for the
     epoch line). The checkpoint and log.csv are written after every epoch and when training stops
     early (``max_seconds`` of wall clock or ``max_cpu_seconds`` of this process in this session,
@@ -83,6 +106,7 @@ def run_epochs(
     B = config.batch_size
     n_batches = steps_per_epoch(n_images, B)
     checkpoint_path = os.path.join(run_dir, CHECKPOINT)
+    update = optimizers.get(config.optimizer).update
     started, cpu_started = time.monotonic(), time.process_time()
     seconds_before, cpu_before = state.seconds, state.cpu_seconds
 
@@ -108,7 +132,7 @@ def run_epochs(
             while state.batch < n_batches:
                 cost, grads = step(state.order[state.batch * B : (state.batch + 1) * B])
                 _check_finite(cost, grads, state, checkpoint_path)
-                state.params, state.adam = adam_update(state.params, grads, state.adam, config.lr)
+                state.params, state.opt_state = update(state.params, grads, state.opt_state, config.lr)
                 state.step += 1
                 state.batch += 1
                 state.cost_sum += float(to_numpy(cost))
@@ -123,23 +147,7 @@ def run_epochs(
                     break
             state.seconds, state.cpu_seconds = clocks()
             if state.batch == n_batches:  # the epoch is complete
-                row, text = validate()
-                state.epoch += 1
-                seconds, cpu_seconds = clocks()
-                row.update(
-                    epoch=state.epoch,
-                    step=state.step,
-                    train_cost=state.cost_sum / n_batches,
-                    seconds=seconds,
-                    cpu_seconds=cpu_seconds,
-                )
-                for column in state.log:
-                    state.log[column].append(row[column])
-                state.batch, state.order, state.cost_sum = 0, numpy.zeros(0, numpy.int64), 0.0
-                if echo:
-                    echo(f"epoch {state.epoch}: train cost {row['train_cost']:.4f}, {text}, {seconds:.0f} s")
-                if after_epoch:
-                    after_epoch()
+                end_epoch(state, n_batches, validate, clocks, echo, after_epoch)
             save_checkpoint(checkpoint_path, state, config, data_id)
             write_text(os.path.join(run_dir, LOG), log_csv(state.log))
     finally:

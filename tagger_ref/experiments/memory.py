@@ -94,7 +94,7 @@ def model_bytes(config, batch, n_iterations=None, n_groups=None, param_copies=4)
         units = config.n_inputs * sum(config.hidden) if config.baseline == "convnet" else sum(config.sizes)
         activations = batch * units
     else:
-        from ..files.params import param_shapes
+        from ..maths.init import param_shapes
 
         T = config.n_iterations if n_iterations is None else n_iterations
         K = config.n_groups if n_groups is None else n_groups

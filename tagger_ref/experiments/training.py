@@ -1,5 +1,7 @@
 """Training (section 3.1): Adam on the denoising cost, backpropagated through all T iterations.
 
+The optimiser is the config's (``experiments.optimizers``; Adam, the paper's, by default).
+
 A run lives in a folder (``experiments.checkpoint``: checkpoint.npz, log.csv, config.json,
 params.npz); the epoch loop is ``experiments.loop.run_epochs``, shared with the baselines. This
 module is Tagger's part: its data checks, its log columns, its step (:func:`batch_cost_and_grad`),
@@ -23,43 +25,42 @@ Such a run validates the class cost (corrupted input) and the classification err
 input) of the last iteration too. ``init_from`` starts a run from another run's parameters
 (:func:`transfer_params`).
 
-Training runs on the active device (``backend.use_device``): parameters and Adam's moments are
+Training runs on the active device (``backend.use_device``): parameters and the optimiser's state are
 moved there once (also on resume), each batch is copied there, and the draws are made on the
 host by the run's generator and copied over, so CPU and GPU runs draw the same numbers and the
 checkpoint's generator state is the whole story (docs/gpu.md, "Random draws"). Checkpoints,
 params.npz and log.csv are written from NumPy copies (``to_numpy``).
 """
 
+import dataclasses
 import os
+import typing
 
 import numpy
 
 from ..config import from_dict
 from ..device.backend import to_device
-from ..errors import CheckpointError, DataError, TrainingError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..files.fileio import load_npz, write_json
-from ..files.inputs import make_inputs, make_semi_supervised_inputs
-from ..files.params import init_params, param_shapes, save_params, value_problem
+from ..files.params import save_params, value_problem
+from ..maths.corruption import make_inputs, make_semi_supervised_inputs
 from ..maths.gradients import cost_and_grad
+from ..maths.init import init_params, param_shapes
 from ..maths.ops import FAST
-from .adam import adam_init
+from . import optimizers
 from .checkpoint import (
     CHECKPOINT,
-    CONFIG,
-    PARAMS,
     RunKind,
     TrainState,
     data_identity,
-    nothing_to_do,
-    prepare_run,
     read_checkpoint,
-    save_checkpoint,
+    save_checkpoint,  # noqa: F401 (training.save_checkpoint: the device checks write a start with it)
     stored_ami_images,
+    train_in_folder,
 )
 from .checkpoint import load_run as load_run_of_kind
 from .evaluation import ami_scores, denoising_costs, evaluate_classifier
 from .loop import run_epochs
-from .manifest import optional
 from .streams import LabeledStream, labeled_subset
 
 INIT_FROM = "init_from.json"
@@ -140,7 +141,7 @@ def new_state(config, train_y=None, valid_ami_images=0):
         labeled = LabeledStream(labeled_subset(train_y, config.labeled_samples, config.n_classes, config.seed))
     return TrainState(
         params=params,
-        adam=adam_init(params),
+        opt_state=optimizers.get(config.optimizer).init(params),
         rng=rng,
         log={c: [] for c in log_columns(config, valid_ami_images)},
         labeled=labeled,
@@ -250,10 +251,10 @@ def transfer_params(params, source, plan):
 
 def batch_cost_and_grad(params, config, x, rng, labeled_x=None, labeled_y=None):
     """The cost and gradients of one training batch: the step that every Tagger training takes
-    (``train``, ``benchmarks/step_time.py``, the device checks), followed by ``adam_update``.
+    (``train``, ``benchmarks/step_time.py``, the device checks), followed by the optimiser's update.
 
     x (B, N): clean images; their corruption and initial mask logits are drawn from ``rng``
-    (``files.inputs.make_inputs``). Semi-supervised, ``labeled_x`` (B, N) and their targets
+    (``maths.corruption.make_inputs``). Semi-supervised, ``labeled_x`` (B, N) and their targets
     ``labeled_y`` are drawn for after them (``make_semi_supervised_inputs``). Fast path (``ops=FAST``).
     """
     if labeled_x is None:
@@ -311,6 +312,58 @@ def train(
     process-wide).
     Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
     """
+    transfer, ami_images = check_arguments(
+        config, train_x, valid_x, train_y, valid_y, run_dir, resume, init_from, valid_mask, valid_ami_images, keep_every
+    )
+    classify = config.class_cost_x > 0
+    data_id = data_identity(train_x, train_y if classify else None)
+
+    def fresh_state():
+        state = new_state(config, train_y, ami_images)
+        if transfer is not None:
+            state.params = transfer_params(state.params, *transfer)
+            state.opt_state = optimizers.get(config.optimizer).init(state.params)
+        return state
+
+    def check(state):
+        if state.valid_ami_images and valid_mask is None:
+            raise DataError(
+                f"the run in {run_dir} scores the AMI of validation images, but no validation masks were given"
+            )
+
+    def body(state, config):
+        if transfer is not None:
+            record_transfer(run_dir, init_from, transfer[1], echo)
+        # parameters and the optimiser's state live on the active device for the whole run (no-op on the CPU)
+        state.params = to_device(state.params)
+        state.opt_state = optimizers.get(config.optimizer).to_device(state.opt_state)
+        data = EpochData.of(state, config, train_x, valid_x, train_y, valid_y, valid_mask, valid_images)
+        return run_epochs(
+            state,
+            config,
+            run_dir,
+            data_id,
+            len(data.train_x),
+            lambda rows: tagger_step(state, config, data, rows),
+            lambda: validate(state, config, data),
+            max_seconds=max_seconds,
+            max_cpu_seconds=max_cpu_seconds,
+            stop_requested=stop_requested,
+            progress=progress,
+            echo=echo,
+            after_epoch=lambda: keep_params(state, run_dir, keep_every),
+        )
+
+    return train_in_folder(run_dir, config, data_id, resume, TAGGER_RUN, fresh_state, body, manifest, echo, check)
+
+
+def check_arguments(
+    config, train_x, valid_x, train_y, valid_y, run_dir, resume, init_from, valid_mask, valid_ami_images, keep_every
+):
+    """Every check of :func:`train`'s arguments, before anything is written: the data (DataError),
+    ``--init-from`` (CheckpointError), the ranges (ConfigError, as the command line's). Returns
+    ``(transfer, ami_images)``: the parameters to start from and their plan (or None), and the
+    validation images whose AMI each epoch scores."""
     check_data(train_x, config, "training data")
     check_data(valid_x, config, "validation data")
     classify = config.class_cost_x > 0
@@ -331,9 +384,9 @@ def train(
         source = load_init_source(init_from)
         transfer = (source, plan_transfer(source, config, f"--init-from {os.fspath(init_from)}"))
     if keep_every is not None and keep_every < 1:
-        raise TrainingError(f"keep_every must be at least 1, got {keep_every}")
+        raise ConfigError(f"keep_every must be at least 1, got {keep_every}")
     if valid_ami_images is not None and valid_ami_images < 0:
-        raise DataError(f"valid_ami_images must be at least 0, got {valid_ami_images}")
+        raise ConfigError(f"valid_ami_images must be at least 0, got {valid_ami_images}")
     ami_images = (
         0
         if valid_mask is None
@@ -351,116 +404,94 @@ def train(
                 f"--resume: the run in {run_dir} scores the AMI on {stored_ami} validation "
                 f"image(s), not {ami_images}; leave --valid-ami-images out to keep it"
             )
-    data_id = data_identity(train_x, train_y if classify else None)
+    return transfer, ami_images
 
-    def fresh_state():
-        state = new_state(config, train_y, ami_images)
-        if transfer is not None:
-            state.params = transfer_params(state.params, *transfer)
-            state.adam = adam_init(state.params)
-        return state
 
-    state, config = prepare_run(run_dir, config, data_id, resume, TAGGER_RUN, fresh_state)
-    if state.valid_ami_images and valid_mask is None:
-        raise DataError(f"the run in {run_dir} scores the AMI of validation images, but no validation masks were given")
-    if resume and nothing_to_do(state, config, run_dir, echo):
-        return {"status": "done", "epoch": state.epoch, "step": state.step, "config": config}
-    if manifest is not None:
-        manifest.steps_fn = lambda: state.step
-    with optional(manifest):
-        checkpoint_path = os.path.join(run_dir, CHECKPOINT)
-        write_json(os.path.join(run_dir, CONFIG), config.to_dict())
-        if transfer is not None:
-            plan = transfer[1]
-            write_json(os.path.join(run_dir, INIT_FROM), dict(source=os.fspath(init_from), **plan))
-            if echo:
-                echo(
-                    f"parameters from {init_from}: {len(plan['copied'])} copied; left at their initial values: "
-                    f"{', '.join(plan['new']) or 'none'}; dropped: {', '.join(plan['dropped']) or 'none'}"
-                )
-        if not resume:
-            save_checkpoint(checkpoint_path, state, config, data_id)  # step 0: resumable from the start
-        # parameters and Adam's moments live on the active device for the whole run (no-op on the CPU)
-        state.params = to_device(state.params)
-        state.adam = {"t": state.adam["t"], "m": to_device(state.adam["m"]), "v": to_device(state.adam["v"])}
+def record_transfer(run_dir, init_from, plan, echo=None):
+    """``--init-from``: what was copied, left new and dropped, in init_from.json and in words."""
+    write_json(os.path.join(run_dir, INIT_FROM), dict(source=os.fspath(init_from), **plan))
+    if echo:
+        echo(
+            f"parameters from {init_from}: {len(plan['copied'])} copied; left at their initial values: "
+            f"{', '.join(plan['new']) or 'none'}; dropped: {', '.join(plan['dropped']) or 'none'}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochData:
+    """The arrays an epoch reads: training images (and targets), the validation images scored, and
+    for a classifying run the labeled training images whose error the log shows (``scored``)."""
+
+    train_x: numpy.ndarray  # (n, N) in the config's dtype
+    valid_x: numpy.ndarray  # (n_valid, N), the first valid_images
+    ami_x: numpy.ndarray  # (valid_ami_images, N)
+    ami_mask: typing.Optional[numpy.ndarray] = None  # (valid_ami_images, G, N)
+    train_y: typing.Optional[numpy.ndarray] = None  # (n, objects): classifying runs
+    valid_y: typing.Optional[numpy.ndarray] = None
+    scored: typing.Optional[numpy.ndarray] = None  # rows of train_x for train_class_error
+
+    @classmethod
+    def of(cls, state, config, train_x, valid_x, train_y, valid_y, valid_mask, valid_images):
+        """The arrays of :func:`train`'s arguments, cut to the images validation scores."""
         ami_x = numpy.asarray(valid_x)[: state.valid_ami_images]
         ami_mask = None if valid_mask is None else numpy.asarray(valid_mask)[: state.valid_ami_images]
         valid_x = numpy.asarray(valid_x)[:valid_images]
         train_x = numpy.asarray(train_x, dtype=config.dtype)
-        if classify:
-            valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
-            scored = (
-                state.labeled.index
-                if state.labeled is not None  # train_class_error's images
-                else numpy.arange(min(len(train_x), len(valid_x)))
-            )
+        if config.class_cost_x <= 0:
+            return cls(train_x, valid_x, ami_x, ami_mask)
+        valid_y, train_y = numpy.asarray(valid_y)[:valid_images], numpy.asarray(train_y)
+        # train_class_error's images: the labeled subset, or as many training images as validation has
+        scored = state.labeled.index if state.labeled is not None else numpy.arange(min(len(train_x), len(valid_x)))
+        return cls(train_x, valid_x, ami_x, ami_mask, train_y, valid_y, scored)
 
-        def step(rows):
-            """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""
-            if state.labeled is None:
-                return batch_cost_and_grad(state.params, config, train_x[rows], state.rng)
-            labeled = state.labeled.next_rows(state.rng, B)  # semi-supervised: two batches
-            return batch_cost_and_grad(
-                state.params, config, train_x[rows], state.rng, train_x[labeled], train_y[labeled]
-            )
 
-        def validate():
-            """The epoch's validation columns and their words for the epoch line."""
-            valid_rng = numpy.random.default_rng([config.seed, VALID_STREAM])
-            if classify:
-                scores = evaluate_classifier(state.params, config, valid_x, valid_y, valid_rng, config.n_iterations)
-                valid = scores["denoising_cost"]
-                row = {
-                    "valid_class_cost": float(scores["class_cost"][-1]),
-                    "valid_class_error": float(scores["class_error"][-1]),
-                }
-                if "train_class_error" in state.log:
-                    train_rng = numpy.random.default_rng([config.seed, TRAIN_CLASS_STREAM])
-                    row["train_class_error"] = float(
-                        evaluate_classifier(
-                            state.params, config, train_x[scored], train_y[scored], train_rng, config.n_iterations
-                        )["class_error"][-1]
-                    )
-            else:
-                valid = denoising_costs(state.params, config, valid_x, valid_rng, config.n_iterations)
-                row = {}
-            row.update(valid_cost=float(valid.mean()), valid_cost_last=float(valid[-1]))
-            text = f"validation cost {row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f})"
-            if classify:
-                text += f", validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
-                if "train_class_error" in row:
-                    text += f" (labeled training images {row['train_class_error']:.2f} %)"
-            if state.valid_ami_images:
-                ami_rng = numpy.random.default_rng([config.seed, VALID_AMI_STREAM])
-                ami = ami_scores(state.params, config, ami_x, ami_mask, ami_rng, config.n_iterations)[
-                    -1
-                ]  # last iteration
-                row.update(valid_ami=float(numpy.mean(ami)), valid_ami_median=float(numpy.median(ami)))
-                text += f", AMI {row['valid_ami']:.3f} (median {row['valid_ami_median']:.3f})"
-            return row, text
+def tagger_step(state, config, data, rows):
+    """One batch's cost and gradients: the unlabeled ``rows``, and a labeled batch when semi-supervised."""
+    if state.labeled is None:
+        return batch_cost_and_grad(state.params, config, data.train_x[rows], state.rng)
+    labeled = state.labeled.next_rows(state.rng, config.batch_size)  # semi-supervised: two batches
+    return batch_cost_and_grad(
+        state.params, config, data.train_x[rows], state.rng, data.train_x[labeled], data.train_y[labeled]
+    )
 
-        def keep():
-            """--keep-every: the parameters after this epoch, in the exchange format."""
-            if keep_every and state.epoch % keep_every == 0:
-                os.makedirs(os.path.join(run_dir, KEPT_DIR), exist_ok=True)
-                save_params(kept_params_path(run_dir, state.epoch), state.params)
 
-        status = run_epochs(
-            state,
-            config,
-            run_dir,
-            data_id,
-            len(train_x),
-            step,
-            validate,
-            max_seconds=max_seconds,
-            max_cpu_seconds=max_cpu_seconds,
-            stop_requested=stop_requested,
-            progress=progress,
-            echo=echo,
-            after_epoch=keep,
-        )
-        save_params(os.path.join(run_dir, PARAMS), state.params)
-        if manifest is not None:
-            manifest.status = status
-    return {"status": status, "epoch": state.epoch, "step": state.step, "config": config}
+def validate(state, config, data):
+    """The epoch's validation columns of the log and their words for the epoch line: the denoising
+    cost (all iterations and the last), for a classifying run the class cost and error (and
+    train_class_error), and the AMI when the run scores it; each from its own generator, seeded
+    afresh every epoch."""
+    valid_rng = numpy.random.default_rng([config.seed, VALID_STREAM])
+    row = {}
+    if config.class_cost_x > 0:
+        scores = evaluate_classifier(state.params, config, data.valid_x, data.valid_y, valid_rng, config.n_iterations)
+        valid = scores["denoising_cost"]
+        row = {
+            "valid_class_cost": float(scores["class_cost"][-1]),
+            "valid_class_error": float(scores["class_error"][-1]),
+        }
+        if "train_class_error" in state.log:
+            train_rng = numpy.random.default_rng([config.seed, TRAIN_CLASS_STREAM])
+            x, y = data.train_x[data.scored], data.train_y[data.scored]
+            scores = evaluate_classifier(state.params, config, x, y, train_rng, config.n_iterations)
+            row["train_class_error"] = float(scores["class_error"][-1])
+    else:
+        valid = denoising_costs(state.params, config, data.valid_x, valid_rng, config.n_iterations)
+    row.update(valid_cost=float(valid.mean()), valid_cost_last=float(valid[-1]))
+    text = f"validation cost {row['valid_cost']:.4f} (last iteration {row['valid_cost_last']:.4f})"
+    if config.class_cost_x > 0:
+        text += f", validation class cost {row['valid_class_cost']:.4f}, error {row['valid_class_error']:.2f} %"
+        if "train_class_error" in row:
+            text += f" (labeled training images {row['train_class_error']:.2f} %)"
+    if state.valid_ami_images:
+        ami_rng = numpy.random.default_rng([config.seed, VALID_AMI_STREAM])
+        ami = ami_scores(state.params, config, data.ami_x, data.ami_mask, ami_rng, config.n_iterations)[-1]  # last T
+        row.update(valid_ami=float(numpy.mean(ami)), valid_ami_median=float(numpy.median(ami)))
+        text += f", AMI {row['valid_ami']:.3f} (median {row['valid_ami_median']:.3f})"
+    return row, text
+
+
+def keep_params(state, run_dir, keep_every):
+    """--keep-every: the parameters after this epoch, in the exchange format."""
+    if keep_every and state.epoch % keep_every == 0:
+        os.makedirs(os.path.join(run_dir, KEPT_DIR), exist_ok=True)
+        save_params(kept_params_path(run_dir, state.epoch), state.params)

@@ -27,10 +27,16 @@ import numpy
 from ..errors import DataError
 from .fileio import read_head
 
-NAMES = ("shapes", "texture-mnist1", "texture-mnist2")
-INPUT_TYPES = {"shapes": "binary", "texture-mnist1": "continuous", "texture-mnist2": "continuous"}
-N_INPUTS = {"shapes": 400, "texture-mnist1": 784, "texture-mnist2": 784}
-N_MASKS = {"shapes": 3, "texture-mnist1": 2, "texture-mnist2": 3}
+# The datasets a file may hold, one row each (the table above): name -> (input_type, N, G).
+KINDS = {
+    "shapes": ("binary", 400, 3),
+    "texture-mnist1": ("continuous", 784, 2),
+    "texture-mnist2": ("continuous", 784, 3),
+}
+NAMES = tuple(KINDS)
+INPUT_TYPES = {name: kind[0] for name, kind in KINDS.items()}
+N_INPUTS = {name: kind[1] for name, kind in KINDS.items()}
+N_MASKS = {name: kind[2] for name, kind in KINDS.items()}
 
 _ZIP_SIGNATURE = b"PK\x03\x04"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -1,5 +1,7 @@
 """Model inputs (docs/spec.md section 8): x, x_tilde, m0_logits and optional class targets y; checked files.
 
+The draws that make them are the maths' (``maths.corruption.make_inputs``), re-exported here.
+
 A semi-supervised step's inputs add a labeled batch: ``labeled_x``, ``labeled_x_tilde``,
 ``labeled_m0_logits`` and its targets ``y`` (``maths.semi_supervised``); without the
 ``labeled_*`` keys, ``y`` belongs to the one batch ``x``.
@@ -7,42 +9,14 @@ A semi-supervised step's inputs add a labeled batch: ``labeled_x``, ``labeled_x_
 
 import numpy
 
-from ..device.backend import asarray, asarray_like, to_numpy
+from ..device.backend import to_numpy
 from ..errors import InputError
 from ..maths.classification import class_targets  # noqa: F401  (re-exported for users building targets)
-from ..maths.corruption import corrupt, draw_mask_logits
+from ..maths.corruption import make_inputs, make_semi_supervised_inputs  # noqa: F401  (re-exported)
 from .fileio import load_npz, save_npz
 
 INPUT_KEYS = ("x", "x_tilde", "m0_logits", "y", "labeled_x", "labeled_x_tilde", "labeled_m0_logits")
 LABELED = ("labeled_x", "labeled_x_tilde", "labeled_m0_logits")
-
-
-def make_inputs(config, x, rng, corrupted=True, n_groups=None, y=None):
-    """Inputs for one pass over clean data x (B, N): x_tilde (corrupted, or x itself for
-    evaluation) and m0_logits ~ N(0, 1) (8), both drawn from ``rng`` (corruption first).
-
-    Everything is on the active device (``backend``). ``rng`` is a NumPy Generator (draws made on
-    the host and copied: the same draws on every device) or ``backend.device_rng(rng)`` (drawn on
-    the device)."""
-    x = asarray(x, dtype=config.dtype)
-    K = config.n_groups if n_groups is None else n_groups
-    x_tilde = corrupt(x, config.input_type, config.input_noise, rng) if corrupted else x.copy()
-    m0_logits = draw_mask_logits(K, x.shape[0], x.shape[1], rng, config.dtype)
-    inputs = {"x": x, "x_tilde": x_tilde, "m0_logits": asarray_like(m0_logits, x)}
-    if y is not None:
-        inputs["y"] = asarray(y, dtype=numpy.int64).reshape(x.shape[0], -1)
-    return inputs
-
-
-def make_semi_supervised_inputs(config, x, labeled_x, y, rng, corrupted=True):
-    """Inputs of a semi-supervised step: ``make_inputs`` of the unlabeled batch x (B, N), then of
-    the labeled batch labeled_x (B_l, N) with targets y (B_l, objects), each its own draws from
-    ``rng`` in that order; the labeled batch's keys prefixed ``labeled_``, ``y`` as it is."""
-    inputs = make_inputs(config, x, rng, corrupted=corrupted)
-    labeled = make_inputs(config, labeled_x, rng, corrupted=corrupted, y=y)
-    inputs.update({f"labeled_{k}": labeled[k] for k in ("x", "x_tilde", "m0_logits")})
-    inputs["y"] = labeled["y"]
-    return inputs
 
 
 def check_inputs(inputs, config, source="inputs"):

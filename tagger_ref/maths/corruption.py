@@ -6,7 +6,9 @@ generator is a ``numpy.random.Generator`` or one of the active device (``backend
 draws are moved to the device of the data they corrupt.
 """
 
-from ..device.backend import asarray_like, np
+import numpy
+
+from ..device.backend import asarray, asarray_like, np
 from .functions import softmax
 
 
@@ -36,3 +38,31 @@ def initial_masks(m0_logits):
 def initial_z(x_tilde, n_groups, z_init):
     """z_0 = E[x], the data mean, for every group and input (A.4); shape (K, B, N), on x_tilde's device."""
     return np.full_like(x_tilde, z_init, shape=(n_groups,) + x_tilde.shape)
+
+
+def make_inputs(config, x, rng, corrupted=True, n_groups=None, y=None):
+    """Inputs for one pass over clean data x (B, N): x_tilde (corrupted, or x itself for
+    evaluation) and m0_logits ~ N(0, 1) (8), both drawn from ``rng`` (corruption first).
+
+    Everything is on the active device (``backend``). ``rng`` is a NumPy Generator (draws made on
+    the host and copied: the same draws on every device) or ``backend.device_rng(rng)`` (drawn on
+    the device)."""
+    x = asarray(x, dtype=config.dtype)
+    K = config.n_groups if n_groups is None else n_groups
+    x_tilde = corrupt(x, config.input_type, config.input_noise, rng) if corrupted else x.copy()
+    m0_logits = draw_mask_logits(K, x.shape[0], x.shape[1], rng, config.dtype)
+    inputs = {"x": x, "x_tilde": x_tilde, "m0_logits": asarray_like(m0_logits, x)}
+    if y is not None:
+        inputs["y"] = asarray(y, dtype=numpy.int64).reshape(x.shape[0], -1)
+    return inputs
+
+
+def make_semi_supervised_inputs(config, x, labeled_x, y, rng, corrupted=True):
+    """Inputs of a semi-supervised step: ``make_inputs`` of the unlabeled batch x (B, N), then of
+    the labeled batch labeled_x (B_l, N) with targets y (B_l, objects), each its own draws from
+    ``rng`` in that order; the labeled batch's keys prefixed ``labeled_``, ``y`` as it is."""
+    inputs = make_inputs(config, x, rng, corrupted=corrupted)
+    labeled = make_inputs(config, labeled_x, rng, corrupted=corrupted, y=y)
+    inputs.update({f"labeled_{k}": labeled[k] for k in ("x", "x_tilde", "m0_logits")})
+    inputs["y"] = labeled["y"]
+    return inputs

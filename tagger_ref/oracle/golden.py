@@ -26,8 +26,9 @@ import numpy
 from ..config import TaggerConfig, load_config
 from ..errors import OutputError, TaggerError
 from ..files.fileio import atomic_path
-from ..files.inputs import load_inputs, make_inputs, make_semi_supervised_inputs, prepare_inputs
+from ..files.inputs import load_inputs, prepare_inputs
 from ..files.params import load_params, prepare_params
+from ..maths.corruption import make_inputs, make_semi_supervised_inputs
 from .random_case import random_params
 from .trace import compute_trace, load_trace
 

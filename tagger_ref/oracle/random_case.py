@@ -2,8 +2,8 @@
 
 import numpy
 
-from ..files.inputs import make_inputs
-from ..files.params import init_params, perturb_params
+from ..maths.corruption import make_inputs
+from ..maths.init import init_params, perturb_params
 
 
 def random_params(config, rng, scale=0.3):

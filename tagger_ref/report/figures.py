@@ -15,7 +15,7 @@ import os
 import numpy
 
 from ..errors import DataError
-from ..experiments.checkpoint import read_run_config
+from ..experiments.checkpoint import CONFIG, read_run_config
 from ..experiments.evaluation import ami_per_image, infer, predicted_labels, true_labels
 from ..files.fileio import write_text
 from ..files.tables import read_table1
@@ -231,7 +231,7 @@ def read_run_table1(run_dir):
     path = os.path.join(run_dir, "table1.csv")
     if not os.path.isfile(path):
         raise DataError(f"{run_dir} holds no table1.csv: run tagger-ref evaluate on it first")
-    return ("Tagger*" if norm == "layer" else "Tagger"), read_table1(path)
+    return MODEL_NAMES["layer" if norm == "layer" else "batch"], read_table1(path)
 
 
 def table1_markdown(runs):
@@ -333,7 +333,7 @@ def paper_lines(run_dir):
     from .paper import shapes_targets
 
     try:
-        with open(os.path.join(run_dir, "config.json")) as f:
+        with open(os.path.join(run_dir, CONFIG)) as f:
             config = json.load(f)
     except (OSError, ValueError):
         return {}

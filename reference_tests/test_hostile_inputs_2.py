@@ -14,6 +14,7 @@ import sys
 import numpy
 import pytest
 from run_helpers import TINY_SHAPES, config_file, shapes_file
+from test_hostile_inputs import one_error, snapshot
 
 from data_gen import digits, shapes, texture_mnist
 from tagger_ref.baselines.config import BaselineConfig, load_baseline_config
@@ -37,24 +38,6 @@ def trained(files):
     args = ["train", "--config", files["config"], "--data", files["data"], "--out", run, "--epochs", "1"]
     assert main(args + ["--no-progress"]) == 0
     return run
-
-
-def snapshot(folder):
-    """Every file under ``folder`` (hidden ones too) and its bytes."""
-    found = {}
-    for where, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(where, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, folder)] = f.read()
-    return found
-
-
-def one_error(capsys, status, expected):
-    """Exit status 2 and exactly one stderr line, ``error: ...`` containing ``expected``."""
-    err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1 and err.startswith("error: ") and expected in err, (status, err)
-    return err
 
 
 def rewrite_npz(path, change):

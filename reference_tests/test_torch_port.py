@@ -2,18 +2,16 @@
 reproduce every shipped golden case at compare's float64 defaults (skipped without torch)."""
 
 import importlib.util
-import json
 import os
 
+import port_checks
 import pytest
 
 torch = pytest.importorskip(
     "torch", reason="the PyTorch port's cross-check needs torch: pip install '.[test,torch]', as .ci/run does"
 )
 
-from tagger_ref.commands import cli  # noqa: E402
-from tagger_ref.oracle import golden  # noqa: E402
-from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE, assert_traces_close, compare_traces  # noqa: E402
+from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE  # noqa: E402
 from tagger_ref.oracle.golden import CASES  # noqa: E402
 
 PORT = os.path.join(
@@ -34,65 +32,36 @@ def port():
     torch.set_num_threads(threads)
 
 
-def port_trace(port, name, **config_changes):
-    folder = golden.case_dir(name)
-    model = port.Tagger.from_files(os.path.join(folder, "config.json"), os.path.join(folder, "params.npz"))
-    if config_changes:
-        with open(os.path.join(folder, "config.json")) as f:
-            config = dict(json.load(f), **config_changes)
-        state = model.state_dict()
-        model = port.Tagger(config)
-        model.load_state_dict(state)
-    return port.write_trace(model, port.load_inputs(os.path.join(folder, "inputs.npz")))
+def copy_model(port, model, config):
+    """A model of ``config`` holding ``model``'s parameters (port_checks.port_trace)."""
+    state = model.state_dict()
+    model = port.Tagger(config)
+    model.load_state_dict(state)
+    return model
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_port_reproduces_golden_case(port, name):
-    reference = golden.load_case(name)[3]
-    candidate = port_trace(port, name)
-    report = assert_traces_close(reference, candidate)
-    assert not report.extra, f"the port writes keys the reference lacks: {report.extra}"
-    # the margin docs/porting.md states: within a hundredth of the default atol_scale, a tenth at
-    # the numerical edges (where the worst key comes to 1e-12)
-    edge = name.startswith("edge-")
-    margin = compare_traces(reference, candidate, rtol=0.0, atol_scale=DEFAULT_ATOL_SCALE / (10 if edge else 100))
-    assert margin.ok, margin.format()
+    port_checks.check_golden_case(port, copy_model, name)
 
 
 def test_port_with_other_semantics_is_caught_at_the_right_step(port):
-    """compare has teeth: the paper's delta_z (E1) in the port diverges first at delta_z_0."""
-    report = compare_traces(
-        golden.load_case("binary-batch-original")[3], port_trace(port, "binary-batch-original", semantics="paper")
-    )
-    assert not report.ok and report.first_divergence.key == "delta_z_0"
-    assert report["delta_z_0"].max_scaled > 0.5  # the factor 1 / (1 - 2 beta) = 5/3 at beta = 0.2
+    port_checks.check_other_semantics_caught(port, copy_model)
 
 
 @pytest.mark.parametrize("eps,moved", [(1e-12, 10 * DEFAULT_ATOL_SCALE), (1e-5, 1e-4)])
 def test_port_with_another_variance_floor_is_caught_at_h_0(port, monkeypatch, eps, moved):
-    """1e-12, or PyTorch's default 1e-5, under the square root of normalize instead of 1e-10 moves
-    h_0, the first normalised key, by more than ``moved`` of its scale (docs/porting.md, Tolerances)."""
-    monkeypatch.setattr(port, "NORM_EPS", eps)
-    report = compare_traces(golden.load_case("binary-batch-original")[3], port_trace(port, "binary-batch-original"))
-    assert not report.ok and report.first_divergence.key == "h_0"
-    assert report["h_0"].max_scaled > moved
+    """1e-12, or PyTorch's default 1e-5, under the square root of normalize instead of 1e-10."""
+    port_checks.check_variance_floor_caught(port, copy_model, monkeypatch, eps, moved)
 
 
 def test_port_command_line_writes_a_trace_that_compare_accepts(port, tmp_path, monkeypatch, capsys):
-    folder = golden.case_dir("classify")
-    out = tmp_path / "torch_trace.npz"
-    assert port.main([os.path.join(folder, f) for f in ("config.json", "params.npz", "inputs.npz")] + [str(out)]) == 0
-    monkeypatch.setattr(cli, "COMMANDS", ["compare"])
-    assert cli.main(["compare", os.path.join(folder, "trace.npz"), str(out)]) == 0
-    assert "OK: all" in capsys.readouterr().out
+    port_checks.check_command_line(port, tmp_path / "torch_trace.npz", monkeypatch, capsys)
 
 
 @pytest.mark.parametrize("name", ["binary_public", "continuous_public"])
 def test_port_reproduces_the_authors_traces(port, name):
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "golden_original", name)
-    model = port.Tagger.from_files(os.path.join(folder, "config.json"), os.path.join(folder, "params.npz"))
-    candidate = port.write_trace(model, port.load_inputs(os.path.join(folder, "inputs.npz")))
-    assert_traces_close(os.path.join(folder, "trace.npz"), candidate)
+    port_checks.check_authors_trace(port, name)
 
 
 def test_the_port_follows_its_parameters_dtype(port):

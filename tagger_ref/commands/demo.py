@@ -1,4 +1,4 @@
-"""tagger-ref demo: the whole path on built-in defaults, in about 3 minutes on two cores.
+"""tagger-ref demo: the whole path on built-in defaults, in about a minute on two cores.
 
 Generate a small Shapes set, train the ``demo`` preset briefly, evaluate iterations 1..5 into
 table1.csv, draw the figures, and print where everything is and what its AMI means beside the
@@ -20,7 +20,7 @@ from .common import add_config_argument, add_device_argument
 # The epoch budget ends training: 4 epochs of 10,000 images take about 2.5 minutes on two cores
 # (36 s an epoch); the time limit (--minutes) stops it earlier only on a slower machine.
 DEFAULTS = {"train_images": 10000, "valid_images": 500, "test_images": 1000, "epochs": 4, "minutes": 3.0}
-STATED = "about 3 minutes on two cores"  # the README's and --help's promise for the defaults
+STATED = "about a minute on two cores"  # the README's and --help's promise for the defaults
 # The committed two-core runs' AMI at iteration 5, mean over 10,000 test images (README "Results",
 # results/shapes-table1b: 33 epochs of 50,000 images, Ladder 1000-500-250; test_demo checks the README)
 COMMITTED_AMI = {"layer": 0.872, "batch": 0.687}

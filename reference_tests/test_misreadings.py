@@ -12,7 +12,6 @@ the set of rejecting cases to be the one docs/porting.md lists.
 """
 
 import dataclasses
-import importlib.util
 import math
 import os
 import re
@@ -22,12 +21,12 @@ import autograd.numpy as anp
 import numpy
 import pytest
 from autograd.scipy.special import logit, logsumexp
+from run_helpers import load_repo_script
 
 from tagger_ref.oracle import golden
 from tagger_ref.oracle.compare import compare_traces
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PORT = os.path.join(REPO, "examples", "numpy_port", "tagger_numpy.py")
 PORTING = os.path.join(REPO, "docs", "porting.md")
 HEADING = "## 7. Mistakes the golden set catches"
 MIN_REJECTING = 2
@@ -35,10 +34,7 @@ MIN_REJECTING = 2
 
 @pytest.fixture(scope="module")
 def port():
-    spec = importlib.util.spec_from_file_location("tagger_numpy_misread", PORT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_script("examples", "numpy_port", "tagger_numpy.py")  # a fresh module: its patches stay here
 
 
 # -- the mistakes ------------------------------------------------------------------------------

@@ -3,11 +3,11 @@ autograd.numpy, must reproduce every shipped golden case at compare's float64 de
 PyTorch port does (reference_tests/test_torch_port.py); it needs nothing beyond the base install,
 and reference_tests/test_misreadings.py makes its mistakes in it."""
 
-import importlib.util
 import os
 
 import port_checks
 import pytest
+from run_helpers import load_repo_script
 
 from tagger_ref.oracle import golden
 from tagger_ref.oracle.compare import DEFAULT_ATOL_SCALE
@@ -20,10 +20,7 @@ PORT = os.path.join(
 
 @pytest.fixture(scope="module")
 def port():
-    spec = importlib.util.spec_from_file_location("tagger_numpy", PORT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_script("examples", "numpy_port", "tagger_numpy.py")
 
 
 def copy_model(port, model, config):

@@ -11,9 +11,9 @@ from autograd.tracer import notrace_primitives, trace
 from run_helpers import load_repo_script
 
 from tagger_ref.config import PRESETS
-from tagger_ref.files.inputs import make_inputs
-from tagger_ref.files.params import init_params
+from tagger_ref.maths.corruption import make_inputs
 from tagger_ref.maths.gradients import step_cost
+from tagger_ref.maths.init import init_params
 
 
 def load_script():

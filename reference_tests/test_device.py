@@ -44,11 +44,12 @@ from tagger_ref.config import PRESETS, load_config
 from tagger_ref.device import backend
 from tagger_ref.device.backend import to_device, to_numpy
 from tagger_ref.errors import DeviceError
-from tagger_ref.experiments import training
+from tagger_ref.experiments import checkpoint, training
 from tagger_ref.experiments.adam import adam_init, adam_update
 from tagger_ref.files.inputs import load_inputs, prepare_inputs
-from tagger_ref.files.params import load_params, perturb_params, prepare_params
+from tagger_ref.files.params import load_params, prepare_params
 from tagger_ref.maths.gradients import cost_and_grad, step_cost
+from tagger_ref.maths.init import perturb_params
 from tagger_ref.maths.ops import FAST, REFERENCE
 from tagger_ref.oracle.compare import compare_traces
 from tagger_ref.oracle.gradcheck import check_gradient
@@ -357,7 +358,7 @@ def tiny_training_case(folder):
     state = training.new_state(config)
     state.params = perturb_params(state.params, numpy.random.default_rng(1))
     state.opt_state = adam_init(state.params)
-    training.save_checkpoint(start, state, config, training.data_identity(features))
+    checkpoint.save_checkpoint(start, state, config, checkpoint.data_identity(features))
     return data, start
 
 

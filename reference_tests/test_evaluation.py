@@ -19,7 +19,7 @@ from tagger_ref.experiments.evaluation import (
     table1_rows,
     true_labels,
 )
-from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.maths.init import init_params, perturb_params
 
 
 def ami_by_formula(a, b):

@@ -327,7 +327,7 @@ def test_inputs_made_on_the_active_device():
     config = load_config("tiny-classify")
     x = numpy.random.default_rng(5).random((config.batch_size, config.n_inputs))
     y = [[1, 2], [3, 3], [0, 9], [4, 5]]
-    from tagger_ref.files.inputs import make_inputs
+    from tagger_ref.maths.corruption import make_inputs
 
     host = make_inputs(config, x, numpy.random.default_rng(7), y=y)
     previous = (backend.device(), backend.array_module())

@@ -21,7 +21,7 @@ from tagger_ref.config import PRESETS
 from tagger_ref.device import backend
 from tagger_ref.experiments import evaluation, optimizers, training
 from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
-from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.maths.init import init_params, perturb_params
 
 fake_gpu.register()
 TOL = 1e-12

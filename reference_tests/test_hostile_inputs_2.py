@@ -22,7 +22,8 @@ from tagger_ref.commands.cli import main
 from tagger_ref.config import PRESETS, TaggerConfig
 from tagger_ref.errors import ConfigError
 from tagger_ref.experiments.training import CHECKPOINT
-from tagger_ref.files.params import init_params, save_params
+from tagger_ref.files.params import save_params
+from tagger_ref.maths.init import init_params
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from tagger_ref.config import OPTIMIZERS, PRESETS, from_dict
 from tagger_ref.errors import ConfigError
 from tagger_ref.experiments import optimizers
 from tagger_ref.experiments.training import CHECKPOINT, batch_cost_and_grad, load_checkpoint, train
-from tagger_ref.files.params import init_params
+from tagger_ref.maths.init import init_params
 
 # 16 inputs, K=3, T=3, Ladder (7, 5, 4); 24 images in batches of 8: 3 steps an epoch.
 TINY = PRESETS["tiny-binary"].replace(n_inputs=16, batch_size=8, num_epochs=2, seed=4, lr=0.05)

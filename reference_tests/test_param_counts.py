@@ -18,7 +18,7 @@ import pytest
 from conftest import golden_original_case
 
 from tagger_ref.config import PRESETS
-from tagger_ref.files.params import count_params, init_params, param_shapes
+from tagger_ref.maths.init import count_params, init_params, param_shapes
 
 pytestmark = pytest.mark.quick  # the fast subset: python -m pytest -m quick
 

@@ -20,8 +20,8 @@ from sklearn.metrics import adjusted_mutual_info_score
 from tagger_ref.commands.cli import main
 from tagger_ref.experiments.training import CHECKPOINT, VALID_AMI_STREAM, kept_params_path, load_checkpoint
 from tagger_ref.files.datasets import load_dataset
-from tagger_ref.files.inputs import make_inputs
 from tagger_ref.files.params import load_params
+from tagger_ref.maths.corruption import make_inputs
 from tagger_ref.maths.model import forward
 
 AMI_IMAGES = 15

@@ -14,9 +14,10 @@ from tagger_ref.errors import CheckpointError, DataError, InputError
 from tagger_ref.experiments import training
 from tagger_ref.experiments.evaluation import class_error, class_errors, evaluate_classifier
 from tagger_ref.experiments.streams import LABEL_STREAM, LabeledStream, labeled_subset, steps_per_epoch
-from tagger_ref.files.inputs import make_semi_supervised_inputs, prepare_inputs
-from tagger_ref.files.params import init_params
+from tagger_ref.files.inputs import prepare_inputs
+from tagger_ref.maths.corruption import make_semi_supervised_inputs
 from tagger_ref.maths.gradients import cost_and_grad
+from tagger_ref.maths.init import init_params
 from tagger_ref.maths.model import forward
 from tagger_ref.maths.semi_supervised import semi_supervised_forward
 from tagger_ref.oracle.random_case import random_params

@@ -70,8 +70,8 @@ def test_the_port_follows_its_parameters_dtype(port):
     import numpy
 
     from tagger_ref.config import PRESETS
-    from tagger_ref.files.inputs import make_inputs
-    from tagger_ref.files.params import init_params
+    from tagger_ref.maths.corruption import make_inputs
+    from tagger_ref.maths.init import init_params
 
     config = PRESETS["tiny-binary"].replace(dtype="float32")
     rng = numpy.random.default_rng(0)

@@ -10,9 +10,9 @@ from tagger_ref.errors import CheckpointError, DataError, OutputError, TrainingE
 from tagger_ref.experiments import training
 from tagger_ref.experiments.adam import adam_init, adam_update
 from tagger_ref.experiments.training import CHECKPOINT, load_checkpoint, train
-from tagger_ref.files.inputs import make_inputs
-from tagger_ref.files.params import init_params, perturb_params
+from tagger_ref.maths.corruption import make_inputs
 from tagger_ref.maths.gradients import cost_and_grad
+from tagger_ref.maths.init import init_params, perturb_params
 from tagger_ref.maths.model import forward
 
 # 16 inputs, K=3, T=3, Ladder (7, 5, 4); 40 images in batches of 8: 5 steps an epoch.

@@ -17,11 +17,11 @@ from threadpoolctl import threadpool_limits
 
 from tagger_ref.config import PRESETS
 from tagger_ref.files.datasets import load_dataset
-from tagger_ref.files.inputs import make_inputs, make_semi_supervised_inputs
+from tagger_ref.maths.corruption import make_inputs, make_semi_supervised_inputs
 from tagger_ref.maths.gradients import cost_and_grad
 from tagger_ref.maths.ops import FAST
 from tagger_ref.experiments.memory import keep_freed_memory
-from tagger_ref.files.params import init_params
+from tagger_ref.maths.init import init_params
 
 keep_freed_memory()
 threads, budget = int(sys.argv[3]), float(sys.argv[4])

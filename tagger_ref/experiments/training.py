@@ -54,7 +54,6 @@ from .checkpoint import (
     TrainState,
     data_identity,
     read_checkpoint,
-    save_checkpoint,  # noqa: F401 (training.save_checkpoint: the device checks write a start with it)
     stored_ami_images,
     train_in_folder,
 )

@@ -1,6 +1,6 @@
 """Model inputs (docs/spec.md section 8): x, x_tilde, m0_logits and optional class targets y; checked files.
 
-The draws that make them are the maths' (``maths.corruption.make_inputs``), re-exported here.
+The draws that make them are the maths' (``maths.corruption.make_inputs``); this module reads and checks them.
 
 A semi-supervised step's inputs add a labeled batch: ``labeled_x``, ``labeled_x_tilde``,
 ``labeled_m0_logits`` and its targets ``y`` (``maths.semi_supervised``); without the
@@ -11,8 +11,6 @@ import numpy
 
 from ..device.backend import to_numpy
 from ..errors import InputError
-from ..maths.classification import class_targets  # noqa: F401  (re-exported for users building targets)
-from ..maths.corruption import make_inputs, make_semi_supervised_inputs  # noqa: F401  (re-exported)
 from .fileio import load_npz, save_npz
 
 INPUT_KEYS = ("x", "x_tilde", "m0_logits", "y", "labeled_x", "labeled_x_tilde", "labeled_m0_logits")

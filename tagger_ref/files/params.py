@@ -1,14 +1,14 @@
 """Parameter files: checked on reading, written in the float64 exchange format (docs/spec.md section 8).
 
-The names, shapes and initial values are the maths' (``maths.init``, docs/spec.md section 3);
-they are re-exported here for the callers that read them beside a file.
+The names, shapes and initial values are the maths' (``maths.init``, docs/spec.md section 3): a
+file is checked against ``maths.init.param_shapes``.
 """
 
 import numpy
 
 from ..device.backend import to_numpy
 from ..errors import ParamFileError
-from ..maths.init import COMBINATOR_ONES, count_params, init_params, param_shapes, perturb_params  # noqa: F401
+from ..maths.init import param_shapes
 from .fileio import load_npz, save_npz
 
 

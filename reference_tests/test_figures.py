@@ -144,3 +144,64 @@ def test_figures_say_what_their_rows_and_columns_are_and_keep_no_wide_margins(tm
     plots.save_png(wide, str(tmp_path / "wide.png"))
     width, height = _png_size(str(tmp_path / "wide.png"))
     assert width < 300 and height < 150  # 1000 x 200 uncropped
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory):
+    """A tiny run of two epochs keeping the parameters of both, each epoch evaluated on its own."""
+    d = str(tmp_path_factory.mktemp("kept"))
+    data, config = shapes_file(d), config_file(d)
+    run = os.path.join(d, "run")
+    args = ["train", "--config", config, "--data", data, "--out", run, "--epochs", "2", "--keep-every", "1"]
+    assert main(args + ["--no-progress"]) == 0
+    for epoch in ("1", "2"):
+        assert main(["evaluate", run, "--data", data, "--iterations", "5", "--epoch", epoch]) == 0
+    return data, run
+
+
+def _last_row(path):
+    with open(path) as f:
+        return f.read().strip().splitlines()[-1].split(",")  # iteration 5: iteration, cost, ami, ami_median
+
+
+def test_table1_of_kept_epochs_has_a_row_for_each(tmp_path, kept):
+    """figures/table1.py (figure table1) --epoch 1 --epoch 2: one row per epoch, labelled with it, each
+    with the numbers of its own table1-epoch-E.csv (the two epochs' tables differ, so a row read from
+    the wrong file shows)."""
+    _, run = kept
+    last = {e: _last_row(os.path.join(run, f"table1-epoch-{e}.csv")) for e in (1, 2)}
+    assert last[1][2] != last[2][2]
+    out = tmp_path / "t1"
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    script = os.path.join(REPO, "figures", "table1.py")
+    args = [sys.executable, script, run, "--epoch", "1", "--epoch", "2", "--out", str(out)]
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "table1.md").read_text()
+    for e in (1, 2):
+        ours = [line for line in md.splitlines() if f"| {os.path.basename(run)}, epoch {e} |" in line]
+        assert len(ours) == 1
+        assert f"{float(last[e][2]):.3f} / {float(last[e][3]):.3f}" in ours[0], (e, ours[0])
+    assert (out / "table1.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_figure_of_a_kept_epoch_and_the_epoch_errors(tmp_path, kept, capsys):
+    """figure4 --epoch E draws the kept parameters; an epoch never kept, or evaluated, is one error
+    naming it, and an --epoch where it means nothing is refused; nothing is written by a refusal."""
+    data, run = kept
+    out = tmp_path / "f"
+    assert main(["figure", "figure4", run, "--data", data, "--epoch", "1", "--out", str(out)]) == 0
+    assert (out / "figure4.png").read_bytes()[:8] == PNG_MAGIC
+    capsys.readouterr()
+    refused = [
+        (["figure", "figure4", run, "--data", data, "--epoch", "7"], "keeps no parameters of that epoch"),
+        (["figure", "table1", run, "--epoch", "7"], "holds no table1-epoch-7.csv: run tagger-ref evaluate --epoch 7"),
+        (["figure", "figure4", run, "--data", data, "--epoch", "1", "--epoch", "2"], "draws one epoch's parameters"),
+        (["figure", "curves", run, "--epoch", "1"], "figure curves takes no --epoch"),
+        (["figure", "table1", run, "--epoch", "-1"], "--epoch must be at least 0"),
+    ]
+    for args, message in refused:
+        assert main(args + ["--out", str(tmp_path / "no")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (args, err)
+    assert not (tmp_path / "no").exists()

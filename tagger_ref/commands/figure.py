@@ -62,6 +62,14 @@ def register(sub):
     p.add_argument(
         "--table", metavar="FILE", help="convergence: plot this table1.csv instead of evaluating the split again"
     )
+    p.add_argument(
+        "--epoch",
+        type=int,
+        action="append",
+        metavar="E",
+        help="the parameters kept after epoch E (train --keep-every) instead of the latest checkpoint's; "
+        "table1: the tables RUN_DIR/table1-epoch-E.csv of evaluate --epoch E, a row for each E (repeatable)",
+    )
     add_device_argument(p)
     p.set_defaults(func=run)
 
@@ -98,11 +106,12 @@ def make_figures(names, config, params, data, out, n_iterations, seed, table_row
 def run(args):
     # the machinery here, not at the top: the parser (and --help) imports no matplotlib (test_cli)
     from ..device.backend import to_device
-    from ..experiments.run_evaluation import check_iterations_groups
-    from ..experiments.training import load_run, load_split
+    from ..experiments.run_evaluation import check_iterations_groups, load_evaluated
+    from ..experiments.training import load_split
     from ..report import figures, table2
 
     check_seed(args)
+    check_epochs(args)
     if args.name == "sweep":
         return run_sweep(args)
     if args.name == "curves":
@@ -116,8 +125,13 @@ def run(args):
     if args.name not in tables and len(args.run_dir) != 1:
         raise ConfigError(f"figure {args.name} takes one RUN_DIR, got {len(args.run_dir)}")
     if args.name in tables:
+        epochs = args.epoch or [None]
         for run_dir in args.run_dir:  # every run checked before anything is written
-            (figures.read_run_table1 if args.name == "table1" else table2.read_run)(run_dir)
+            if args.name == "table1":
+                for epoch in epochs:
+                    figures.read_run_table1(run_dir, epoch)
+            else:
+                table2.read_run(run_dir)
         if os.path.isdir(args.out):  # --out RUN_DIR must not replace the run's own table
             written = (".md", ".png") if args.name == "table1" else (".md", ".csv")
             check_outputs(
@@ -125,11 +139,14 @@ def run(args):
                 [os.path.join(run_dir, args.name + ".csv") for run_dir in args.run_dir],
             )
         make_folder(args.out)
-        compare = figures.table1_comparison if args.name == "table1" else table2.table2_comparison
-        for path in compare(args.run_dir, args.out):
+        if args.name == "table1":
+            written = figures.table1_comparison(args.run_dir, args.out, epochs)
+        else:
+            written = table2.table2_comparison(args.run_dir, args.out)
+        for path in written:
             print(f"wrote {path}")
         return 0
-    config, params = load_run(args.run_dir[0])
+    config, params = load_evaluated(args.run_dir[0], args.epoch[0] if args.epoch else None)
     config = apply_device(args, config)
     check_model_fits(config, config.batch_size, args.iterations, param_copies=1)
     params = to_device(params, config.dtype)  # the model runs on the device; drawing on the host
@@ -148,6 +165,19 @@ def make_folder(path):
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create folder {path}: {e.strerror}") from None
+
+
+def check_epochs(args):
+    """--epoch: non-negative; several only for table1; none for table2, sweep and curves, which read
+    no parameters."""
+    if not args.epoch:
+        return
+    if any(e < 0 for e in args.epoch):
+        raise ConfigError(f"--epoch must be at least 0, got {min(args.epoch)}")
+    if args.name in ("table2", "sweep", "curves"):
+        raise ConfigError(f"figure {args.name} takes no --epoch")
+    if args.name != "table1" and len(args.epoch) > 1:
+        raise ConfigError(f"figure {args.name} draws one epoch's parameters, got --epoch {len(args.epoch)} times")
 
 
 def run_sweep(args):

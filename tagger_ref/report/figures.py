@@ -17,6 +17,7 @@ import numpy
 from ..errors import DataError
 from ..experiments.checkpoint import CONFIG, read_run_config
 from ..experiments.evaluation import ami_per_image, infer, predicted_labels, true_labels
+from ..experiments.run_evaluation import default_table
 from ..files.fileio import write_text
 from ..files.tables import read_table1
 from . import plots
@@ -216,9 +217,10 @@ PAPER_TABLE1.update(
 )
 
 
-def read_run_table1(run_dir):
+def read_run_table1(run_dir, epoch=None):
     """(method, rows) of a run folder evaluated by ``tagger-ref evaluate``: method "Tagger" for batch
-    norm, "Tagger*" for layer norm (from its config.json), rows from its table1.csv."""
+    norm, "Tagger*" for layer norm (from its config.json), rows from its table1.csv, or with ``epoch``
+    from table1-epoch-E.csv (``evaluate --epoch E``)."""
     config = read_run_config(run_dir)
     if "baseline" in config:
         raise DataError(
@@ -228,9 +230,10 @@ def read_run_table1(run_dir):
     if "norm" not in config:
         raise DataError(f"{run_dir}/config.json has no field 'norm': not the config of a tagger-ref train run")
     norm = config["norm"]
-    path = os.path.join(run_dir, "table1.csv")
+    path = default_table(run_dir, classify=False, epoch=epoch)
     if not os.path.isfile(path):
-        raise DataError(f"{run_dir} holds no table1.csv: run tagger-ref evaluate on it first")
+        how = "tagger-ref evaluate" + ("" if epoch is None else f" --epoch {epoch}")
+        raise DataError(f"{run_dir} holds no {os.path.basename(path)}: run {how} on it first")
     return MODEL_NAMES["layer" if norm == "layer" else "batch"], read_table1(path)
 
 
@@ -266,10 +269,16 @@ def _iteration(rows, i):
     return match[0] if match else rows[-1]
 
 
-def table1_comparison(run_dirs, out):
+def table1_comparison(run_dirs, out, epochs=(None,)):
     """Write ``table1.md`` and ``table1.png`` (AMI against the iteration, the paper's values marked)
-    into ``out`` for the evaluated runs in ``run_dirs``; returns the two paths."""
-    runs = [(os.path.basename(os.path.normpath(d)),) + read_run_table1(d) for d in run_dirs]
+    into ``out`` for the evaluated runs in ``run_dirs``, a row for each of ``epochs`` (None: the
+    run's table1.csv, labelled by the folder's name; E: its table1-epoch-E.csv, labelled
+    "NAME, epoch E"); returns the two paths."""
+    runs = [
+        (os.path.basename(os.path.normpath(d)) + ("" if e is None else f", epoch {e}"),) + read_run_table1(d, e)
+        for d in run_dirs
+        for e in epochs
+    ]
     md_path, png_path = os.path.join(out, "table1.md"), os.path.join(out, "table1.png")
     write_text(md_path, table1_markdown(runs))
     plots.save_png(plots.table1(runs, PAPER_TABLE1), png_path)

@@ -7,6 +7,8 @@
 #   bash results/shapes-table1-paper/campaign.sh collect [ROW]   copy log, manifest, config, output and curves here
 #   bash results/shapes-table1-paper/campaign.sh evaluate EPOCH [ROW]   Table 1 on the test split from the
 #                                                                  parameters kept after EPOCH (10, 20, ..., 100)
+#   bash results/shapes-table1-paper/campaign.sh figures [ROW]   table1.md and table1.png from every evaluated
+#                                                                  epoch; Figure 4 once epoch 100 is kept
 #
 # ROW: bn (preset `shapes`, Tagger, the default) or ln (preset `shapes-layernorm`, Tagger*). Both train
 # float32, 100 epochs of 500 steps, validation on 1,000 images with the AMI on 200 every epoch, the
@@ -30,7 +32,7 @@ WORK="${TAGGER_CAMPAIGN:-$HOME/tagger-campaign}"
 EPOCHS=100
 KEEP_EVERY=10
 
-usage() { sed -n '3,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 row_preset() {
     case "$1" in
@@ -188,10 +190,32 @@ cmd_evaluate() {  # Table 1 on the 10,000 test images, T = 1..5, K = 4, from the
     cp "$dir/manifest.json" "$HERE/$row/manifest.json"
 }
 
+cmd_figures() {  # Table 1 beside the paper from every evaluated epoch; Figure 4 from the last epoch's parameters
+    local row="$1"; row_preset "$row" > /dev/null
+    local dir; dir="$(run_dir "$row")"
+    local epochs=() f e
+    for f in "$dir"/table1-epoch-*.csv; do
+        [ -f "$f" ] || continue
+        e="${f##*table1-epoch-}"; epochs+=("${e%.csv}")
+    done
+    [ ${#epochs[@]} -gt 0 ] || { echo "campaign.sh: no evaluated epoch in $dir: run evaluate EPOCH first" >&2; exit 1; }
+    local args=() sorted
+    sorted="$(printf '%s\n' "${epochs[@]}" | sort -n)"
+    for e in $sorted; do args+=(--epoch "$e"); done
+    mkdir -p "$HERE/$row"
+    (cd "$WORK" && venv/bin/tagger-ref figure table1 "shapes-$row" "${args[@]}" --out "$HERE/$row")
+    if [ -f "$dir/epochs/params-epoch-$(printf %04d "$EPOCHS").npz" ]; then
+        (cd "$WORK" && nice -n 10 venv/bin/tagger-ref figure figure4 "shapes-$row" --data shapes.npz \
+            --epoch "$EPOCHS" --out "$HERE/$row")
+    else
+        echo "campaign.sh: Figure 4 waits for the parameters of epoch $EPOCHS"
+    fi
+}
+
 [ $# -ge 1 ] || usage
 command="$1"; shift
 case "$command" in
-    start | status | stop | collect) cmd_"$command" "${1:-bn}" ;;
+    start | status | stop | collect | figures) cmd_"$command" "${1:-bn}" ;;
     evaluate) [ $# -ge 1 ] || usage; cmd_evaluate "$1" "${2:-bn}" ;;
     *) usage ;;
 esac

@@ -218,15 +218,21 @@ def table1(runs, paper):
     fig = Figure(figsize=(6, 3.6))
     ax = fig.subplots()
     colours = {"Tagger": "C0", "Tagger*": "C1"}
+    markers = "os^vD"
     for label, method, rows in runs:
-        colour = colours.get(method, "C2")
+        # several runs (or epochs) of one method: the later ones darker, each with its own marker
+        same = [r[0] for r in runs if r[1] == method]
+        i = same.index(label)
         ax.plot(
             [r["iteration"] for r in rows],
             [r["ami"] for r in rows],
-            "o-",
-            color=colour,
+            f"{markers[i % len(markers)]}-",
+            color=colours.get(method, "C2"),
+            alpha=0.35 + 0.65 * (i + 1) / len(same),
             label=f"{label} ({method}, ours)",
         )
+    iterations = sorted({r["iteration"] for _, _, rows in runs for r in rows} | {3, 5})
+    ax.set_xticks(iterations)
     for method, colour in colours.items():
         its = paper[method]["iterations"]
         ax.plot(list(its), [v[1] for v in its.values()], "D", mfc="none", color=colour, ms=8, label=f"{method}, paper")

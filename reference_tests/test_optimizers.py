@@ -100,3 +100,70 @@ def test_the_first_sgd_step_is_theta_minus_lr_g(tmp_path, with_sgd):
     _, grads = batch_cost_and_grad(params, config, x[order], rng)
     for k in params:
         numpy.testing.assert_allclose(state.params[k], params[k] - config.lr * grads[k], rtol=0, atol=1e-15, err_msg=k)
+
+
+def _blocks_steps(theta, grads, lr, n_steps):
+    """Blocks 0.2's Adam step rule written out in its own convention (``blocks.algorithms.Adam``):
+    its beta1 = 0.1 and beta2 = 0.001 weigh the *new* gradient, its first-moment weight decays by
+    ``decay_factor ** (t - 1)``, and its step is ``lr_t m / (sqrt(v) + eps)`` with the corrections in
+    ``lr_t``. The decay factor is a float32 shared variable there, which rounds 1 - 1e-8 to 1."""
+    beta1, beta2, eps = 0.1, 0.001, 1e-8
+    decay = float(numpy.float32(1 - 1e-8))
+    assert decay == 1.0
+    mean, variance = numpy.zeros_like(theta), numpy.zeros_like(theta)
+    for t1, g in zip(range(1, n_steps + 1), grads):
+        lr_t = lr * numpy.sqrt(1.0 - (1.0 - beta2) ** t1) / (1.0 - (1.0 - beta1) ** t1)
+        beta_1t = 1 - (1 - beta1) * decay ** (t1 - 1)
+        mean = beta_1t * g + (1.0 - beta_1t) * mean
+        variance = beta2 * g**2 + (1.0 - beta2) * variance
+        theta = theta - lr_t * mean / (numpy.sqrt(variance) + eps)
+    return theta
+
+
+def test_adam_blocks_is_the_step_rule_of_blocks():
+    """adam-blocks against Blocks' recurrence written above, on gradients of very different sizes
+    (1e-9 to 1: where epsilon matters and where it does not), over 30 steps."""
+    rng = numpy.random.default_rng(0)
+    theta = {"w": rng.normal(size=(6,))}
+    scales = numpy.array([1e-9, 1e-7, 1e-5, 1e-3, 1e-1, 1.0])
+    grads = [scales * rng.normal(size=6) for _ in range(30)]
+    update = optimizers.get("adam-blocks").update
+    state, params = optimizers.get("adam-blocks").init(theta), theta
+    for g in grads:
+        params, state = update(params, {"w": g}, state, 4e-4)
+    numpy.testing.assert_allclose(params["w"], _blocks_steps(theta["w"], grads, 4e-4, 30), rtol=1e-13, atol=0)
+    assert state["t"] == 30
+
+
+def test_adam_blocks_is_adam_with_epsilon_over_the_root_of_the_correction():
+    """Each step of adam-blocks equals the textbook Adam step with eps / sqrt(1 - beta2^t), and at a
+    gradient of the size of eps the two optimisers' first steps differ: the difference is real."""
+    from tagger_ref.experiments.adam import BETA2, EPS, adam_blocks_update, adam_update
+
+    rng = numpy.random.default_rng(1)
+    params = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))}
+    state_b = state_a = optimizers.get("adam").init(params)
+    pb = pa = params
+    for t in range(1, 6):
+        g = {k: 1e-7 * rng.normal(size=v.shape) for k, v in params.items()}
+        pb, state_b = adam_blocks_update(pb, g, state_b, 1e-3)
+        pa, state_a = adam_update(pa, g, state_a, 1e-3, eps=EPS / numpy.sqrt(1 - BETA2**t))
+        for k in params:
+            numpy.testing.assert_allclose(pb[k], pa[k], rtol=1e-13, atol=1e-16, err_msg=(t, k))
+    g = {k: 1e-8 * numpy.ones_like(v) for k, v in params.items()}
+    first_textbook = adam_update(params, g, optimizers.get("adam").init(params), 1e-3)[0]
+    first_blocks = adam_blocks_update(params, g, optimizers.get("adam").init(params), 1e-3)[0]
+    step_ratio = (params["b"] - first_blocks["b"]) / (params["b"] - first_textbook["b"])
+    numpy.testing.assert_allclose(step_ratio, (1e-8 + 1e-8) / (1e-8 + 1e-8 / numpy.sqrt(1e-3)), rtol=1e-6)
+
+
+def test_adam_blocks_trains_and_checkpoints_under_its_name(tmp_path):
+    config = TINY.replace(optimizer="adam-blocks", num_epochs=1)
+    assert config.to_dict()["optimizer"] == "adam-blocks"
+    x, v = tiny_data()
+    train(config, x, v, tmp_path / "run")
+    state, stored, _ = load_checkpoint(tmp_path / "run" / CHECKPOINT)
+    assert stored.optimizer == "adam-blocks" and state.opt_state["t"] == 3
+    with numpy.load(tmp_path / "run" / CHECKPOINT) as f:
+        assert "adam-blocks/t" in f.files and "adam-blocks/m/W" in f.files
+        assert not [k for k in f.files if k.startswith("adam/")]

@@ -15,7 +15,7 @@ NORMS = ("batch", "layer")
 SEMANTICS = ("original", "paper", "paper-eq29")
 DTYPES = ("float64", "float32")
 # the optimisers of experiments/optimizers.py, by the names a config gives them (docs/maintaining.md)
-OPTIMIZERS = ("adam",)
+OPTIMIZERS = ("adam", "adam-blocks")
 DEFAULT_OPTIMIZER = "adam"
 
 
@@ -38,7 +38,7 @@ class TaggerConfig:
     semantics: str = "original"  # errata switch, docs/spec.md section 7
     seed: int = 10  # 10 Shapes, 1 TextureMNIST
     dtype: str = "float64"  # float64 (reference) or float32 (speed)
-    optimizer: str = DEFAULT_OPTIMIZER  # "adam" (section 3.1); the names of config.OPTIMIZERS
+    optimizer: str = DEFAULT_OPTIMIZER  # "adam" (section 3.1) or "adam-blocks" (the authors' library's)
 
     def __post_init__(self):
         object.__setattr__(self, "encoder_proj", tuple(self.encoder_proj))

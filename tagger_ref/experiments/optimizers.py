@@ -55,8 +55,18 @@ ADAM = Optimizer(
     name="adam", label="Adam", init=adam.adam_init, update=adam.adam_update, slots=("m", "v"), counters=("t",)
 )
 
+# Adam as the authors' Blocks 0.2 computed it: the same state, epsilon beside the uncorrected sqrt(v)
+ADAM_BLOCKS = Optimizer(
+    name="adam-blocks",
+    label="Adam (Blocks)",
+    init=adam.adam_init,
+    update=adam.adam_blocks_update,
+    slots=("m", "v"),
+    counters=("t",),
+)
+
 # name -> Optimizer; the names a config accepts are config.OPTIMIZERS (test_optimizers checks they agree)
-OPTIMIZERS = {ADAM.name: ADAM}
+OPTIMIZERS = {o.name: o for o in (ADAM, ADAM_BLOCKS)}
 
 
 def get(name):

@@ -10,7 +10,8 @@
 #   bash results/shapes-table1-paper/campaign.sh figures [ROW]   table1.md and table1.png from every evaluated
 #                                                                  epoch; Figure 4 once epoch 100 is kept
 #
-# ROW: bn (preset `shapes`, Tagger, the default) or ln (preset `shapes-layernorm`, Tagger*). Both train
+# ROW: bn (preset `shapes`, Tagger, the default) or ln (preset `shapes-layernorm`, Tagger*); bn-seedS and
+# ln-seedS are the same with seed S instead of the presets' 10 (to tell a bad seed from a bad recipe). All train
 # float32, 100 epochs of 500 steps, validation on 1,000 images with the AMI on 200 every epoch, the
 # parameters kept every 10 epochs, two BLAS threads.
 #
@@ -36,10 +37,23 @@ usage() { sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 row_preset() {
     case "$1" in
-        bn) echo shapes ;;
-        ln) echo shapes-layernorm ;;
-        *) echo "campaign.sh: unknown row '$1' (bn: Tagger, preset shapes; ln: Tagger*, preset shapes-layernorm)" >&2
+        bn | ln) ;;
+        bn-seed* | ln-seed*) row_seed "$1" > /dev/null ;;
+        *) echo "campaign.sh: unknown row '$1' (bn: Tagger, preset shapes; ln: Tagger*, preset shapes-layernorm;" \
+                "bn-seedS, ln-seedS: the same with seed S)" >&2
            exit 2 ;;
+    esac
+    case "$1" in
+        bn*) echo shapes ;;
+        ln*) echo shapes-layernorm ;;
+    esac
+}
+
+row_seed() {  # the seed of a row: S for bn-seedS and ln-seedS, none (the preset's 10) for bn and ln
+    case "$1" in
+        *-seed*) local s="${1##*-seed}"
+                 [[ "$s" =~ ^[0-9]+$ ]] || { echo "campaign.sh: row '$1': the seed must be digits" >&2; exit 2; }
+                 echo "$s" ;;
     esac
 }
 
@@ -105,8 +119,9 @@ cmd_start() {
         echo "campaign.sh: resuming row $row from $dir/checkpoint.npz"
         args=(--resume "${args[@]}")
     else
-        echo "campaign.sh: starting row $row (preset $preset, float32) in $dir"
-        args=(--config "$preset" --dtype float32 "${args[@]}")
+        local seed; seed="$(row_seed "$row")"
+        echo "campaign.sh: starting row $row (preset $preset${seed:+, seed $seed}, float32) in $dir"
+        args=(--config "$preset" --dtype float32 ${seed:+--seed "$seed"} "${args[@]}")
     fi
     mkdir -p "$dir"
     cd "$WORK"
@@ -169,8 +184,10 @@ cmd_collect() {
     if [ -f "$dir/log.csv" ]; then
         (cd "$WORK" && venv/bin/tagger-ref figure curves "shapes-$row" --out "$HERE/$row") > /dev/null
         # beside the CPU recipes' runs of the same model (results/shapes-table1b, results/shapes-batchnorm-long)
-        local recipes=("$REPO/results/shapes-table1b/$row-1000")
+        local recipes=("$REPO/results/shapes-table1b/${row%%-*}-1000")
         if [ "$row" = bn ]; then recipes+=("$REPO/results/shapes-batchnorm-long"); fi
+        # a seed row beside its seed-10 row, when that one's folder is here
+        if [ "$row" != "${row%%-*}" ] && [ -d "$WORK/shapes-${row%%-*}" ]; then recipes=("shapes-${row%%-*}" "${recipes[@]}"); fi
         local tmp; tmp="$(mktemp -d)"
         (cd "$WORK" && venv/bin/tagger-ref figure curves "shapes-$row" "${recipes[@]}" --out "$tmp") > /dev/null
         mv "$tmp/curves.png" "$HERE/$row/curves-vs-cpu-recipes.png"; rmdir "$tmp"

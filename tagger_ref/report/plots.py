@@ -219,16 +219,17 @@ def table1(runs, paper):
     ax = fig.subplots()
     colours = {"Tagger": "C0", "Tagger*": "C1"}
     markers = "os^vD"
+    count = {method: sum(r[1] == method for r in runs) for _, method, _ in runs}
+    seen = dict.fromkeys(count, 0)
     for label, method, rows in runs:
         # several runs (or epochs) of one method: the later ones darker, each with its own marker
-        same = [r[0] for r in runs if r[1] == method]
-        i = same.index(label)
+        i, seen[method] = seen[method], seen[method] + 1
         ax.plot(
             [r["iteration"] for r in rows],
             [r["ami"] for r in rows],
             f"{markers[i % len(markers)]}-",
             color=colours.get(method, "C2"),
-            alpha=0.35 + 0.65 * (i + 1) / len(same),
+            alpha=0.35 + 0.65 * (i + 1) / count[method],
             label=f"{label} ({method}, ours)",
         )
     iterations = sorted({r["iteration"] for _, _, rows in runs for r in rows} | {3, 5})

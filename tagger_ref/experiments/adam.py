@@ -35,20 +35,9 @@ def adam_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
     t = state["t"] + 1
     correction1 = 1.0 - beta1**t  # bias corrections of the zero-initialised moments
     correction2 = 1.0 - beta2**t
-    new_params, new_m, new_v = {}, {}, {}
-    for name, theta in params.items():
-        g = grads[name]
-        m = beta1 * state["m"][name] + (1.0 - beta1) * g
-        v = beta2 * state["v"][name] + (1.0 - beta2) * (g * g)
-        step = lr * (m / correction1) / (numpy.sqrt(v / correction2) + eps)
-        new = theta - step
-        # host arrays: an array also for the scalar parameters (NumPy gives a scalar), in theta's dtype (NumPy
-        # before 2 promotes a 0-d float32 times a Python float to float64); device arrays stay where they are
-        host = (numpy.ndarray, numpy.generic, float)
-        new_params[name], new_m[name], new_v[name] = (
-            numpy.asarray(a, dtype=numpy.asarray(theta).dtype) if isinstance(a, host) else a for a in (new, m, v)
-        )
-    return new_params, {"t": t, "m": new_m, "v": new_v}
+    return _moment_step(
+        params, grads, state, beta1, beta2, lambda m, v: lr * (m / correction1) / (numpy.sqrt(v / correction2) + eps)
+    )
 
 
 def adam_blocks_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=EPS):
@@ -67,14 +56,22 @@ def adam_blocks_update(params, grads, state, lr, beta1=BETA1, beta2=BETA2, eps=E
     """
     t = state["t"] + 1
     rate = lr * (1.0 - beta2**t) ** 0.5 / (1.0 - beta1**t)
+    return _moment_step(params, grads, state, beta1, beta2, lambda m, v: rate * m / (numpy.sqrt(v) + eps))
+
+
+def _moment_step(params, grads, state, beta1, beta2, step):
+    """The part both Adams share: t <- t + 1, the moments m and v updated with each gradient, and
+    theta <- theta - step(m, v). Returns ``(new_params, new_state)``."""
     new_params, new_m, new_v = {}, {}, {}
     for name, theta in params.items():
         g = grads[name]
         m = beta1 * state["m"][name] + (1.0 - beta1) * g
         v = beta2 * state["v"][name] + (1.0 - beta2) * (g * g)
-        new = theta - rate * m / (numpy.sqrt(v) + eps)
+        new = theta - step(m, v)
+        # host arrays: an array also for the scalar parameters (NumPy gives a scalar), in theta's dtype (NumPy
+        # before 2 promotes a 0-d float32 times a Python float to float64); device arrays stay where they are
         host = (numpy.ndarray, numpy.generic, float)
         new_params[name], new_m[name], new_v[name] = (
             numpy.asarray(a, dtype=numpy.asarray(theta).dtype) if isinstance(a, host) else a for a in (new, m, v)
         )
-    return new_params, {"t": t, "m": new_m, "v": new_v}
+    return new_params, {"t": state["t"] + 1, "m": new_m, "v": new_v}

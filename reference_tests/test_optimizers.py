@@ -17,6 +17,7 @@ from tagger_ref.baselines.config import from_dict as baseline_from_dict
 from tagger_ref.config import OPTIMIZERS, PRESETS, from_dict
 from tagger_ref.errors import ConfigError
 from tagger_ref.experiments import optimizers
+from tagger_ref.experiments.adam import BETA2, EPS, adam_blocks_update, adam_update
 from tagger_ref.experiments.training import CHECKPOINT, batch_cost_and_grad, load_checkpoint, train
 from tagger_ref.maths.init import init_params
 
@@ -138,8 +139,6 @@ def test_adam_blocks_is_the_step_rule_of_blocks():
 def test_adam_blocks_is_adam_with_epsilon_over_the_root_of_the_correction():
     """Each step of adam-blocks equals the textbook Adam step with eps / sqrt(1 - beta2^t), and at a
     gradient of the size of eps the two optimisers' first steps differ: the difference is real."""
-    from tagger_ref.experiments.adam import BETA2, EPS, adam_blocks_update, adam_update
-
     rng = numpy.random.default_rng(1)
     params = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=(4,))}
     state_b = state_a = optimizers.get("adam").init(params)

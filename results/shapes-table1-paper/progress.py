@@ -9,6 +9,7 @@ Standard library only, so that it runs beside a training process without its env
 import argparse
 import csv
 import datetime
+import signal
 import statistics
 
 
@@ -75,4 +76,5 @@ def main():
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `campaign.sh status | head -1` ends quietly
     main()

@@ -17,8 +17,9 @@ from ..experiments.manifest import Segment
 from ..report.paper import MODEL_NAMES, TABLE1
 from .common import add_config_argument, add_device_argument
 
-# The epoch budget ends training: 4 epochs of 10,000 images take about 2.5 minutes on two cores
-# (36 s an epoch); the time limit (--minutes) stops it earlier only on a slower machine.
+# The epoch budget ends training: 4 epochs of 10,000 images take about 42 s on two cores (10-11 s
+# an epoch in float32, docs/training.md "Demo"); the time limit (--minutes) stops it earlier only on
+# a slower machine.
 DEFAULTS = {"train_images": 10000, "valid_images": 500, "test_images": 1000, "epochs": 4, "minutes": 3.0}
 STATED = "about a minute on two cores"  # the README's and --help's promise for the defaults
 # The committed two-core runs' AMI at iteration 5, mean over 10,000 test images (README "Results",

@@ -140,10 +140,10 @@ def run(args):
             )
         make_folder(args.out)
         if args.name == "table1":
-            written = figures.table1_comparison(args.run_dir, args.out, epochs)
+            paths = figures.table1_comparison(args.run_dir, args.out, epochs)
         else:
-            written = table2.table2_comparison(args.run_dir, args.out)
-        for path in written:
+            paths = table2.table2_comparison(args.run_dir, args.out)
+        for path in paths:
             print(f"wrote {path}")
         return 0
     config, params = load_evaluated(args.run_dir[0], args.epoch[0] if args.epoch else None)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# results/shapes-batchnorm-long: batch-norm Tagger (shapes-hour-batchnorm) trained alone with both
-# cores, the AMI logged every epoch. Exactly what ran, in this order (WORK = the run folder's parent,
+# results/shapes-batchnorm-long: batch-norm Tagger (shapes-hour-batchnorm) trained with two BLAS
+# threads (no other training run beside it; edits and tests were), the AMI logged every epoch. Exactly what ran, in this order (WORK = the run folder's parent,
 # outside the repository):
 set -eu
 WORK=${1:-runs}

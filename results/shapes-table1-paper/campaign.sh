@@ -21,7 +21,10 @@
 #               the working tree never changes a running process, and each manifest segment names a commit)
 #   venv/       a virtual environment with src/ installed (editable, so the manifest finds the commit)
 #   shapes.npz  the Shapes dataset (tagger-ref data shapes, the authors' split and seed)
-#   shapes-ROW/ the run folder: checkpoint.npz, log.csv, manifest.json, epochs/, train.out
+#   shapes-ROW/ the run folder: checkpoint.npz, log.csv, manifest.json, epochs/
+#   shapes-ROW.out  the run's output, every segment's command line with its time before it (beside the run
+#               folder, which `tagger-ref train` must find empty on a first start; row bn, started before
+#               this, keeps its output in shapes-bn/train.out)
 # `start` is idempotent: a running row is left alone; a stopped one resumes from its checkpoint.
 # If the run folder is lost while this folder holds its committed log, `start` refuses: a new run must
 # not be spliced onto the old one's log (move ROW/ aside in the repository, say so, then start again).
@@ -59,6 +62,9 @@ row_seed() {  # the seed of a row: S for bn-seedS and ln-seedS, none (the preset
 
 run_dir() { echo "$WORK/shapes-$1"; }
 pid_file() { echo "$WORK/shapes-$1.pid"; }
+train_out() {  # the run's output file; collected as ROW/train.out
+    if [ -f "$(run_dir "$1")/train.out" ]; then echo "$(run_dir "$1")/train.out"; else echo "$WORK/shapes-$1.out"; fi
+}
 
 running_pid() {  # the training process of ROW, if it is alive
     local f; f="$(pid_file "$1")"
@@ -123,10 +129,10 @@ cmd_start() {
         echo "campaign.sh: starting row $row (preset $preset${seed:+, seed $seed}, float32) in $dir"
         args=(--config "$preset" --dtype float32 ${seed:+--seed "$seed"} "${args[@]}")
     fi
-    mkdir -p "$dir"
+    local out; out="$(train_out "$row")"
     cd "$WORK"
-    echo "# $(date -u +%FT%TZ) campaign.sh start: tagger-ref train ${args[*]}" >> "$dir/train.out"
-    nohup setsid venv/bin/tagger-ref train "${args[@]}" >> "$dir/train.out" 2>&1 < /dev/null &
+    echo "# $(date -u +%FT%TZ) campaign.sh start: tagger-ref train ${args[*]}" >> "$out"
+    nohup setsid venv/bin/tagger-ref train "${args[@]}" >> "$out" 2>&1 < /dev/null &
     echo $! > "$(pid_file "$row")"
     sleep 5
     if pid="$(running_pid "$row")"; then
@@ -135,10 +141,10 @@ cmd_start() {
         if [ -w "/proc/$pid/autogroup" ] && echo -10 > "/proc/$pid/autogroup" 2>/dev/null; then
             echo "campaign.sh: the run's scheduling group set to nice -10 ahead of other sessions' work"
         fi
-        echo "campaign.sh: row $row running, pid $pid; output in $dir/train.out"
+        echo "campaign.sh: row $row running, pid $pid; output in $out"
     else
-        echo "campaign.sh: row $row did not start; the end of $dir/train.out:" >&2
-        tail -5 "$dir/train.out" >&2
+        echo "campaign.sh: row $row did not start; the end of $out:" >&2
+        tail -5 "$out" >&2
         exit 1
     fi
 }
@@ -165,7 +171,7 @@ cmd_stop() {
             if [ $((waited % 60)) -eq 0 ]; then echo "campaign.sh: still finishing its step ($waited s)"; fi
         done
         echo "campaign.sh: row $row stopped; the end of its output:"
-        tail -3 "$(run_dir "$row")/train.out"
+        tail -3 "$(train_out "$row")"
     else
         echo "campaign.sh: row $row is not running"
     fi
@@ -178,9 +184,10 @@ cmd_collect() {
     [ -d "$dir" ] || { echo "campaign.sh: no run folder $dir" >&2; exit 1; }
     mkdir -p "$HERE/$row"
     local f
-    for f in log.csv manifest.json config.json train.out; do
+    for f in log.csv manifest.json config.json; do
         if [ -f "$dir/$f" ]; then cp "$dir/$f" "$HERE/$row/$f"; fi
     done
+    if [ -f "$(train_out "$row")" ]; then cp "$(train_out "$row")" "$HERE/$row/train.out"; fi
     if [ -f "$dir/log.csv" ]; then
         (cd "$WORK" && venv/bin/tagger-ref figure curves "shapes-$row" --out "$HERE/$row") > /dev/null
         # beside the CPU recipes' runs of the same model (results/shapes-table1b, results/shapes-batchnorm-long)

@@ -46,8 +46,10 @@ def test_demo_runs_the_whole_path(tmp_path, capsys):
     ami5 = float(table[5].split(",")[2])
     row = next(line for line in printed.splitlines() if line.startswith("this demo: 1 epoch(s) of 200 images"))
     assert row.split()[-1] == f"{ami5:.3f}"
-    committed = next(line for line in printed.splitlines() if line.startswith("committed runs"))
-    assert committed.split()[-2:] == ["0.872", "0.687"]
+    authors = next(line for line in printed.splitlines() if line.startswith("committed, the authors' settings"))
+    assert authors.split()[-2:] == ["-", f"{demo.AUTHORS_SETTINGS_AMI['batch']:.3f}"]
+    recipe = next(line for line in printed.splitlines() if line.startswith("committed, a CPU recipe"))
+    assert recipe.split()[-2:] == ["0.872", "0.687"]
     paper = next(line for line in printed.splitlines() if line.startswith("the paper"))
     assert paper.split()[-2:] == [f"{TABLE1['layer']['ami'][5]:.2f}", f"{TABLE1['batch']['ami'][5]:.2f}"]
     assert "training ended by its epoch budget: 1 of 1 epoch(s)" in printed
@@ -63,12 +65,17 @@ def test_the_demo_names_the_time_limit_when_it_ends_training(tmp_path):
 
 
 def test_the_demos_committed_numbers_are_the_readmes():
-    """COMMITTED_AMI are the bold iteration-5 AMI of README's Table 1 (b) rows."""
+    """The demo's committed AMI are the README's bold iteration-5 AMI: the authors' settings' table
+    row and the CPU recipes' lines."""
     with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
-    for model, norm in (("Tagger", "batch"), ("Tagger\\*", "layer")):
+    for norm, ami in demo.AUTHORS_SETTINGS_AMI.items():
+        model = {"batch": "Tagger", "layer": "Tagger\\*"}[norm]
         row = re.search(rf"^\| {model}: AMI \|.*\*\*([0-9.]+)\*\*", readme, re.MULTILINE)
-        assert row and float(row.group(1)) == demo.COMMITTED_AMI[norm], model
+        assert row and float(row.group(1)) == ami, model
+    for model, norm in (("Tagger", "batch"), ("Tagger\\\\\\*", "layer")):
+        line = re.search(rf"^- {model}, CPU recipe .*?\*\*([0-9.]+)\*\*", readme, re.MULTILINE)
+        assert line and float(line.group(1)) == demo.CPU_RECIPE_AMI[norm], model
 
 
 def test_the_demo_preset_trains_the_demos_epoch_budget():

@@ -112,12 +112,22 @@ def test_errors_are_one_line(tmp_path, files, capsys):
         (["train", "--config", config, "--data", data, "--out", tmp_path / "file" / "run"], "cannot create run folder"),
         (["train", "--config", config, "--data", data, "--out", tmp_path / "none", "--resume"], "no checkpoint.npz"),
         (["evaluate", tmp_path / "none", "--data", data], "holds no checkpoint.npz"),
+        # the fixture's validation split holds 20 images
+        (
+            ["train", "--config", config, "--data", data, "--out", tmp_path / "a", "--valid-images", "21"],
+            "valid_images = 21, but the validation data holds 20 images",
+        ),
+        (
+            ["train", "--config", config, "--data", data, "--out", tmp_path / "a", "--valid-ami-images", "50"],
+            "valid_ami_images = 50, but the validation data holds 20",
+        ),
     ]
     capsys.readouterr()
     for args, expected in cases:
         status = main(list(map(str, args)))
         err = capsys.readouterr().err
         assert status == 2 and err.count("\n") == 1 and err.startswith("error: ") and expected in err, (args, err)
+    assert not (tmp_path / "a").exists()  # no case left a run folder behind
     run = str(tmp_path / "run")
     assert main(["train", "--config", config, "--data", data, "--out", run, "--epochs", "1", "--no-progress"]) == 0
     other = config_file(str(tmp_path), TINY_SHAPES.replace(lr=0.01), "lr.json")

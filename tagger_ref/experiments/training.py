@@ -312,7 +312,18 @@ def train(
     Returns ``{"status": "done" | "time limit" | <signal name>, "epoch", "step", "config"}``.
     """
     transfer, ami_images = check_arguments(
-        config, train_x, valid_x, train_y, valid_y, run_dir, resume, init_from, valid_mask, valid_ami_images, keep_every
+        config,
+        train_x,
+        valid_x,
+        train_y,
+        valid_y,
+        run_dir,
+        resume,
+        init_from,
+        valid_mask,
+        valid_images,
+        valid_ami_images,
+        keep_every,
     )
     classify = config.class_cost_x > 0
     data_id = data_identity(train_x, train_y if classify else None)
@@ -357,7 +368,18 @@ def train(
 
 
 def check_arguments(
-    config, train_x, valid_x, train_y, valid_y, run_dir, resume, init_from, valid_mask, valid_ami_images, keep_every
+    config,
+    train_x,
+    valid_x,
+    train_y,
+    valid_y,
+    run_dir,
+    resume,
+    init_from,
+    valid_mask,
+    valid_images,
+    valid_ami_images,
+    keep_every,
 ):
     """Every check of :func:`train`'s arguments, before anything is written: the data (DataError),
     ``--init-from`` (CheckpointError), the ranges (ConfigError, as the command line's). Returns
@@ -386,6 +408,9 @@ def check_arguments(
         raise ConfigError(f"keep_every must be at least 1, got {keep_every}")
     if valid_ami_images is not None and valid_ami_images < 0:
         raise ConfigError(f"valid_ami_images must be at least 0, got {valid_ami_images}")
+    for name, value in (("valid_images", valid_images), ("valid_ami_images", valid_ami_images)):
+        if value is not None and value > len(valid_x):  # asked for more than there is: said, not cut silently
+            raise ConfigError(f"{name} = {value}, but the validation data holds {len(valid_x)} images")
     ami_images = (
         0
         if valid_mask is None

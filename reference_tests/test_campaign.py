@@ -112,8 +112,17 @@ def test_a_row_starts_stops_resumes_and_is_collected(tmp_path):
     assert not run_dir.exists() and (collected / "log.csv").exists()
 
 
-def test_an_unknown_row_is_named():
+def test_refusals_are_named_and_write_nothing(tmp_path):
     script = os.path.join(ROOT, "results", "shapes-table1-paper", "campaign.sh")
-    for row in ("tagger", "bn-seedx"):
-        done = subprocess.run(["bash", script, "status", row], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 2 and f"row '{row}'" in done.stderr
+    env = dict(os.environ, TAGGER_CAMPAIGN=str(tmp_path))  # an empty campaign folder
+    cases = [
+        (["status", "tagger"], 2, "unknown row 'tagger'"),
+        (["status", "bn-seedx"], 2, "row 'bn-seedx': the seed must be digits"),
+        (["evaluate", "x1", "ln-seed7"], 2, "the epoch must be digits"),
+        (["evaluate", "95", "ln-seed7"], 1, "row ln-seed7 keeps no parameters of epoch 95"),
+    ]
+    for args, code, message in cases:
+        done = subprocess.run(["bash", script, *args], capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == code and message in done.stderr, (args, done.stderr)
+    assert not os.path.exists(os.path.join(ROOT, "results", "shapes-table1-paper", "ln-seed7"))
+    assert os.listdir(tmp_path) == []

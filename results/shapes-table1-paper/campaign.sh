@@ -207,6 +207,11 @@ cmd_collect() {
 cmd_evaluate() {  # Table 1 on the 10,000 test images, T = 1..5, K = 4, from the parameters kept after EPOCH
     local epoch="$1" row="$2"; row_preset "$row" > /dev/null
     local dir; dir="$(run_dir "$row")"
+    [[ "$epoch" =~ ^[0-9]+$ ]] || { echo "campaign.sh: evaluate: the epoch must be digits, got '$epoch'" >&2; exit 2; }
+    if [ ! -f "$dir/epochs/params-epoch-$(printf %04d "$((10#$epoch))").npz" ]; then  # before any file is written here
+        echo "campaign.sh: row $row keeps no parameters of epoch $epoch in $dir/epochs (kept: every $KEEP_EVERY epochs)" >&2
+        exit 1
+    fi
     mkdir -p "$HERE/$row"
     (cd "$WORK" && nice -n 10 venv/bin/tagger-ref evaluate "shapes-$row" --data shapes.npz --epoch "$epoch") \
         2>&1 | tee "$HERE/$row/evaluate-epoch-$epoch.out"
